@@ -1,0 +1,41 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/arcodange/labsbx/internal/cli"
+	"github.com/arcodange/labsbx/sandbox"
+)
+
+func newConfigCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Inspect the sandbox config",
+		Args:  noArgs,
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "view",
+		Short: "Print the effective config: --config or the embedded default, with defaults and image overrides applied",
+		Long: `Print the effective config.
+
+Without --config this is the embedded default that 'labsbx up' uses. The environment
+variables LABSBX_VAULT_IMAGE and LABSBX_POSTGRES_IMAGE override the images.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			if g.out() == cli.OutputJSON {
+				return cli.WriteJSON(g.stdout, cfg)
+			}
+			b, err := sandbox.MarshalConfig(cfg)
+			if err != nil {
+				return err
+			}
+			_, err = g.stdout.Write(b)
+			return err
+		},
+	})
+	return cmd
+}

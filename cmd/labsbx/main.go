@@ -1,0 +1,81 @@
+// Command labsbx brings up a production-like sandbox of a homelab's secret machinery
+// (k3d, a separate Vault with its own unseal key, VSO, Postgres, arm64 VMs) and drills
+// its failures. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Exit codes, as DESIGN.md's CLI contract gives them.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitRefused     = 3
+	exitDrillFailed = 4
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run executes one command line and returns the exit status. Errors are printed here,
+// once; commands only return them.
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd(stdout, stderr, getenv)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	switch {
+	case code == exitRefused:
+		// The refusal's own text starts with "refused: ".
+		fmt.Fprintln(stderr, refusalText(err))
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		fmt.Fprintln(stderr, "interrupted: state is saved; run the same command again to resume")
+	case code == exitUsage:
+		fmt.Fprintf(stderr, "error: %v\nRun 'labsbx --help' for usage.\n", err)
+	default:
+		fmt.Fprintf(stderr, "error: %v\n", err)
+	}
+	return code
+}
+
+// usageError marks a bad command line (exit status 2).
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+func exitCode(err error) int {
+	var ue *usageError
+	switch {
+	case isRefusal(err):
+		return exitRefused
+	case isDrillFailure(err):
+		return exitDrillFailed
+	case errors.As(err, &ue):
+		return exitUsage
+	case strings.HasPrefix(err.Error(), "unknown command "), strings.HasPrefix(err.Error(), "unknown flag"),
+		strings.HasPrefix(err.Error(), "unknown shorthand flag"):
+		// cobra's own command-line errors that no hook of ours wraps.
+		return exitUsage
+	}
+	return exitFailure
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/arcodange/labsbx/internal/cli"
+	"github.com/arcodange/labsbx/sandbox"
+)
+
+// globals are the flags every command shares, and what they give access to.
+type globals struct {
+	name, configPath, output string
+	verbose                  int
+	quiet                    bool
+
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr, getenv: getenv}
+	root := &cobra.Command{
+		Use:   "labsbx",
+		Short: "Rehearse Vault, VSO and Postgres failures on a sandbox that cannot touch production",
+		Long: `labsbx brings up a production-like sandbox of the lab's secret machinery: a k3d
+cluster (or plain Docker containers with --profile vault), a separate Vault with its own
+unseal key, Postgres with dynamic credentials, VSO and arm64 VMs. It then breaks that
+sandbox on purpose and times the recovery.
+
+A hard guard refuses every kube context, Vault and key file that labsbx did not create.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := cli.ParseOutput(g.output); err != nil {
+				return &usageError{err}
+			}
+			if err := sandbox.ValidateName(g.name); err != nil {
+				return &usageError{err}
+			}
+			if g.quiet && g.verbose > 0 {
+				return usagef("-q and -v cannot be used together")
+			}
+			return nil
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.name, "name", "default", "sandbox name")
+	pf.StringVar(&g.configPath, "config", "", "config file (labsbx.yaml); the embedded default when empty")
+	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	pf.CountVarP(&g.verbose, "verbose", "v", "more logs on stderr (repeat for more)")
+	pf.BoolVarP(&g.quiet, "quiet", "q", false, "no progress on stderr, only errors")
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = root.RegisterFlagCompletionFunc("name", g.completeNames)
+	_ = root.MarkPersistentFlagFilename("config", "yaml", "yml")
+
+	root.AddCommand(
+		newVersionCmd(g),
+		newConfigCmd(g),
+		newStatusCmd(g),
+	)
+	return root
+}
+
+// out is the parsed -o value (validated in PersistentPreRunE).
+func (g *globals) out() cli.Output { return cli.Output(g.output) }
+
+// status is the step printer on stderr.
+func (g *globals) status() *cli.Status { return cli.NewStatus(g.stderr, g.quiet) }
+
+// logger writes to stderr: warnings by default, info with -v, debug with -vv.
+func (g *globals) logger() *slog.Logger {
+	level := slog.LevelWarn
+	switch {
+	case g.quiet:
+		level = slog.LevelError
+	case g.verbose == 1:
+		level = slog.LevelInfo
+	case g.verbose > 1:
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// store opens the state root.
+func (g *globals) store() (*sandbox.Store, error) {
+	root, err := sandbox.StateRoot(g.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return sandbox.NewStore(root)
+}
+
+// loadConfig reads --config or the embedded default, with the image overrides.
+func (g *globals) loadConfig() (*sandbox.Config, error) {
+	return sandbox.LoadConfig(g.configPath, g.getenv)
+}
+
+// completeNames completes --name with the sandboxes in the state root.
+func (g *globals) completeNames(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	st, err := g.store()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	list, _ := st.List()
+	names := make([]string, 0, len(list))
+	for _, s := range list {
+		names = append(names, s.Name)
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// noArgs is cobra.NoArgs with a usage exit status.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%q takes no arguments, got %q", cmd.CommandPath(), args)
+	}
+	return nil
+}
+
+// exactArgs is cobra.ExactArgs with a usage exit status.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%q takes %d argument(s), got %d; see '%s --help'", cmd.CommandPath(), n, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
+}
+

@@ -1,0 +1,306 @@
+package sandbox
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// APIVersion and Kind identify the only config version labsbx reads today.
+const (
+	APIVersion = "labsbx.dev/v1alpha1"
+	Kind       = "Sandbox"
+)
+
+// Profiles.
+const (
+	ProfileFull  = "full"
+	ProfileVault = "vault"
+)
+
+// Environment variables that override the images, for mirrors and offline machines.
+const (
+	EnvVaultImage    = "LABSBX_VAULT_IMAGE"
+	EnvPostgresImage = "LABSBX_POSTGRES_IMAGE"
+)
+
+//go:embed default.yaml
+var defaultConfig []byte
+
+// DefaultConfig returns the embedded default config document.
+func DefaultConfig() []byte { return append([]byte(nil), defaultConfig...) }
+
+// Config is the versioned document, as a user writes it.
+type Config struct {
+	APIVersion string `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string `yaml:"kind" json:"kind"`
+	Spec       Spec   `yaml:"spec" json:"spec"`
+}
+
+// Spec describes one sandbox.
+type Spec struct {
+	// Profile is "full" (k3d, charts, VMs) or "vault" (Docker containers only).
+	Profile  string       `yaml:"profile" json:"profile"`
+	Apps     []string     `yaml:"apps" json:"apps"`
+	Vault    VaultSpec    `yaml:"vault" json:"vault"`
+	Postgres PostgresSpec `yaml:"postgres" json:"postgres"`
+	Cluster  ClusterSpec  `yaml:"cluster" json:"cluster"`
+	VMs      VMSpec       `yaml:"vms" json:"vms"`
+	Drills   DrillSpec    `yaml:"drills" json:"drills"`
+}
+
+type VaultSpec struct {
+	Image string `yaml:"image" json:"image"`
+}
+
+type PostgresSpec struct {
+	Image string `yaml:"image" json:"image"`
+}
+
+type ClusterSpec struct {
+	Servers  int    `yaml:"servers" json:"servers"`
+	Agents   int    `yaml:"agents" json:"agents"`
+	K3sImage string `yaml:"k3sImage" json:"k3sImage"`
+	// APIPort is the host port of the Kubernetes API on 127.0.0.1; 0 picks a free one.
+	APIPort int `yaml:"apiPort" json:"apiPort"`
+}
+
+type VMSpec struct {
+	Count     int    `yaml:"count" json:"count"`
+	CPUs      int    `yaml:"cpus" json:"cpus"`
+	MemoryMiB int    `yaml:"memoryMiB" json:"memoryMiB"`
+	Image     string `yaml:"image" json:"image"`
+}
+
+// DrillSpec holds the lease TTLs that the postgres role uses, short enough that drills
+// see renewals and expiries within minutes.
+type DrillSpec struct {
+	DefaultTTL Duration `yaml:"defaultTTL" json:"defaultTTL"`
+	MaxTTL     Duration `yaml:"maxTTL" json:"maxTTL"`
+	// Timeout bounds each phase of a drill unless --timeout is given.
+	Timeout Duration `yaml:"timeout" json:"timeout"`
+}
+
+// Duration is a time.Duration written as "90s" in YAML and JSON.
+type Duration struct{ time.Duration }
+
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + d.String() + `"`), nil
+}
+
+// FieldError is a validation or decoding error at a field path ("spec.vault.image").
+type FieldError struct {
+	Path string
+	Line int // 0 when unknown
+	Msg  string
+}
+
+func (e *FieldError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Path, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// ConfigError gathers every problem found in one config document.
+type ConfigError struct {
+	Source string
+	Errs   []*FieldError
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid config %s:", e.Source)
+	for _, fe := range e.Errs {
+		b.WriteString("\n  ")
+		b.WriteString(fe.Error())
+	}
+	return b.String()
+}
+
+// LoadConfig reads the config at path, or the embedded default when path is empty,
+// applies the environment overrides and validates the result.
+func LoadConfig(path string, getenv func(string) string) (*Config, error) {
+	src, data := "(embedded default)", defaultConfig
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		src, data = path, b
+	}
+	return ParseConfig(src, data, getenv)
+}
+
+// ParseConfig decodes data strictly, fills defaults, applies the environment
+// overrides (getenv may be nil) and validates.
+func ParseConfig(source string, data []byte, getenv func(string) string) (*Config, error) {
+	cfg, err := decodeStrict(source, data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Spec.applyDefaults()
+	if getenv != nil {
+		if v := getenv(EnvVaultImage); v != "" {
+			cfg.Spec.Vault.Image = v
+		}
+		if v := getenv(EnvPostgresImage); v != "" {
+			cfg.Spec.Postgres.Image = v
+		}
+	}
+	if errs := cfg.validate(); len(errs) > 0 {
+		return nil, &ConfigError{Source: source, Errs: errs}
+	}
+	return cfg, nil
+}
+
+// defaults come from the embedded document, so there is one place that states them.
+var defaults = func() Spec {
+	cfg, err := decodeStrict("(embedded default)", defaultConfig)
+	if err != nil {
+		panic(err) // the embedded default is tested; this cannot happen in a released binary
+	}
+	return cfg.Spec
+}()
+
+func (s *Spec) applyDefaults() {
+	d := defaults
+	if s.Profile == "" {
+		s.Profile = d.Profile
+	}
+	if s.Apps == nil {
+		s.Apps = append([]string(nil), d.Apps...)
+	}
+	setStr(&s.Vault.Image, d.Vault.Image)
+	setStr(&s.Postgres.Image, d.Postgres.Image)
+	setStr(&s.Cluster.K3sImage, d.Cluster.K3sImage)
+	if s.Cluster.Servers == 0 {
+		s.Cluster.Servers = d.Cluster.Servers
+	}
+	if s.VMs.CPUs == 0 {
+		s.VMs.CPUs = d.VMs.CPUs
+	}
+	if s.VMs.MemoryMiB == 0 {
+		s.VMs.MemoryMiB = d.VMs.MemoryMiB
+	}
+	setStr(&s.VMs.Image, d.VMs.Image)
+	setDur(&s.Drills.DefaultTTL, d.Drills.DefaultTTL)
+	setDur(&s.Drills.MaxTTL, d.Drills.MaxTTL)
+	setDur(&s.Drills.Timeout, d.Drills.Timeout)
+}
+
+func setStr(dst *string, def string) {
+	if *dst == "" {
+		*dst = def
+	}
+}
+
+func setDur(dst *Duration, def Duration) {
+	if dst.Duration == 0 {
+		*dst = def
+	}
+}
+
+// slugRE is the shape of an app slug: it must be valid as a Kubernetes namespace,
+// a Vault path segment and (quoted) a Postgres role name.
+var slugRE = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$`)
+
+// imageRE is a loose check for a Docker image reference; the engine has the last word.
+var imageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:@-]*$`)
+
+// NameRE is the shape of a sandbox name: it becomes part of container, network and
+// k3d cluster names ("labsbx-<name>").
+var NameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+
+// ValidateName checks a sandbox name given with --name.
+func ValidateName(name string) error {
+	if !NameRE.MatchString(name) {
+		return fmt.Errorf("invalid sandbox name %q: use 1-32 lower-case letters, digits and '-', starting and ending with a letter or digit", name)
+	}
+	return nil
+}
+
+func (c *Config) validate() []*FieldError {
+	var errs []*FieldError
+	add := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.APIVersion != APIVersion {
+		add("apiVersion", "must be %q (got %q)", APIVersion, c.APIVersion)
+	}
+	if c.Kind != Kind {
+		add("kind", "must be %q (got %q)", Kind, c.Kind)
+	}
+	s := &c.Spec
+	if s.Profile != ProfileFull && s.Profile != ProfileVault {
+		add("spec.profile", "must be %q or %q (got %q)", ProfileFull, ProfileVault, s.Profile)
+	}
+	if len(s.Apps) == 0 {
+		add("spec.apps", "must list at least one app slug")
+	}
+	seen := map[string]bool{}
+	for i, a := range s.Apps {
+		p := fmt.Sprintf("spec.apps[%d]", i)
+		switch {
+		case !slugRE.MatchString(a):
+			add(p, "%q is not a valid app slug (lower-case letters, digits and '-', at most 40, starting with a letter)", a)
+		case seen[a]:
+			add(p, "%q is listed twice", a)
+		}
+		seen[a] = true
+	}
+	checkImage := func(path, v string) {
+		if !imageRE.MatchString(v) {
+			add(path, "%q is not a valid image reference", v)
+		}
+	}
+	checkImage("spec.vault.image", s.Vault.Image)
+	checkImage("spec.postgres.image", s.Postgres.Image)
+	checkImage("spec.cluster.k3sImage", s.Cluster.K3sImage)
+	if s.Cluster.Servers < 1 || s.Cluster.Servers > 3 {
+		add("spec.cluster.servers", "must be between 1 and 3 (got %d)", s.Cluster.Servers)
+	}
+	if s.Cluster.Agents < 0 || s.Cluster.Agents > 5 {
+		add("spec.cluster.agents", "must be between 0 and 5 (got %d)", s.Cluster.Agents)
+	}
+	if p := s.Cluster.APIPort; p != 0 && (p < 1024 || p > 65535) {
+		add("spec.cluster.apiPort", "must be 0 (pick a free port) or between 1024 and 65535 (got %d)", p)
+	}
+	if s.VMs.Count < 0 || s.VMs.Count > 8 {
+		add("spec.vms.count", "must be between 0 and 8 (got %d)", s.VMs.Count)
+	}
+	if s.VMs.CPUs < 1 || s.VMs.CPUs > 8 {
+		add("spec.vms.cpus", "must be between 1 and 8 (got %d)", s.VMs.CPUs)
+	}
+	if s.VMs.MemoryMiB < 256 || s.VMs.MemoryMiB > 16384 {
+		add("spec.vms.memoryMiB", "must be between 256 and 16384 (got %d)", s.VMs.MemoryMiB)
+	}
+	if !slugRE.MatchString(s.VMs.Image) {
+		add("spec.vms.image", "%q is not a recipe name", s.VMs.Image)
+	}
+	if s.Drills.DefaultTTL.Duration < time.Second {
+		add("spec.drills.defaultTTL", "must be at least 1s (got %s)", s.Drills.DefaultTTL)
+	}
+	if s.Drills.MaxTTL.Duration < s.Drills.DefaultTTL.Duration {
+		add("spec.drills.maxTTL", "must be at least spec.drills.defaultTTL (%s), got %s", s.Drills.DefaultTTL, s.Drills.MaxTTL)
+	}
+	if s.Drills.Timeout.Duration < time.Second {
+		add("spec.drills.timeout", "must be at least 1s (got %s)", s.Drills.Timeout)
+	}
+	return errs
+}
+
+// ErrNoConfig is returned by helpers that need a config document and got none.
+var ErrNoConfig = errors.New("no config")
+
+// DefaultSpec returns the embedded default spec, with its defaults filled in.
+func DefaultSpec() Spec {
+	s := defaults
+	s.Apps = append([]string(nil), defaults.Apps...)
+	return s
+}

@@ -1,0 +1,124 @@
+package sandbox
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// golden compares got with testdata/<name>, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run go test -update to create it): %v", err)
+	}
+	if string(want) != string(got) {
+		t.Errorf("%s differs from the golden file:\n--- want\n%s\n--- got\n%s", path, want, got)
+	}
+}
+
+func TestConfigGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/config/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no config fixtures: %v", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := ParseConfig(filepath.Base(f), data, nil)
+			var got []byte
+			switch {
+			case strings.HasPrefix(name, "good-"):
+				if err != nil {
+					t.Fatalf("want a valid config, got: %v", err)
+				}
+				if got, err = MarshalConfig(cfg); err != nil {
+					t.Fatal(err)
+				}
+			case strings.HasPrefix(name, "bad-"):
+				if err == nil {
+					t.Fatalf("want an error, got a valid config")
+				}
+				got = []byte(err.Error() + "\n")
+			default:
+				t.Fatalf("fixture name must start with good- or bad-")
+			}
+			golden(t, filepath.Join("config", name+".golden"), got)
+		})
+	}
+}
+
+func TestEmbeddedDefault(t *testing.T) {
+	cfg, err := LoadConfig("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Spec.Profile != ProfileFull || len(cfg.Spec.Apps) != 1 || cfg.Spec.Apps[0] != "webapp" {
+		t.Errorf("default spec: profile %q apps %v, want full [webapp]", cfg.Spec.Profile, cfg.Spec.Apps)
+	}
+	// A round trip through the rendered form gives the same document.
+	out, err := MarshalConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ParseConfig("rendered", out, nil)
+	if err != nil {
+		t.Fatalf("rendered default does not parse: %v\n%s", err, out)
+	}
+	out2, _ := MarshalConfig(again)
+	if string(out) != string(out2) {
+		t.Errorf("round trip changed the config:\n%s\n---\n%s", out, out2)
+	}
+}
+
+func TestImageOverrides(t *testing.T) {
+	env := map[string]string{EnvVaultImage: "mirror.local/vault:1.21.0", EnvPostgresImage: "mirror.local/postgres:15"}
+	cfg, err := LoadConfig("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Spec.Vault.Image != env[EnvVaultImage] || cfg.Spec.Postgres.Image != env[EnvPostgresImage] {
+		t.Errorf("overrides not applied: vault %q postgres %q", cfg.Spec.Vault.Image, cfg.Spec.Postgres.Image)
+	}
+	env[EnvVaultImage] = "Not An Image"
+	_, err = LoadConfig("", func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "spec.vault.image") {
+		t.Errorf("a bad override must name spec.vault.image, got %v", err)
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	_, err := LoadConfig(filepath.Join(t.TempDir(), "nope.yaml"), nil)
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Errorf("want an error naming the file, got %v", err)
+	}
+}
+
+func TestValidateName(t *testing.T) {
+	for _, ok := range []string{"default", "a", "ci-42", "x1"} {
+		if err := ValidateName(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "-a", "a-", "Default", "a_b", "a.b", "../x", strings.Repeat("a", 33)} {
+		if err := ValidateName(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arcodange/labsbx/internal/fsutil"
+)
+
+// Environment variables that place the state root.
+const (
+	EnvHome = "LABSBX_HOME"
+	envXDG  = "XDG_STATE_HOME"
+)
+
+const stateFile = "state.json"
+
+// ErrNotFound is returned when no sandbox of that name exists in the state root.
+var ErrNotFound = errors.New("sandbox not found")
+
+// StateRoot is $LABSBX_HOME, else $XDG_STATE_HOME/labsbx, else ~/.local/state/labsbx.
+func StateRoot(getenv func(string) string) (string, error) {
+	if v := getenv(EnvHome); v != "" {
+		return filepath.Abs(v)
+	}
+	if v := getenv(envXDG); v != "" {
+		return filepath.Abs(filepath.Join(v, "labsbx"))
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find the state root: set %s: %w", EnvHome, err)
+	}
+	return filepath.Join(home, ".local", "state", "labsbx"), nil
+}
+
+// Phase is where a sandbox is in its life.
+type Phase string
+
+const (
+	PhaseCreating Phase = "creating" // up started and has not finished; the next up resumes
+	PhaseReady    Phase = "ready"
+	PhaseFailed   Phase = "failed" // the last up failed; the next up resumes
+	PhaseDeleting Phase = "deleting"
+)
+
+// State is what labsbx recorded about one sandbox. It holds no secret: secrets live in
+// files of their own under the secrets/ dir (see Secrets).
+type State struct {
+	APIVersion string    `json:"apiVersion"`
+	Name       string    `json:"name"`
+	UUID       string    `json:"uuid"`
+	Profile    string    `json:"profile"`
+	Phase      Phase     `json:"phase"`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+	Spec       Spec      `json:"spec"`
+	// Steps records each bring-up step that completed, so that up can resume.
+	Steps  map[string]time.Time `json:"steps,omitempty"`
+	Docker *DockerState         `json:"docker,omitempty"`
+	Kube   *KubeState           `json:"kube,omitempty"`
+	Vault  *VaultState          `json:"vault,omitempty"`
+	// Faults are drill faults injected and not yet undone (see scenarios).
+	Faults []Fault `json:"faults,omitempty"`
+
+	dir string
+}
+
+// DockerState records the Docker objects of the vault profile.
+type DockerState struct {
+	Network      string            `json:"network"`
+	Containers   map[string]string `json:"containers,omitempty"` // component -> container ID
+	Volumes      []string          `json:"volumes,omitempty"`
+	PostgresPort int               `json:"postgresPort,omitempty"` // on 127.0.0.1
+}
+
+// KubeState records the cluster that labsbx created, for the guard.
+type KubeState struct {
+	Kubeconfig    string `json:"kubeconfig"`
+	Context       string `json:"context"`
+	Cluster       string `json:"cluster"`
+	User          string `json:"user"`
+	Server        string `json:"server"`
+	CAFingerprint string `json:"caFingerprint"`
+	AuthPlugin    string `json:"authPlugin,omitempty"`
+	MarkerWritten bool   `json:"markerWritten"`
+}
+
+// VaultState records the Vault that labsbx created and initialised.
+type VaultState struct {
+	Addr        string    `json:"addr"`
+	ContainerID string    `json:"containerID,omitempty"`
+	ClusterID   string    `json:"clusterID,omitempty"`
+	Version     string    `json:"version,omitempty"`
+	InitAt      time.Time `json:"initAt,omitzero"`
+}
+
+// Fault is a drill fault recorded before it is injected, so that an interrupted drill
+// can be undone by `labsbx drill recover` or the next `up`.
+type Fault struct {
+	Scenario   string    `json:"scenario"`
+	Kind       string    `json:"kind"`
+	Detail     string    `json:"detail,omitempty"`
+	InjectedAt time.Time `json:"injectedAt"`
+}
+
+// Dir is the sandbox's state directory.
+func (s *State) Dir() string { return s.dir }
+
+// StepDone reports whether a bring-up step completed before.
+func (s *State) StepDone(step string) bool { _, ok := s.Steps[step]; return ok }
+
+// MarkStep records a completed step.
+func (s *State) MarkStep(step string, at time.Time) {
+	if s.Steps == nil {
+		s.Steps = map[string]time.Time{}
+	}
+	s.Steps[step] = at
+}
+
+// Store is the state root: one directory per sandbox.
+type Store struct {
+	Root string
+}
+
+// NewStore creates the root (0700) if needed.
+func NewStore(root string) (*Store, error) {
+	if err := os.MkdirAll(root, fsutil.DirMode); err != nil {
+		return nil, fmt.Errorf("create state root: %w", err)
+	}
+	return &Store{Root: root}, nil
+}
+
+// Dir is the state directory of sandbox name.
+func (st *Store) Dir(name string) string { return filepath.Join(st.Root, name) }
+
+// New returns a fresh, unsaved state for a sandbox.
+func (st *Store) New(name string, spec Spec, now time.Time) *State {
+	return &State{
+		APIVersion: APIVersion, Name: name, UUID: uuid.NewString(), Profile: spec.Profile,
+		Phase: PhaseCreating, CreatedAt: now, UpdatedAt: now, Spec: spec, dir: st.Dir(name),
+	}
+}
+
+// Load reads the state of sandbox name, or returns ErrNotFound.
+func (st *Store) Load(name string) (*State, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	dir := st.Dir(name)
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %q (in %s); run `labsbx up --name %s` to create it", ErrNotFound, name, st.Root, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("state of sandbox %q is corrupt (%s): %w", name, filepath.Join(dir, stateFile), err)
+	}
+	if s.APIVersion != APIVersion {
+		return nil, fmt.Errorf("state of sandbox %q has version %q; this labsbx reads %q", name, s.APIVersion, APIVersion)
+	}
+	if s.Name != name {
+		return nil, fmt.Errorf("state in %s names sandbox %q, not %q", dir, s.Name, name)
+	}
+	s.dir = dir
+	return &s, nil
+}
+
+// Save writes the state atomically (0600 in a 0700 dir).
+func (st *Store) Save(s *State, now time.Time) error {
+	s.UpdatedAt = now
+	if s.dir == "" {
+		s.dir = st.Dir(s.Name)
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(filepath.Join(s.dir, stateFile), append(b, '\n'), fsutil.SecretMode)
+}
+
+// Remove deletes a sandbox's state directory.
+func (st *Store) Remove(name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	return os.RemoveAll(st.Dir(name))
+}
+
+// List returns every sandbox in the root, by name. Unreadable entries are returned as
+// errors beside the good ones, so that one bad dir does not hide the rest.
+func (st *Store) List() ([]*State, []error) {
+	entries, err := os.ReadDir(st.Root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, []error{err}
+	}
+	var out []*State
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() || ValidateName(e.Name()) != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(st.Root, e.Name(), stateFile)); err != nil {
+			continue
+		}
+		s, err := st.Load(e.Name())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, errs
+}
