@@ -132,4 +132,3 @@ func exactArgs(n int) cobra.PositionalArgs {
 		return nil
 	}
 }
-
