@@ -63,6 +63,11 @@ A hard guard refuses every kube context, Vault and key file that labsbx did not 
 		newVersionCmd(g),
 		newConfigCmd(g),
 		newStatusCmd(g),
+		newUpCmd(g),
+		newDownCmd(g),
+		newVaultCmd(g),
+		newEnvCmd(g),
+		newCICmd(g),
 	)
 	return root
 }
@@ -131,4 +136,13 @@ func exactArgs(n int) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// configuration is what every sandbox operation shares.
+func (g *globals) configuration() (*sandbox.Configuration, error) {
+	st, err := g.store()
+	if err != nil {
+		return nil, err
+	}
+	return &sandbox.Configuration{Store: st, Progress: g.status(), Log: g.logger(), Getenv: g.getenv}, nil
 }

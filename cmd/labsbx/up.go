@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/arcodange/labsbx/internal/cli"
+	"github.com/arcodange/labsbx/sandbox"
+)
+
+func newUpCmd(g *globals) *cobra.Command {
+	var profile string
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Create the sandbox, or converge and resume an existing one",
+		Long: `Create the sandbox named by --name, or converge one that exists.
+
+With --profile vault, labsbx runs Postgres and a real Vault server as containers on
+the local Docker engine, initialises Vault with its own unseal key (1 share,
+threshold 1, kept in the sandbox state), unseals it and lays it out like production:
+kvv2/, kv/, transit/, postgres/ dynamic credentials, kubernetes/ and jwt/ auth, and
+the <app> and <app>-ops policies for every app of the config.
+
+up is safe to repeat: a second run changes nothing. After a failure or Ctrl-C,
+running it again resumes.`,
+		Example: `  labsbx up --profile vault
+  labsbx up --profile vault --name ci --config labsbx.yaml -o json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			conf, err := g.configuration()
+			if err != nil {
+				return err
+			}
+			res, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile}).Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if g.out() == cli.OutputJSON {
+				return cli.WriteJSON(g.stdout, res)
+			}
+			if len(res.Changes) == 0 {
+				fmt.Fprintf(g.stdout, "Sandbox %q is ready; nothing changed (%s).\n", res.Name, res.Duration.Round(time.Millisecond))
+			} else {
+				fmt.Fprintf(g.stdout, "Sandbox %q is ready: %d changes in %s.\n", res.Name, len(res.Changes), res.Duration.Round(time.Millisecond))
+			}
+			fmt.Fprintf(g.stdout, "Vault:    %s\nPostgres: %s\nApps:     %v\n", res.VaultAddr, res.Postgres, res.Apps)
+			fmt.Fprintf(g.stdout, "Use it:   eval \"$(labsbx env --name %s)\"\n", res.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&profile, "profile", "", "profile: full or vault (default: spec.profile of the config)")
+	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{sandbox.ProfileFull, sandbox.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}

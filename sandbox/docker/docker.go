@@ -1,0 +1,431 @@
+// Package docker is the substrate of the vault profile: the sandbox's network, volumes
+// and containers on the local Docker engine, through the Engine API. Every object it
+// makes carries the labels dev.labsbx.sandbox=<name> and dev.labsbx.component=<c>, and it
+// only ever changes objects that carry them.
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	"github.com/docker/go-connections/nat"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/arcodange/labsbx/sandbox/guard"
+)
+
+// Engine is the part of the Docker Engine API that labsbx uses.
+type Engine interface {
+	Ping(ctx context.Context) (types.Ping, error)
+	NetworkInspect(ctx context.Context, networkID string, options network.InspectOptions) (network.Inspect, error)
+	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
+	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
+	NetworkRemove(ctx context.Context, networkID string) error
+	VolumeInspect(ctx context.Context, volumeID string) (volume.Volume, error)
+	VolumeCreate(ctx context.Context, options volume.CreateOptions) (volume.Volume, error)
+	VolumeList(ctx context.Context, options volume.ListOptions) (volume.ListResponse, error)
+	VolumeRemove(ctx context.Context, volumeID string, force bool) error
+	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
+	ContainerInspect(ctx context.Context, containerID string) (container.InspectResponse, error)
+	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
+	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
+	ContainerStop(ctx context.Context, containerID string, options container.StopOptions) error
+	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
+	CopyToContainer(ctx context.Context, containerID, dstPath string, content io.Reader, options container.CopyToContainerOptions) error
+	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (image.InspectResponse, error)
+	ImagePull(ctx context.Context, refStr string, options image.PullOptions) (io.ReadCloser, error)
+	Close() error
+}
+
+var _ Engine = (*client.Client)(nil)
+
+// Runtime manages one sandbox's Docker objects.
+type Runtime struct {
+	eng     Engine
+	sandbox string
+}
+
+// New builds the runtime from the guard's approval of the local engine.
+func New(a guard.DockerApproval, sandbox string) (*Runtime, error) {
+	c, err := a.Client()
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{eng: c, sandbox: sandbox}, nil
+}
+
+// NewWithEngine is for tests at the Engine boundary.
+func NewWithEngine(eng Engine, sandbox string) *Runtime { return &Runtime{eng: eng, sandbox: sandbox} }
+
+// Close releases the engine connection.
+func (r *Runtime) Close() error { return r.eng.Close() }
+
+// Ping checks that the engine answers, with an error that says what to do.
+func (r *Runtime) Ping(ctx context.Context) error {
+	if _, err := r.eng.Ping(ctx); err != nil {
+		return fmt.Errorf("the Docker engine does not answer (is dockerd running?): %w", err)
+	}
+	return nil
+}
+
+// NetworkName is the sandbox's network: labsbx-<name>.
+func (r *Runtime) NetworkName() string { return "labsbx-" + r.sandbox }
+
+// ObjectName is the name of a component's container or volume: labsbx-<name>-<component>.
+func (r *Runtime) ObjectName(component string) string { return "labsbx-" + r.sandbox + "-" + component }
+
+func (r *Runtime) labels(component string) map[string]string {
+	return map[string]string{guard.LabelSandbox: r.sandbox, guard.LabelComponent: component}
+}
+
+func (r *Runtime) ours(labels map[string]string) bool {
+	return labels[guard.LabelSandbox] == r.sandbox
+}
+
+func (r *Runtime) filter() filters.Args {
+	return filters.NewArgs(filters.Arg("label", guard.LabelSandbox+"="+r.sandbox))
+}
+
+// errNotOurs is returned when an object of our name exists without our labels: it
+// belongs to someone else and labsbx leaves it alone.
+func errNotOurs(kind, name string) error {
+	return fmt.Errorf("a Docker %s named %q exists but was not created by labsbx (no %s label); remove or rename it, or pick another --name", kind, name, guard.LabelSandbox)
+}
+
+// EnsureNetwork creates the sandbox network unless it exists.
+func (r *Runtime) EnsureNetwork(ctx context.Context) (created bool, err error) {
+	name := r.NetworkName()
+	n, err := r.eng.NetworkInspect(ctx, name, network.InspectOptions{})
+	if err == nil {
+		if !r.ours(n.Labels) {
+			return false, errNotOurs("network", name)
+		}
+		return false, nil
+	}
+	if !isNotFound(err) {
+		return false, fmt.Errorf("inspect network %s: %w", name, err)
+	}
+	if _, err := r.eng.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: r.labels("network")}); err != nil {
+		return false, fmt.Errorf("create network %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// EnsureVolume creates the component's named volume unless it exists.
+func (r *Runtime) EnsureVolume(ctx context.Context, component string) (name string, created bool, err error) {
+	name = r.ObjectName(component)
+	v, err := r.eng.VolumeInspect(ctx, name)
+	if err == nil {
+		if !r.ours(v.Labels) {
+			return name, false, errNotOurs("volume", name)
+		}
+		return name, false, nil
+	}
+	if !isNotFound(err) {
+		return name, false, fmt.Errorf("inspect volume %s: %w", name, err)
+	}
+	if _, err := r.eng.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: r.labels(component)}); err != nil {
+		return name, false, fmt.Errorf("create volume %s: %w", name, err)
+	}
+	return name, true, nil
+}
+
+// ImageState says where an image came from.
+type ImageState string
+
+const (
+	ImagePresent ImageState = "present"
+	ImagePulled  ImageState = "pulled"
+)
+
+// EnsureImage pulls ref unless the engine has it.
+func (r *Runtime) EnsureImage(ctx context.Context, ref string) (ImageState, error) {
+	if _, err := r.eng.ImageInspect(ctx, ref); err == nil {
+		return ImagePresent, nil
+	} else if !isNotFound(err) {
+		return "", fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	rc, err := r.eng.ImagePull(ctx, ref, image.PullOptions{})
+	if err == nil {
+		_, err = io.Copy(io.Discard, rc)
+		_ = rc.Close()
+	}
+	if err == nil {
+		_, err = r.eng.ImageInspect(ctx, ref)
+	}
+	if err != nil {
+		return "", fmt.Errorf("image %s is not on this machine and could not be pulled: %w; pull it, or point LABSBX_VAULT_IMAGE / LABSBX_POSTGRES_IMAGE at a local image",
+			ref, err)
+	}
+	return ImagePulled, nil
+}
+
+// ContainerSpec describes one component's container.
+type ContainerSpec struct {
+	Component  string
+	Image      string
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	// Ports publishes container TCP ports on 127.0.0.1 only: container port -> host port.
+	Ports map[int]int
+	// Volumes mounts named volumes: volume name -> path in the container.
+	Volumes map[string]string
+	// Files are copied into the container before its first start: path -> content (0644).
+	Files map[string][]byte
+}
+
+// EnsureContainer creates the component's container unless it exists, and starts it
+// unless it runs. It returns the container ID.
+func (r *Runtime) EnsureContainer(ctx context.Context, s ContainerSpec) (id string, created bool, err error) {
+	name := r.ObjectName(s.Component)
+	c, err := r.eng.ContainerInspect(ctx, name)
+	switch {
+	case err == nil:
+		if c.Config == nil || !r.ours(c.Config.Labels) {
+			return "", false, errNotOurs("container", name)
+		}
+		id = c.ID
+	case isNotFound(err):
+		id, err = r.create(ctx, name, s)
+		if err != nil {
+			return "", false, err
+		}
+		created = true
+	default:
+		return "", false, fmt.Errorf("inspect container %s: %w", name, err)
+	}
+	if created || c.State == nil || !c.State.Running {
+		if err := r.eng.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+			return id, created, fmt.Errorf("start container %s: %w", name, err)
+		}
+	}
+	return id, created, nil
+}
+
+func (r *Runtime) create(ctx context.Context, name string, s ContainerSpec) (string, error) {
+	cfg := &container.Config{
+		Image: s.Image, Entrypoint: s.Entrypoint, Cmd: s.Cmd, Env: s.Env,
+		Labels: r.labels(s.Component), ExposedPorts: nat.PortSet{},
+	}
+	hc := &container.HostConfig{PortBindings: nat.PortMap{}}
+	for cport, hport := range s.Ports {
+		p := nat.Port(strconv.Itoa(cport) + "/tcp")
+		cfg.ExposedPorts[p] = struct{}{}
+		hc.PortBindings[p] = []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: strconv.Itoa(hport)}}
+	}
+	vols := make([]string, 0, len(s.Volumes))
+	for v := range s.Volumes {
+		vols = append(vols, v)
+	}
+	sort.Strings(vols)
+	for _, v := range vols {
+		hc.Binds = append(hc.Binds, v+":"+s.Volumes[v])
+	}
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		r.NetworkName(): {Aliases: []string{s.Component}},
+	}}
+	resp, err := r.eng.ContainerCreate(ctx, cfg, hc, nc, nil, name)
+	if err != nil {
+		return "", fmt.Errorf("create container %s: %w", name, err)
+	}
+	if len(s.Files) > 0 {
+		tarball, err := tarFiles(s.Files)
+		if err != nil {
+			return "", err
+		}
+		if err := r.eng.CopyToContainer(ctx, resp.ID, "/", tarball, container.CopyToContainerOptions{}); err != nil {
+			return "", fmt.Errorf("copy files into %s: %w", name, err)
+		}
+	}
+	return resp.ID, nil
+}
+
+func tarFiles(files map[string][]byte) (io.Reader, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		hdr := &tar.Header{Name: p, Mode: 0o644, Size: int64(len(files[p])), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(files[p]); err != nil {
+			return nil, err
+		}
+	}
+	return &buf, tw.Close()
+}
+
+// ContainerInfo is what drills and status need to know about a component.
+type ContainerInfo struct {
+	ID        string
+	Running   bool
+	StartedAt time.Time
+}
+
+// Inspect reports a component's container; ok is false when it does not exist.
+func (r *Runtime) Inspect(ctx context.Context, component string) (info ContainerInfo, ok bool, err error) {
+	name := r.ObjectName(component)
+	c, err := r.eng.ContainerInspect(ctx, name)
+	if isNotFound(err) {
+		return info, false, nil
+	}
+	if err != nil {
+		return info, false, fmt.Errorf("inspect container %s: %w", name, err)
+	}
+	if c.Config == nil || !r.ours(c.Config.Labels) {
+		return info, false, errNotOurs("container", name)
+	}
+	info.ID = c.ID
+	if c.State != nil {
+		info.Running = c.State.Running
+		info.StartedAt, _ = time.Parse(time.RFC3339Nano, c.State.StartedAt)
+	}
+	return info, true, nil
+}
+
+// Stop stops a component's container (SIGTERM, then SIGKILL after timeout).
+func (r *Runtime) Stop(ctx context.Context, component string, timeout time.Duration) error {
+	info, ok, err := r.Inspect(ctx, component)
+	if err != nil || !ok {
+		return errors.Join(err, notExist(ok, r.ObjectName(component)))
+	}
+	secs := int(timeout.Seconds())
+	if err := r.eng.ContainerStop(ctx, info.ID, container.StopOptions{Timeout: &secs}); err != nil {
+		return fmt.Errorf("stop %s: %w", r.ObjectName(component), err)
+	}
+	return nil
+}
+
+// Start starts a component's stopped container.
+func (r *Runtime) Start(ctx context.Context, component string) error {
+	info, ok, err := r.Inspect(ctx, component)
+	if err != nil || !ok {
+		return errors.Join(err, notExist(ok, r.ObjectName(component)))
+	}
+	if err := r.eng.ContainerStart(ctx, info.ID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("start %s: %w", r.ObjectName(component), err)
+	}
+	return nil
+}
+
+func notExist(ok bool, name string) error {
+	if ok {
+		return nil
+	}
+	return fmt.Errorf("container %s does not exist; run `labsbx up`", name)
+}
+
+// Removed lists what RemoveAll deleted.
+type Removed struct {
+	Containers []string `json:"containers"`
+	Volumes    []string `json:"volumes"`
+	Networks   []string `json:"networks"`
+}
+
+// RemoveAll deletes every container, volume and network that carries the sandbox's
+// label. Running it again finds nothing and succeeds.
+func (r *Runtime) RemoveAll(ctx context.Context) (Removed, error) {
+	var out Removed
+	cs, err := r.eng.ContainerList(ctx, container.ListOptions{All: true, Filters: r.filter()})
+	if err != nil {
+		return out, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range cs {
+		if !r.ours(c.Labels) {
+			continue
+		}
+		if err := r.eng.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
+			return out, fmt.Errorf("remove container %s: %w", firstName(c.Names, c.ID), err)
+		}
+		out.Containers = append(out.Containers, firstName(c.Names, c.ID))
+	}
+	vs, err := r.eng.VolumeList(ctx, volume.ListOptions{Filters: r.filter()})
+	if err != nil {
+		return out, fmt.Errorf("list volumes: %w", err)
+	}
+	for _, v := range vs.Volumes {
+		if v == nil || !r.ours(v.Labels) {
+			continue
+		}
+		if err := r.eng.VolumeRemove(ctx, v.Name, true); err != nil && !isNotFound(err) {
+			return out, fmt.Errorf("remove volume %s: %w", v.Name, err)
+		}
+		out.Volumes = append(out.Volumes, v.Name)
+	}
+	ns, err := r.eng.NetworkList(ctx, network.ListOptions{Filters: r.filter()})
+	if err != nil {
+		return out, fmt.Errorf("list networks: %w", err)
+	}
+	for _, n := range ns {
+		if !r.ours(n.Labels) {
+			continue
+		}
+		if err := r.eng.NetworkRemove(ctx, n.ID); err != nil && !isNotFound(err) {
+			return out, fmt.Errorf("remove network %s: %w", n.Name, err)
+		}
+		out.Networks = append(out.Networks, n.Name)
+	}
+	return out, nil
+}
+
+// Leftovers lists every object that still carries the sandbox's label.
+func (r *Runtime) Leftovers(ctx context.Context) ([]string, error) {
+	var out []string
+	cs, err := r.eng.ContainerList(ctx, container.ListOptions{All: true, Filters: r.filter()})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		out = append(out, "container "+firstName(c.Names, c.ID))
+	}
+	vs, err := r.eng.VolumeList(ctx, volume.ListOptions{Filters: r.filter()})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs.Volumes {
+		out = append(out, "volume "+v.Name)
+	}
+	ns, err := r.eng.NetworkList(ctx, network.ListOptions{Filters: r.filter()})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range ns {
+		out = append(out, "network "+n.Name)
+	}
+	return out, nil
+}
+
+func firstName(names []string, id string) string {
+	if len(names) > 0 {
+		n := names[0]
+		if len(n) > 0 && n[0] == '/' {
+			n = n[1:]
+		}
+		return n
+	}
+	return id
+}
+
+func isNotFound(err error) bool {
+	return err != nil && client.IsErrNotFound(err)
+}

@@ -1,0 +1,91 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/arcodange/labsbx/sandbox/docker"
+	"github.com/arcodange/labsbx/sandbox/guard"
+)
+
+// DownOptions are the knobs of one `labsbx down`.
+type DownOptions struct {
+	Name      string
+	KeepState bool
+}
+
+// DownResult says what down removed.
+type DownResult struct {
+	Name         string         `json:"name"`
+	Removed      docker.Removed `json:"removed"`
+	StateRemoved bool           `json:"stateRemoved"`
+}
+
+// Down removes every Docker object labelled with the sandbox's name, then its state
+// unless asked to keep it. It needs no state: it finds its objects by label, so running
+// it twice, or on a half-made sandbox, is harmless.
+type Down struct {
+	cfg  *Configuration
+	opts DownOptions
+}
+
+// NewDown prepares a down.
+func NewDown(cfg *Configuration, opts DownOptions) *Down { return &Down{cfg: cfg, opts: opts} }
+
+// Run executes it.
+func (d *Down) Run(ctx context.Context) (*DownResult, error) {
+	lock, err := d.cfg.Store.Lock(d.opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	res := &DownResult{Name: d.opts.Name}
+	st, err := d.cfg.Store.Load(d.opts.Name)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if st != nil {
+		st.Phase = PhaseDeleting
+		if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
+			return nil, err
+		}
+	}
+	appr, err := guard.ApproveDocker(d.cfg.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := docker.New(appr, d.opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close()
+	err = d.cfg.progress().Step("Removing containers, volumes and network of "+d.opts.Name, func() error {
+		if err := rt.Ping(ctx); err != nil {
+			return err
+		}
+		res.Removed, err = rt.RemoveAll(ctx)
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	if d.opts.KeepState {
+		if st != nil {
+			st.Phase = PhaseFailed
+			st.Steps, st.Docker, st.Vault, st.Faults = nil, nil, nil, nil
+			if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
+				return res, err
+			}
+		}
+		return res, nil
+	}
+	err = d.cfg.progress().Step("Removing state of "+d.opts.Name, func() error {
+		if err := d.cfg.Store.Remove(d.opts.Name); err != nil {
+			return fmt.Errorf("remove state: %w", err)
+		}
+		res.StateRemoved = true
+		return nil
+	})
+	return res, err
+}

@@ -1,0 +1,88 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/arcodange/labsbx/sandbox/guard"
+)
+
+// SecretsDir is the sub-directory of a sandbox's state dir that holds its secrets.
+const SecretsDir = "secrets"
+
+// Files in SecretsDir.
+const (
+	vaultKeysFile    = "vault-keys.json"
+	postgresFile     = "postgres.json"
+	ciSigningKeyFile = "ci-signing-key.pem"
+)
+
+// GuardRecord is what the guard trusts about this sandbox: only what the state recorded.
+func (s *State) GuardRecord() guard.Record {
+	rec := guard.Record{Name: s.Name, UUID: s.UUID, StateDir: s.dir}
+	if k := s.Kube; k != nil {
+		rec.Kube = &guard.KubeRecord{Context: k.Context, Cluster: k.Cluster, User: k.User, Server: k.Server,
+			CAFingerprint: k.CAFingerprint, AuthPlugin: k.AuthPlugin, MarkerWritten: k.MarkerWritten}
+	}
+	if v := s.Vault; v != nil {
+		rec.Vault = &guard.VaultRecord{Addr: v.Addr, ContainerID: v.ContainerID, ClusterID: v.ClusterID}
+	}
+	return rec
+}
+
+// SecretPath asks the guard for a secret file of this sandbox.
+func (s *State) SecretPath(file string) (guard.KeyPath, error) {
+	return guard.ApproveKeyPath(s.GuardRecord(), filepath.Join(s.dir, SecretsDir, file))
+}
+
+// VaultKeysPath is the guarded path of the unseal key and root token.
+func (s *State) VaultKeysPath() (guard.KeyPath, error) { return s.SecretPath(vaultKeysFile) }
+
+// CISigningKeyPath is the guarded path of the CI token signing key.
+func (s *State) CISigningKeyPath() (guard.KeyPath, error) { return s.SecretPath(ciSigningKeyFile) }
+
+// PostgresSecrets are the sandbox's database passwords.
+type PostgresSecrets struct {
+	SuperuserPassword  string `json:"superuser_password"`
+	VaultAdminPassword string `json:"vault_admin_password"`
+}
+
+func (PostgresSecrets) String() string { return "sandbox.PostgresSecrets{[redacted]}" }
+
+// PostgresSecrets reads the database passwords, generating them on first use.
+func (s *State) PostgresSecrets() (*PostgresSecrets, error) {
+	kp, err := s.SecretPath(postgresFile)
+	if err != nil {
+		return nil, err
+	}
+	b, err := kp.ReadFile()
+	if err == nil {
+		var ps PostgresSecrets
+		if err := json.Unmarshal(b, &ps); err != nil || ps.SuperuserPassword == "" || ps.VaultAdminPassword == "" {
+			return nil, fmt.Errorf("secret file %s is corrupt", kp.Path())
+		}
+		return &ps, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	ps := &PostgresSecrets{SuperuserPassword: randomPassword(), VaultAdminPassword: randomPassword()}
+	b, _ = json.MarshalIndent(ps, "", "  ")
+	if err := kp.WriteFile(append(b, '\n')); err != nil {
+		return nil, err
+	}
+	return ps, nil
+}
+
+func randomPassword() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

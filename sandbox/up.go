@@ -1,0 +1,118 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// UpOptions are the knobs of one `labsbx up`.
+type UpOptions struct {
+	Name   string
+	Config *Config
+	// Profile overrides spec.profile when set (--profile).
+	Profile string
+}
+
+// UpResult is what `labsbx up` prints.
+type UpResult struct {
+	Name      string        `json:"name"`
+	UUID      string        `json:"uuid"`
+	Profile   string        `json:"profile"`
+	VaultAddr string        `json:"vaultAddr"`
+	Postgres  string        `json:"postgres"`
+	Apps      []string      `json:"apps"`
+	Resumed   bool          `json:"resumed"`
+	Changes   []string      `json:"changes"`
+	Steps     []StepTiming  `json:"steps"`
+	Duration  time.Duration `json:"durationNanos"`
+	StateDir  string        `json:"stateDir"`
+}
+
+// StepTiming is how long one bring-up step took.
+type StepTiming struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"durationNanos"`
+}
+
+// Up brings a sandbox up, or converges one that exists. Every step is idempotent and
+// recorded in the state, so that a run interrupted anywhere resumes on the next up.
+type Up struct {
+	cfg  *Configuration
+	opts UpOptions
+}
+
+// NewUp prepares an up.
+func NewUp(cfg *Configuration, opts UpOptions) *Up { return &Up{cfg: cfg, opts: opts} }
+
+// ErrProfileUnavailable is returned for a profile this build cannot bring up yet.
+var ErrProfileUnavailable = errors.New("profile not available")
+
+// Run executes the bring-up.
+func (u *Up) Run(ctx context.Context) (*UpResult, error) {
+	start := u.cfg.now()
+	spec := u.opts.Config.Spec
+	if u.opts.Profile != "" {
+		if u.opts.Profile != ProfileVault && u.opts.Profile != ProfileFull {
+			return nil, fmt.Errorf("invalid profile %q: use %q or %q", u.opts.Profile, ProfileFull, ProfileVault)
+		}
+		spec.Profile = u.opts.Profile
+	}
+	if spec.Profile != ProfileVault {
+		return nil, fmt.Errorf("%w: profile %q (k3d, charts, VSO) is not in this build yet; use --profile vault", ErrProfileUnavailable, spec.Profile)
+	}
+	lock, err := u.cfg.Store.Lock(u.opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+
+	st, err := u.cfg.Store.Load(u.opts.Name)
+	resumed := err == nil
+	switch {
+	case errors.Is(err, ErrNotFound):
+		st = u.cfg.Store.New(u.opts.Name, spec, u.cfg.now())
+	case err != nil:
+		return nil, err
+	case st.Profile != spec.Profile:
+		return nil, fmt.Errorf("sandbox %q exists with profile %q; run `labsbx down --name %s` first to change it to %q", st.Name, st.Profile, st.Name, spec.Profile)
+	}
+	if st.Phase == PhaseReady {
+		st.Phase = PhaseCreating
+	}
+	st.Spec = spec
+	if err := u.cfg.Store.Save(st, u.cfg.now()); err != nil {
+		return nil, err
+	}
+	res := &UpResult{Name: st.Name, UUID: st.UUID, Profile: st.Profile, Apps: spec.Apps, Resumed: resumed, StateDir: st.Dir()}
+	r := &vaultProfile{cfg: u.cfg, st: st, res: res}
+	err = r.run(ctx)
+	if err != nil {
+		st.Phase = PhaseFailed
+		if errors.Is(err, context.Canceled) {
+			st.Phase = PhaseCreating
+		}
+		if serr := u.cfg.Store.Save(st, u.cfg.now()); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		return res, err
+	}
+	st.Phase = PhaseReady
+	if err := u.cfg.Store.Save(st, u.cfg.now()); err != nil {
+		return res, err
+	}
+	res.Duration = u.cfg.now().Sub(start)
+	return res, nil
+}
+
+// freePort asks the kernel for a free TCP port on 127.0.0.1.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,165 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/vault"
+)
+
+// VaultSession is an approved connection to a sandbox's Vault. Its client holds the
+// root token only when Root was asked for.
+type VaultSession struct {
+	State    *State
+	Client   *api.Client
+	Approval guard.VaultApproval
+	Keys     *vault.Keys
+}
+
+// OpenVault asks the guard for the sandbox's Vault: the address and cluster_id come
+// only from the state. It does not take the sandbox lock: seal and unseal must work while
+// a drill waits for a person to recover.
+func (c *Configuration) OpenVault(ctx context.Context, name string) (*VaultSession, error) {
+	st, err := c.Store.Load(name)
+	if err != nil {
+		return nil, err
+	}
+	return openVault(ctx, st)
+}
+
+func openVault(ctx context.Context, st *State) (*VaultSession, error) {
+	if st.Vault == nil || st.Vault.ClusterID == "" {
+		return nil, fmt.Errorf("sandbox %q has no initialised Vault; run `labsbx up --name %s`", st.Name, st.Name)
+	}
+	appr, err := guard.ApproveVault(ctx, st.GuardRecord())
+	if err != nil {
+		return nil, err
+	}
+	cl, err := appr.Client()
+	if err != nil {
+		return nil, err
+	}
+	// Fail fast: a sealed Vault answers 503, which the client would otherwise retry.
+	cl.SetMaxRetries(0)
+	kp, err := st.VaultKeysPath()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := vault.LoadKeys(kp)
+	if err != nil {
+		return nil, err
+	}
+	return &VaultSession{State: st, Client: cl, Approval: appr, Keys: keys}, nil
+}
+
+// Root puts the root token on the session's client.
+func (v *VaultSession) Root() *api.Client {
+	v.Client.SetToken(v.Keys.RootToken)
+	return v.Client
+}
+
+// Unseal unseals with the sandbox key, then checks that the Vault that opened is the one
+// labsbx initialised.
+func (v *VaultSession) Unseal(ctx context.Context) (vault.Status, error) {
+	st, err := vault.Unseal(ctx, v.Client, v.Keys)
+	if err != nil {
+		return st, err
+	}
+	if err := v.Approval.VerifyClusterID(ctx); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// Seal seals the sandbox's Vault.
+func (v *VaultSession) Seal(ctx context.Context) error { return vault.Seal(ctx, v.Root()) }
+
+// Status reads the seal status.
+func (v *VaultSession) Status(ctx context.Context) (vault.Status, error) {
+	return vault.GetStatus(ctx, v.Client)
+}
+
+// Bootstrap converges the sandbox's Vault layout; it takes the sandbox lock.
+func (c *Configuration) Bootstrap(ctx context.Context, name string) ([]vault.Change, error) {
+	lock, err := c.Store.Lock(name)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	s, err := c.OpenVault(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := s.State.PostgresSecrets()
+	if err != nil {
+		return nil, err
+	}
+	layout, err := s.State.VaultLayout(sec, nil)
+	if err != nil {
+		return nil, err
+	}
+	return vault.Bootstrap(ctx, s.Root(), layout)
+}
+
+// InitVault initialises the sandbox's Vault if labsbx has not done so yet. It is what
+// `up` does in its init step, for a person who stopped before it.
+func (c *Configuration) InitVault(ctx context.Context, name string) (vault.Status, bool, error) {
+	lock, err := c.Store.Lock(name)
+	if err != nil {
+		return vault.Status{}, false, err
+	}
+	defer lock.Unlock()
+	st, err := c.Store.Load(name)
+	if err != nil {
+		return vault.Status{}, false, err
+	}
+	if st.Vault == nil || st.Vault.Addr == "" {
+		return vault.Status{}, false, fmt.Errorf("sandbox %q has no Vault yet; run `labsbx up --name %s`", name, name)
+	}
+	if st.Vault.ClusterID != "" {
+		s, err := openVault(ctx, st)
+		if err != nil {
+			return vault.Status{}, false, err
+		}
+		vs, err := s.Status(ctx)
+		return vs, false, err
+	}
+	appr, err := guard.ApproveVaultInit(ctx, st.GuardRecord(), st.Vault.Addr)
+	if err != nil {
+		return vault.Status{}, false, err
+	}
+	vs, err := c.initAndUnseal(ctx, st, appr)
+	return vs, err == nil, err
+}
+
+// initAndUnseal initialises the sandbox's uninitialised Vault (approved for init by the
+// guard), saves the key and root token, unseals it and records its cluster_id, from
+// which on the guard trusts only that Vault.
+func (c *Configuration) initAndUnseal(ctx context.Context, st *State, appr guard.VaultApproval) (vault.Status, error) {
+	cl, err := appr.Client()
+	if err != nil {
+		return vault.Status{}, err
+	}
+	kp, err := st.VaultKeysPath()
+	if err != nil {
+		return vault.Status{}, err
+	}
+	keys, err := vault.Init(ctx, cl, kp)
+	if err != nil {
+		return vault.Status{}, err
+	}
+	vs, err := vault.Unseal(ctx, cl, keys)
+	if err != nil {
+		return vs, err
+	}
+	id, err := appr.ClusterID(ctx)
+	if err != nil {
+		return vs, err
+	}
+	vs.ClusterID = id
+	st.Vault.ClusterID, st.Vault.Version, st.Vault.InitAt = id, vs.Version, c.now()
+	return vs, c.Store.Save(st, c.now())
+}

@@ -1,0 +1,371 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/arcodange/labsbx/sandbox/docker"
+	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/postgres"
+	"github.com/arcodange/labsbx/sandbox/vault"
+)
+
+// Components of the vault profile, as their dev.labsbx.component labels say.
+const (
+	ComponentPostgres = "postgres"
+	ComponentVault    = "vault"
+)
+
+// Ports inside the containers.
+const (
+	vaultPort    = 8200
+	postgresPort = 5432
+)
+
+// vaultServerConfig is a real (not dev-mode) server: file storage on a named volume.
+const vaultServerConfig = `# written by labsbx
+storage "file" {
+  path = "/vault/file"
+}
+listener "tcp" {
+  address     = "0.0.0.0:8200"
+  tls_disable = true
+}
+disable_mlock = true
+api_addr      = "http://127.0.0.1:8200"
+ui            = false
+`
+
+const vaultConfigPath = "/vault/config/labsbx.hcl"
+
+// vaultProfile brings up Postgres and Vault as Docker containers, then initialises,
+// unseals and bootstraps Vault.
+type vaultProfile struct {
+	cfg *Configuration
+	st  *State
+	res *UpResult
+
+	rt    *docker.Runtime
+	pgSec *PostgresSecrets
+	vs    *VaultSession
+}
+
+type step struct {
+	name string
+	fn   func(context.Context) error
+}
+
+func (p *vaultProfile) run(ctx context.Context) error {
+	defer func() {
+		if p.rt != nil {
+			_ = p.rt.Close()
+		}
+	}()
+	steps := []step{
+		{"Checking the Docker engine", p.dockerEngine},
+		{"Ensuring images", p.images},
+		{"Creating network labsbx-" + p.st.Name, p.network},
+		{"Starting Postgres", p.postgres},
+		{"Preparing Postgres roles", p.postgresRoles},
+		{"Starting Vault", p.vault},
+		{"Initialising and unsealing Vault", p.initUnseal},
+		{"Bootstrapping the Vault layout", p.bootstrap},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		err := p.cfg.progress().Step(s.name, func() error { return s.fn(ctx) })
+		p.res.Steps = append(p.res.Steps, StepTiming{Name: s.name, Duration: time.Since(t0)})
+		if err != nil {
+			return err
+		}
+		p.st.MarkStep(s.name, p.cfg.now())
+		if err := p.cfg.Store.Save(p.st, p.cfg.now()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *vaultProfile) dockerEngine(ctx context.Context) error {
+	appr, err := guard.ApproveDocker(p.cfg.Getenv)
+	if err != nil {
+		return err
+	}
+	if p.rt, err = docker.New(appr, p.st.Name); err != nil {
+		return err
+	}
+	return p.rt.Ping(ctx)
+}
+
+func (p *vaultProfile) images(ctx context.Context) error {
+	for _, ref := range []string{p.st.Spec.Postgres.Image, p.st.Spec.Vault.Image} {
+		state, err := p.rt.EnsureImage(ctx, ref)
+		if err != nil {
+			return err
+		}
+		p.cfg.log().Info("image", "ref", ref, "state", state)
+	}
+	return nil
+}
+
+func (p *vaultProfile) network(ctx context.Context) error {
+	if p.st.Docker == nil {
+		p.st.Docker = &DockerState{}
+	}
+	created, err := p.rt.EnsureNetwork(ctx)
+	if err != nil {
+		return err
+	}
+	p.st.Docker.Network = p.rt.NetworkName()
+	if created {
+		p.change("created network " + p.rt.NetworkName())
+	}
+	return nil
+}
+
+func (p *vaultProfile) change(s string) { p.res.Changes = append(p.res.Changes, s) }
+
+// PostgresAdminEndpoint is the superuser endpoint of the sandbox's Postgres, from the host.
+func (s *State) PostgresAdminEndpoint(sec *PostgresSecrets) postgres.Endpoint {
+	port := 0
+	if s.Docker != nil {
+		port = s.Docker.PostgresPort
+	}
+	return postgres.Endpoint{Host: "127.0.0.1", Port: port, User: "postgres", Password: sec.SuperuserPassword, Database: "postgres"}
+}
+
+func (p *vaultProfile) postgres(ctx context.Context) error {
+	sec, err := p.st.PostgresSecrets()
+	if err != nil {
+		return err
+	}
+	p.pgSec = sec
+	vol, created, err := p.rt.EnsureVolume(ctx, ComponentPostgres)
+	if err != nil {
+		return err
+	}
+	if created {
+		p.change("created volume " + vol)
+	}
+	if p.st.Docker.PostgresPort == 0 {
+		if p.st.Docker.PostgresPort, err = freePort(); err != nil {
+			return err
+		}
+		// Record the port before the container exists, so a resumed up reuses it.
+		if err := p.cfg.Store.Save(p.st, p.cfg.now()); err != nil {
+			return err
+		}
+	}
+	id, created, err := p.rt.EnsureContainer(ctx, docker.ContainerSpec{
+		Component: ComponentPostgres,
+		Image:     p.st.Spec.Postgres.Image,
+		Env:       []string{"POSTGRES_USER=postgres", "POSTGRES_PASSWORD=" + sec.SuperuserPassword, "POSTGRES_DB=postgres"},
+		Ports:     map[int]int{postgresPort: p.st.Docker.PostgresPort},
+		Volumes:   map[string]string{vol: "/var/lib/postgresql/data"},
+	})
+	if err != nil {
+		return err
+	}
+	p.setContainer(ComponentPostgres, id)
+	if created {
+		p.change("created container " + p.rt.ObjectName(ComponentPostgres))
+	}
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	return postgres.WaitReady(wctx, p.st.PostgresAdminEndpoint(sec), 200*time.Millisecond)
+}
+
+func (p *vaultProfile) setContainer(component, id string) {
+	if p.st.Docker.Containers == nil {
+		p.st.Docker.Containers = map[string]string{}
+	}
+	p.st.Docker.Containers[component] = id
+}
+
+func (p *vaultProfile) postgresRoles(ctx context.Context) error {
+	c, err := postgres.Connect(ctx, p.st.PostgresAdminEndpoint(p.pgSec))
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	changed, err := postgres.EnsureVaultAdmin(ctx, c, p.pgSec.VaultAdminPassword)
+	if err != nil {
+		return err
+	}
+	if changed {
+		p.change("postgres: role " + postgres.VaultAdmin)
+	}
+	for _, app := range p.st.Spec.Apps {
+		changed, err := postgres.EnsureApp(ctx, c, app)
+		if err != nil {
+			return err
+		}
+		if changed {
+			p.change("postgres: role " + postgres.AppRole(app) + " and schema " + app)
+		}
+	}
+	return nil
+}
+
+func (p *vaultProfile) vault(ctx context.Context) error {
+	vol, created, err := p.rt.EnsureVolume(ctx, ComponentVault)
+	if err != nil {
+		return err
+	}
+	if created {
+		p.change("created volume " + vol)
+	}
+	if p.st.Vault == nil || p.st.Vault.Addr == "" {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		p.st.Vault = &VaultState{Addr: "http://127.0.0.1:" + strconv.Itoa(port)}
+		if err := p.cfg.Store.Save(p.st, p.cfg.now()); err != nil {
+			return err
+		}
+	}
+	port, err := addrPort(p.st.Vault.Addr)
+	if err != nil {
+		return err
+	}
+	id, created, err := p.rt.EnsureContainer(ctx, docker.ContainerSpec{
+		Component:  ComponentVault,
+		Image:      p.st.Spec.Vault.Image,
+		Entrypoint: []string{"/bin/vault"},
+		Cmd:        []string{"server", "-config=" + vaultConfigPath},
+		Env:        []string{"SKIP_SETCAP=true", "VAULT_LOG_FORMAT=standard"},
+		Ports:      map[int]int{vaultPort: port},
+		Volumes:    map[string]string{vol: "/vault/file"},
+		Files:      map[string][]byte{strings.TrimPrefix(vaultConfigPath, "/"): []byte(vaultServerConfig)},
+	})
+	if err != nil {
+		return err
+	}
+	p.setContainer(ComponentVault, id)
+	p.st.Vault.ContainerID = id
+	if created {
+		p.change("created container " + p.rt.ObjectName(ComponentVault))
+	}
+	p.res.VaultAddr = p.st.Vault.Addr
+	return nil
+}
+
+func addrPort(addr string) (int, error) {
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(strings.TrimPrefix(addr, "http://"), "https://"))
+	if err != nil {
+		return 0, fmt.Errorf("recorded Vault address %q: %w", addr, err)
+	}
+	return strconv.Atoi(port)
+}
+
+// retryUnreachable calls fn until it stops failing because the target does not answer
+// yet (a container that is still starting), or ctx ends.
+func retryUnreachable[T any](ctx context.Context, every time.Duration, fn func() (T, error)) (T, error) {
+	for {
+		v, err := fn()
+		if err == nil || !Unreachable(err) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, fmt.Errorf("%w (gave up: %v)", err, ctx.Err())
+		case <-time.After(every):
+		}
+	}
+}
+
+// Unreachable reports whether err means "nothing answers there (yet)".
+func Unreachable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) ||
+		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "EOF")
+}
+
+func (p *vaultProfile) initUnseal(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if p.st.Vault.ClusterID == "" {
+		appr, err := retryUnreachable(wctx, 100*time.Millisecond, func() (guard.VaultApproval, error) {
+			return guard.ApproveVaultInit(wctx, p.st.GuardRecord(), p.st.Vault.Addr)
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := p.cfg.initAndUnseal(ctx, p.st, appr); err != nil {
+			return err
+		}
+		p.change("initialised Vault (1 key share, threshold 1) and unsealed it")
+	}
+	sess, err := retryUnreachable(wctx, 100*time.Millisecond, func() (*VaultSession, error) {
+		return openVault(wctx, p.st)
+	})
+	if err != nil {
+		return err
+	}
+	before, err := sess.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := sess.Unseal(ctx); err != nil {
+		return err
+	}
+	if before.Sealed {
+		p.change("unsealed Vault")
+	}
+	p.vs = sess
+	return nil
+}
+
+func (p *vaultProfile) bootstrap(ctx context.Context) error {
+	layout, err := p.st.VaultLayout(p.pgSec, nil)
+	if err != nil {
+		return err
+	}
+	changes, err := vault.Bootstrap(ctx, p.vs.Root(), layout)
+	for _, c := range changes {
+		p.change("vault: " + c.String())
+	}
+	if err != nil {
+		return err
+	}
+	p.res.Postgres = p.st.PostgresAdminEndpoint(p.pgSec).String()
+	return nil
+}
+
+// VaultLayout is the bootstrap layout of this sandbox: its apps, Vault's route to
+// Postgres, the lease TTLs and the CI signing key.
+func (s *State) VaultLayout(sec *PostgresSecrets, k8s *vault.KubernetesAuth) (vault.Layout, error) {
+	kp, err := s.CISigningKeyPath()
+	if err != nil {
+		return vault.Layout{}, err
+	}
+	key, _, err := vault.LoadOrCreateSigningKey(kp)
+	if err != nil {
+		return vault.Layout{}, err
+	}
+	pub, err := vault.PublicKeyPEM(key)
+	if err != nil {
+		return vault.Layout{}, err
+	}
+	return vault.Layout{
+		Apps: s.Spec.Apps,
+		// Vault reaches Postgres over the sandbox network, by its alias.
+		Database:        postgres.Endpoint{Host: ComponentPostgres, Port: postgresPort, User: postgres.VaultAdmin, Password: sec.VaultAdminPassword, Database: "postgres"},
+		DefaultTTL:      s.Spec.Drills.DefaultTTL.Duration,
+		MaxTTL:          s.Spec.Drills.MaxTTL.Duration,
+		JWTPublicKeyPEM: pub,
+		Kubernetes:      k8s,
+	}, nil
+}
