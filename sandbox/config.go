@@ -25,6 +25,9 @@ type Configuration struct {
 	Now    func() time.Time
 }
 
+// Clock is the configuration's time (time.Now unless a test set Now).
+func (c *Configuration) Clock() time.Time { return c.now() }
+
 func (c *Configuration) now() time.Time {
 	if c.Now != nil {
 		return c.Now()

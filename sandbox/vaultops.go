@@ -27,14 +27,16 @@ func (c *Configuration) OpenVault(ctx context.Context, name string) (*VaultSessi
 	if err != nil {
 		return nil, err
 	}
-	return openVault(ctx, st)
+	return st.OpenVault(ctx)
 }
 
-func openVault(ctx context.Context, st *State) (*VaultSession, error) {
-	if st.Vault == nil || st.Vault.ClusterID == "" {
-		return nil, fmt.Errorf("sandbox %q has no initialised Vault; run `labsbx up --name %s`", st.Name, st.Name)
+// OpenVault asks the guard for this sandbox's Vault. A sealed Vault is approved pending
+// its cluster_id, which Unseal verifies.
+func (s *State) OpenVault(ctx context.Context) (*VaultSession, error) {
+	if s.Vault == nil || s.Vault.ClusterID == "" {
+		return nil, fmt.Errorf("sandbox %q has no initialised Vault; run `labsbx up --name %s`", s.Name, s.Name)
 	}
-	appr, err := guard.ApproveVault(ctx, st.GuardRecord())
+	appr, err := guard.ApproveVault(ctx, s.GuardRecord())
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +46,7 @@ func openVault(ctx context.Context, st *State) (*VaultSession, error) {
 	}
 	// Fail fast: a sealed Vault answers 503, which the client would otherwise retry.
 	cl.SetMaxRetries(0)
-	kp, err := st.VaultKeysPath()
+	kp, err := s.VaultKeysPath()
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +54,18 @@ func openVault(ctx context.Context, st *State) (*VaultSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &VaultSession{State: st, Client: cl, Approval: appr, Keys: keys}, nil
+	return &VaultSession{State: s, Client: cl, Approval: appr, Keys: keys}, nil
+}
+
+// NewClient is another client of the same approved Vault, holding token.
+func (v *VaultSession) NewClient(token string) (*api.Client, error) {
+	c, err := v.Approval.Client()
+	if err != nil {
+		return nil, err
+	}
+	c.SetMaxRetries(0)
+	c.SetToken(token)
+	return c, nil
 }
 
 // Root puts the root token on the session's client.
@@ -120,7 +133,7 @@ func (c *Configuration) InitVault(ctx context.Context, name string) (vault.Statu
 		return vault.Status{}, false, fmt.Errorf("sandbox %q has no Vault yet; run `labsbx up --name %s`", name, name)
 	}
 	if st.Vault.ClusterID != "" {
-		s, err := openVault(ctx, st)
+		s, err := st.OpenVault(ctx)
 		if err != nil {
 			return vault.Status{}, false, err
 		}

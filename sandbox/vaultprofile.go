@@ -309,7 +309,7 @@ func (p *vaultProfile) initUnseal(ctx context.Context) error {
 		p.change("initialised Vault (1 key share, threshold 1) and unsealed it")
 	}
 	sess, err := retryUnreachable(wctx, 100*time.Millisecond, func() (*VaultSession, error) {
-		return openVault(wctx, p.st)
+		return p.st.OpenVault(wctx)
 	})
 	if err != nil {
 		return err
@@ -368,4 +368,14 @@ func (s *State) VaultLayout(sec *PostgresSecrets, k8s *vault.KubernetesAuth) (va
 		JWTPublicKeyPEM: pub,
 		Kubernetes:      k8s,
 	}, nil
+}
+
+// DockerRuntime asks the guard for the local Docker engine and returns the runtime of
+// this sandbox's containers.
+func (s *State) DockerRuntime(getenv func(string) string) (*docker.Runtime, error) {
+	appr, err := guard.ApproveDocker(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return docker.New(appr, s.Name)
 }

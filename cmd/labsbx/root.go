@@ -68,6 +68,7 @@ A hard guard refuses every kube context, Vault and key file that labsbx did not 
 		newVaultCmd(g),
 		newEnvCmd(g),
 		newCICmd(g),
+		newDrillCmd(g),
 	)
 	return root
 }

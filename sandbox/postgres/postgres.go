@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // VaultAdmin is the Postgres user Vault's database engine connects as.
@@ -210,3 +211,32 @@ type redacted struct {
 
 func (r *redacted) Error() string { return strings.ReplaceAll(r.err.Error(), r.secret, "[redacted]") }
 func (r *redacted) Unwrap() error { return r.err }
+
+// IsAuthFailure reports whether a connection failed because Postgres refused the login
+// (password authentication failed, role does not exist, or the role cannot log in).
+func IsAuthFailure(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "28P01", "28000": // invalid_password, invalid_authorization_specification
+			return true
+		}
+	}
+	return false
+}
+
+// DropAppRole drops <app>_role the way an operator's mistake would: the schema it owns
+// passes to the superuser first, so the drop succeeds. Drills use it.
+func DropAppRole(ctx context.Context, c *pgx.Conn, app string) error {
+	role := Ident(AppRole(app))
+	for _, q := range []string{
+		`REASSIGN OWNED BY ` + role + ` TO CURRENT_USER`,
+		`DROP OWNED BY ` + role,
+		`DROP ROLE ` + role,
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			return fmt.Errorf("drop %s: %w", AppRole(app), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,329 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/vault"
+)
+
+// PollInterval is how often the engine polls a symptom or the steady state: detection
+// times are accurate to about this.
+const PollInterval = 50 * time.Millisecond
+
+// Phase names, in the order a scenario runs them.
+const (
+	PhaseSteady  = "steady-state"
+	PhaseInject  = "inject"
+	PhaseObserve = "observe"
+	PhaseRecover = "recover"
+	PhaseVerify  = "verify"
+)
+
+// ErrVerifyFailed marks a drill run in which at least one scenario did not verify;
+// the CLI maps it to exit status 4.
+var ErrVerifyFailed = errors.New("drill verification failed")
+
+// VerifyFailure is returned by Run when a scenario failed.
+type VerifyFailure struct{ Failed []string }
+
+func (f *VerifyFailure) Error() string {
+	return fmt.Sprintf("%d scenario(s) failed: %v", len(f.Failed), f.Failed)
+}
+func (f *VerifyFailure) Is(target error) bool { return target == ErrVerifyFailed }
+
+// DrillFailed lets the CLI recognise it without importing this package's sentinel.
+func (f *VerifyFailure) DrillFailed() bool { return true }
+
+// Options are the knobs of one `labsbx drill run`.
+type Options struct {
+	Name      string
+	Scenarios []string
+	// Manual makes the recover phase wait for a person to follow the runbook.
+	Manual bool
+	// NoRecover leaves the fault in place; verify then fails.
+	NoRecover bool
+	// Timeout bounds each polled phase (observe, manual recover, verify).
+	Timeout time.Duration
+	// Prompt receives the runbook step in manual mode (stderr in the CLI).
+	Prompt io.Writer
+	// Version is labsbx's version, for the report.
+	Version string
+}
+
+// Drill runs scenarios against a sandbox. It holds the sandbox lock for the whole run;
+// `labsbx vault unseal`, which a person runs during --manual, does not need it.
+type Drill struct {
+	cfg  *sandbox.Configuration
+	opts Options
+}
+
+// NewDrill prepares a drill run.
+func NewDrill(cfg *sandbox.Configuration, opts Options) *Drill { return &Drill{cfg: cfg, opts: opts} }
+
+func (d *Drill) now() time.Time { return d.cfg.Clock() }
+
+// permanent stops poll at once.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+
+// Run executes the scenarios in order and returns the report. The error is a
+// *VerifyFailure when a scenario failed, or another error when the drill could not run.
+func (d *Drill) Run(ctx context.Context) (*Report, error) {
+	list, err := Lookup(d.opts.Scenarios)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, errors.New("no scenario given; name one or use --all (see `labsbx drill list`)")
+	}
+	if d.opts.Timeout <= 0 {
+		d.opts.Timeout = 2 * time.Minute
+	}
+	lock, err := d.cfg.Store.Lock(d.opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	st, err := d.cfg.Store.Load(d.opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	if len(st.Faults) > 0 {
+		return nil, fmt.Errorf("sandbox %q still has %d fault(s) from an interrupted drill; run `labsbx drill recover --name %s` first", st.Name, len(st.Faults), st.Name)
+	}
+	env, err := NewEnv(ctx, d.cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	defer env.Close()
+	rep := &Report{SchemaVersion: SchemaVersion, Sandbox: st.Name, Profile: st.Profile, LabsbxVersion: d.opts.Version,
+		Manual: d.opts.Manual, NoRecover: d.opts.NoRecover, StartedAt: d.now()}
+	if vs, err := env.Vault.Status(ctx); err == nil {
+		rep.VaultVersion = vs.Version
+	}
+	var failed []string
+	for _, s := range list {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		res := d.runScenario(ctx, env, s)
+		rep.Scenarios = append(rep.Scenarios, res)
+		if res.Result != ResultPassed {
+			failed = append(failed, s.Name())
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	rep.FinishedAt = d.now()
+	rep.DurationMs = ms(rep.FinishedAt.Sub(rep.StartedAt))
+	rep.Result = ResultPassed
+	if len(failed) > 0 {
+		rep.Result = ResultFailed
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	if len(failed) > 0 {
+		return rep, &VerifyFailure{Failed: failed}
+	}
+	return rep, nil
+}
+
+// runScenario runs the five phases of one scenario and times them.
+func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res ScenarioResult) {
+	res = ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: d.now(), Result: ResultPassed}
+	_ = e.takeMilestones()
+	e.Mark("drill started")
+	run := func(phase string, fn func(context.Context) error) bool {
+		t0 := d.now()
+		err := fn(ctx)
+		pr := PhaseResult{Name: phase, StartedAt: t0, DurationMs: ms(d.now().Sub(t0)), Result: ResultPassed}
+		if err != nil {
+			pr.Result, pr.Error = ResultFailed, err.Error()
+			res.Result, res.FailedPhase, res.Error = ResultFailed, phase, err.Error()
+		}
+		res.Phases = append(res.Phases, pr)
+		return err == nil
+	}
+	skip := func(phase, why string) {
+		res.Phases = append(res.Phases, PhaseResult{Name: phase, StartedAt: d.now(), Result: ResultSkipped, Error: why})
+	}
+	defer func() {
+		res.FinishedAt = d.now()
+		res.TotalMs = ms(res.FinishedAt.Sub(res.StartedAt))
+		res.Milestones = milestoneOffsets(e.takeMilestones(), res.StartedAt)
+	}()
+
+	if !run(PhaseSteady, func(ctx context.Context) error { return s.Steady(ctx, e) }) {
+		for _, p := range []string{PhaseInject, PhaseObserve, PhaseRecover, PhaseVerify} {
+			skip(p, "the steady state did not hold before the fault")
+		}
+		return res
+	}
+	var injected time.Time
+	ok := run(PhaseInject, func(ctx context.Context) error {
+		// The fault goes into the state before it happens, so an interrupted drill can
+		// be undone by `labsbx drill recover` or the next `up`.
+		if err := d.recordFault(e.State, s); err != nil {
+			return err
+		}
+		e.Mark("fault injected")
+		injected = d.now()
+		return s.Inject(ctx, e)
+	})
+	if ok {
+		ok = run(PhaseObserve, func(ctx context.Context) error {
+			err := poll(ctx, d.opts.Timeout, func(ctx context.Context) error { return s.Observe(ctx, e) })
+			if err == nil {
+				e.Mark("symptom observed")
+				res.TimeToDetectMs = ms(d.now().Sub(injected))
+			}
+			return err
+		})
+	}
+	if injected.IsZero() {
+		return res
+	}
+	recoverStart := d.now()
+	switch {
+	case d.opts.NoRecover:
+		skip(PhaseRecover, "--no-recover: the fault stays in place")
+	case d.opts.Manual:
+		run(PhaseRecover, func(ctx context.Context) error {
+			if d.opts.Prompt != nil {
+				fmt.Fprintf(d.opts.Prompt, "\n[%s] Recover by hand, then labsbx carries on (deadline %s):\n\n    %s\n\n", s.Name(), d.opts.Timeout, s.Runbook(e))
+			}
+			return poll(ctx, d.opts.Timeout, func(ctx context.Context) error { return s.Verify(ctx, e) })
+		})
+	default:
+		run(PhaseRecover, func(ctx context.Context) error { return s.Recover(ctx, e) })
+	}
+	if res.Result == ResultPassed || res.FailedPhase == PhaseObserve {
+		if res.FailedPhase == PhaseObserve {
+			// The symptom never showed; still put things back before verifying.
+			if _, err := s.Undo(ctx, e); err != nil {
+				res.Error += "; undo: " + err.Error()
+			}
+		}
+		verified := run(PhaseVerify, func(ctx context.Context) error {
+			return poll(ctx, d.verifyTimeout(), func(ctx context.Context) error { return s.Verify(ctx, e) })
+		})
+		if verified {
+			e.Mark("steady state verified")
+			res.TimeToRecoverMs = ms(d.now().Sub(recoverStart))
+			if err := d.clearFault(e.State, s); err != nil {
+				res.Result, res.Error = ResultFailed, err.Error()
+			}
+		}
+	} else {
+		skip(PhaseVerify, "recovery failed")
+	}
+	return res
+}
+
+// verifyTimeout: with --no-recover nothing will come back, so do not wait long for it.
+func (d *Drill) verifyTimeout() time.Duration {
+	if d.opts.NoRecover {
+		return min(d.opts.Timeout, 2*time.Second)
+	}
+	return d.opts.Timeout
+}
+
+func (d *Drill) recordFault(st *sandbox.State, s Scenario) error {
+	st.Faults = append(st.Faults, sandbox.Fault{Scenario: s.Name(), Kind: s.Name(), InjectedAt: d.now()})
+	return d.cfg.Store.Save(st, d.now())
+}
+
+func (d *Drill) clearFault(st *sandbox.State, s Scenario) error {
+	st.Faults = slices.DeleteFunc(st.Faults, func(f sandbox.Fault) bool { return f.Scenario == s.Name() })
+	return d.cfg.Store.Save(st, d.now())
+}
+
+// poll calls fn every PollInterval until it returns nil or the timeout passes; the
+// error is then fn's last one.
+func poll(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := time.NewTicker(PollInterval)
+	defer t.Stop()
+	for {
+		// Each try gets a short deadline of its own, so that one hung request cannot eat
+		// the whole phase.
+		tctx, tcancel := context.WithTimeout(ctx, 5*time.Second)
+		err := fn(tctx)
+		tcancel()
+		if err == nil {
+			return nil
+		}
+		var p permanent
+		if errors.As(err, &p) {
+			return p.err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not within %s: %w", timeout, err)
+		case <-t.C:
+		}
+	}
+}
+
+// Recovered is what `labsbx drill recover` did for one fault.
+type Recovered struct {
+	Scenario string `json:"scenario"`
+	Action   string `json:"action"`
+}
+
+// Recover undoes every fault that an interrupted drill left in the state.
+func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Recovered, error) {
+	lock, err := cfg.Store.Lock(name)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	st, err := cfg.Store.Load(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(st.Faults) == 0 {
+		return nil, nil
+	}
+	env, err := NewEnv(ctx, cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	defer env.Close()
+	var out []Recovered
+	for len(st.Faults) > 0 {
+		f := st.Faults[0]
+		s, ok := registry[f.Scenario]
+		if !ok {
+			return out, fmt.Errorf("the state records a fault of unknown scenario %q; run `labsbx down` and `labsbx up`", f.Scenario)
+		}
+		var msg string
+		err := poll(ctx, 2*time.Minute, func(ctx context.Context) error {
+			var err error
+			msg, err = s.Undo(ctx, env)
+			if err != nil && !sandbox.Unreachable(err) && !vault.IsSealedErr(err) {
+				return permanent{err}
+			}
+			return err
+		})
+		if err != nil {
+			return out, fmt.Errorf("undo %s: %w", f.Scenario, err)
+		}
+		out = append(out, Recovered{Scenario: f.Scenario, Action: msg})
+		st.Faults = st.Faults[1:]
+		if err := cfg.Store.Save(st, cfg.Clock()); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}

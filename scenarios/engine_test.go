@@ -1,0 +1,247 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arcodange/labsbx/sandbox"
+)
+
+// fakeScenario is a scenario at the engine's boundary: it touches nothing real, and
+// lets a test script each phase.
+type fakeScenario struct {
+	name      string
+	observeOK time.Time // Observe succeeds from this time on
+	broken    bool      // the fault is in place
+	recoverFn func() error
+	onInject  func()
+	undone    bool
+}
+
+func (f *fakeScenario) Name() string                       { return f.name }
+func (f *fakeScenario) Description() string                { return "a fake fault" }
+func (f *fakeScenario) Runbook(*Env) string                { return "fix it" }
+func (f *fakeScenario) Steady(context.Context, *Env) error { return nil }
+func (f *fakeScenario) Undo(context.Context, *Env) (string, error) {
+	f.undone, f.broken = true, false
+	return "undone", nil
+}
+func (f *fakeScenario) Inject(context.Context, *Env) error {
+	if f.onInject != nil {
+		f.onInject()
+	}
+	f.broken = true
+	return nil
+}
+func (f *fakeScenario) Observe(context.Context, *Env) error {
+	if time.Now().Before(f.observeOK) {
+		return errors.New("no symptom yet")
+	}
+	return nil
+}
+func (f *fakeScenario) Recover(context.Context, *Env) error {
+	if f.recoverFn != nil {
+		return f.recoverFn()
+	}
+	f.broken = false
+	return nil
+}
+func (f *fakeScenario) Verify(context.Context, *Env) error {
+	if f.broken {
+		return errors.New("still broken")
+	}
+	return nil
+}
+
+func newTestDrill(t *testing.T, opts Options) (*Drill, *Env) {
+	t.Helper()
+	store, err := sandbox.NewStore(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New("t", sandbox.DefaultSpec(), time.Now())
+	if err := store.Save(st, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	return NewDrill(&sandbox.Configuration{Store: store}, opts), &Env{State: st, now: time.Now}
+}
+
+func TestEnginePhasesAndTiming(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t"})
+	f := &fakeScenario{name: "fake"}
+	var faultsAtInject int
+	f.onInject = func() {
+		st, err := d.cfg.Store.Load("t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		faultsAtInject = len(st.Faults)
+		f.observeOK = time.Now().Add(300 * time.Millisecond)
+	}
+	res := d.runScenario(context.Background(), e, f)
+	if res.Result != ResultPassed {
+		t.Fatalf("result %s: %s %s", res.Result, res.FailedPhase, res.Error)
+	}
+	if faultsAtInject != 1 {
+		t.Errorf("the fault was not recorded in the state before inject (faults: %d)", faultsAtInject)
+	}
+	var names []string
+	for _, p := range res.Phases {
+		names = append(names, p.Name)
+	}
+	if got := strings.Join(names, ","); got != "steady-state,inject,observe,recover,verify" {
+		t.Errorf("phases %s", got)
+	}
+	// Detection is polled every PollInterval: the measured time is within one interval
+	// (plus scheduling slack) of the moment the symptom appeared.
+	if res.TimeToDetectMs < 300 || res.TimeToDetectMs > 300+PollInterval.Milliseconds()+150 {
+		t.Errorf("time to detect %d ms, want about 300 ms", res.TimeToDetectMs)
+	}
+	st, _ := d.cfg.Store.Load("t")
+	if len(st.Faults) != 0 {
+		t.Errorf("fault not cleared after verify: %v", st.Faults)
+	}
+	if len(res.Milestones) < 3 || res.Milestones[0].Name != "drill started" {
+		t.Errorf("milestones %v", res.Milestones)
+	}
+}
+
+func TestEngineNoRecoverFailsVerify(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t", NoRecover: true})
+	f := &fakeScenario{name: "fake"}
+	res := d.runScenario(context.Background(), e, f)
+	if res.Result != ResultFailed || res.FailedPhase != PhaseVerify {
+		t.Fatalf("result %s in %q, want failed in verify", res.Result, res.FailedPhase)
+	}
+	if res.Phases[3].Result != ResultSkipped {
+		t.Errorf("recover phase %s, want skipped", res.Phases[3].Result)
+	}
+	st, _ := d.cfg.Store.Load("t")
+	if len(st.Faults) != 1 || st.Faults[0].Scenario != "fake" {
+		t.Errorf("the fault must stay recorded for `drill recover`: %v", st.Faults)
+	}
+}
+
+func TestEngineObserveDeadline(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t", Timeout: 300 * time.Millisecond})
+	f := &fakeScenario{name: "fake", observeOK: time.Now().Add(time.Hour)}
+	res := d.runScenario(context.Background(), e, f)
+	if res.Result != ResultFailed || res.FailedPhase != PhaseObserve || !strings.Contains(res.Error, "no symptom yet") {
+		t.Fatalf("result %s in %q (%s), want failed in observe", res.Result, res.FailedPhase, res.Error)
+	}
+	if !f.undone {
+		t.Error("a fault whose symptom never showed must still be undone")
+	}
+}
+
+func TestEngineRecoverFailure(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t"})
+	f := &fakeScenario{name: "fake", recoverFn: func() error { return errors.New("key rejected") }}
+	res := d.runScenario(context.Background(), e, f)
+	if res.FailedPhase != PhaseRecover || res.Phases[4].Result != ResultSkipped {
+		t.Fatalf("failed phase %q, verify %s", res.FailedPhase, res.Phases[4].Result)
+	}
+}
+
+func TestReportsValidate(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t"})
+	ok := d.runScenario(context.Background(), e, &fakeScenario{name: "ok"})
+	d.opts.NoRecover = true
+	bad := d.runScenario(context.Background(), e, &fakeScenario{name: "bad"})
+	rep := &Report{SchemaVersion: SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", VaultVersion: "1.21.0",
+		StartedAt: time.Now(), FinishedAt: time.Now(), Result: ResultFailed, Scenarios: []ScenarioResult{ok, bad}}
+	dir := t.TempDir()
+	if err := WriteReports(dir, rep); err != nil {
+		t.Fatal(err)
+	}
+	j, _ := rep.JSON()
+	if err := ValidateReport(j); err != nil {
+		t.Fatalf("report.json does not match its schema: %v", err)
+	}
+	broken := strings.Replace(string(j), `"result": "failed"`, `"result": "maybe"`, 1)
+	if err := ValidateReport([]byte(broken)); err == nil {
+		t.Error("the schema accepted an unknown result")
+	}
+	x, _ := rep.JUnit()
+	var suites junitSuites
+	if err := xml.Unmarshal(x, &suites); err != nil {
+		t.Fatalf("junit.xml is not well-formed: %v", err)
+	}
+	s := suites.Suites[0]
+	if suites.Tests != 2 || suites.Failures != 1 || s.Tests != 2 || s.Failures != 1 || len(s.Cases) != 2 {
+		t.Fatalf("junit counts: %+v", suites)
+	}
+	if f := s.Cases[1].Failure; f == nil || f.Type != PhaseVerify || !strings.HasPrefix(f.Message, "verify: ") {
+		t.Errorf("failure of the failed case: %+v", f)
+	}
+	md := rep.Markdown()
+	for _, want := range []string{"```mermaid\n%%{init: {'theme':'base'}}%%\ngantt", "section phases", "1. **+", "| bad | ❌ failed"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+}
+
+func TestCheckOrder(t *testing.T) {
+	t0 := time.Now()
+	ms := func(names ...string) []Milestone {
+		var out []Milestone
+		for i, n := range names {
+			out = append(out, Milestone{Name: n, At: t0.Add(time.Duration(i) * time.Second)})
+		}
+		return out
+	}
+	if err := checkOrder(ms(recoveryOrder...), recoveryOrder); err != nil {
+		t.Error(err)
+	}
+	if err := checkOrder(ms(msVaultSealed, msPostgresUp, msUnsealed, msCredsIssued, msConsumerConn), recoveryOrder); err == nil {
+		t.Error("Vault before Postgres accepted")
+	}
+	if err := checkOrder(ms(msPostgresUp, msVaultSealed), recoveryOrder); err == nil {
+		t.Error("missing milestones accepted")
+	}
+}
+
+func TestLookup(t *testing.T) {
+	got, err := Lookup([]string{"seal", "broken-rotation", "seal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range got {
+		names = append(names, s.Name())
+	}
+	if strings.Join(names, ",") != "seal,broken-rotation/grant,broken-rotation/role" {
+		t.Errorf("Lookup = %v", names)
+	}
+	if _, err := Lookup([]string{"nope"}); err == nil {
+		t.Error("unknown scenario accepted")
+	}
+}
+
+// BenchmarkEngineOverhead measures what the engine itself costs per phase, with a
+// scenario that does nothing (target: under 50 ms per phase).
+func BenchmarkEngineOverhead(b *testing.B) {
+	store, _ := sandbox.NewStore(filepath.Join(b.TempDir(), "state"))
+	st := store.New("b", sandbox.DefaultSpec(), time.Now())
+	_ = store.Save(st, time.Now())
+	d := NewDrill(&sandbox.Configuration{Store: store}, Options{Name: "b", Timeout: time.Second})
+	e := &Env{State: st, now: time.Now}
+	b.ResetTimer()
+	t0 := time.Now()
+	for i := 0; i < b.N; i++ {
+		res := d.runScenario(context.Background(), e, &fakeScenario{name: "noop"})
+		if res.Result != ResultPassed {
+			b.Fatal(res.Error)
+		}
+	}
+	b.ReportMetric(float64(time.Since(t0).Microseconds())/1000/float64(b.N)/5, "ms/phase")
+}

@@ -1,0 +1,228 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/docker"
+	"github.com/arcodange/labsbx/sandbox/postgres"
+	"github.com/arcodange/labsbx/sandbox/vault"
+)
+
+// Env is what a scenario works on: the sandbox's Vault, Docker objects and Postgres,
+// all reached through guard approvals, and the consumer whose view the drill checks.
+type Env struct {
+	State    *sandbox.State
+	Vault    *sandbox.VaultSession
+	Docker   *docker.Runtime
+	PGAdmin  postgres.Endpoint
+	Consumer *Consumer
+
+	mu         sync.Mutex
+	milestones []Milestone
+	now        func() time.Time
+}
+
+// Milestone is a timestamped point of a recovery ("vault unsealed").
+type Milestone struct {
+	Name string    `json:"name"`
+	At   time.Time `json:"at"`
+}
+
+// Mark records a milestone now.
+func (e *Env) Mark(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.milestones = append(e.milestones, Milestone{Name: name, At: e.now()})
+}
+
+func (e *Env) takeMilestones() []Milestone {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := e.milestones
+	e.milestones = nil
+	return m
+}
+
+// NewEnv opens the sandbox's components for drills. A sealed Vault is fine: it is
+// approved pending its cluster_id, which unseal verifies.
+func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) (*Env, error) {
+	if st.Profile != sandbox.ProfileVault {
+		return nil, fmt.Errorf("drills on profile %q are not in this build; use a sandbox made with --profile vault", st.Profile)
+	}
+	sess, err := st.OpenVault(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := st.DockerRuntime(cfg.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := st.PostgresSecrets()
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{State: st, Vault: sess, Docker: rt, PGAdmin: st.PostgresAdminEndpoint(sec), now: time.Now}
+	if cfg.Now != nil {
+		e.now = cfg.Now
+	}
+	e.Consumer = &Consumer{env: e, App: st.Spec.Apps[0]}
+	return e, nil
+}
+
+// Close releases connections.
+func (e *Env) Close() error { return e.Docker.Close() }
+
+// Admin runs fn on a superuser connection to the sandbox's Postgres.
+func (e *Env) Admin(ctx context.Context, fn func(*pgx.Conn) error) error {
+	c, err := postgres.Connect(ctx, e.PGAdmin)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	return fn(c)
+}
+
+// Consumer is the app's runtime identity: a token with policy <app>, reading
+// postgres/creds/<app> and connecting to Postgres with what it gets — what VSO and the
+// app do in the full profile.
+type Consumer struct {
+	App string
+	env *Env
+
+	token string
+	Lease string
+	User  string
+	pass  string
+}
+
+// Login obtains the runtime token. In the vault profile there is no cluster to log in
+// from, so the root token issues it, as kubernetes/ auth would.
+func (c *Consumer) Login(ctx context.Context) error {
+	s, err := c.env.Vault.Root().Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{
+		Policies: []string{vault.RuntimePolicy(c.App)}, TTL: "1h", DisplayName: "drill-" + c.App,
+	})
+	if err != nil {
+		return fmt.Errorf("login as %s: %w", c.App, err)
+	}
+	c.token = s.Auth.ClientToken
+	return nil
+}
+
+func (c *Consumer) client() (*api.Client, error) {
+	if c.token == "" {
+		return nil, errors.New("consumer has not logged in")
+	}
+	return c.env.Vault.NewClient(c.token)
+}
+
+// Fetch reads new credentials, logging in first if needed.
+func (c *Consumer) Fetch(ctx context.Context) error {
+	if c.token == "" {
+		if err := c.Login(ctx); err != nil {
+			return err
+		}
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	s, err := cl.Logical().ReadWithContext(ctx, vault.CredsPath(c.App))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", vault.CredsPath(c.App), err)
+	}
+	if s == nil {
+		return fmt.Errorf("read %s: no credentials", vault.CredsPath(c.App))
+	}
+	user, _ := s.Data["username"].(string)
+	pass, _ := s.Data["password"].(string)
+	if user == "" || pass == "" || s.LeaseID == "" {
+		return fmt.Errorf("read %s: incomplete credentials", vault.CredsPath(c.App))
+	}
+	c.Lease, c.User, c.pass = s.LeaseID, user, pass
+	return nil
+}
+
+// Endpoint is the consumer's view of Postgres, with its current credentials.
+func (c *Consumer) Endpoint() postgres.Endpoint {
+	ep := c.env.PGAdmin
+	ep.User, ep.Password = c.User, c.pass
+	return ep
+}
+
+// Connect connects with the current credentials and checks they carry <app>_role.
+func (c *Consumer) Connect(ctx context.Context) error {
+	if c.User == "" {
+		return errors.New("consumer holds no credentials")
+	}
+	conn, err := postgres.Connect(ctx, c.Endpoint())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	ok, err := postgres.MemberOf(ctx, conn, c.User, postgres.AppRole(c.App))
+	if err != nil {
+		return fmt.Errorf("check role of %s: %w", c.User, err)
+	}
+	if !ok {
+		return fmt.Errorf("user %s is not a member of %s", c.User, postgres.AppRole(c.App))
+	}
+	return nil
+}
+
+// Renew renews the current lease.
+func (c *Consumer) Renew(ctx context.Context) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	if _, err := cl.Sys().RenewWithContext(ctx, c.Lease, 0); err != nil {
+		return fmt.Errorf("renew lease of %s: %w", c.User, err)
+	}
+	return nil
+}
+
+// Works fetches new credentials and connects with them: the steady state of every drill.
+func (c *Consumer) Works(ctx context.Context) error {
+	if err := c.Fetch(ctx); err != nil {
+		return err
+	}
+	return c.Connect(ctx)
+}
+
+// expectSealed returns nil when err says Vault is sealed.
+func expectSealed(what string, err error) error {
+	if err == nil {
+		return fmt.Errorf("%s still works", what)
+	}
+	if !vault.IsSealedErr(err) {
+		return fmt.Errorf("%s fails, but not because Vault is sealed: %w", what, err)
+	}
+	return nil
+}
+
+// markOnce records a milestone unless it was recorded already.
+func (e *Env) markOnce(name string) {
+	e.mu.Lock()
+	for _, m := range e.milestones {
+		if m.Name == name {
+			e.mu.Unlock()
+			return
+		}
+	}
+	e.mu.Unlock()
+	e.Mark(name)
+}
+
+func (e *Env) peekMilestones() []Milestone {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Milestone(nil), e.milestones...)
+}

@@ -1,0 +1,262 @@
+package scenarios
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/arcodange/labsbx/internal/fsutil"
+)
+
+// SchemaVersion names the report schema (scenarios/report.schema.json). It changes only
+// when a field changes meaning or disappears.
+const SchemaVersion = "labsbx.dev/drill-report/v1"
+
+//go:embed report.schema.json
+var reportSchema []byte
+
+// ReportSchema is the JSON schema of report.json.
+func ReportSchema() []byte { return append([]byte(nil), reportSchema...) }
+
+// Results.
+const (
+	ResultPassed  = "passed"
+	ResultFailed  = "failed"
+	ResultSkipped = "skipped"
+)
+
+// Report is one drill run: report.json, and the source of junit.xml and report.md.
+type Report struct {
+	SchemaVersion string           `json:"schemaVersion"`
+	Sandbox       string           `json:"sandbox"`
+	Profile       string           `json:"profile"`
+	LabsbxVersion string           `json:"labsbxVersion"`
+	VaultVersion  string           `json:"vaultVersion"`
+	Manual        bool             `json:"manual"`
+	NoRecover     bool             `json:"noRecover"`
+	StartedAt     time.Time        `json:"startedAt"`
+	FinishedAt    time.Time        `json:"finishedAt"`
+	DurationMs    int64            `json:"durationMs"`
+	Result        string           `json:"result"`
+	Scenarios     []ScenarioResult `json:"scenarios"`
+}
+
+// ScenarioResult is one scenario's run.
+type ScenarioResult struct {
+	Name            string            `json:"name"`
+	Description     string            `json:"description"`
+	Result          string            `json:"result"`
+	FailedPhase     string            `json:"failedPhase,omitempty"`
+	Error           string            `json:"error,omitempty"`
+	StartedAt       time.Time         `json:"startedAt"`
+	FinishedAt      time.Time         `json:"finishedAt"`
+	TimeToDetectMs  int64             `json:"timeToDetectMs"`
+	TimeToRecoverMs int64             `json:"timeToRecoverMs"`
+	TotalMs         int64             `json:"totalMs"`
+	Phases          []PhaseResult     `json:"phases"`
+	Milestones      []MilestoneOffset `json:"milestones"`
+}
+
+// PhaseResult is one phase of a scenario.
+type PhaseResult struct {
+	Name       string    `json:"name"`
+	StartedAt  time.Time `json:"startedAt"`
+	DurationMs int64     `json:"durationMs"`
+	Result     string    `json:"result"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// MilestoneOffset is a milestone with its offset from the scenario's start.
+type MilestoneOffset struct {
+	Name     string    `json:"name"`
+	At       time.Time `json:"at"`
+	OffsetMs int64     `json:"offsetMs"`
+}
+
+func ms(d time.Duration) int64 { return d.Milliseconds() }
+
+func milestoneOffsets(ms []Milestone, start time.Time) []MilestoneOffset {
+	out := make([]MilestoneOffset, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, MilestoneOffset{Name: m.Name, At: m.At, OffsetMs: m.At.Sub(start).Milliseconds()})
+	}
+	return out
+}
+
+// Files written by WriteReports.
+const (
+	ReportJSON  = "report.json"
+	ReportJUnit = "junit.xml"
+	ReportMD    = "report.md"
+)
+
+// WriteReports writes report.json, junit.xml and report.md into dir.
+func WriteReports(dir string, r *Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create report dir: %w", err)
+	}
+	j, err := r.JSON()
+	if err != nil {
+		return err
+	}
+	x, err := r.JUnit()
+	if err != nil {
+		return err
+	}
+	for name, b := range map[string][]byte{ReportJSON: j, ReportJUnit: x, ReportMD: []byte(r.Markdown())} {
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// JSON is report.json.
+func (r *Report) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	return append(b, '\n'), err
+}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Errors    int         `xml:"errors,attr"`
+	Skipped   int         `xml:"skipped,attr"`
+	Time      string      `xml:"time,attr"`
+	Timestamp string      `xml:"timestamp,attr"`
+	Cases     []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+func secs(msec int64) string { return fmt.Sprintf("%.3f", float64(msec)/1000) }
+
+// JUnit is junit.xml: one testcase per scenario; a failure carries the failed phase.
+func (r *Report) JUnit() ([]byte, error) {
+	suite := junitSuite{Name: "labsbx drills (" + r.Profile + " profile, sandbox " + r.Sandbox + ")",
+		Time: secs(r.DurationMs), Timestamp: r.StartedAt.UTC().Format("2006-01-02T15:04:05")}
+	for _, s := range r.Scenarios {
+		c := junitCase{Name: s.Name, Classname: "labsbx.drill." + r.Profile, Time: secs(s.TotalMs)}
+		var out strings.Builder
+		for _, p := range s.Phases {
+			fmt.Fprintf(&out, "%-13s %-7s %6d ms %s\n", p.Name, p.Result, p.DurationMs, p.Error)
+		}
+		fmt.Fprintf(&out, "time to detect %d ms, time to recover %d ms, total %d ms\n", s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
+		c.SystemOut = out.String()
+		if s.Result != ResultPassed {
+			suite.Failures++
+			c.Failure = &junitFailure{Message: s.FailedPhase + ": " + s.Error, Type: s.FailedPhase, Text: c.SystemOut}
+		}
+		suite.Tests++
+		suite.Cases = append(suite.Cases, c)
+	}
+	all := junitSuites{Name: "labsbx", Tests: suite.Tests, Failures: suite.Failures, Time: suite.Time, Suites: []junitSuite{suite}}
+	b, err := xml.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(xml.Header), append(b, '\n')...), nil
+}
+
+// Markdown is report.md: a summary, then per scenario a mermaid gantt timeline (in the
+// lab's docs convention) followed by the same milestones as an ordered list.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	icon := map[string]string{ResultPassed: "✅", ResultFailed: "❌", ResultSkipped: "⏭️"}
+	fmt.Fprintf(&b, "# Drill report: sandbox `%s` (%s profile)\n\n", r.Sandbox, r.Profile)
+	fmt.Fprintf(&b, "%s **%s** — %d scenario(s) in %s, started %s. labsbx %s, Vault %s.\n\n",
+		icon[r.Result], r.Result, len(r.Scenarios), time.Duration(r.DurationMs)*time.Millisecond,
+		r.StartedAt.UTC().Format(time.RFC3339), r.LabsbxVersion, r.VaultVersion)
+	b.WriteString("| scenario | result | time to detect | time to recover | total |\n|---|---|---|---|---|\n")
+	for _, s := range r.Scenarios {
+		fmt.Fprintf(&b, "| %s | %s %s | %d ms | %d ms | %d ms |\n", s.Name, icon[s.Result], s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
+	}
+	for _, s := range r.Scenarios {
+		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", s.Name, s.Description)
+		if s.Result != ResultPassed {
+			fmt.Fprintf(&b, "**Failed in %s:** %s\n\n", s.FailedPhase, mdEscape(s.Error))
+		}
+		b.WriteString("```mermaid\n%%{init: {'theme':'base'}}%%\ngantt\n")
+		fmt.Fprintf(&b, "    title %s\n    dateFormat x\n    axisFormat %%S.%%L s\n", s.Name)
+		b.WriteString("    section phases\n")
+		for _, p := range s.Phases {
+			if p.Result == ResultSkipped {
+				continue
+			}
+			start := p.StartedAt.Sub(s.StartedAt).Milliseconds()
+			tag := ""
+			if p.Result == ResultFailed {
+				tag = "crit, "
+			}
+			fmt.Fprintf(&b, "    %s : %s%d, %d\n", p.Name, tag, start, start+max(p.DurationMs, 1))
+		}
+		if len(s.Milestones) > 0 {
+			b.WriteString("    section milestones\n")
+			for _, m := range s.Milestones {
+				fmt.Fprintf(&b, "    %s : milestone, %d, 0ms\n", ganttLabel(m.Name), m.OffsetMs)
+			}
+		}
+		b.WriteString("```\n\n")
+		for i, m := range s.Milestones {
+			fmt.Fprintf(&b, "%d. **+%d ms** %s\n", i+1, m.OffsetMs, m.Name)
+		}
+	}
+	return b.String()
+}
+
+// ganttLabel keeps a label from breaking mermaid's "label : spec" syntax.
+func ganttLabel(s string) string { return strings.NewReplacer(":", " ", "#", " ", ";", " ").Replace(s) }
+
+func mdEscape(s string) string { return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s) }
+
+// ValidateReport checks report.json against the published schema.
+func ValidateReport(b []byte) error {
+	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(reportSchema))
+	if err != nil {
+		return err
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource("report.schema.json", schemaDoc); err != nil {
+		return err
+	}
+	sch, err := c.Compile("report.schema.json")
+	if err != nil {
+		return err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("report is not JSON: %w", err)
+	}
+	return sch.Validate(doc)
+}

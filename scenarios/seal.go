@@ -1,0 +1,73 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+func init() { register(seal{}) }
+
+// seal: Vault is sealed. Nothing that needs a secret works until a person unseals it
+// with the sandbox's key.
+type seal struct{}
+
+func (seal) Name() string { return "seal" }
+func (seal) Description() string {
+	return "Vault is sealed: credentials cannot be issued or renewed and logins fail until it is unsealed"
+}
+func (seal) Runbook(e *Env) string { return "labsbx vault unseal --name " + e.State.Name }
+
+func (seal) Steady(ctx context.Context, e *Env) error {
+	if err := e.Consumer.Works(ctx); err != nil {
+		return err
+	}
+	return e.Consumer.Renew(ctx)
+}
+
+func (seal) Inject(ctx context.Context, e *Env) error { return e.Vault.Seal(ctx) }
+
+func (seal) Observe(ctx context.Context, e *Env) error {
+	return errors.Join(
+		expectSealed("issuing credentials", e.Consumer.Fetch(ctx)),
+		expectSealed("renewing the lease", e.Consumer.Renew(ctx)),
+		expectSealed("logging in", e.Consumer.Login(ctx)),
+	)
+}
+
+func (seal) Recover(ctx context.Context, e *Env) error {
+	_, err := e.Vault.Unseal(ctx)
+	return err
+}
+
+func (seal) Verify(ctx context.Context, e *Env) error {
+	st, err := e.Vault.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Sealed {
+		return errors.New("Vault is still sealed")
+	}
+	// Same Vault as before: the guard compares the cluster_id with the recorded one.
+	if err := e.Vault.Approval.VerifyClusterID(ctx); err != nil {
+		return err
+	}
+	if err := e.Consumer.Login(ctx); err != nil {
+		return err
+	}
+	return e.Consumer.Works(ctx)
+}
+
+func (seal) Undo(ctx context.Context, e *Env) (string, error) {
+	st, err := e.Vault.Status(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !st.Sealed {
+		return "Vault is already unsealed", nil
+	}
+	if _, err := e.Vault.Unseal(ctx); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("unsealed Vault at %s with the sandbox key", st.Addr), nil
+}
