@@ -35,6 +35,11 @@ func NewDown(cfg *Configuration, opts DownOptions) *Down { return &Down{cfg: cfg
 
 // Run executes it.
 func (d *Down) Run(ctx context.Context) (*DownResult, error) {
+	// The guard approves the Docker engine before anything is touched.
+	appr, err := guard.ApproveDocker(d.cfg.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	lock, err := d.cfg.Store.Lock(d.opts.Name)
 	if err != nil {
 		return nil, err
@@ -50,10 +55,6 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 		if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
 			return nil, err
 		}
-	}
-	appr, err := guard.ApproveDocker(d.cfg.Getenv)
-	if err != nil {
-		return nil, err
 	}
 	rt, err := docker.New(appr, d.opts.Name)
 	if err != nil {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -85,4 +86,23 @@ func randomPassword() string {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Preflight runs the guard's offline checks on everything the state recorded, before
+// an operation changes anything: a tampered or foreign address is refused without a
+// connection.
+func (s *State) Preflight(ctx context.Context) error {
+	if s.Vault == nil || s.Vault.Addr == "" {
+		return nil
+	}
+	if s.Vault.ClusterID == "" {
+		// Before init the address is still the one up wrote: http://127.0.0.1:<port>.
+		port, err := addrPort(s.Vault.Addr)
+		if err != nil || s.Vault.Addr != fmt.Sprintf("http://127.0.0.1:%d", port) {
+			return &guard.Refusal{Reason: fmt.Sprintf("vault address %q in the state of sandbox %q is not one labsbx records", s.Vault.Addr, s.Name)}
+		}
+		return nil
+	}
+	rep := guard.Check(ctx, s.GuardRecord(), guard.Target{VaultAddr: s.Vault.Addr}, guard.CheckOptions{Offline: true})
+	return rep.Err()
 }

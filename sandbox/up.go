@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // UpOptions are the knobs of one `labsbx up`.
@@ -63,6 +65,11 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	if spec.Profile != ProfileVault {
 		return nil, fmt.Errorf("%w: profile %q (k3d, charts, VSO) is not in this build yet; use --profile vault", ErrProfileUnavailable, spec.Profile)
 	}
+	// The guard approves the Docker engine before anything is written.
+	dockerOK, err := guard.ApproveDocker(u.cfg.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	lock, err := u.cfg.Store.Lock(u.opts.Name)
 	if err != nil {
 		return nil, err
@@ -79,6 +86,9 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	case st.Profile != spec.Profile:
 		return nil, fmt.Errorf("sandbox %q exists with profile %q; run `labsbx down --name %s` first to change it to %q", st.Name, st.Profile, st.Name, spec.Profile)
 	}
+	if err := st.Preflight(ctx); err != nil {
+		return nil, err
+	}
 	if st.Phase == PhaseReady {
 		st.Phase = PhaseCreating
 	}
@@ -87,7 +97,7 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		return nil, err
 	}
 	res := &UpResult{Name: st.Name, UUID: st.UUID, Profile: st.Profile, Apps: spec.Apps, Resumed: resumed, StateDir: st.Dir()}
-	r := &vaultProfile{cfg: u.cfg, st: st, res: res}
+	r := &vaultProfile{cfg: u.cfg, st: st, res: res, dockerOK: dockerOK}
 	err = r.run(ctx)
 	if err != nil {
 		st.Phase = PhaseFailed
@@ -99,6 +109,12 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		}
 		return res, err
 	}
+	// Converging restarts stopped containers, unseals Vault and repairs the database
+	// roles, which undoes whatever fault an interrupted drill left behind.
+	for _, f := range st.Faults {
+		res.Changes = append(res.Changes, "undid the fault of interrupted drill "+f.Scenario)
+	}
+	st.Faults = nil
 	st.Phase = PhaseReady
 	if err := u.cfg.Store.Save(st, u.cfg.now()); err != nil {
 		return res, err

@@ -33,6 +33,9 @@ func (c *Configuration) OpenVault(ctx context.Context, name string) (*VaultSessi
 // OpenVault asks the guard for this sandbox's Vault. A sealed Vault is approved pending
 // its cluster_id, which Unseal verifies.
 func (s *State) OpenVault(ctx context.Context) (*VaultSession, error) {
+	if err := s.Preflight(ctx); err != nil {
+		return nil, err
+	}
 	if s.Vault == nil || s.Vault.ClusterID == "" {
 		return nil, fmt.Errorf("sandbox %q has no initialised Vault; run `labsbx up --name %s`", s.Name, s.Name)
 	}

@@ -52,9 +52,10 @@ type vaultProfile struct {
 	st  *State
 	res *UpResult
 
-	rt    *docker.Runtime
-	pgSec *PostgresSecrets
-	vs    *VaultSession
+	dockerOK guard.DockerApproval
+	rt       *docker.Runtime
+	pgSec    *PostgresSecrets
+	vs       *VaultSession
 }
 
 type step struct {
@@ -97,11 +98,8 @@ func (p *vaultProfile) run(ctx context.Context) error {
 }
 
 func (p *vaultProfile) dockerEngine(ctx context.Context) error {
-	appr, err := guard.ApproveDocker(p.cfg.Getenv)
-	if err != nil {
-		return err
-	}
-	if p.rt, err = docker.New(appr, p.st.Name); err != nil {
+	var err error
+	if p.rt, err = docker.New(p.dockerOK, p.st.Name); err != nil {
 		return err
 	}
 	return p.rt.Ping(ctx)

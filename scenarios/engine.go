@@ -95,6 +95,9 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := st.Preflight(ctx); err != nil {
+		return nil, err
+	}
 	if len(st.Faults) > 0 {
 		return nil, fmt.Errorf("sandbox %q still has %d fault(s) from an interrupted drill; run `labsbx drill recover --name %s` first", st.Name, len(st.Faults), st.Name)
 	}

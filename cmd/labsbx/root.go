@@ -69,6 +69,7 @@ A hard guard refuses every kube context, Vault and key file that labsbx did not 
 		newEnvCmd(g),
 		newCICmd(g),
 		newDrillCmd(g),
+		newGuardCmd(g),
 	)
 	return root
 }

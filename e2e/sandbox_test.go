@@ -1,0 +1,310 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/arcodange/labsbx/e2e/testenv"
+	"github.com/arcodange/labsbx/scenarios"
+)
+
+// TestE2EVaultProfile runs the whole life of a vault-profile sandbox through the binary.
+func TestE2EVaultProfile(t *testing.T) {
+	testenv.RequireImage(t, testenv.VaultImage)
+	testenv.RequireImage(t, testenv.PostgresImage)
+	c := newCLI(t)
+	c.env["LABSBX_VAULT_IMAGE"] = testenv.VaultImage
+	c.env["LABSBX_POSTGRES_IMAGE"] = testenv.PostgresImage
+	runSandboxLifecycle(t, c, "vault")
+}
+
+// TestE2EFullProfile is the same life on the full profile (k3d, charts, VSO). It needs
+// images that cannot be built here.
+func TestE2EFullProfile(t *testing.T) {
+	if os.Getenv("LABSBX_E2E_FULL") == "" {
+		t.Skip("full profile: needs the rancher/k3s, hashicorp/vault, vault-secrets-operator and postgres images (pull access or `labsbx up --bundle`); run `go tool task e2e:full` where they exist")
+	}
+	runSandboxLifecycle(t, newCLI(t), "full")
+}
+
+type upResult struct {
+	Name      string   `json:"name"`
+	VaultAddr string   `json:"vaultAddr"`
+	Changes   []string `json:"changes"`
+}
+
+// runSandboxLifecycle: up, converge, use, drills, interrupted drill, down, leak check.
+// Secrets must never reach any output other than `env` and `ci token`.
+func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
+	const name = "e2e"
+	ctx := context.Background()
+	t.Cleanup(func() { c.run("down", "--name", name) })
+
+	var up upResult
+	c.json(&up, "up", "--profile", profile, "--name", name)
+	if !strings.HasPrefix(up.VaultAddr, "http://127.0.0.1:") || len(up.Changes) == 0 {
+		t.Fatalf("up: %+v", up)
+	}
+	var again upResult
+	c.json(&again, "up", "--profile", profile, "--name", name)
+	if len(again.Changes) != 0 {
+		t.Errorf("second up changed: %v", again.Changes)
+	}
+	var status struct {
+		Sandboxes []struct{ Name, Phase, VaultAddr string } `json:"sandboxes"`
+	}
+	c.json(&status, "status")
+	if len(status.Sandboxes) != 1 || status.Sandboxes[0].Phase != "ready" {
+		t.Errorf("status: %+v", status)
+	}
+
+	// The secrets, read once through the explicit commands that print them.
+	secrets := readSecrets(t, c, name)
+	if secrets["VAULT_ADDR"] != up.VaultAddr {
+		t.Errorf("env VAULT_ADDR %q, up said %q", secrets["VAULT_ADDR"], up.VaultAddr)
+	}
+
+	// CI logs in with the minted token and writes its app's config.
+	tok := strings.TrimSpace(c.ok("ci", "token", "webapp", "--name", name).stdout)
+	secrets["ci token"] = tok
+	var login struct {
+		Auth struct {
+			ClientToken string   `json:"client_token"`
+			Policies    []string `json:"policies"`
+		} `json:"auth"`
+	}
+	vaultHTTP(t, up.VaultAddr, "", "POST", "/v1/auth/jwt/login", map[string]any{"role": "gitea_cicd_webapp", "jwt": tok}, &login)
+	if login.Auth.ClientToken == "" {
+		t.Fatal("CI login returned no token")
+	}
+	secrets["ci vault token"] = login.Auth.ClientToken
+	vaultHTTP(t, up.VaultAddr, login.Auth.ClientToken, "POST", "/v1/kvv2/data/webapp/config", map[string]any{"data": map[string]any{"from": "ci"}}, nil)
+
+	// Seal and unseal by hand.
+	if r := c.ok("vault", "seal", "--name", name); !strings.Contains(r.stdout, "Sealed:       true") {
+		t.Errorf("vault seal:\n%s", r.stdout)
+	}
+	if r := c.ok("vault", "unseal", "--name", name); !strings.Contains(r.stdout, "Sealed:       false") {
+		t.Errorf("vault unseal:\n%s", r.stdout)
+	}
+
+	// Every drill passes, with reports that validate.
+	reports := filepath.Join(t.TempDir(), "all")
+	var rep scenarios.Report
+	c.json(&rep, "drill", "run", "--all", "--name", name, "--report-dir", reports)
+	checkReports(t, reports, len(scenarios.All()), 0)
+	for _, s := range rep.Scenarios {
+		t.Logf("drill %-22s %s detect %5d ms  recover %5d ms  total %5d ms", s.Name, s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
+	}
+
+	// --no-recover leaves the fault: exit 4, a JUnit failure, and drill recover undoes it.
+	failed := filepath.Join(t.TempDir(), "failed")
+	r := c.run("drill", "run", "seal", "--no-recover", "--name", name, "--report-dir", failed)
+	if r.code != 4 {
+		t.Fatalf("drill run --no-recover: exit %d, want 4\n%s", r.code, r.stderr)
+	}
+	checkReports(t, failed, 1, 1)
+	if r := c.ok("drill", "recover", "--name", name); !strings.Contains(r.stdout, "seal: unsealed Vault") {
+		t.Errorf("drill recover:\n%s", r.stdout)
+	}
+
+	// A drill killed during its inject phase is undone by drill recover.
+	killDuringInject(t, c, name)
+	c.ok("drill", "run", "seal", "lost-lease", "--name", name)
+
+	// Nothing secret reached an output other than env and ci token.
+	out := c.transcript.String()
+	for label, s := range secrets {
+		if strings.HasPrefix(label, "VAULT_ADDR") || label == "PGHOST" || label == "PGPORT" || label == "PGUSER" || label == "PGDATABASE" || len(s) < 8 {
+			continue
+		}
+		// ci token prints its token on purpose; nothing else may print a secret.
+		if n := strings.Count(out, s); n > expectedPrints(label) {
+			t.Errorf("secret %s appears %d times in command output", label, n)
+		}
+		for _, dir := range []string{reports, failed} {
+			scanDir(t, dir, label, s)
+		}
+	}
+	_ = ctx
+
+	// down removes everything; a second down is harmless.
+	c.ok("down", "--name", name)
+	if r := c.ok("down", "--name", name); !strings.Contains(r.stdout, "nothing to remove") {
+		t.Errorf("second down:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(c.home, name)); !os.IsNotExist(err) {
+		t.Errorf("state dir left after down: %v", err)
+	}
+	assertNoLabelled(t, name)
+}
+
+// expectedPrints: ci token prints the CI token once; env's output is not in the
+// transcript.
+func expectedPrints(label string) int {
+	if label == "ci token" {
+		return 1
+	}
+	return 0
+}
+
+func readSecrets(t *testing.T, c *cli, name string) map[string]string {
+	t.Helper()
+	var env map[string]string
+	before := c.transcript.Len()
+	r := c.run("env", "--name", name, "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("env: %s", r.stderr)
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &env); err != nil {
+		t.Fatal(err)
+	}
+	// Drop this output from the transcript: env prints secrets on purpose.
+	c.transcript.Truncate(before)
+	keys, err := os.ReadFile(filepath.Join(c.home, name, "secrets", "vault-keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k struct {
+		Keys []string `json:"unseal_keys_b64"`
+	}
+	if err := json.Unmarshal(keys, &k); err != nil || len(k.Keys) != 1 {
+		t.Fatalf("keys file: %v", err)
+	}
+	env["unseal key"] = k.Keys[0]
+	var pg map[string]string
+	b, _ := os.ReadFile(filepath.Join(c.home, name, "secrets", "postgres.json"))
+	_ = json.Unmarshal(b, &pg)
+	for k, v := range pg {
+		env["postgres "+k] = v
+	}
+	return env
+}
+
+func scanDir(t *testing.T, dir, label, secret string) {
+	t.Helper()
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), secret) {
+			t.Errorf("report %s contains the %s", p, label)
+		}
+		return nil
+	})
+}
+
+// checkReports validates report.json against its schema and junit.xml's counts.
+func checkReports(t *testing.T, dir string, tests, failures int) {
+	t.Helper()
+	j, err := os.ReadFile(filepath.Join(dir, scenarios.ReportJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scenarios.ValidateReport(j); err != nil {
+		t.Errorf("report.json: %v", err)
+	}
+	x, err := os.ReadFile(filepath.Join(dir, scenarios.ReportJUnit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suites struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suite    struct {
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Type string `xml:"type,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(x, &suites); err != nil {
+		t.Fatalf("junit.xml: %v", err)
+	}
+	if suites.Tests != tests || suites.Failures != failures || len(suites.Suite.Cases) != tests {
+		t.Errorf("junit.xml: %d tests, %d failures, %d cases; want %d and %d", suites.Tests, suites.Failures, len(suites.Suite.Cases), tests, failures)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, scenarios.ReportMD))
+	if err != nil || !strings.Contains(string(md), "%%{init: {'theme':'base'}}%%") {
+		t.Errorf("report.md: %v", err)
+	}
+}
+
+// killDuringInject starts full-restart, kills labsbx with SIGKILL as soon as the fault is
+// recorded (its inject then stops and starts containers), and checks that drill recover
+// brings the steady state back.
+func killDuringInject(t *testing.T, c *cli, name string) {
+	t.Helper()
+	cmd := c.command("drill", "run", "full-restart", "--name", name)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	statePath := filepath.Join(c.home, name, "state.json")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(statePath)
+		var st struct {
+			Faults []struct{ Scenario string } `json:"faults"`
+		}
+		if json.Unmarshal(b, &st) == nil && len(st.Faults) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatal("the drill never recorded its fault")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // into the inject: containers are stopping
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	r := c.ok("drill", "recover", "--name", name)
+	if !strings.Contains(r.stdout, "full-restart:") {
+		t.Errorf("drill recover after a kill:\n%s", r.stdout)
+	}
+	if r := c.ok("vault", "status", "--name", name); !strings.Contains(r.stdout, "Sealed:       false") {
+		t.Errorf("after recover:\n%s", r.stdout)
+	}
+	if r := c.ok("drill", "recover", "--name", name); !strings.Contains(r.stdout, "no pending drill fault") {
+		t.Errorf("second recover:\n%s", r.stdout)
+	}
+}
+
+func vaultHTTP(t *testing.T, addr, token, method, path string, body, out any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest(method, addr+path, strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("X-Vault-Token", token)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: HTTP %d", method, path, resp.StatusCode)
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package sandbox_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arcodange/labsbx/e2e/testenv"
+	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/vault"
+)
+
+// testSandbox prepares a vault-profile config on the local test images and a state root
+// of its own; down runs at cleanup whatever the test did.
+func testSandbox(t testing.TB, name string, apps ...string) (*sandbox.Configuration, *sandbox.Config) {
+	t.Helper()
+	testenv.RequireImage(t, testenv.VaultImage)
+	testenv.RequireImage(t, testenv.PostgresImage)
+	env := map[string]string{sandbox.EnvVaultImage: testenv.VaultImage, sandbox.EnvPostgresImage: testenv.PostgresImage}
+	getenv := func(k string) string { return env[k] }
+	cfg, err := sandbox.LoadConfig("", getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Spec.Profile = sandbox.ProfileVault
+	if len(apps) > 0 {
+		cfg.Spec.Apps = apps
+	}
+	store, err := sandbox.NewStore(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := &sandbox.Configuration{Store: store, Getenv: getenv}
+	t.Cleanup(func() {
+		if _, err := sandbox.NewDown(conf, sandbox.DownOptions{Name: name}).Run(context.Background()); err != nil {
+			t.Errorf("cleanup down: %v", err)
+		}
+	})
+	return conf, cfg
+}
+
+// cancelAt cancels a context when the named step starts: an interrupted up.
+type cancelAt struct {
+	step   string
+	cancel context.CancelFunc
+}
+
+func (c cancelAt) Step(msg string, fn func() error) error {
+	if strings.HasPrefix(msg, c.step) {
+		c.cancel()
+		return context.Canceled
+	}
+	return fn()
+}
+func (cancelAt) Infof(string, ...any) {}
+
+func TestIntegrationUpVaultProfile(t *testing.T) {
+	const name = "it-up"
+	conf, cfg := testSandbox(t, name, "webapp", "billing")
+	ctx := context.Background()
+
+	// Interrupt the first up as Vault is about to start, as Ctrl-C would.
+	ictx, cancel := context.WithCancel(ctx)
+	conf.Progress = cancelAt{step: "Starting Vault", cancel: cancel}
+	_, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ictx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted up: %v", err)
+	}
+	st, err := conf.Store.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Phase != sandbox.PhaseCreating || !st.StepDone("Starting Postgres") || st.StepDone("Starting Vault") {
+		t.Fatalf("state after interruption: phase %s steps %v", st.Phase, st.Steps)
+	}
+
+	conf.Progress = nil
+	res, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ctx)
+	if err != nil {
+		t.Fatalf("resumed up: %v", err)
+	}
+	if !res.Resumed || len(res.Changes) == 0 {
+		t.Errorf("resumed up: resumed %t, changes %v", res.Resumed, res.Changes)
+	}
+	st, err = conf.Store.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Phase != sandbox.PhaseReady || st.Vault == nil || st.Vault.ClusterID == "" {
+		t.Fatalf("state after up: %+v", st)
+	}
+	// Secrets stay in the state dir with mode 0600.
+	for _, f := range []string{"vault-keys.json", "postgres.json", "ci-signing-key.pem"} {
+		fi, err := os.Stat(filepath.Join(st.Dir(), sandbox.SecretsDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v", f, fi.Mode().Perm())
+		}
+	}
+	sess, err := st.OpenVault(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := sess.Status(ctx)
+	if err != nil || vs.Sealed || !vs.Initialized || vs.ClusterID != st.Vault.ClusterID {
+		t.Fatalf("vault status %+v, %v", vs, err)
+	}
+	mounts, err := sess.Root().Sys().ListMountsWithContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"kvv2/", "kv/", "transit/", "postgres/"} {
+		if _, ok := mounts[m]; !ok {
+			t.Errorf("mount %s missing", m)
+		}
+	}
+	if s, err := sess.Root().Logical().ReadWithContext(ctx, vault.CredsPath("billing")); err != nil || s == nil {
+		t.Errorf("billing credentials: %v", err)
+	}
+
+	// A second up converges without a change.
+	t0 := time.Now()
+	res, err = sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changes) != 0 {
+		t.Errorf("second up changed: %v", res.Changes)
+	}
+	t.Logf("second up took %s", time.Since(t0))
+
+	// The bootstrap alone also finds nothing to do.
+	changes, err := conf.Bootstrap(ctx, name)
+	if err != nil || len(changes) != 0 {
+		t.Errorf("bootstrap after up: %v, %v", changes, err)
+	}
+
+	// Down removes everything labelled, and a second down is harmless.
+	down, err := sandbox.NewDown(conf, sandbox.DownOptions{Name: name}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(down.Removed.Containers) != 2 || len(down.Removed.Volumes) != 2 || len(down.Removed.Networks) != 1 || !down.StateRemoved {
+		t.Errorf("down removed %+v", down)
+	}
+	rt, err := st.DockerRuntime(conf.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	if left, err := rt.Leftovers(ctx); err != nil || len(left) != 0 {
+		t.Errorf("leftovers after down: %v, %v", left, err)
+	}
+	if _, err := sandbox.NewDown(conf, sandbox.DownOptions{Name: name}).Run(ctx); err != nil {
+		t.Errorf("second down: %v", err)
+	}
+}
+
+// BenchmarkUpVaultProfile measures `up --profile vault` from nothing to ready, and a
+// second up on a ready sandbox, with the images present (targets: 15 s and 3 s).
+func BenchmarkUpVaultProfile(b *testing.B) {
+	const name = "bench-up"
+	conf, cfg := testSandbox(b, name)
+	ctx := context.Background()
+	var first, second time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ctx); err != nil {
+			b.Fatal(err)
+		}
+		first += time.Since(t0)
+		t0 = time.Now()
+		if _, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ctx); err != nil {
+			b.Fatal(err)
+		}
+		second += time.Since(t0)
+		b.StopTimer()
+		if _, err := sandbox.NewDown(conf, sandbox.DownOptions{Name: name}).Run(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(first.Seconds()/float64(b.N), "s/up-cold")
+	b.ReportMetric(second.Seconds()/float64(b.N), "s/up-again")
+}
