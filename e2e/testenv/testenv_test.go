@@ -1,0 +1,68 @@
+package testenv
+
+import (
+	"os"
+	"regexp"
+	"testing"
+)
+
+// TestToolchainVersions checks that the versions pinned here match the ones
+// e2e/toolchain/toolchain.sh builds, and those of the builder modules.
+func TestToolchainVersions(t *testing.T) {
+	script, err := os.ReadFile("../toolchain/toolchain.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"VAULT_VERSION": VaultVersion,
+		"KUBE_VERSION":  KubeVersion,
+		"ETCD_VERSION":  EtcdVersion,
+	} {
+		m := regexp.MustCompile(`(?m)^` + name + `=(\S+)$`).FindSubmatch(script)
+		if m == nil || string(m[1]) != want {
+			t.Errorf("toolchain.sh %s = %q, testenv has %q", name, m, want)
+		}
+	}
+	for file, line := range map[string]string{
+		"../toolchain/vault/go.mod": "github.com/hashicorp/vault v" + VaultVersion,
+		"../toolchain/kube/go.mod":  "k8s.io/kubernetes v" + KubeVersion,
+		"../toolchain/etcd/go.mod":  "go.etcd.io/etcd/server/v3 v" + EtcdVersion,
+	} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`(?m)^require ` + regexp.QuoteMeta(line) + `$`).Match(b) {
+			t.Errorf("%s does not require %s", file, line)
+		}
+	}
+}
+
+func TestCacheDir(t *testing.T) {
+	t.Setenv("LABSBX_CACHE_DIR", "/x/cache")
+	t.Setenv("XDG_CACHE_HOME", "/y")
+	if got := BinDir(); got != "/x/cache/toolchain/bin" {
+		t.Errorf("BinDir with LABSBX_CACHE_DIR = %q", got)
+	}
+	t.Setenv("LABSBX_CACHE_DIR", "")
+	if got := CacheDir(); got != "/y/labsbx" {
+		t.Errorf("CacheDir with XDG_CACHE_HOME = %q", got)
+	}
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HOME", "/home/u")
+	if got := CacheDir(); got != "/home/u/.cache/labsbx" {
+		t.Errorf("CacheDir with HOME = %q", got)
+	}
+}
+
+func TestRequireSkipsOutsideCI(t *testing.T) {
+	t.Setenv("CI", "")
+	var skipped bool
+	t.Run("inner", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		Require(t, "thing", "make thing")
+	})
+	if !skipped {
+		t.Fatal("Require did not skip with CI unset")
+	}
+}

@@ -1,0 +1,54 @@
+package guard
+
+// Every check the guard runs, in order. A target is refused at the first
+// failed check, and nothing is dialled before every offline check has passed.
+
+// kubeChecks decide offline whether a kube context is the sandbox's cluster.
+var kubeChecks = []step[*kubeRun]{
+	{"kube-record", (*kubeRun).record},             // the sandbox recorded a cluster: valid name, UUID, context, loopback server, CA fingerprint
+	{"context-name", (*kubeRun).contextName},       // the context is byte-for-byte the recorded k3d-labsbx-<name>
+	{"kubeconfig-files", (*kubeRun).loadFiles},     // only the given files, each a readable, regular, well-formed kubeconfig (links followed)
+	{"context-entry", (*kubeRun).contextEntry},     // the context is defined (first file wins, no conflicting copy) and uses the recorded user
+	{"cluster-entry", (*kubeRun).clusterEntry},     // the context's own cluster field names the recorded cluster entry, defined without conflict
+	{"server-loopback", (*kubeRun).serverLoopback}, // the server is https://<loopback literal>:<port>, no userinfo, path or query, never resolved
+	{"server-port", (*kubeRun).serverPort},         // the port is the recorded port
+	{"server-recorded", (*kubeRun).serverRecorded}, // the server is the recorded server
+	{"tls-overrides", (*kubeRun).tlsOverrides},     // no proxy-url, insecure-skip-tls-verify or tls-server-name
+	{"ca-fingerprint", (*kubeRun).caFingerprint},   // the CA (inline or file) is exactly one certificate with the recorded sha256
+	{"user-entry", (*kubeRun).userEntry},           // the user entry is defined without conflict; no impersonation or basic auth
+	{"auth-plugin", (*kubeRun).authPlugin},         // no exec or auth-provider unless it is exactly the recorded one
+	{"credentials", (*kubeRun).credentials},        // the credentials are readable and complete
+}
+
+// kubeOnlineChecks run only after kubeChecks passed, against the approved server.
+var kubeOnlineChecks = []step[*kubeOnline]{
+	{"marker", (*kubeOnline).marker}, // ConfigMap kube-system/labsbx-sandbox carries the sandbox UUID (unless up has not written it yet)
+}
+
+// vaultChecks decide offline whether a Vault address is the sandbox's Vault.
+var vaultChecks = []step[*vaultRun]{
+	{"vault-record", (*vaultRun).record},     // the sandbox recorded a Vault address (and, unless initialising, its cluster_id)
+	{"vault-address", (*vaultRun).address},   // the address is http(s)://<loopback literal>:<port>, nothing else, never resolved
+	{"vault-recorded", (*vaultRun).recorded}, // the address is the recorded address
+}
+
+// vaultOnlineChecks run only after vaultChecks passed, against the recorded address.
+var vaultOnlineChecks = []step[*vaultRun]{
+	{"vault-identity", (*vaultRun).identity}, // init: sys/init says uninitialised; else unsealed cluster_id equals the recorded one (sealed: pending)
+}
+
+// keyChecks decide whether a path may hold an unseal key or root token.
+var keyChecks = []step[*keyRun]{
+	{"key-state-dir", (*keyRun).stateDir},         // the recorded state dir is an absolute, existing directory outside ~/.arcodange
+	{"key-absolute", (*keyRun).absolute},          // the path is absolute (relative paths are refused, not guessed)
+	{"key-no-dotdot", (*keyRun).noDotDot},         // no ".." element
+	{"key-name", (*keyRun).name},                  // not named cluster-keys.json, in any case
+	{"key-not-arcodange", (*keyRun).notArcodange}, // not under ~/.arcodange, lexically or through symlinks
+	{"key-inside-state", (*keyRun).insideState},   // inside the state dir, lexically and after resolving every symlink
+}
+
+// dockerChecks decide whether the Docker engine is the local one.
+var dockerChecks = []step[*dockerRun]{
+	{"docker-host", (*dockerRun).host},       // DOCKER_HOST, if set, is a unix:// socket (npipe:// on Windows) or tcp:// on a loopback literal
+	{"docker-context", (*dockerRun).context}, // without DOCKER_HOST, the selected docker context (if any) passes the same rule
+}

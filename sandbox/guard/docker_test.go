@@ -1,0 +1,175 @@
+package guard
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// dockerConfigDir writes a docker config dir with contexts name→host and an
+// optional currentContext.
+func dockerConfigDir(t *testing.T, current string, contexts map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if current != "" {
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"currentContext":"`+current+`"}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, host := range contexts {
+		sum := sha256.Sum256([]byte(name))
+		d := filepath.Join(dir, "contexts", "meta", hex.EncodeToString(sum[:]))
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		meta := `{"Name":"` + name + `","Metadata":{},"Endpoints":{"docker":{"Host":"` + host + `","SkipTLSVerify":false}}}`
+		if err := os.WriteFile(filepath.Join(d, "meta.json"), []byte(meta), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestApproveDocker(t *testing.T) {
+	ctxs := map[string]string{
+		"colima": "unix:///Users/me/.colima/default/docker.sock",
+		"prod":   "ssh://deploy@prod.example",
+		"lan":    "tcp://192.168.1.5:2376",
+	}
+	cfg := dockerConfigDir(t, "", ctxs)
+	cfgProd := dockerConfigDir(t, "prod", ctxs)
+	cfgColima := dockerConfigDir(t, "colima", ctxs)
+	cases := []struct {
+		name string
+		env  map[string]string
+		goos string
+		want string // "" = approved
+		host string
+	}{
+		{"nothing set", map[string]string{"DOCKER_CONFIG": cfg}, "linux", "", "unix:///var/run/docker.sock"},
+		{"unix socket", map[string]string{"DOCKER_HOST": "unix:///run/user/1000/docker.sock"}, "linux", "", "unix:///run/user/1000/docker.sock"},
+		{"relative unix socket", map[string]string{"DOCKER_HOST": "unix://docker.sock"}, "linux", "not an absolute unix socket path", ""},
+		{"tcp loopback", map[string]string{"DOCKER_HOST": "tcp://127.0.0.1:2375"}, "linux", "", "tcp://127.0.0.1:2375"},
+		{"tcp LAN", map[string]string{"DOCKER_HOST": "tcp://192.168.1.5:2376"}, "linux", "not a loopback literal", ""},
+		{"tcp name", map[string]string{"DOCKER_HOST": "tcp://docker.example.com:2376"}, "linux", "not a loopback literal", ""},
+		{"tcp localhost look-alike", map[string]string{"DOCKER_HOST": "tcp://localhost.example.com:2375"}, "linux", "not a loopback literal", ""},
+		{"ssh", map[string]string{"DOCKER_HOST": "ssh://deploy@prod.example"}, "linux", "ssh:// engines are remote", ""},
+		{"ssh loopback", map[string]string{"DOCKER_HOST": "ssh://localhost"}, "linux", "ssh:// engines are remote", ""},
+		{"npipe on linux", map[string]string{"DOCKER_HOST": "npipe:////./pipe/docker_engine"}, "linux", "only for Windows", ""},
+		{"npipe on windows", map[string]string{"DOCKER_HOST": "npipe:////./pipe/docker_engine"}, "windows", "", "npipe:////./pipe/docker_engine"},
+		{"http", map[string]string{"DOCKER_HOST": "http://127.0.0.1:2375"}, "linux", "not a local engine", ""},
+		{"DOCKER_CONTEXT local", map[string]string{"DOCKER_CONTEXT": "colima", "DOCKER_CONFIG": cfg}, "linux", "", ctxs["colima"]},
+		{"DOCKER_CONTEXT ssh", map[string]string{"DOCKER_CONTEXT": "prod", "DOCKER_CONFIG": cfg}, "linux", "ssh:// engines are remote", ""},
+		{"DOCKER_CONTEXT LAN", map[string]string{"DOCKER_CONTEXT": "lan", "DOCKER_CONFIG": cfg}, "linux", "not a loopback literal", ""},
+		{"DOCKER_CONTEXT missing", map[string]string{"DOCKER_CONTEXT": "gone", "DOCKER_CONFIG": cfg}, "linux", "no such file", ""},
+		{"DOCKER_CONTEXT default", map[string]string{"DOCKER_CONTEXT": "default", "DOCKER_CONFIG": cfgProd}, "linux", "", "unix:///var/run/docker.sock"},
+		{"currentContext ssh", map[string]string{"DOCKER_CONFIG": cfgProd}, "linux", "ssh:// engines are remote", ""},
+		{"currentContext via HOME", map[string]string{"HOME": filepath.Dir(cfgProd)}, "linux", "", "unix:///var/run/docker.sock"}, // ~/.docker absent
+		{"currentContext local", map[string]string{"DOCKER_CONFIG": cfgColima}, "linux", "", ctxs["colima"]},
+		{"DOCKER_HOST wins over context", map[string]string{"DOCKER_HOST": "unix:///var/run/docker.sock", "DOCKER_CONTEXT": "prod", "DOCKER_CONFIG": cfg}, "linux", "", "unix:///var/run/docker.sock"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, rep, err := approveDocker(func(k string) string { return tc.env[k] }, tc.goos)
+			assertDecision(t, a.host != "", rep, err, tc.want)
+			if tc.want == "" && a.Host() != tc.host {
+				t.Errorf("host = %q, want %q", a.Host(), tc.host)
+			}
+			if err != nil && strings.Contains(err.Error(), "deploy@") {
+				t.Errorf("userinfo leaked: %v", err)
+			}
+		})
+	}
+}
+
+func TestDockerClient(t *testing.T) {
+	for _, host := range []string{"unix:///var/run/docker.sock", "tcp://127.0.0.1:2375", "tcp://0.0.0.0:2375"} {
+		a, err := ApproveDocker(func(k string) string {
+			if k == "DOCKER_HOST" {
+				return host
+			}
+			return ""
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := a.Client()
+		if err != nil {
+			t.Fatalf("%s: %v", host, err)
+		}
+		if c.DaemonHost() != host {
+			t.Errorf("client host %q, want %q", c.DaemonHost(), host)
+		}
+		c.Close()
+	}
+}
+
+func TestOwnsContainer(t *testing.T) {
+	rec := Record{Name: "demo", UUID: fxUUID}
+	cases := []struct {
+		labels map[string]string
+		want   bool
+	}{
+		{map[string]string{LabelSandbox: "demo", LabelUUID: fxUUID, LabelComponent: "vault"}, true},
+		{map[string]string{LabelSandbox: "demo"}, false}, // the name is not an identity
+		{map[string]string{LabelSandbox: "other", LabelUUID: fxUUID}, false},
+		{map[string]string{LabelSandbox: "demo", LabelUUID: "other-uuid"}, false},
+		{map[string]string{"app": "vault"}, false},
+		{nil, false},
+	}
+	for _, tc := range cases {
+		if got := OwnsContainer(tc.labels, rec); got != tc.want {
+			t.Errorf("OwnsContainer(%v) = %v", tc.labels, got)
+		}
+	}
+	if OwnsContainer(map[string]string{LabelSandbox: "", LabelUUID: ""}, Record{}) {
+		t.Error("an empty UUID owns an empty label")
+	}
+}
+
+func TestZeroApprovalsRefuse(t *testing.T) {
+	ctx := t.Context()
+	var ka KubeApproval
+	var va VaultApproval
+	var da DockerApproval
+	var kp KeyPath
+	var k *Kube
+	_, e1 := ka.RESTConfig()
+	_, e2 := ka.Connect(ctx, Record{})
+	_, e3 := k.Clientset()
+	e4 := k.WriteMarker(ctx)
+	_, e5 := (&Kube{}).RESTConfig()
+	_, e6 := va.Client()
+	e7 := va.VerifyClusterID(ctx)
+	_, e8 := va.ClusterID(ctx)
+	_, e9 := da.Client()
+	_, e10 := kp.ReadFile()
+	e11 := kp.WriteFile([]byte("x"))
+	for i, err := range []error{e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11} {
+		if !errors.Is(err, ErrRefused) {
+			t.Errorf("zero value call %d: %v, want refusal", i+1, err)
+		}
+	}
+	if ka.Server() != "" || ka.Context() != "" || va.Addr() != "" || va.Verified() || da.Host() != "" || kp.Path() != "" || k.Verified() {
+		t.Error("a zero approval reports a target")
+	}
+}
+
+func TestRefusalError(t *testing.T) {
+	cause := os.ErrNotExist
+	r := refusef("cannot read %q: %w", "f", cause)
+	if r.Error() != `refused: cannot read "f": file does not exist` {
+		t.Errorf("Error() = %q", r.Error())
+	}
+	if !errors.Is(r, ErrRefused) || !errors.Is(r, os.ErrNotExist) {
+		t.Error("refusal does not match ErrRefused and its cause")
+	}
+	var rr *Refusal
+	if !errors.As(error(r), &rr) {
+		t.Error("errors.As(*Refusal) failed")
+	}
+}

@@ -1,0 +1,78 @@
+package guard
+
+import (
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// keptEnv is the environment child processes (docker, helm hooks, qemu, ssh)
+// inherit. It is an allow-list: anything not named here is dropped, which
+// covers VAULT_*, KUBECONFIG, DOCKER_HOST/DOCKER_CONTEXT/DOCKER_CERT_PATH/
+// DOCKER_TLS_VERIFY, HTTP(S)_PROXY/ALL_PROXY/NO_PROXY in both cases, PG*,
+// SSH_AUTH_SOCK, cloud credentials, and whatever tomorrow adds. Callers add
+// back what a child needs explicitly (e.g. DOCKER_HOST from DockerApproval).
+var keptEnv = map[string]bool{
+	"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "SHELL": true,
+	"LANG": true, "LANGUAGE": true, "TERM": true, "COLORTERM": true, "NO_COLOR": true,
+	"TMPDIR": true, "TMP": true, "TEMP": true, "TZ": true, "CI": true, "GOCOVERDIR": true,
+	// Windows needs these to start anything at all.
+	"SYSTEMROOT": true, "WINDIR": true, "COMSPEC": true, "PATHEXT": true,
+	"USERPROFILE": true, "APPDATA": true, "LOCALAPPDATA": true, "PROGRAMDATA": true,
+}
+
+// keptEnvPrefixes are kept too: locale, XDG base dirs and labsbx's own.
+var keptEnvPrefixes = []string{"LC_", "XDG_", "LABSBX_"}
+
+// ScrubbedEnv returns the environment for child processes: environ (usually
+// os.Environ()) filtered through an allow-list. See keptEnv.
+func ScrubbedEnv(environ []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			continue
+		}
+		if keepEnv(k) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func keepEnv(k string) bool {
+	if runtime.GOOS == "windows" { // names are case-insensitive there
+		k = strings.ToUpper(k)
+	}
+	if keptEnv[k] {
+		return true
+	}
+	for _, p := range keptEnvPrefixes {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultKubeconfigPaths is kubectl's kubeconfig search path for the given
+// environment: $KUBECONFIG's entries, else ~/.kube/config. It exists only so
+// that `labsbx guard check` can judge what kubectl would use; sandbox
+// operations never take their kubeconfig from the environment.
+func DefaultKubeconfigPaths(getenv func(string) string, home string) []string {
+	if kc := getenv("KUBECONFIG"); kc != "" {
+		var paths []string
+		seen := map[string]bool{}
+		for _, p := range filepath.SplitList(kc) {
+			if p != "" && !seen[p] {
+				seen[p] = true
+				paths = append(paths, p)
+			}
+		}
+		return paths
+	}
+	if home == "" {
+		return nil
+	}
+	return []string{filepath.Join(home, ".kube", "config")}
+}

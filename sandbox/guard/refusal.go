@@ -1,0 +1,46 @@
+package guard
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrRefused marks every refusal by the guard. main maps it to exit status 3.
+var ErrRefused = errors.New("refused")
+
+// Refusal is the error the guard returns when a target is not ours, or when it
+// cannot tell. Error() is "refused: <reason>". Reasons never carry secrets.
+type Refusal struct {
+	Reason string
+	// Err is the underlying cause, when there is one (for example a file that
+	// cannot be read). It is reachable with errors.Is/As.
+	Err error
+}
+
+func (r *Refusal) Error() string { return "refused: " + r.Reason }
+
+// Is makes errors.Is(err, ErrRefused) true for every refusal.
+func (r *Refusal) Is(target error) bool { return target == ErrRefused }
+
+// Unwrap exposes the cause.
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// refusef builds a refusal. A %w verb in format records the cause.
+func refusef(format string, args ...any) *Refusal {
+	err := fmt.Errorf(format, args...)
+	return &Refusal{Reason: err.Error(), Err: errors.Unwrap(err)}
+}
+
+// asRefusal returns err as a refusal, wrapping it if needed.
+func asRefusal(err error) *Refusal {
+	var r *Refusal
+	if errors.As(err, &r) {
+		return r
+	}
+	return &Refusal{Reason: err.Error(), Err: err}
+}
+
+// zeroRefusal is what methods on a zero-value approval return.
+func zeroRefusal(kind string) error {
+	return refusef("%s was not issued by the guard (zero value)", kind)
+}
