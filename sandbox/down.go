@@ -56,7 +56,11 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 			return nil, err
 		}
 	}
-	rt, err := docker.New(appr, d.opts.Name)
+	uuid := ""
+	if st != nil {
+		uuid = st.UUID
+	}
+	rt, err := docker.New(appr, d.opts.Name, uuid)
 	if err != nil {
 		return nil, err
 	}

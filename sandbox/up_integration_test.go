@@ -103,7 +103,7 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 			t.Errorf("%s has mode %v", f, fi.Mode().Perm())
 		}
 	}
-	sess, err := st.OpenVault(ctx)
+	sess, err := st.OpenVault(ctx, conf.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,12 +27,14 @@ func (c *Configuration) OpenVault(ctx context.Context, name string) (*VaultSessi
 	if err != nil {
 		return nil, err
 	}
-	return st.OpenVault(ctx)
+	return st.OpenVault(ctx, c.Getenv)
 }
 
-// OpenVault asks the guard for this sandbox's Vault. A sealed Vault is approved pending
-// its cluster_id, which Unseal verifies.
-func (s *State) OpenVault(ctx context.Context) (*VaultSession, error) {
+// OpenVault asks the guard for this sandbox's Vault. A sealed Vault cannot report its
+// cluster_id: the guard approves it pending, Unseal verifies it, and before that the
+// Docker engine must show that the recorded port is published by the recorded,
+// labelled container, so that the sandbox key never goes to anything else.
+func (s *State) OpenVault(ctx context.Context, getenv func(string) string) (*VaultSession, error) {
 	if err := s.Preflight(ctx); err != nil {
 		return nil, err
 	}
@@ -42,6 +44,11 @@ func (s *State) OpenVault(ctx context.Context) (*VaultSession, error) {
 	appr, err := guard.ApproveVault(ctx, s.GuardRecord())
 	if err != nil {
 		return nil, err
+	}
+	if !appr.Verified() {
+		if err := s.checkSealedVault(ctx, getenv); err != nil {
+			return nil, &guard.Refusal{Reason: "sealed Vault at " + s.Vault.Addr + " is not provably the sandbox's: " + err.Error(), Err: err}
+		}
 	}
 	cl, err := appr.Client()
 	if err != nil {
@@ -136,7 +143,7 @@ func (c *Configuration) InitVault(ctx context.Context, name string) (vault.Statu
 		return vault.Status{}, false, fmt.Errorf("sandbox %q has no Vault yet; run `labsbx up --name %s`", name, name)
 	}
 	if st.Vault.ClusterID != "" {
-		s, err := st.OpenVault(ctx)
+		s, err := st.OpenVault(ctx, c.Getenv)
 		if err != nil {
 			return vault.Status{}, false, err
 		}
@@ -178,4 +185,22 @@ func (c *Configuration) initAndUnseal(ctx context.Context, st *State, appr guard
 	vs.ClusterID = id
 	st.Vault.ClusterID, st.Vault.Version, st.Vault.InitAt = id, vs.Version, c.now()
 	return vs, c.Store.Save(st, c.now())
+}
+
+// checkSealedVault asks Docker whether the recorded Vault container publishes the
+// recorded address (vault profile).
+func (s *State) checkSealedVault(ctx context.Context, getenv func(string) string) error {
+	if s.Profile != ProfileVault {
+		return fmt.Errorf("profile %q has no container identity check yet", s.Profile)
+	}
+	port, err := addrPort(s.Vault.Addr)
+	if err != nil {
+		return err
+	}
+	rt, err := s.DockerRuntime(getenv)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	return rt.Publishes(ctx, ComponentVault, s.Vault.ContainerID, vaultPort, port)
 }

@@ -99,7 +99,7 @@ func (p *vaultProfile) run(ctx context.Context) error {
 
 func (p *vaultProfile) dockerEngine(ctx context.Context) error {
 	var err error
-	if p.rt, err = docker.New(p.dockerOK, p.st.Name); err != nil {
+	if p.rt, err = docker.New(p.dockerOK, p.st.Name, p.st.UUID); err != nil {
 		return err
 	}
 	return p.rt.Ping(ctx)
@@ -267,9 +267,9 @@ func addrPort(addr string) (int, error) {
 	return strconv.Atoi(port)
 }
 
-// retryUnreachable calls fn until it stops failing because the target does not answer
+// RetryUnreachable calls fn until it stops failing because the target does not answer
 // yet (a container that is still starting), or ctx ends.
-func retryUnreachable[T any](ctx context.Context, every time.Duration, fn func() (T, error)) (T, error) {
+func RetryUnreachable[T any](ctx context.Context, every time.Duration, fn func() (T, error)) (T, error) {
 	for {
 		v, err := fn()
 		if err == nil || !Unreachable(err) {
@@ -295,7 +295,7 @@ func (p *vaultProfile) initUnseal(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if p.st.Vault.ClusterID == "" {
-		appr, err := retryUnreachable(wctx, 100*time.Millisecond, func() (guard.VaultApproval, error) {
+		appr, err := RetryUnreachable(wctx, 100*time.Millisecond, func() (guard.VaultApproval, error) {
 			return guard.ApproveVaultInit(wctx, p.st.GuardRecord(), p.st.Vault.Addr)
 		})
 		if err != nil {
@@ -306,8 +306,8 @@ func (p *vaultProfile) initUnseal(ctx context.Context) error {
 		}
 		p.change("initialised Vault (1 key share, threshold 1) and unsealed it")
 	}
-	sess, err := retryUnreachable(wctx, 100*time.Millisecond, func() (*VaultSession, error) {
-		return p.st.OpenVault(wctx)
+	sess, err := RetryUnreachable(wctx, 100*time.Millisecond, func() (*VaultSession, error) {
+		return p.st.OpenVault(wctx, p.cfg.Getenv)
 	})
 	if err != nil {
 		return err
@@ -375,5 +375,5 @@ func (s *State) DockerRuntime(getenv func(string) string) (*docker.Runtime, erro
 	if err != nil {
 		return nil, err
 	}
-	return docker.New(appr, s.Name)
+	return docker.New(appr, s.Name, s.UUID)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
@@ -298,12 +299,33 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	if len(st.Faults) == 0 {
 		return nil, nil
 	}
+	if err := st.Preflight(ctx); err != nil {
+		return nil, err
+	}
+	// An interrupted full restart can leave containers stopped, and nothing can be
+	// opened until they run again.
+	var out []Recovered
+	if rt, err := st.DockerRuntime(cfg.Getenv); err == nil {
+		sec, err := st.PostgresSecrets()
+		if err != nil {
+			return nil, err
+		}
+		did, err := startStopped(ctx, st, rt, st.PostgresAdminEndpoint(sec), nil)
+		_ = rt.Close()
+		if err != nil {
+			return nil, err
+		}
+		if len(did) > 0 {
+			out = append(out, Recovered{Scenario: "(components)", Action: strings.Join(did, "; ")})
+		}
+	} else {
+		return nil, err
+	}
 	env, err := NewEnv(ctx, cfg, st)
 	if err != nil {
 		return nil, err
 	}
 	defer env.Close()
-	var out []Recovered
 	for len(st.Faults) > 0 {
 		f := st.Faults[0]
 		s, ok := registry[f.Scenario]

@@ -57,7 +57,12 @@ func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) 
 	if st.Profile != sandbox.ProfileVault {
 		return nil, fmt.Errorf("drills on profile %q are not in this build; use a sandbox made with --profile vault", st.Profile)
 	}
-	sess, err := st.OpenVault(ctx)
+	// A Vault container that is just starting does not answer yet: wait a little.
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	sess, err := sandbox.RetryUnreachable(wctx, 100*time.Millisecond, func() (*sandbox.VaultSession, error) {
+		return st.OpenVault(wctx, cfg.Getenv)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/postgres"
 )
 
@@ -43,22 +44,9 @@ func (fullRestart) Inject(ctx context.Context, e *Env) error {
 			return err
 		}
 	}
-	return startInOrder(ctx, e)
-}
-
-// startInOrder starts Postgres, waits until it accepts connections, then starts Vault:
-// production's recovery order.
-func startInOrder(ctx context.Context, e *Env) error {
-	if err := e.Docker.Start(ctx, sandbox.ComponentPostgres); err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	if err := postgres.WaitReady(wctx, e.PGAdmin, 50*time.Millisecond); err != nil {
-		return err
-	}
-	e.Mark(msPostgresUp)
-	return e.Docker.Start(ctx, sandbox.ComponentVault)
+	// Production's recovery order: Postgres up and ready, then Vault.
+	_, err := startStopped(ctx, e.State, e.Docker, e.PGAdmin, e.Mark)
+	return err
 }
 
 func (fullRestart) Observe(ctx context.Context, e *Env) error {
@@ -124,32 +112,47 @@ func checkOrder(got []Milestone, want []string) error {
 }
 
 func (fullRestart) Undo(ctx context.Context, e *Env) (string, error) {
-	var did []string
-	for _, c := range []string{sandbox.ComponentPostgres, sandbox.ComponentVault} {
-		info, ok, err := e.Docker.Inspect(ctx, c)
-		if err != nil {
-			return "", err
-		}
-		if !ok {
-			return "", fmt.Errorf("container %s is gone; run `labsbx up --name %s`", e.Docker.ObjectName(c), e.State.Name)
-		}
-		if !info.Running {
-			if c == sandbox.ComponentPostgres {
-				if err := startInOrder(ctx, e); err != nil {
-					return "", err
-				}
-				did = append(did, "started Postgres and Vault")
-				break
-			}
-			if err := e.Docker.Start(ctx, c); err != nil {
-				return "", err
-			}
-			did = append(did, "started Vault")
-		}
+	did, err := startStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
+	if err != nil {
+		return "", err
 	}
 	msg, err := seal{}.Undo(ctx, e)
 	if err != nil {
 		return "", err
 	}
 	return strings.Join(append(did, msg), "; "), nil
+}
+
+// startStopped starts whichever of Postgres and Vault is stopped, Postgres first and
+// ready before Vault starts, and says what it did.
+func startStopped(ctx context.Context, st *sandbox.State, rt *docker.Runtime, pg postgres.Endpoint, mark func(string)) ([]string, error) {
+	var did []string
+	for _, c := range []string{sandbox.ComponentPostgres, sandbox.ComponentVault} {
+		info, ok, err := rt.Inspect(ctx, c)
+		if err != nil {
+			return did, err
+		}
+		if !ok {
+			return did, fmt.Errorf("container %s is gone; run `labsbx up --name %s`", rt.ObjectName(c), st.Name)
+		}
+		if info.Running {
+			continue
+		}
+		if err := rt.Start(ctx, c); err != nil {
+			return did, err
+		}
+		did = append(did, "started "+rt.ObjectName(c))
+		if c == sandbox.ComponentPostgres {
+			wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+			err := postgres.WaitReady(wctx, pg, 50*time.Millisecond)
+			cancel()
+			if err != nil {
+				return did, err
+			}
+			if mark != nil {
+				mark(msPostgresUp)
+			}
+		}
+	}
+	return did, nil
 }

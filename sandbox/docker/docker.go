@@ -57,19 +57,23 @@ var _ Engine = (*client.Client)(nil)
 type Runtime struct {
 	eng     Engine
 	sandbox string
+	uuid    string
 }
 
-// New builds the runtime from the guard's approval of the local engine.
-func New(a guard.DockerApproval, sandbox string) (*Runtime, error) {
+// New builds the runtime from the guard's approval of the local engine. uuid is the
+// sandbox's identity; empty when no state exists (down then finds objects by name).
+func New(a guard.DockerApproval, sandbox, uuid string) (*Runtime, error) {
 	c, err := a.Client()
 	if err != nil {
 		return nil, err
 	}
-	return &Runtime{eng: c, sandbox: sandbox}, nil
+	return &Runtime{eng: c, sandbox: sandbox, uuid: uuid}, nil
 }
 
 // NewWithEngine is for tests at the Engine boundary.
-func NewWithEngine(eng Engine, sandbox string) *Runtime { return &Runtime{eng: eng, sandbox: sandbox} }
+func NewWithEngine(eng Engine, sandbox, uuid string) *Runtime {
+	return &Runtime{eng: eng, sandbox: sandbox, uuid: uuid}
+}
 
 // Close releases the engine connection.
 func (r *Runtime) Close() error { return r.eng.Close() }
@@ -89,15 +93,20 @@ func (r *Runtime) NetworkName() string { return "labsbx-" + r.sandbox }
 func (r *Runtime) ObjectName(component string) string { return "labsbx-" + r.sandbox + "-" + component }
 
 func (r *Runtime) labels(component string) map[string]string {
-	return map[string]string{guard.LabelSandbox: r.sandbox, guard.LabelComponent: component}
+	return map[string]string{guard.LabelSandbox: r.sandbox, guard.LabelUUID: r.uuid, guard.LabelComponent: component}
 }
 
+// ours: the name label matches, and so does the UUID label when the sandbox has one.
 func (r *Runtime) ours(labels map[string]string) bool {
-	return labels[guard.LabelSandbox] == r.sandbox
+	return labels[guard.LabelSandbox] == r.sandbox && (r.uuid == "" || labels[guard.LabelUUID] == r.uuid)
 }
 
 func (r *Runtime) filter() filters.Args {
-	return filters.NewArgs(filters.Arg("label", guard.LabelSandbox+"="+r.sandbox))
+	f := filters.NewArgs(filters.Arg("label", guard.LabelSandbox+"="+r.sandbox))
+	if r.uuid != "" {
+		f.Add("label", guard.LabelUUID+"="+r.uuid)
+	}
+	return f
 }
 
 // errNotOurs is returned when an object of our name exists without our labels: it
@@ -301,6 +310,34 @@ func (r *Runtime) Inspect(ctx context.Context, component string) (info Container
 		info.StartedAt, _ = time.Parse(time.RFC3339Nano, c.State.StartedAt)
 	}
 	return info, true, nil
+}
+
+// Publishes checks that the component's container is the recorded one, is ours, runs,
+// and publishes containerPort on 127.0.0.1:hostPort. It is how labsbx recognises its
+// sealed Vault, which cannot report its cluster_id.
+func (r *Runtime) Publishes(ctx context.Context, component, containerID string, containerPort, hostPort int) error {
+	name := r.ObjectName(component)
+	c, err := r.eng.ContainerInspect(ctx, name)
+	if err != nil {
+		return fmt.Errorf("inspect container %s: %w", name, err)
+	}
+	switch {
+	case c.Config == nil || !r.ours(c.Config.Labels) || r.uuid == "":
+		return fmt.Errorf("container %s does not carry this sandbox's labels", name)
+	case containerID != "" && c.ID != containerID:
+		return fmt.Errorf("container %s is not the one labsbx recorded", name)
+	case c.State == nil || !c.State.Running:
+		return fmt.Errorf("container %s is not running", name)
+	case c.NetworkSettings == nil:
+		return fmt.Errorf("container %s publishes no port", name)
+	}
+	want := strconv.Itoa(hostPort)
+	for _, b := range c.NetworkSettings.Ports[nat.Port(strconv.Itoa(containerPort)+"/tcp")] {
+		if b.HostIP == "127.0.0.1" && b.HostPort == want {
+			return nil
+		}
+	}
+	return fmt.Errorf("container %s does not publish 127.0.0.1:%d", name, hostPort)
 }
 
 // Stop stops a component's container (SIGTERM, then SIGKILL after timeout).

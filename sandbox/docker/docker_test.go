@@ -73,12 +73,12 @@ func (f *fakeEngine) Close() error { return nil }
 
 func TestEnsureNetworkLeavesForeignObjectsAlone(t *testing.T) {
 	f := &fakeEngine{networks: map[string]network.Inspect{"labsbx-demo": {Name: "labsbx-demo", Labels: map[string]string{"team": "other"}}}}
-	rt := NewWithEngine(f, "demo")
+	rt := NewWithEngine(f, "demo", "")
 	_, err := rt.EnsureNetwork(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "not created by labsbx") {
 		t.Fatalf("EnsureNetwork over a foreign network: %v", err)
 	}
-	rt2 := NewWithEngine(f, "other")
+	rt2 := NewWithEngine(f, "other", "u-1")
 	created, err := rt2.EnsureNetwork(context.Background())
 	if err != nil || !created {
 		t.Fatalf("EnsureNetwork: %v, created %t", err, created)
@@ -102,7 +102,7 @@ func TestRemoveAllOnlyRemovesLabelled(t *testing.T) {
 		containers: []container.Summary{{ID: "c1", Names: []string{"/labsbx-demo-vault"}, Labels: ours}, {ID: "c2", Names: []string{"/vault-prod"}}},
 		volumes:    []*volume.Volume{{Name: "labsbx-demo-vault", Labels: ours}, {Name: "prod-data"}},
 	}
-	res, err := NewWithEngine(f, "demo").RemoveAll(context.Background())
+	res, err := NewWithEngine(f, "demo", "").RemoveAll(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

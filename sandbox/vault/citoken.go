@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -62,13 +63,14 @@ func ParseSigningKey(b []byte) (*rsa.PrivateKey, error) {
 	return rk, nil
 }
 
-// PublicKeyPEM is the PEM form Vault's jwt_validation_pubkeys takes.
+// PublicKeyPEM is the PEM form Vault's jwt_validation_pubkeys takes, without the
+// trailing newline, as Vault returns it (so that the bootstrap compares equal).
 func PublicKeyPEM(k *rsa.PrivateKey) (string, error) {
 	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	if err != nil {
 		return "", err
 	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
+	return strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))), nil
 }
 
 // CIClaims are the claims a Gitea Actions job token carries, as the sandbox mints them.
