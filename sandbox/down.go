@@ -85,11 +85,15 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 		}
 		return res, nil
 	}
+	if st == nil {
+		return res, d.cfg.Store.Remove(d.opts.Name)
+	}
 	err = d.cfg.progress().Step("Removing state of "+d.opts.Name, func() error {
 		if err := d.cfg.Store.Remove(d.opts.Name); err != nil {
 			return fmt.Errorf("remove state: %w", err)
 		}
-		res.StateRemoved = true
+		// The lock made the dir; only a state that existed counts as removed.
+		res.StateRemoved = st != nil
 		return nil
 	})
 	return res, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
 
@@ -302,28 +303,36 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	if err := st.Preflight(ctx); err != nil {
 		return nil, err
 	}
-	// An interrupted full restart can leave containers stopped, and nothing can be
-	// opened until they run again.
+	rt, err := st.DockerRuntime(cfg.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close()
+	sec, err := st.PostgresSecrets()
+	if err != nil {
+		return nil, err
+	}
+	// An interrupted full restart can leave containers stopped, or still stopping when
+	// this runs, and nothing can be opened until they run again: start what is stopped
+	// until Vault answers.
 	var out []Recovered
-	if rt, err := st.DockerRuntime(cfg.Getenv); err == nil {
-		sec, err := st.PostgresSecrets()
-		if err != nil {
-			return nil, err
-		}
+	var env *Env
+	err = poll(ctx, 2*time.Minute, func(ctx context.Context) error {
 		did, err := startStopped(ctx, st, rt, st.PostgresAdminEndpoint(sec), nil)
-		_ = rt.Close()
-		if err != nil {
-			return nil, err
-		}
 		if len(did) > 0 {
 			out = append(out, Recovered{Scenario: "(components)", Action: strings.Join(did, "; ")})
 		}
-	} else {
-		return nil, err
-	}
-	env, err := NewEnv(ctx, cfg, st)
+		if err != nil {
+			return err
+		}
+		env, err = NewEnv(ctx, cfg, st)
+		if errors.Is(err, guard.ErrRefused) {
+			return permanent{err}
+		}
+		return err
+	})
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	defer env.Close()
 	for len(st.Faults) > 0 {
