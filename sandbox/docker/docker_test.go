@@ -16,7 +16,7 @@ import (
 
 // fakeEngine is the Docker engine at the Engine boundary: a few objects in memory.
 type fakeEngine struct {
-	Engine // methods a test does not use panic
+	Engine     // methods a test does not use panic
 	networks   map[string]network.Inspect
 	containers []container.Summary
 	volumes    []*volume.Volume
