@@ -9,39 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
-
-// testSandbox prepares a vault-profile config on the local test images and a state root
-// of its own; down runs at cleanup whatever the test did.
-func testSandbox(t testing.TB, name string, apps ...string) (*sandbox.Configuration, *sandbox.Config) {
-	t.Helper()
-	testenv.RequireImage(t, testenv.VaultImage)
-	testenv.RequireImage(t, testenv.PostgresImage)
-	env := map[string]string{sandbox.EnvVaultImage: testenv.VaultImage, sandbox.EnvPostgresImage: testenv.PostgresImage}
-	getenv := func(k string) string { return env[k] }
-	cfg, err := sandbox.LoadConfig("", getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Spec.Profile = sandbox.ProfileVault
-	if len(apps) > 0 {
-		cfg.Spec.Apps = apps
-	}
-	store, err := sandbox.NewStore(filepath.Join(t.TempDir(), "state"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := &sandbox.Configuration{Store: store, Getenv: getenv}
-	t.Cleanup(func() {
-		if _, err := sandbox.NewDown(conf, sandbox.DownOptions{Name: name}).Run(context.Background()); err != nil {
-			t.Errorf("cleanup down: %v", err)
-		}
-	})
-	return conf, cfg
-}
 
 // cancelAt cancels a context when the named step starts: an interrupted up.
 type cancelAt struct {
@@ -60,7 +31,7 @@ func (cancelAt) Infof(string, ...any) {}
 
 func TestIntegrationUpVaultProfile(t *testing.T) {
 	const name = "it-up"
-	conf, cfg := testSandbox(t, name, "webapp", "billing")
+	conf, cfg := sandboxtest.New(t, name, "webapp", "billing")
 	ctx := context.Background()
 
 	// Interrupt the first up as Vault is about to start, as Ctrl-C would.
@@ -166,7 +137,7 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 // second up on a ready sandbox, with the images present (targets: 15 s and 3 s).
 func BenchmarkUpVaultProfile(b *testing.B) {
 	const name = "bench-up"
-	conf, cfg := testSandbox(b, name)
+	conf, cfg := sandboxtest.New(b, name)
 	ctx := context.Background()
 	var first, second time.Duration
 	for i := 0; i < b.N; i++ {

@@ -1,0 +1,53 @@
+// Package sandboxtest prepares vault-profile sandboxes on the local test images for the
+// integration tests of every package.
+package sandboxtest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/arcodange/labsbx/e2e/testenv"
+	"github.com/arcodange/labsbx/sandbox"
+)
+
+// New returns a configuration with a state root of its own and a vault-profile config
+// on the local test images (labsbx.local/vault, labsbx.local/postgres). The sandbox
+// name is removed with down when the test ends, whatever the test did. Without Docker
+// or the images the test stops through testenv.Require.
+func New(t testing.TB, name string, apps ...string) (*sandbox.Configuration, *sandbox.Config) {
+	t.Helper()
+	testenv.RequireImage(t, testenv.VaultImage)
+	testenv.RequireImage(t, testenv.PostgresImage)
+	env := map[string]string{sandbox.EnvVaultImage: testenv.VaultImage, sandbox.EnvPostgresImage: testenv.PostgresImage}
+	getenv := func(k string) string { return env[k] }
+	cfg, err := sandbox.LoadConfig("", getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Spec.Profile = sandbox.ProfileVault
+	if len(apps) > 0 {
+		cfg.Spec.Apps = apps
+	}
+	store, err := sandbox.NewStore(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := &sandbox.Configuration{Store: store, Getenv: getenv}
+	t.Cleanup(func() {
+		if _, err := sandbox.NewDown(conf, sandbox.DownOptions{Name: name}).Run(context.Background()); err != nil {
+			t.Errorf("cleanup down: %v", err)
+		}
+	})
+	return conf, cfg
+}
+
+// Up creates the sandbox and fails the test if it cannot.
+func Up(t testing.TB, name string, apps ...string) *sandbox.Configuration {
+	t.Helper()
+	conf, cfg := New(t, name, apps...)
+	if _, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(context.Background()); err != nil {
+		t.Fatalf("up %s: %v", name, err)
+	}
+	return conf
+}

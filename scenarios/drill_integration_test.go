@@ -1,0 +1,118 @@
+package scenarios_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/arcodange/labsbx/sandbox/sandboxtest"
+	"github.com/arcodange/labsbx/scenarios"
+)
+
+func TestIntegrationDrillsVaultProfile(t *testing.T) {
+	conf := sandboxtest.Up(t, "it-drills")
+	rep, err := scenarios.NewDrill(conf, scenarios.Options{Name: "it-drills", Scenarios: []string{"seal", "lost-lease", "broken-rotation", "full-restart"}, Timeout: time.Minute}).Run(context.Background())
+	if err != nil {
+		t.Fatalf("drills: %v", err)
+	}
+	if len(rep.Scenarios) != 5 || rep.Result != scenarios.ResultPassed {
+		t.Fatalf("report: %d scenarios, result %s", len(rep.Scenarios), rep.Result)
+	}
+	for _, s := range rep.Scenarios {
+		if s.TimeToDetectMs <= 0 && s.Name != "lost-lease" {
+			t.Errorf("%s: time to detect %d ms", s.Name, s.TimeToDetectMs)
+		}
+		if s.Name == "full-restart" {
+			var got []string
+			for _, m := range s.Milestones {
+				got = append(got, m.Name)
+			}
+			want := []string{"postgres up", "vault up (sealed)", "vault unsealed", "credentials issued", "consumer connected"}
+			if !subsequence(got, want) {
+				t.Errorf("full-restart milestones %v, want %v in that order", got, want)
+			}
+		}
+	}
+	j, _ := rep.JSON()
+	if err := scenarios.ValidateReport(j); err != nil {
+		t.Error(err)
+	}
+}
+
+// promptWatcher stands in for the person at the terminal: when the runbook step is
+// printed, it does what the step says.
+type promptWatcher struct {
+	once sync.Once
+	act  func()
+	mu   sync.Mutex
+	text strings.Builder
+}
+
+func (p *promptWatcher) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	p.text.Write(b)
+	p.mu.Unlock()
+	p.once.Do(func() { go p.act() })
+	return len(b), nil
+}
+
+func TestIntegrationManualRecovery(t *testing.T) {
+	conf := sandboxtest.Up(t, "it-manual")
+	ctx := context.Background()
+	person := &promptWatcher{act: func() {
+		time.Sleep(300 * time.Millisecond) // reading the runbook
+		s, err := conf.OpenVault(ctx, "it-manual")
+		if err == nil {
+			_, err = s.Unseal(ctx)
+		}
+		if err != nil {
+			t.Errorf("the person's unseal: %v", err)
+		}
+	}}
+	rep, err := scenarios.NewDrill(conf, scenarios.Options{Name: "it-manual", Scenarios: []string{"seal"}, Manual: true, Timeout: 30 * time.Second, Prompt: person}).Run(ctx)
+	if err != nil {
+		t.Fatalf("manual drill: %v", err)
+	}
+	if !strings.Contains(person.text.String(), "labsbx vault unseal --name it-manual") {
+		t.Errorf("runbook prompt: %q", person.text.String())
+	}
+	if r := rep.Scenarios[0]; r.TimeToRecoverMs < 300 {
+		t.Errorf("time to recover %d ms includes the person's 300 ms", r.TimeToRecoverMs)
+	}
+}
+
+// BenchmarkScenarios reports each scenario's total on the vault profile (targets: seal
+// and lost-lease under 5 s).
+func BenchmarkScenarios(b *testing.B) {
+	conf := sandboxtest.Up(b, "bench-drills")
+	for _, name := range []string{"seal", "lost-lease", "broken-rotation/grant", "broken-rotation/role", "full-restart"} {
+		b.Run(name, func(b *testing.B) {
+			var total, detect, recov int64
+			for i := 0; i < b.N; i++ {
+				rep, err := scenarios.NewDrill(conf, scenarios.Options{Name: "bench-drills", Scenarios: []string{name}, Timeout: time.Minute}).Run(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				s := rep.Scenarios[0]
+				total, detect, recov = total+s.TotalMs, detect+s.TimeToDetectMs, recov+s.TimeToRecoverMs
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(total)/n, "ms-total")
+			b.ReportMetric(float64(detect)/n, "ms-detect")
+			b.ReportMetric(float64(recov)/n, "ms-recover")
+		})
+	}
+}
+
+// subsequence reports whether want appears in got in order, not necessarily adjacent.
+func subsequence(got, want []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
