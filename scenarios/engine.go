@@ -173,6 +173,9 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 		}
 		return res
 	}
+	// Time to detect runs from the moment the fault is in place (the end of inject) to
+	// the symptom.
+	var recorded bool
 	var injected time.Time
 	ok := run(PhaseInject, func(ctx context.Context) error {
 		// The fault goes into the state before it happens, so an interrupted drill can
@@ -180,9 +183,14 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 		if err := d.recordFault(e.State, s); err != nil {
 			return err
 		}
-		e.Mark("fault injected")
+		recorded = true
+		e.Mark("injecting the fault")
+		if err := s.Inject(ctx, e); err != nil {
+			return err
+		}
+		e.Mark("fault in place")
 		injected = d.now()
-		return s.Inject(ctx, e)
+		return nil
 	})
 	if ok {
 		ok = run(PhaseObserve, func(ctx context.Context) error {
@@ -194,7 +202,7 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 			return err
 		})
 	}
-	if injected.IsZero() {
+	if !recorded {
 		return res
 	}
 	recoverStart := d.now()

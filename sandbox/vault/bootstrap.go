@@ -6,8 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hashicorp/vault/api"
 
@@ -48,20 +53,42 @@ func (c Change) String() string { return c.Action + " " + c.Path }
 // root token.
 func Bootstrap(ctx context.Context, c *api.Client, l Layout) ([]Change, error) {
 	b := &bootstrapper{c: c, ctx: ctx}
-	if err := b.run(l); err != nil {
-		return b.changes, err
-	}
-	return b.changes, nil
+	err := b.run(l)
+	sort.SliceStable(b.changes, func(i, j int) bool { return b.changes[i].Path < b.changes[j].Path })
+	return b.changes, err
 }
 
+// parallelism bounds the requests in flight: the work is independent per mount and per
+// app, and Vault serves it concurrently.
+const parallelism = 8
+
 type bootstrapper struct {
-	c       *api.Client
-	ctx     context.Context
+	c   *api.Client
+	ctx context.Context
+
+	mu      sync.Mutex
 	changes []Change
 }
 
 func (b *bootstrapper) changed(path, action string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.changes = append(b.changes, Change{Path: path, Action: action})
+}
+
+// each runs fn for every item, at most parallelism at a time, and returns the first error.
+func each[T any](items []T, fn func(T) error) error {
+	var g errgroup.Group
+	g.SetLimit(parallelism)
+	for _, it := range items {
+		g.Go(func() error { return fn(it) })
+	}
+	return g.Wait()
+}
+
+type mountSpec struct {
+	path, typ string
+	opts      map[string]string
 }
 
 func (b *bootstrapper) run(l Layout) error {
@@ -69,54 +96,58 @@ func (b *bootstrapper) run(l Layout) error {
 	if err != nil {
 		return fmt.Errorf("list secrets engines: %w", err)
 	}
-	for _, m := range []struct {
-		path, typ string
-		opts      map[string]string
-	}{
-		{MountKVv2, "kv", map[string]string{"version": "2"}},
-		{MountKVv1, "kv", map[string]string{"version": "1"}},
-		{MountTransit, "transit", nil},
-		{MountDatabase, "database", nil},
-	} {
-		if err := b.ensureMount(mounts, m.path, m.typ, m.opts); err != nil {
-			return err
-		}
-	}
 	auths, err := b.c.Sys().ListAuthWithContext(b.ctx)
 	if err != nil {
 		return fmt.Errorf("list auth methods: %w", err)
 	}
-	for _, a := range []string{AuthK8s, AuthJWT} {
-		if err := b.ensureAuth(auths, a, a); err != nil {
-			return err
+	// Mounts and auth methods first: everything else lives under them.
+	err = each([]mountSpec{
+		{MountKVv2, "kv", map[string]string{"version": "2"}},
+		{MountKVv1, "kv", map[string]string{"version": "1"}},
+		{MountTransit, "transit", nil},
+		{MountDatabase, "database", nil},
+		{"auth/" + AuthK8s, AuthK8s, nil},
+		{"auth/" + AuthJWT, AuthJWT, nil},
+	}, func(m mountSpec) error {
+		if path, ok := strings.CutPrefix(m.path, "auth/"); ok {
+			return b.ensureAuth(auths, path, m.typ)
 		}
-	}
-	if err := b.ensureDBConnection(l); err != nil {
+		return b.ensureMount(mounts, m.path, m.typ, m.opts)
+	})
+	if err != nil {
 		return err
 	}
-	if err := b.ensure("auth/"+AuthJWT+"/config", map[string]any{
-		"jwt_validation_pubkeys": []string{l.JWTPublicKeyPEM},
-		"bound_issuer":           CIIssuer,
-	}); err != nil {
+	err = each([]func() error{
+		func() error { return b.ensureDBConnection(l) },
+		func() error {
+			return b.ensure("auth/"+AuthJWT+"/config", map[string]any{
+				"jwt_validation_pubkeys": []string{l.JWTPublicKeyPEM},
+				"bound_issuer":           CIIssuer,
+			})
+		},
+		func() error {
+			k := l.Kubernetes
+			if k == nil {
+				return nil
+			}
+			return b.ensureWithSecret("auth/"+AuthK8s+"/config", map[string]any{
+				"kubernetes_host":    k.Host,
+				"kubernetes_ca_cert": k.CACertPEM,
+			}, map[string]any{
+				"token_reviewer_jwt":   k.TokenReviewerJWT,
+				"disable_local_ca_jwt": true,
+			})
+		},
+	}, func(f func() error) error { return f() })
+	if err != nil {
 		return err
 	}
-	if k := l.Kubernetes; k != nil {
-		if err := b.ensureWithSecret("auth/"+AuthK8s+"/config", map[string]any{
-			"kubernetes_host":    k.Host,
-			"kubernetes_ca_cert": k.CACertPEM,
-		}, map[string]any{
-			"token_reviewer_jwt":   k.TokenReviewerJWT,
-			"disable_local_ca_jwt": true,
-		}); err != nil {
-			return err
-		}
-	}
-	for _, app := range l.Apps {
+	return each(l.Apps, func(app string) error {
 		if err := b.app(app, l); err != nil {
 			return fmt.Errorf("app %s: %w", app, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (b *bootstrapper) app(app string, l Layout) error {
