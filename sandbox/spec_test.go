@@ -69,8 +69,8 @@ func TestEmbeddedDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Spec.Profile != ProfileFull || len(cfg.Spec.Apps) != 1 || cfg.Spec.Apps[0] != "webapp" {
-		t.Errorf("default spec: profile %q apps %v, want full [webapp]", cfg.Spec.Profile, cfg.Spec.Apps)
+	if cfg.Spec.Profile != ProfileVault || len(cfg.Spec.Apps) != 1 || cfg.Spec.Apps[0] != "webapp" {
+		t.Errorf("default spec: profile %q apps %v, want vault [webapp]", cfg.Spec.Profile, cfg.Spec.Apps)
 	}
 	// A round trip through the rendered form gives the same document.
 	out, err := MarshalConfig(cfg)
