@@ -77,7 +77,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	}
 	if d.opts.KeepState {
 		if st != nil {
-			st.Phase = PhaseFailed
+			st.Phase = PhaseRemoved
 			st.Steps, st.Docker, st.Vault, st.Faults = nil, nil, nil, nil
 			if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
 				return res, err

@@ -49,6 +49,7 @@ const (
 	PhaseReady    Phase = "ready"
 	PhaseFailed   Phase = "failed" // the last up failed; the next up resumes
 	PhaseDeleting Phase = "deleting"
+	PhaseRemoved  Phase = "removed" // down --keep-state: the containers are gone, the state stays
 )
 
 // State is what labsbx recorded about one sandbox. It holds no secret: secrets live in

@@ -20,23 +20,24 @@ type UpOptions struct {
 
 // UpResult is what `labsbx up` prints.
 type UpResult struct {
-	Name      string        `json:"name"`
-	UUID      string        `json:"uuid"`
-	Profile   string        `json:"profile"`
-	VaultAddr string        `json:"vaultAddr"`
-	Postgres  string        `json:"postgres"`
-	Apps      []string      `json:"apps"`
-	Resumed   bool          `json:"resumed"`
-	Changes   []string      `json:"changes"`
-	Steps     []StepTiming  `json:"steps"`
-	Duration  time.Duration `json:"durationNanos"`
-	StateDir  string        `json:"stateDir"`
+	Name       string        `json:"name"`
+	UUID       string        `json:"uuid"`
+	Profile    string        `json:"profile"`
+	VaultAddr  string        `json:"vaultAddr"`
+	Postgres   string        `json:"postgres"`
+	Apps       []string      `json:"apps"`
+	Resumed    bool          `json:"resumed"`
+	Changes    []string      `json:"changes"`
+	Steps      []StepTiming  `json:"steps"`
+	Duration   time.Duration `json:"-"`
+	DurationMs int64         `json:"durationMs"`
+	StateDir   string        `json:"stateDir"`
 }
 
 // StepTiming is how long one bring-up step took.
 type StepTiming struct {
-	Name     string        `json:"name"`
-	Duration time.Duration `json:"durationNanos"`
+	Name       string `json:"name"`
+	DurationMs int64  `json:"durationMs"`
 }
 
 // Up brings a sandbox up, or converges one that exists. Every step is idempotent and
@@ -120,6 +121,7 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		return res, err
 	}
 	res.Duration = u.cfg.now().Sub(start)
+	res.DurationMs = res.Duration.Milliseconds()
 	return res, nil
 }
 

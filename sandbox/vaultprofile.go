@@ -85,7 +85,7 @@ func (p *vaultProfile) run(ctx context.Context) error {
 		}
 		t0 := time.Now()
 		err := p.cfg.progress().Step(s.name, func() error { return s.fn(ctx) })
-		p.res.Steps = append(p.res.Steps, StepTiming{Name: s.name, Duration: time.Since(t0)})
+		p.res.Steps = append(p.res.Steps, StepTiming{Name: s.name, DurationMs: time.Since(t0).Milliseconds()})
 		if err != nil {
 			return err
 		}
