@@ -28,12 +28,8 @@ CI signing key, whose public half Vault's jwt/ auth trusts. Log in with it:
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			app := args[0]
-			conf, err := g.configuration()
-			if err != nil {
-				return err
-			}
 			// The guard approves the sandbox's Vault first: the token is only for it.
-			s, err := conf.OpenVault(cmd.Context(), g.name)
+			s, err := g.openVault(cmd.Context())
 			if err != nil {
 				return err
 			}

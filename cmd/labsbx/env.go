@@ -21,11 +21,7 @@ This prints the sandbox's root token and Postgres password: it is the one comman
 that shows them, and only because you asked.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conf, err := g.configuration()
-			if err != nil {
-				return err
-			}
-			s, err := conf.OpenVault(cmd.Context(), g.name)
+			s, err := g.openVault(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
 
@@ -147,4 +148,13 @@ func (g *globals) configuration() (*sandbox.Configuration, error) {
 		return nil, err
 	}
 	return &sandbox.Configuration{Store: st, Progress: g.status(), Log: g.logger(), Getenv: g.getenv}, nil
+}
+
+// openVault asks the guard for the sandbox's Vault (address and key from the state).
+func (g *globals) openVault(ctx context.Context) (*sandbox.VaultSession, error) {
+	conf, err := g.configuration()
+	if err != nil {
+		return nil, err
+	}
+	return conf.OpenVault(ctx, g.name)
 }

@@ -23,11 +23,7 @@ the sandbox state, never from VAULT_ADDR or VAULT_TOKEN.`,
 			Short: "Show whether the sandbox's Vault is initialised and sealed",
 			Args:  noArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				conf, err := g.configuration()
-				if err != nil {
-					return err
-				}
-				s, err := conf.OpenVault(cmd.Context(), g.name)
+				s, err := g.openVault(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -43,11 +39,7 @@ the sandbox state, never from VAULT_ADDR or VAULT_TOKEN.`,
 			Short: "Seal the sandbox's Vault",
 			Args:  noArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				conf, err := g.configuration()
-				if err != nil {
-					return err
-				}
-				s, err := conf.OpenVault(cmd.Context(), g.name)
+				s, err := g.openVault(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -68,11 +60,7 @@ the sandbox state, never from VAULT_ADDR or VAULT_TOKEN.`,
 a recovery rehearses; production's key is never read.`,
 			Args: noArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				conf, err := g.configuration()
-				if err != nil {
-					return err
-				}
-				s, err := conf.OpenVault(cmd.Context(), g.name)
+				s, err := g.openVault(cmd.Context())
 				if err != nil {
 					return err
 				}
