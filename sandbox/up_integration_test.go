@@ -106,6 +106,26 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 	}
 	t.Logf("second up took %s", time.Since(t0))
 
+	// A drill interrupted with Vault sealed: the next up unseals it and says so.
+	if err := sess.Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = conf.Store.Load(name)
+	st.Faults = append(st.Faults, sandbox.Fault{Scenario: "seal", Kind: "seal", InjectedAt: time.Now()})
+	if err := conf.Store.Save(st, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err = sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(res.Changes, "; "); !strings.Contains(got, "unsealed Vault") || !strings.Contains(got, "undid the fault of interrupted drill seal") {
+		t.Errorf("up after an interrupted drill: %s", got)
+	}
+	if st, _ = conf.Store.Load(name); len(st.Faults) != 0 {
+		t.Errorf("faults left after up: %v", st.Faults)
+	}
+
 	// The bootstrap alone also finds nothing to do.
 	changes, err := conf.Bootstrap(ctx, name)
 	if err != nil || len(changes) != 0 {
