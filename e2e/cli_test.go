@@ -57,9 +57,12 @@ type cli struct {
 
 func newCLI(t testing.TB) *cli {
 	return &cli{t: t, home: t.TempDir(), env: map[string]string{
-		"VAULT_ADDR":  "http://192.0.2.10:8200",
-		"VAULT_TOKEN": "hvs.not-the-sandbox",
-		"KUBECONFIG":  "/nonexistent/kubeconfig",
+		"VAULT_ADDR":        "http://192.0.2.10:8200",
+		"VAULT_TOKEN":       "hvs.not-the-sandbox",
+		"VAULT_SKIP_VERIFY": "junk",
+		"VAULT_CACERT":      "/nonexistent/ca.pem",
+		"VAULT_NAMESPACE":   "prod",
+		"KUBECONFIG":        "/nonexistent/kubeconfig",
 	}}
 }
 
