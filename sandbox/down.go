@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
@@ -19,6 +20,7 @@ type DownOptions struct {
 type DownResult struct {
 	Name         string         `json:"name"`
 	Removed      docker.Removed `json:"removed"`
+	VMs          []string       `json:"vms,omitempty"` // stopped, overlays removed
 	StateRemoved bool           `json:"stateRemoved"`
 }
 
@@ -60,6 +62,22 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	if st != nil {
 		uuid = st.UUID
 	}
+	if st != nil && (len(st.VMs) > 0 || dirExists(st.VMManager(d.cfg).VMsDir())) {
+		// VMs first: they need the state (their PID files, the UUID in their command
+		// line), and must be gone before it is.
+		err := d.cfg.progress().Step(fmt.Sprintf("Stopping and removing %d arm64 VMs of %s", len(st.VMs), d.opts.Name), func() error {
+			var err error
+			res.VMs, err = removeVMs(ctx, d.cfg, st)
+			return err
+		})
+		if err != nil {
+			return res, err
+		}
+		st.VMs = nil
+		if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
+			return res, err
+		}
+	}
 	rt, err := docker.New(appr, d.opts.Name, uuid)
 	if err != nil {
 		return nil, err
@@ -97,4 +115,9 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 		return nil
 	})
 	return res, err
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

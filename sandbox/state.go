@@ -70,6 +70,9 @@ type State struct {
 	Vault  *VaultState          `json:"vault,omitempty"`
 	// Faults are drill faults injected and not yet undone (see scenarios).
 	Faults []Fault `json:"faults,omitempty"`
+	// VMs are the sandbox's arm64 VMs, in order (vm-0, vm-1, …). Each one's PID file,
+	// console log, overlay and seed live under <state dir>/vms/<vm>/.
+	VMs []VMState `json:"vms,omitempty"`
 
 	dir string
 }

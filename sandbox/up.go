@@ -16,6 +16,9 @@ type UpOptions struct {
 	Config *Config
 	// Profile overrides spec.profile when set (--profile).
 	Profile string
+	// VMs overrides spec.vms.count when set (--vms). Without it, an existing sandbox
+	// keeps the VM count it has, unless the config asks for VMs itself.
+	VMs *int
 }
 
 // UpResult is what `labsbx up` prints.
@@ -27,6 +30,7 @@ type UpResult struct {
 	Postgres   string        `json:"postgres"`
 	Apps       []string      `json:"apps"`
 	Resumed    bool          `json:"resumed"`
+	VMs        []VMSummary   `json:"vms,omitempty"`
 	Changes    []string      `json:"changes"`
 	Steps      []StepTiming  `json:"steps"`
 	Duration   time.Duration `json:"-"`
@@ -77,8 +81,17 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	}
 	defer lock.Unlock()
 
+	if n := u.opts.VMs; n != nil {
+		if *n < 0 || *n > MaxVMs {
+			return nil, fmt.Errorf("--vms %d: use 0 to %d", *n, MaxVMs)
+		}
+		spec.VMs.Count = *n
+	}
 	st, err := u.cfg.Store.Load(u.opts.Name)
 	resumed := err == nil
+	if resumed && u.opts.VMs == nil && spec.VMs.Count == 0 {
+		spec.VMs.Count = st.Spec.VMs.Count // `up --vms N` sticks until `up --vms 0`
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		st = u.cfg.Store.New(u.opts.Name, spec, u.cfg.now())

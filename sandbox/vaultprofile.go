@@ -15,6 +15,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/vmimages"
 )
 
 // Components of the vault profile, as their dev.labsbx.component labels say.
@@ -56,6 +57,7 @@ type vaultProfile struct {
 	rt       *docker.Runtime
 	pgSec    *PostgresSecrets
 	vs       *VaultSession
+	vmImg    *vmimages.Image
 }
 
 type step struct {
@@ -78,6 +80,13 @@ func (p *vaultProfile) run(ctx context.Context) error {
 		{"Starting Vault", p.vault},
 		{"Initialising and unsealing Vault", p.initUnseal},
 		{"Bootstrapping the Vault layout", p.bootstrap},
+	}
+	if n := p.st.Spec.VMs.Count; n > 0 {
+		steps = append(steps,
+			step{"Ensuring VM image " + p.st.Spec.VMs.Image, p.vmImage},
+			step{fmt.Sprintf("Starting %d arm64 VMs", n), p.vms})
+	} else if len(p.st.VMs) > 0 {
+		steps = append(steps, step{"Removing the arm64 VMs", p.vms})
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {

@@ -46,6 +46,9 @@ func (f *VerifyFailure) DrillFailed() bool { return true }
 type Options struct {
 	Name      string
 	Scenarios []string
+	// All runs every scenario that applies to the sandbox (see Applicable) after the
+	// ones named in Scenarios.
+	All bool
 	// Manual makes the recover phase wait for a person to follow the runbook.
 	Manual bool
 	// NoRecover leaves the fault in place; verify then fails.
@@ -82,7 +85,7 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(list) == 0 {
+	if len(list) == 0 && !d.opts.All {
 		return nil, errors.New("no scenario given; name one or use --all (see `labsbx drill list`)")
 	}
 	if d.opts.Timeout <= 0 {
@@ -102,6 +105,13 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 	}
 	if len(st.Faults) > 0 {
 		return nil, fmt.Errorf("sandbox %q still has %d fault(s) from an interrupted drill; run `labsbx drill recover --name %s` first", st.Name, len(st.Faults), st.Name)
+	}
+	if d.opts.All {
+		for _, s := range ApplicableTo(st) {
+			if !slices.ContainsFunc(list, func(x Scenario) bool { return x.Name() == s.Name() }) {
+				list = append(list, s)
+			}
+		}
 	}
 	env, err := NewEnv(ctx, d.cfg, st)
 	if err != nil {

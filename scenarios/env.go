@@ -14,6 +14,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/sandbox/vm"
 )
 
 // Env is what a scenario works on: the sandbox's Vault, Docker objects and Postgres,
@@ -24,7 +25,11 @@ type Env struct {
 	Docker   *docker.Runtime
 	PGAdmin  postgres.Endpoint
 	Consumer *Consumer
+	// VMs runs the sandbox's arm64 VMs; nil when it has none.
+	VMs *vm.Manager
 
+	cfg        *sandbox.Configuration
+	values     map[string]string // what a scenario carries from one phase to the next
 	mu         sync.Mutex
 	milestones []Milestone
 	now        func() time.Time
@@ -74,7 +79,11 @@ func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) 
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{State: st, Vault: sess, Docker: rt, PGAdmin: st.PostgresAdminEndpoint(sec), now: time.Now}
+	e := &Env{State: st, Vault: sess, Docker: rt, PGAdmin: st.PostgresAdminEndpoint(sec), now: time.Now,
+		cfg: cfg, values: map[string]string{}}
+	if len(st.VMs) > 0 {
+		e.VMs = st.VMManager(cfg)
+	}
 	if cfg.Now != nil {
 		e.now = cfg.Now
 	}
@@ -230,4 +239,20 @@ func (e *Env) peekMilestones() []Milestone {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]Milestone(nil), e.milestones...)
+}
+
+// SaveState writes the sandbox state (a VM's new port, for one).
+func (e *Env) SaveState() error { return e.cfg.Store.Save(e.State, e.cfg.Clock()) }
+
+// set and get carry a value from one phase of a scenario to the next.
+func (e *Env) set(k, v string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.values[k] = v
+}
+
+func (e *Env) get(k string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.values[k]
 }

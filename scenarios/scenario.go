@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/arcodange/labsbx/sandbox"
 )
 
 // Scenario is one failure drill.
@@ -31,6 +33,30 @@ type Scenario interface {
 	// Undo restores the steady state after a drill that was interrupted, and says what it
 	// did. It must be safe to run when the fault is not (or no longer) in place.
 	Undo(ctx context.Context, e *Env) (string, error)
+}
+
+// Applicable is implemented by a scenario that needs something not every sandbox
+// has (VMs, say). `drill run --all` runs only the scenarios that apply; a scenario
+// named explicitly runs anyway and fails its steady-state phase, saying what is missing.
+type Applicable interface {
+	Applies(st *sandbox.State) bool
+}
+
+// Applies reports whether s applies to the sandbox st.
+func Applies(s Scenario, st *sandbox.State) bool {
+	a, ok := s.(Applicable)
+	return !ok || a.Applies(st)
+}
+
+// ApplicableTo returns the scenarios of All that apply to st, in order.
+func ApplicableTo(st *sandbox.State) []Scenario {
+	var out []Scenario
+	for _, s := range All() {
+		if Applies(s, st) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // registry holds every scenario, by name.

@@ -32,13 +32,16 @@ state directory (keys, reports) stays.`,
 			if g.out() == cli.OutputJSON {
 				return cli.WriteJSON(g.stdout, res)
 			}
-			n := len(res.Removed.Containers) + len(res.Removed.Volumes) + len(res.Removed.Networks)
+			n := len(res.Removed.Containers) + len(res.Removed.Volumes) + len(res.Removed.Networks) + len(res.VMs)
 			if n == 0 && !res.StateRemoved {
 				fmt.Fprintf(g.stdout, "Sandbox %q: nothing to remove.\n", res.Name)
 				return nil
 			}
 			fmt.Fprintf(g.stdout, "Sandbox %q removed: %d containers, %d volumes, %d networks", res.Name,
 				len(res.Removed.Containers), len(res.Removed.Volumes), len(res.Removed.Networks))
+			if len(res.VMs) > 0 {
+				fmt.Fprintf(g.stdout, ", %d VMs and their disks", len(res.VMs))
+			}
 			if res.StateRemoved {
 				fmt.Fprint(g.stdout, ", state")
 			}

@@ -86,12 +86,9 @@ refused.`,
 			case !all && len(args) == 0:
 				return usagef("name a scenario or use --all (see 'labsbx drill list')")
 			}
+			// --all: the engine adds every scenario that applies to the sandbox
+			// (vm-node-loss only where there are VMs).
 			names := args
-			if all {
-				for _, s := range scenarios.All() {
-					names = append(names, s.Name())
-				}
-			}
 			if _, err := scenarios.Lookup(names); err != nil {
 				return &usageError{err}
 			}
@@ -105,7 +102,7 @@ refused.`,
 				}
 			}
 			rep, runErr := scenarios.NewDrill(conf, scenarios.Options{
-				Name: g.name, Scenarios: names, Manual: manual, NoRecover: noRecover, Timeout: timeout,
+				Name: g.name, Scenarios: names, All: all, Manual: manual, NoRecover: noRecover, Timeout: timeout,
 				Prompt: g.stderr, Version: currentVersion().Version,
 			}).Run(cmd.Context())
 			if rep == nil {
@@ -131,7 +128,7 @@ refused.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&all, "all", false, "run every scenario")
+	f.BoolVar(&all, "all", false, "run every scenario that applies to the sandbox (vm-node-loss needs VMs)")
 	f.StringVar(&reportDir, "report-dir", "", "write report.json, junit.xml and report.md here")
 	f.BoolVar(&manual, "manual", false, "at the recover phase, print the runbook step and wait for a person to do it")
 	f.BoolVar(&noRecover, "no-recover", false, "leave the fault in place (verification then fails)")

@@ -21,5 +21,15 @@ func refusalText(err error) string {
 // isDrillFailure maps a drill whose verification failed to exit status 4.
 func isDrillFailure(err error) bool { return errors.As(err, new(drillFailure)) }
 
+// remoteExitCode is the exit status of a command that `vm ssh` ran in a VM, which
+// labsbx exits with; ok is false for every other error.
+func remoteExitCode(err error) (code int, ok bool) {
+	var re interface{ RemoteExitCode() int }
+	if errors.As(err, &re) {
+		return re.RemoteExitCode(), true
+	}
+	return 0, false
+}
+
 // drillFailure is implemented by the drill engine's verification error.
 type drillFailure interface{ DrillFailed() bool }

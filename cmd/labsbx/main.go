@@ -53,6 +53,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if err == nil {
 		return exitOK
 	}
+	if code, ok := remoteExitCode(err); ok {
+		return code // `vm ssh`: the command's own stderr already said why
+	}
 	code := exitCode(err)
 	switch {
 	case code == exitRefused:

@@ -71,6 +71,7 @@ A hard guard refuses every kube context, Vault and key file that labsbx did not 
 		newCICmd(g),
 		newDrillCmd(g),
 		newGuardCmd(g),
+		newVMCmd(g),
 	)
 	return root
 }

@@ -12,6 +12,8 @@ import (
 
 func newUpCmd(g *globals) *cobra.Command {
 	var profile string
+	var dryRun bool
+	var vms int
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create the sandbox, or converge and resume an existing one",
@@ -24,20 +26,45 @@ kvv2/, kv/, transit/, postgres/ dynamic credentials, kubernetes/ and jwt/ auth, 
 the <app> and <app>-ops policies for every app of the config.
 
 up is safe to repeat: a second run changes nothing. After a failure or Ctrl-C,
-running it again resumes.`,
+running it again resumes.
+
+With --dry-run, up prints its plan (network or cluster, images, charts with their
+pinned versions, ports, releases and steps in order) and touches nothing: no Docker,
+no cluster, no state. It also shows the plan of --profile full, which this build
+cannot bring up yet.`,
 		Example: `  labsbx up --profile vault
-  labsbx up --profile vault --name ci --config labsbx.yaml -o json`,
+  labsbx up --profile vault --name ci --config labsbx.yaml -o json
+  labsbx up --profile full --dry-run -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig()
 			if err != nil {
 				return err
 			}
+			if dryRun {
+				popts := sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile}
+				if cmd.Flags().Changed("vms") {
+					popts.VMs = &vms
+				}
+				plan, err := sandbox.PlanUp(g.getenv, popts)
+				if err != nil {
+					return err
+				}
+				if g.out() == cli.OutputJSON {
+					return cli.WriteJSON(g.stdout, plan)
+				}
+				_, err = fmt.Fprint(g.stdout, plan.Text())
+				return err
+			}
 			conf, err := g.configuration()
 			if err != nil {
 				return err
 			}
-			res, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile}).Run(cmd.Context())
+			opts := sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile}
+			if cmd.Flags().Changed("vms") {
+				opts.VMs = &vms
+			}
+			res, err := sandbox.NewUp(conf, opts).Run(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -51,10 +78,15 @@ running it again resumes.`,
 			}
 			fmt.Fprintf(g.stdout, "Vault:    %s\nPostgres: %s\nApps:     %v\n", res.VaultAddr, res.Postgres, res.Apps)
 			fmt.Fprintf(g.stdout, "Use it:   eval \"$(labsbx env --name %s)\"\n", res.Name)
+			for _, v := range res.VMs {
+				fmt.Fprintf(g.stdout, "VM:       %s  ssh %s@%s (%s)  labsbx vm ssh %s --name %s\n", v.Name, v.User, v.SSH, v.Accel, v.Name, res.Name)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&profile, "profile", "", "profile: full or vault (default: spec.profile of the config)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and touch nothing")
+	cmd.Flags().IntVar(&vms, "vms", 0, "number of arm64 VMs (default: spec.vms.count; an existing sandbox keeps its count until --vms 0)")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{sandbox.ProfileFull, sandbox.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

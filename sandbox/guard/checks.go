@@ -52,3 +52,13 @@ var dockerChecks = []step[*dockerRun]{
 	{"docker-host", (*dockerRun).host},       // DOCKER_HOST, if set, is a unix:// socket (npipe:// on Windows) or tcp:// on a loopback literal
 	{"docker-context", (*dockerRun).context}, // without DOCKER_HOST, the selected docker context (if any) passes the same rule
 }
+
+// vmChecks decide whether a PID may be signalled as a sandbox VM's QEMU. Only the
+// last three read the process; none of them sends anything.
+var vmChecks = []step[*vmRun]{
+	{"vm-record", (*vmRun).record},          // the sandbox recorded a name, UUID and absolute state dir; the VM name is one labsbx gives
+	{"vm-pidfile", (*vmRun).pidFileInState}, // the PID file is a regular file inside the state dir (lexically and resolved) holding a PID > 1
+	{"vm-alive", (*vmRun).alive},            // the PID is a live process (gone or zombie: the VM is stopped, not refused)
+	{"vm-identity", (*vmRun).identity},      // it is qemu-system-aarch64 with -name labsbx-<uuid>-<vm>, run by this user (/proc, or ps on macOS)
+	{"vm-network", (*vmRun).network},        // its only network is user-mode with SSH forwarded on 127.0.0.1: no tap, bridge or LAN
+}

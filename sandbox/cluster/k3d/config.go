@@ -1,0 +1,130 @@
+// Package k3d drives the k3d Go library for the full profile: the cluster config of a
+// sandbox (pure, golden-tested), and Create, Exists, Delete and Kubeconfig against the
+// local Docker engine.
+package k3d
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/docker/go-connections/nat"
+	"github.com/k3d-io/k3d/v5/pkg/client"
+	"github.com/k3d-io/k3d/v5/pkg/config/types"
+	"github.com/k3d-io/k3d/v5/pkg/config/v1alpha5"
+	"github.com/k3d-io/k3d/v5/pkg/runtimes"
+	k3dtypes "github.com/k3d-io/k3d/v5/pkg/types"
+	k3dversion "github.com/k3d-io/k3d/v5/version"
+
+	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/guard"
+)
+
+// Config is the k3d cluster config of a sandbox, what `k3d cluster create` builds
+// from its flags (config.TransformSimpleToClusterConfig), made here directly from the
+// k3d types and pkg/client helpers. Building it contacts nothing: the load balancer
+// and port helpers only fill structs.
+func Config(ctx context.Context, o cluster.Options) (*v1alpha5.ClusterConfig, error) {
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("cluster config: %w", err)
+	}
+	name := cluster.Name(o.Sandbox)
+	if err := client.CheckName(name); err != nil {
+		return nil, fmt.Errorf("cluster config: %w", err)
+	}
+	pinHelperImages()
+	labels := func() map[string]string {
+		// The UUID marks the nodes as this sandbox's (Delete checks it). The name label
+		// is left off on purpose: `down` of the vault profile removes every container
+		// carrying it, and k3d's objects are k3d's to remove.
+		return map[string]string{guard.LabelUUID: o.UUID, guard.LabelComponent: "k3d"}
+	}
+	api := &k3dtypes.ExposureOpts{Host: "127.0.0.1"}
+	api.Port = k3dtypes.DefaultAPIPort
+	api.Binding = nat.PortBinding{HostIP: "127.0.0.1", HostPort: strconv.Itoa(o.APIPort)}
+	c := k3dtypes.Cluster{
+		Name:    name,
+		Network: k3dtypes.ClusterNetwork{Name: k3dtypes.DefaultObjectNamePrefix + "-" + name},
+		KubeAPI: api,
+		Nodes:   []*k3dtypes.Node{},
+	}
+	rt := runtimes.Docker // not contacted by the helpers below
+	if o.WithLoadBalancer() {
+		c.ServerLoadBalancer = k3dtypes.NewLoadbalancer()
+		lb, err := client.LoadbalancerPrepare(ctx, rt, &c, &k3dtypes.LoadbalancerCreateOpts{})
+		if err != nil {
+			return nil, fmt.Errorf("cluster config: load balancer: %w", err)
+		}
+		lb.RuntimeLabels = labels()
+		c.ServerLoadBalancer.Node = lb
+		c.Nodes = append(c.Nodes, lb)
+	}
+	apiPort := k3dtypes.DefaultAPIPort + ".tcp"
+	for i := range o.Servers {
+		n := &k3dtypes.Node{
+			Name:          client.GenerateNodeName(name, k3dtypes.ServerRole, i),
+			Role:          k3dtypes.ServerRole,
+			Image:         o.Image,
+			Args:          cluster.K3sArgs(),
+			RuntimeLabels: labels(),
+		}
+		// Several servers without an external datastore: the first one initialises.
+		if i == 0 && o.Servers > 1 {
+			n.ServerOpts.IsInit = true
+			c.InitNode = n
+		}
+		c.Nodes = append(c.Nodes, n)
+		if c.ServerLoadBalancer != nil {
+			c.ServerLoadBalancer.Config.Ports[apiPort] = append(c.ServerLoadBalancer.Config.Ports[apiPort], n.Name)
+		}
+	}
+	for i := range o.Agents {
+		c.Nodes = append(c.Nodes, &k3dtypes.Node{
+			Name:          client.GenerateNodeName(name, k3dtypes.AgentRole, i),
+			Role:          k3dtypes.AgentRole,
+			Image:         o.Image,
+			RuntimeLabels: labels(),
+		})
+	}
+	// NodePorts answer on every node; the first server publishes them itself, not
+	// through the load balancer.
+	direct := []string{"server:0:direct"}
+	if err := client.TransformPorts(ctx, rt, &c, []v1alpha5.PortWithNodeFilters{
+		{Port: fmt.Sprintf("127.0.0.1:%d:%d/tcp", o.VaultPort, cluster.VaultNodePort), NodeFilters: direct},
+		{Port: fmt.Sprintf("127.0.0.1:%d:%d/tcp", o.PostgresPort, cluster.PostgresNodePort), NodeFilters: direct},
+	}); err != nil {
+		return nil, fmt.Errorf("cluster config: ports: %w", err)
+	}
+	opts := k3dtypes.ClusterCreateOpts{
+		WaitForServer:       true,
+		Timeout:             3 * time.Minute,
+		DisableLoadBalancer: !o.WithLoadBalancer(),
+		GlobalLabels:        map[string]string{},
+		GlobalEnv:           []string{},
+	}
+	for k, v := range k3dtypes.DefaultRuntimeLabels {
+		opts.GlobalLabels[k] = v
+	}
+	return &v1alpha5.ClusterConfig{
+		TypeMeta:          types.TypeMeta{APIVersion: v1alpha5.ApiVersion, Kind: "Cluster"},
+		Cluster:           c,
+		ClusterCreateOpts: opts,
+		// Never ~/.kube/config, never the current context: labsbx writes the kubeconfig
+		// into the sandbox state (and merges it only on --merge-kubeconfig).
+		KubeconfigOpts: v1alpha5.SimpleConfigOptionsKubeconfig{UpdateDefaultKubeconfig: false, SwitchCurrentContext: false},
+	}, nil
+}
+
+var pinOnce sync.Once
+
+// pinHelperImages sets k3d's helper image tag, which k3d reads from a package
+// variable, unless the embedding program set one.
+func pinHelperImages() {
+	pinOnce.Do(func() {
+		if k3dversion.HelperVersionOverride == "" {
+			k3dversion.HelperVersionOverride = cluster.K3dVersion
+		}
+	})
+}

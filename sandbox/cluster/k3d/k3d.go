@@ -1,0 +1,107 @@
+package k3d
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/k3d-io/k3d/v5/pkg/client"
+	"github.com/k3d-io/k3d/v5/pkg/config/v1alpha5"
+	"github.com/k3d-io/k3d/v5/pkg/runtimes"
+	k3dtypes "github.com/k3d-io/k3d/v5/pkg/types"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/guard"
+)
+
+// These functions drive the k3d library against the local Docker engine. They need a
+// k3s image (and k3d's tools image), which the build machines cannot pull, so no test
+// here exercises them; `go tool task e2e:full` does where the images exist.
+//
+// k3d's runtime reads DOCKER_HOST itself; the DockerApproval parameter makes every
+// caller ask the guard first, which refuses any engine that is not local.
+
+// Create runs the cluster (k3d's ClusterRun: network, image volume, tools node,
+// nodes, start, wait for the server). It does not write any kubeconfig.
+func Create(ctx context.Context, _ guard.DockerApproval, cfg *v1alpha5.ClusterConfig) error {
+	if err := client.ClusterRun(ctx, runtimes.Docker, cfg); err != nil {
+		return fmt.Errorf("create k3d cluster %s: %w", cfg.Name, err)
+	}
+	return nil
+}
+
+// Exists reports whether k3d finds nodes of the sandbox's cluster.
+func Exists(ctx context.Context, _ guard.DockerApproval, sandbox string) (bool, error) {
+	_, err := get(ctx, sandbox)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, client.ClusterGetNoNodesFoundError):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+// Delete removes the sandbox's cluster (nodes, network, image volume) when it exists
+// and every one of its k3s nodes carries the sandbox UUID; a cluster with the same
+// name but another (or no) UUID is refused. It reports whether it deleted anything.
+func Delete(ctx context.Context, _ guard.DockerApproval, sandbox, uuid string) (bool, error) {
+	c, err := get(ctx, sandbox)
+	if errors.Is(err, client.ClusterGetNoNodesFoundError) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := owned(c, uuid); err != nil {
+		return false, err
+	}
+	if err := client.ClusterDelete(ctx, runtimes.Docker, c, k3dtypes.ClusterDeleteOpts{}); err != nil {
+		return false, fmt.Errorf("delete k3d cluster %s: %w", c.Name, err)
+	}
+	return true, nil
+}
+
+// owned refuses a cluster unless its server and agent nodes all carry the UUID.
+func owned(c *k3dtypes.Cluster, uuid string) error {
+	n := 0
+	for _, node := range c.Nodes {
+		if node.Role != k3dtypes.ServerRole && node.Role != k3dtypes.AgentRole {
+			continue
+		}
+		n++
+		if uuid == "" || node.RuntimeLabels[guard.LabelUUID] != uuid {
+			return fmt.Errorf("%w: k3d cluster %s: node %s is not sandbox %s's (label %s=%q)",
+				guard.ErrRefused, c.Name, node.Name, uuid, guard.LabelUUID, node.RuntimeLabels[guard.LabelUUID])
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: k3d cluster %s has no server or agent node to identify it by", guard.ErrRefused, c.Name)
+	}
+	return nil
+}
+
+// Kubeconfig reads the admin kubeconfig from the cluster's server, as k3d rewrites
+// it: context and cluster k3d-labsbx-<name>, user admin@k3d-labsbx-<name>, server
+// https://127.0.0.1:<api port>. It writes nothing; see WriteKubeconfig.
+func Kubeconfig(ctx context.Context, _ guard.DockerApproval, sandbox string) (*clientcmdapi.Config, error) {
+	c, err := get(ctx, sandbox)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := client.KubeconfigGet(ctx, runtimes.Docker, c)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig of k3d cluster %s: %w", c.Name, err)
+	}
+	return kc, nil
+}
+
+func get(ctx context.Context, sandbox string) (*k3dtypes.Cluster, error) {
+	c, err := client.ClusterGet(ctx, runtimes.Docker, &k3dtypes.Cluster{Name: cluster.Name(sandbox)})
+	if err != nil {
+		return nil, fmt.Errorf("k3d cluster %s: %w", cluster.Name(sandbox), err)
+	}
+	return c, nil
+}

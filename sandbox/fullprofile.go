@@ -1,0 +1,128 @@
+package sandbox
+
+import (
+	"strings"
+
+	"github.com/arcodange/labsbx/charts"
+	"github.com/arcodange/labsbx/sandbox/cluster"
+)
+
+// The full profile's releases: where each chart goes and with which values. The
+// bring-up (not in this build yet) and the dry-run plan share these definitions.
+// No value holds a secret: the Postgres passwords reach the chart through a Secret
+// that labsbx creates from the sandbox state (PostgresAuthSecret).
+
+// Namespaces and release names of the full profile. Each demo app is release <app>
+// in namespace <app>.
+const (
+	NamespacePostgres = "postgres"
+	NamespaceVault    = "vault"
+	NamespaceVSO      = "vault-secrets-operator"
+	// PostgresAuthSecret holds keys postgres-password and vault-admin-password.
+	PostgresAuthSecret = "labsbx-postgres-auth"
+)
+
+// In-cluster addresses.
+const (
+	vaultServiceAddr    = "http://vault." + NamespaceVault + ".svc.cluster.local:8200"
+	postgresServiceHost = "postgres." + NamespacePostgres + ".svc.cluster.local"
+)
+
+// FullRelease is one Helm release of the full profile.
+type FullRelease struct {
+	Name      string         `json:"name"`
+	Namespace string         `json:"namespace"`
+	Chart     charts.Ref     `json:"chart"`
+	Values    map[string]any `json:"values"`
+	// Purpose says what the release is for, for people.
+	Purpose string `json:"purpose"`
+}
+
+// FullReleases lists the full profile's releases in install order: Postgres, Vault,
+// VSO, then one demo app per app.
+func (s Spec) FullReleases() []FullRelease {
+	pin := map[string]charts.Ref{}
+	for _, r := range charts.Pinned() {
+		pin[r.Name] = r
+	}
+	out := []FullRelease{
+		{
+			Name: charts.Postgres, Namespace: NamespacePostgres, Chart: pin[charts.Postgres],
+			Purpose: "Postgres (official image): vault_admin and per app <app>_role owning schema <app>",
+			Values: map[string]any{
+				"image":   s.Postgres.Image,
+				"apps":    append([]string(nil), s.Apps...),
+				"auth":    map[string]any{"existingSecret": PostgresAuthSecret},
+				"service": map[string]any{"nodePort": cluster.PostgresNodePort},
+			},
+		},
+		{
+			Name: charts.Vault, Namespace: NamespaceVault, Chart: pin[charts.Vault],
+			Purpose: "Vault standalone, file storage on a volume, UI and injector off; ready while sealed",
+			Values:  vaultChartValues(s.Vault.Image),
+		},
+		{
+			Name: charts.VSO, Namespace: NamespaceVSO, Chart: pin[charts.VSO],
+			Purpose: "Vault Secrets Operator with a default VaultConnection to the sandbox Vault",
+			Values: map[string]any{
+				"defaultVaultConnection": map[string]any{"enabled": true, "address": vaultServiceAddr, "skipTLSVerify": false},
+			},
+		},
+	}
+	for _, app := range s.Apps {
+		out = append(out, FullRelease{
+			Name: app, Namespace: app, Chart: pin[charts.DemoApp],
+			Purpose: "app " + app + ": ServiceAccount, VaultAuth, VaultDynamicSecret postgres/creds/" + app + ", VaultStaticSecret kvv2/" + app + "/config, Deployment",
+			Values: map[string]any{
+				"app":      app,
+				"image":    s.Postgres.Image,
+				"postgres": map[string]any{"host": postgresServiceHost, "port": 5432, "database": "postgres"},
+			},
+		})
+	}
+	return out
+}
+
+// vaultChartValues configure hashicorp/vault as the vault profile runs it: a real
+// server (not dev mode) on file storage, plain HTTP inside the cluster, published on
+// a NodePort, and a readiness probe that a sealed or uninitialised Vault passes, so
+// that labsbx can reach it to initialise and unseal it.
+func vaultChartValues(image string) map[string]any {
+	repo, tag := splitImage(image)
+	return map[string]any{
+		"injector": map[string]any{"enabled": false},
+		"ui":       map[string]any{"enabled": false},
+		"server": map[string]any{
+			"image":       map[string]any{"repository": repo, "tag": tag},
+			"standalone":  map[string]any{"enabled": true, "config": vaultStandaloneConfig},
+			"ha":          map[string]any{"enabled": false},
+			"dataStorage": map[string]any{"enabled": true, "size": "1Gi"},
+			"service":     map[string]any{"type": "NodePort", "nodePort": cluster.VaultNodePort},
+			"readinessProbe": map[string]any{
+				"enabled": true,
+				"path":    "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204",
+			},
+		},
+	}
+}
+
+const vaultStandaloneConfig = `ui = false
+disable_mlock = true
+listener "tcp" {
+  address         = "[::]:8200"
+  cluster_address = "[::]:8201"
+  tls_disable     = 1
+}
+storage "file" {
+  path = "/vault/data"
+}
+`
+
+// splitImage splits "repo[:tag]" (a registry port is not a tag).
+func splitImage(ref string) (repo, tag string) {
+	i := strings.LastIndex(ref, ":")
+	if i < 0 || strings.Contains(ref[i:], "/") {
+		return ref, "latest"
+	}
+	return ref[:i], ref[i+1:]
+}

@@ -1,0 +1,303 @@
+package sandbox
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/arcodange/labsbx/charts"
+	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/guard"
+)
+
+// Plan is what `labsbx up` would do, computed from the config alone (`up --dry-run`):
+// building it contacts no Docker engine, cluster or Vault, and writes no state.
+type Plan struct {
+	Name    string   `json:"name"`
+	Profile string   `json:"profile"`
+	Apps    []string `json:"apps"`
+	// Available is false for a profile this build cannot bring up yet (Note says why).
+	Available bool   `json:"available"`
+	Note      string `json:"note,omitempty"`
+	StateDir  string `json:"stateDir"`
+
+	Docker   *PlanDocker   `json:"docker,omitempty"`  // vault profile
+	Cluster  *PlanCluster  `json:"cluster,omitempty"` // full profile
+	Images   []PlanImage   `json:"images"`
+	Charts   []charts.Ref  `json:"charts,omitempty"`
+	Releases []FullRelease `json:"releases,omitempty"`
+	// Ports are published on 127.0.0.1; HostPort 0 is chosen (free) at up and recorded.
+	Ports []PlanPort `json:"ports"`
+	Steps []string   `json:"steps"`
+}
+
+// PlanDocker is the vault profile's Docker objects.
+type PlanDocker struct {
+	Network    string          `json:"network"`
+	Volumes    []string        `json:"volumes"`
+	Containers []PlanContainer `json:"containers"`
+}
+
+type PlanContainer struct {
+	Name      string `json:"name"`
+	Component string `json:"component"`
+	Image     string `json:"image"`
+	Volume    string `json:"volume"`
+	Mount     string `json:"mount"`
+}
+
+// PlanCluster is the full profile's k3d cluster.
+type PlanCluster struct {
+	Name         string   `json:"name"`
+	Context      string   `json:"context"`
+	Network      string   `json:"network"`
+	K3sImage     string   `json:"k3sImage"`
+	Servers      int      `json:"servers"`
+	Agents       int      `json:"agents"`
+	LoadBalancer bool     `json:"loadBalancer"`
+	K3sArgs      []string `json:"k3sArgs"`
+	// Kubeconfig is where labsbx writes it; ~/.kube/config is never touched unless
+	// --merge-kubeconfig.
+	Kubeconfig string `json:"kubeconfig"`
+	Marker     string `json:"marker"`
+}
+
+type PlanImage struct {
+	Component string `json:"component"`
+	Ref       string `json:"ref"`
+}
+
+type PlanPort struct {
+	Name     string `json:"name"`
+	HostIP   string `json:"hostIP"`
+	HostPort int    `json:"hostPort"`
+	Target   string `json:"target"`
+}
+
+// PlanOptions are the inputs of a plan.
+type PlanOptions struct {
+	Name string
+	Spec Spec
+	// StateDir is the sandbox's state directory (where the kubeconfig and keys go).
+	StateDir string
+}
+
+// NewPlan computes the plan of `labsbx up` for a validated spec.
+func NewPlan(o PlanOptions) (*Plan, error) {
+	if err := ValidateName(o.Name); err != nil {
+		return nil, err
+	}
+	s := o.Spec
+	p := &Plan{Name: o.Name, Profile: s.Profile, Apps: append([]string(nil), s.Apps...), StateDir: o.StateDir}
+	switch s.Profile {
+	case ProfileVault:
+		p.vault(s)
+	case ProfileFull:
+		p.full(s)
+	default:
+		return nil, fmt.Errorf("invalid profile %q: use %q or %q", s.Profile, ProfileFull, ProfileVault)
+	}
+	return p, nil
+}
+
+// vault mirrors vaultProfile.run: keep the step names in step with it (a
+// sandbox that had VMs and now has none also gets a "Removing the arm64 VMs" step,
+// which depends on the state, not the spec).
+func (p *Plan) vault(s Spec) {
+	p.Available = true
+	obj := func(c string) string { return "labsbx-" + p.Name + "-" + c }
+	p.Docker = &PlanDocker{
+		Network: "labsbx-" + p.Name,
+		Volumes: []string{obj(ComponentPostgres), obj(ComponentVault)},
+		Containers: []PlanContainer{
+			{Name: obj(ComponentPostgres), Component: ComponentPostgres, Image: s.Postgres.Image, Volume: obj(ComponentPostgres), Mount: "/var/lib/postgresql/data"},
+			{Name: obj(ComponentVault), Component: ComponentVault, Image: s.Vault.Image, Volume: obj(ComponentVault), Mount: "/vault/file"},
+		},
+	}
+	p.Images = []PlanImage{{ComponentPostgres, s.Postgres.Image}, {ComponentVault, s.Vault.Image}}
+	p.Ports = []PlanPort{
+		{Name: ComponentPostgres, HostIP: "127.0.0.1", Target: obj(ComponentPostgres) + ":" + strconv.Itoa(postgresPort)},
+		{Name: ComponentVault, HostIP: "127.0.0.1", Target: obj(ComponentVault) + ":" + strconv.Itoa(vaultPort)},
+	}
+	p.Steps = []string{
+		"Checking the Docker engine",
+		"Ensuring images",
+		"Creating network labsbx-" + p.Name,
+		"Starting Postgres",
+		"Preparing Postgres roles",
+		"Starting Vault",
+		"Initialising and unsealing Vault",
+		"Bootstrapping the Vault layout",
+	}
+	p.Steps = append(p.Steps, vmSteps(s)...)
+}
+
+// vmSteps mirrors the VM steps of vaultProfile.run.
+func vmSteps(s Spec) []string {
+	if s.VMs.Count == 0 {
+		return nil
+	}
+	return []string{"Ensuring VM image " + s.VMs.Image, fmt.Sprintf("Starting %d arm64 VMs", s.VMs.Count)}
+}
+
+func (p *Plan) full(s Spec) {
+	p.Note = "dry run only: this build cannot bring the full profile up yet (the charts, the Helm path and the k3d config exist; the bring-up does not)"
+	o := cluster.Options{Sandbox: p.Name, Servers: s.Cluster.Servers, Agents: s.Cluster.Agents, Image: s.Cluster.K3sImage, APIPort: s.Cluster.APIPort}
+	name := cluster.Name(p.Name)
+	p.Cluster = &PlanCluster{
+		Name: name, Context: guard.ContextName(p.Name), Network: "k3d-" + name, K3sImage: s.Cluster.K3sImage,
+		Servers: s.Cluster.Servers, Agents: s.Cluster.Agents, LoadBalancer: o.WithLoadBalancer(), K3sArgs: cluster.K3sArgs(),
+		Kubeconfig: filepath.Join(p.StateDir, "kubeconfig"),
+		Marker:     guard.MarkerNamespace + "/" + guard.MarkerName + " (data.uuid = the sandbox UUID)",
+	}
+	p.Images = []PlanImage{{"k3s", s.Cluster.K3sImage}, {"k3d-tools", cluster.ToolsImage()}}
+	if o.WithLoadBalancer() {
+		p.Images = append(p.Images, PlanImage{"k3d-proxy", cluster.LoadBalancerImage()})
+	}
+	p.Images = append(p.Images,
+		PlanImage{"postgres", s.Postgres.Image},
+		PlanImage{"vault", s.Vault.Image},
+		PlanImage{"vault-secrets-operator", charts.VSOImage},
+	)
+	for _, cp := range o.Ports() {
+		p.Ports = append(p.Ports, PlanPort{Name: cp.Name, HostIP: cp.HostIP, HostPort: cp.HostPort, Target: cp.Target})
+	}
+	p.Charts = charts.Pinned()
+	p.Releases = s.FullReleases()
+
+	servers := plural(s.Cluster.Servers, "server")
+	if s.Cluster.Agents > 0 {
+		servers += ", " + plural(s.Cluster.Agents, "agent")
+	}
+	p.Steps = []string{
+		"Checking the Docker engine",
+		"Ensuring images (" + strings.Join(imageRefs(p.Images), ", ") + ")",
+		"Creating k3d cluster " + name + " (" + servers + "; API, Vault and Postgres on 127.0.0.1)",
+		"Writing the kubeconfig into the sandbox state (~/.kube/config untouched)",
+		"Approving context " + guard.ContextName(p.Name) + " and writing marker " + guard.MarkerNamespace + "/" + guard.MarkerName,
+		"Creating Secret " + NamespacePostgres + "/" + PostgresAuthSecret + " from the sandbox state",
+	}
+	for _, r := range p.Releases {
+		if r.Chart.Name == charts.DemoApp {
+			continue
+		}
+		p.Steps = append(p.Steps, releaseStep(r))
+		switch r.Chart.Name {
+		case charts.Postgres:
+			p.Steps = append(p.Steps, "Waiting for Postgres and its roles Job")
+		case charts.Vault:
+			p.Steps = append(p.Steps,
+				"Initialising and unsealing Vault",
+				"Bootstrapping the Vault layout (kubernetes auth against the cluster, database via "+postgresServiceHost+")")
+		}
+	}
+	for _, r := range p.Releases {
+		if r.Chart.Name == charts.DemoApp {
+			p.Steps = append(p.Steps, releaseStep(r))
+		}
+	}
+	p.Steps = append(p.Steps, "Waiting for the apps to be ready ("+strings.Join(s.Apps, ", ")+"): their credentials from VSO connect to Postgres")
+	p.Steps = append(p.Steps, vmSteps(s)...)
+}
+
+func releaseStep(r FullRelease) string {
+	src := r.Chart.Name
+	if !r.Chart.Embedded {
+		src = "hashicorp/" + r.Chart.Name
+	}
+	return fmt.Sprintf("Installing chart %s %s as release %s/%s", src, r.Chart.Version, r.Namespace, r.Name)
+}
+
+func imageRefs(imgs []PlanImage) []string {
+	out := make([]string, len(imgs))
+	for i, im := range imgs {
+		out[i] = im.Ref
+	}
+	return out
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
+}
+
+// Text renders the plan for people.
+func (p *Plan) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Plan for sandbox %q (profile %s, dry run: nothing was touched)\n", p.Name, p.Profile)
+	if p.Note != "" {
+		fmt.Fprintf(&b, "Note: %s\n", p.Note)
+	}
+	fmt.Fprintf(&b, "Apps: %s\nState: %s\n", strings.Join(p.Apps, ", "), p.StateDir)
+	if c := p.Cluster; c != nil {
+		lb := "no load balancer"
+		if c.LoadBalancer {
+			lb = "load balancer"
+		}
+		fmt.Fprintf(&b, "\nCluster:\n  k3d %s (context %s, network %s)\n  %s, %s, k3s %s\n  k3s args: %s\n  kubeconfig: %s\n  marker: %s\n",
+			c.Name, c.Context, c.Network, plural(c.Servers, "server")+", "+plural(c.Agents, "agent"), lb, c.K3sImage,
+			strings.Join(c.K3sArgs, " "), c.Kubeconfig, c.Marker)
+	}
+	if d := p.Docker; d != nil {
+		fmt.Fprintf(&b, "\nDocker:\n  network %s\n  volumes %s\n", d.Network, strings.Join(d.Volumes, ", "))
+		for _, c := range d.Containers {
+			fmt.Fprintf(&b, "  container %s: %s, volume %s at %s\n", c.Name, c.Image, c.Volume, c.Mount)
+		}
+	}
+	b.WriteString("\nImages:\n")
+	for _, im := range p.Images {
+		fmt.Fprintf(&b, "  %-24s %s\n", im.Component, im.Ref)
+	}
+	if len(p.Charts) > 0 {
+		b.WriteString("\nCharts:\n")
+		for _, c := range p.Charts {
+			fmt.Fprintf(&b, "  %-24s %-8s %s\n", c.Name, c.Version, c.Source())
+		}
+	}
+	if len(p.Releases) > 0 {
+		b.WriteString("\nReleases:\n")
+		for _, r := range p.Releases {
+			fmt.Fprintf(&b, "  %-46s %s %s: %s\n", r.Namespace+"/"+r.Name, r.Chart.Name, r.Chart.Version, r.Purpose)
+		}
+	}
+	b.WriteString("\nPorts (127.0.0.1):\n")
+	for _, pt := range p.Ports {
+		hp := "auto"
+		if pt.HostPort != 0 {
+			hp = strconv.Itoa(pt.HostPort)
+		}
+		fmt.Fprintf(&b, "  %-10s %s:%-5s -> %s\n", pt.Name, pt.HostIP, hp, pt.Target)
+	}
+	b.WriteString("\nSteps:\n")
+	for i, s := range p.Steps {
+		fmt.Fprintf(&b, "  %2d. %s\n", i+1, s)
+	}
+	return b.String()
+}
+
+// PlanUp is the plan of NewUp(cfg, opts).Run, computed without running it: the same
+// profile override, the state dir under the same root (not created).
+func PlanUp(getenv func(string) string, opts UpOptions) (*Plan, error) {
+	if opts.Config == nil {
+		return nil, ErrNoConfig
+	}
+	spec := opts.Config.Spec
+	if opts.Profile != "" {
+		spec.Profile = opts.Profile
+	}
+	// --vms, as Up takes it (an existing sandbox's own VM count is state, not shown).
+	if n := opts.VMs; n != nil {
+		if *n < 0 || *n > MaxVMs {
+			return nil, fmt.Errorf("--vms %d: use 0 to %d", *n, MaxVMs)
+		}
+		spec.VMs.Count = *n
+	}
+	root, err := StateRoot(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return NewPlan(PlanOptions{Name: opts.Name, Spec: spec, StateDir: filepath.Join(root, opts.Name)})
+}

@@ -1,0 +1,188 @@
+package vm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/arcodange/labsbx/internal/execx"
+	"github.com/arcodange/labsbx/vmimages"
+)
+
+// SSHBanner is what an SSH server sends first.
+const SSHBanner = "SSH-2.0-"
+
+// ProbeBanner connects to addr and reads the server's identification line. QEMU's
+// user network accepts a connection on the forwarded port before sshd runs in the
+// guest, so an accepted connection proves nothing: only the banner does.
+func ProbeBanner(ctx context.Context, addr string, timeout time.Duration) error {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(timeout))
+	buf := make([]byte, len(SSHBanner))
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return fmt.Errorf("no SSH banner from %s: %w", addr, err)
+	}
+	if string(buf) != SSHBanner {
+		return fmt.Errorf("%s answered %q, not an SSH banner", addr, buf)
+	}
+	return nil
+}
+
+// Readiness says how long a VM took to become ready, from the call to WaitReady.
+type Readiness struct {
+	Banner time.Duration `json:"bannerNanos"` // sshd answers
+	Ready  time.Duration `json:"readyNanos"`  // logged in, first boot finished
+	// SystemState is `systemctl is-system-running` once boot finished: running, or
+	// degraded when a unit failed.
+	SystemState string `json:"systemState"`
+}
+
+// WaitReady waits until the VM's SSH server sends its banner, then until a login with
+// the sandbox key works and the guest says its first boot finished (the identity was
+// applied and systemd finished starting units). It fails at once when QEMU exits.
+func (m *Manager) WaitReady(ctx context.Context, st *State) (Readiness, error) {
+	defer m.stopSeed(st.Name)
+	t0 := time.Now()
+	var r Readiness
+	var last error
+	for {
+		p, err := m.Process(st)
+		if err != nil {
+			return r, fmt.Errorf("VM %s stopped while booting (%w); its console:\n%s", st.Name, err, m.consoleTail(st, 20))
+		}
+		addr, err := p.SSHAddr()
+		if err != nil {
+			return r, err
+		}
+		if last = ProbeBanner(ctx, addr, 2*time.Second); last == nil {
+			break
+		}
+		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+			return r, fmt.Errorf("VM %s: no SSH banner (%v): %w; its console:\n%s", st.Name, last, err, m.consoleTail(st, 20))
+		}
+	}
+	r.Banner = time.Since(t0)
+	check := "test -e /var/lib/labsbx/first-boot && sudo -n systemctl is-system-running --wait"
+	if img, err := m.image(st); err == nil && img.FirstBoot == vmimages.FirstBootCloudInit {
+		check = "sudo -n cloud-init status --wait >/dev/null; " + check
+	}
+	for {
+		out, err := m.Run(ctx, st, check)
+		state := strings.TrimSpace(string(out))
+		var ee *ssh.ExitError
+		switch {
+		case err == nil || errors.As(err, &ee) && (state == "degraded" || state == "running"):
+			r.Ready, r.SystemState = time.Since(t0), state
+			if state == "degraded" {
+				m.sb.Log.Warn("VM booted with failed units (systemctl --failed shows them)", "vm", st.Name)
+			}
+			return r, nil
+		}
+		last = err
+		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
+			return r, fmt.Errorf("VM %s: first boot did not finish (%v): %w; its console:\n%s", st.Name, last, err, m.consoleTail(st, 20))
+		}
+	}
+}
+
+// Dial opens an SSH connection to the VM: to the address its approved QEMU forwards,
+// as the recorded user with the sandbox key, pinning the VM's recorded host key.
+func (m *Manager) Dial(ctx context.Context, st *State) (*ssh.Client, error) {
+	p, err := m.Process(st)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := p.SSHAddr()
+	if err != nil {
+		return nil, err
+	}
+	hk, err := st.hostKey()
+	if err != nil {
+		return nil, err
+	}
+	kp, err := m.ClientKey()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := loadOrCreateKey(kp, "labsbx-"+m.sb.Record.Name)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &ssh.ClientConfig{User: st.User, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.FixedHostKey(hk), Timeout: 10 * time.Second}
+	d := net.Dialer{Timeout: 10 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ssh %s@%s (%s): %w", st.User, addr, st.Name, err)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return ssh.NewClient(c, chans, reqs), nil
+}
+
+// Run runs a shell command in the VM and returns its standard output. A non-zero exit
+// is an *ssh.ExitError; the error then carries the end of the command's stderr.
+func (m *Manager) Run(ctx context.Context, st *State, cmd string) ([]byte, error) {
+	c, err := m.Dial(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	var stdout, stderr bytes.Buffer
+	s.Stdout, s.Stderr = &stdout, &stderr
+	done := make(chan error, 1)
+	go func() { done <- s.Run(cmd) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		c.Close()
+		return stdout.Bytes(), ctx.Err()
+	}
+	if err != nil {
+		return stdout.Bytes(), fmt.Errorf("%s: %q: %w\n%s", st.Name, cmd, err, execx.Tail(stderr.String(), 10))
+	}
+	return stdout.Bytes(), nil
+}
+
+// ConsoleTail is the end of the VM's console log, for error messages.
+func (m *Manager) consoleTail(st *State, n int) string {
+	b, err := os.ReadFile(m.ConsoleLog(st.Name))
+	if err != nil {
+		return "(no console log: " + err.Error() + ")"
+	}
+	return execx.Tail(string(b), n)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}

@@ -1,0 +1,194 @@
+package vm
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arcodange/labsbx/e2e/testenv"
+	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/vmimages"
+)
+
+// requireVMTools stops the test unless QEMU and the cached default image are here.
+func requireVMTools(t testing.TB) *vmimages.Image {
+	t.Helper()
+	for _, tool := range []string{guard.QemuBinary, "qemu-img", "ssh"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Require(t, tool, "apt-get install qemu-system-arm qemu-utils openssh-client")
+		}
+	}
+	root, err := vmimages.CacheRoot(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := vmimages.SourceAuto.Resolve(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := vmimages.Find(root, "debian-12-arm64", src)
+	if err != nil {
+		testenv.Require(t, "the debian-12-arm64 VM image ("+err.Error()+")", "go tool task vmimage")
+	}
+	return img
+}
+
+// testSandbox is a sandbox record of its own, with its secrets in a temp state dir.
+func testSandbox(t testing.TB) Sandbox {
+	rec := guard.Record{Name: "itvm", UUID: uuid.NewString(), StateDir: t.TempDir()}
+	return Sandbox{Record: rec, SecretPath: func(f string) (guard.KeyPath, error) {
+		return guard.ApproveKeyPath(rec, filepath.Join(rec.StateDir, "secrets", f))
+	}}
+}
+
+// qemuProcesses lists the PIDs whose command line names this sandbox's VMs.
+func qemuProcesses(t testing.TB, uuid string) []string {
+	t.Helper()
+	out, _ := exec.Command("pgrep", "-f", "labsbx-"+uuid+"-").Output()
+	return strings.Fields(string(out))
+}
+
+// bootVM creates and starts a VM and waits until it is ready; cleanup removes it and
+// checks that no QEMU of the sandbox is left.
+func bootVM(t testing.TB, m *Manager, img *vmimages.Image) (*State, Readiness) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := m.Create(ctx, "vm-0", Spec{CPUs: 2, MemoryMiB: 1024, Image: img})
+	t.Cleanup(func() {
+		if st != nil {
+			if err := m.Remove(context.Background(), st); err != nil {
+				t.Errorf("remove: %v", err)
+			}
+		}
+		if left := qemuProcesses(t, m.sb.Record.UUID); len(left) > 0 {
+			t.Errorf("QEMU processes left: %v", left)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Start(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	r, err := m.WaitReady(wctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, r
+}
+
+// TestIntegrationVMLifecycle boots one VM under the host's accelerator (TCG here), logs
+// in with the Go client, plain ssh -F and -i, and Ansible, then stops and starts it and
+// checks that a file written before survived.
+func TestIntegrationVMLifecycle(t *testing.T) {
+	img := requireVMTools(t)
+	if _, err := exec.LookPath("ansible"); err != nil {
+		testenv.Require(t, "ansible", "apt-get install ansible-core")
+	}
+	ctx := context.Background()
+	m := New(testSandbox(t))
+	st, r := bootVM(t, m, img)
+	t.Logf("boot: SSH banner after %s, ready after %s (%s, %s)", r.Banner.Round(100*time.Millisecond), r.Ready.Round(100*time.Millisecond), st.Accel, r.SystemState)
+
+	out, err := m.Run(ctx, st, "uname -m")
+	if err != nil || strings.TrimSpace(string(out)) != "aarch64" {
+		t.Fatalf("uname -m: %q %v", out, err)
+	}
+	files, err := m.WriteAccessFiles([]State{*st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(guard.ScrubbedEnv(os.Environ()), "HOME="+t.TempDir())
+	run := func(name string, args ...string) string {
+		t.Helper()
+		c := exec.Command(name, args...)
+		c.Env = env
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := run("ssh", "-F", files.SSHConfig, "vm-0", "hostname"); got != "vm-0" {
+		t.Errorf("ssh -F: hostname %q", got)
+	}
+	hosts, err := m.Hosts([]State{*st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run("ssh", append(SSHArgs(hosts[0]), "uname", "-m")...); got != "aarch64" {
+		t.Errorf("ssh -i: uname -m %q", got)
+	}
+	for _, inv := range []string{files.InventoryYAML, files.InventoryINI} {
+		if got := run("ansible", "-i", inv, "all", "-m", "ping"); !strings.Contains(got, `"ping": "pong"`) {
+			t.Errorf("ansible -i %s -m ping:\n%s", inv, got)
+		}
+	}
+
+	// A file written (and synced) before a clean stop is there after the start.
+	if _, err := m.Run(ctx, st, "echo kept > ~/persist && sync"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Shutdown(ctx, st, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := m.Running(st); ok || err != nil {
+		t.Fatalf("after stop: running %t, %v", ok, err)
+	}
+	if _, err := m.Start(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	r2, err := m.WaitReady(wctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restart: ready after %s", r2.Ready.Round(100*time.Millisecond))
+	if out, err := m.Run(ctx, st, "cat ~/persist"); err != nil || strings.TrimSpace(string(out)) != "kept" {
+		t.Errorf("after restart: %q %v", out, err)
+	}
+}
+
+// BenchmarkVMBootToSSH times a first boot: from QEMU's start to the SSH banner and to
+// SSH-ready (login works, first boot finished). Under TCG a boot takes tens of seconds,
+// so -benchtime 1x is what `go tool task bench` gets anyway.
+func BenchmarkVMBootToSSH(b *testing.B) {
+	img := requireVMTools(b)
+	var banner, ready time.Duration
+	for range b.N {
+		m := New(testSandbox(b))
+		ctx := context.Background()
+		st, err := m.Create(ctx, "vm-0", Spec{CPUs: 2, MemoryMiB: 1024, Image: img})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if _, err := m.Start(ctx, st); err != nil {
+			b.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		r, err := m.WaitReady(wctx, st)
+		cancel()
+		start := time.Since(t0) - r.Ready // QEMU's own start, before WaitReady
+		if rerr := m.Remove(ctx, st); rerr != nil {
+			b.Error(rerr)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		banner += start + r.Banner
+		ready += start + r.Ready
+		b.Logf("%s: QEMU start to SSH banner %s, to SSH-ready %s", st.Accel, (start + r.Banner).Round(100*time.Millisecond), (start + r.Ready).Round(100*time.Millisecond))
+	}
+	b.ReportMetric(banner.Seconds()/float64(b.N), "s-to-banner/op")
+	b.ReportMetric(ready.Seconds()/float64(b.N), "s-to-ready/op")
+}

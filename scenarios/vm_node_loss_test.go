@@ -1,0 +1,43 @@
+package scenarios
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/arcodange/labsbx/sandbox"
+)
+
+func TestVMNodeLossApplies(t *testing.T) {
+	without := &sandbox.State{Name: "demo"}
+	with := &sandbox.State{Name: "demo", VMs: []sandbox.VMState{{Name: "vm-0"}}}
+	has := func(list []Scenario) bool {
+		for _, s := range list {
+			if s.Name() == "vm-node-loss" {
+				return true
+			}
+		}
+		return false
+	}
+	if has(ApplicableTo(without)) || !has(ApplicableTo(with)) {
+		t.Error("vm-node-loss must apply exactly to sandboxes with VMs")
+	}
+	if len(ApplicableTo(without)) != len(All())-1 {
+		t.Errorf("without VMs, every other scenario applies: %d of %d", len(ApplicableTo(without)), len(All()))
+	}
+	if s, _ := Lookup([]string{"seal"}); !Applies(s[0], without) {
+		t.Error("seal applies everywhere")
+	}
+}
+
+// A sandbox without VMs fails the steady state, saying how to get one.
+func TestVMNodeLossWithoutVMs(t *testing.T) {
+	e := &Env{State: &sandbox.State{Name: "demo"}, values: map[string]string{}}
+	err := vmNodeLoss{}.Steady(context.Background(), e)
+	if err == nil || !strings.Contains(err.Error(), "has no VMs") || !strings.Contains(err.Error(), "up --vms 1") {
+		t.Errorf("steady state without VMs: %v", err)
+	}
+	if got := (vmNodeLoss{}).Runbook(e); got != "labsbx vm start vm-0 --name demo" {
+		t.Errorf("runbook: %q", got)
+	}
+}
