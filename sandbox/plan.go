@@ -101,9 +101,9 @@ func NewPlan(o PlanOptions) (*Plan, error) {
 	return p, nil
 }
 
-// vault mirrors vaultProfile.run: keep the step names in step with it (a
-// sandbox that had VMs and now has none also gets a "Removing the arm64 VMs" step,
-// which depends on the state, not the spec).
+// vault is the plan of the vault profile; its steps are the run's own (a sandbox that
+// had VMs and now has none also gets a "Removing the arm64 VMs" step, which depends on
+// the state, not the spec).
 func (p *Plan) vault(s Spec) {
 	p.Available = true
 	obj := func(c string) string { return "labsbx-" + p.Name + "-" + c }
@@ -120,25 +120,19 @@ func (p *Plan) vault(s Spec) {
 		{Name: ComponentPostgres, HostIP: "127.0.0.1", Target: obj(ComponentPostgres) + ":" + strconv.Itoa(postgresPort)},
 		{Name: ComponentVault, HostIP: "127.0.0.1", Target: obj(ComponentVault) + ":" + strconv.Itoa(vaultPort)},
 	}
-	p.Steps = []string{
-		"Checking the Docker engine",
-		"Ensuring images",
-		"Creating network labsbx-" + p.Name,
-		"Starting Postgres",
-		"Preparing Postgres roles",
-		"Starting Vault",
-		"Initialising and unsealing Vault",
-		"Bootstrapping the Vault layout",
+	p.Steps = nil
+	for _, st := range (*vaultProfile)(nil).steps(p.Name, s, false) {
+		p.Steps = append(p.Steps, st.name)
 	}
-	p.Steps = append(p.Steps, vmSteps(s)...)
 }
 
-// vmSteps mirrors the VM steps of vaultProfile.run.
+// vmSteps are the VM steps of the vault profile, which the full profile shares.
 func vmSteps(s Spec) []string {
-	if s.VMs.Count == 0 {
-		return nil
+	var out []string
+	for _, st := range (*vaultProfile)(nil).vmSteps(s, false) {
+		out = append(out, st.name)
 	}
-	return []string{"Ensuring VM image " + s.VMs.Image, fmt.Sprintf("Starting %d arm64 VMs", s.VMs.Count)}
+	return out
 }
 
 func (p *Plan) full(s Spec) {

@@ -65,29 +65,46 @@ type step struct {
 	fn   func(context.Context) error
 }
 
-func (p *vaultProfile) run(ctx context.Context) error {
-	defer func() {
-		if p.rt != nil {
-			_ = p.rt.Close()
-		}
-	}()
-	steps := []step{
+// steps are the bring-up steps, in order. `up --dry-run` prints their names from a nil
+// profile, so that the plan and the run cannot drift apart: only method values are
+// taken here, nothing is called.
+func (p *vaultProfile) steps(name string, spec Spec, hadVMs bool) []step {
+	return append(p.coreSteps(name), p.vmSteps(spec, hadVMs)...)
+}
+
+func (p *vaultProfile) coreSteps(name string) []step {
+	return []step{
 		{"Checking the Docker engine", p.dockerEngine},
 		{"Ensuring images", p.images},
-		{"Creating network labsbx-" + p.st.Name, p.network},
+		{"Creating network labsbx-" + name, p.network},
 		{"Starting Postgres", p.postgres},
 		{"Preparing Postgres roles", p.postgresRoles},
 		{"Starting Vault", p.vault},
 		{"Initialising and unsealing Vault", p.initUnseal},
 		{"Bootstrapping the Vault layout", p.bootstrap},
 	}
-	if n := p.st.Spec.VMs.Count; n > 0 {
-		steps = append(steps,
-			step{"Ensuring VM image " + p.st.Spec.VMs.Image, p.vmImage},
-			step{fmt.Sprintf("Starting %d arm64 VMs", n), p.vms})
-	} else if len(p.st.VMs) > 0 {
-		steps = append(steps, step{"Removing the arm64 VMs", p.vms})
+}
+
+func (p *vaultProfile) vmSteps(spec Spec, hadVMs bool) []step {
+	switch n := spec.VMs.Count; {
+	case n > 0:
+		return []step{
+			{"Ensuring VM image " + spec.VMs.Image, p.vmImage},
+			{fmt.Sprintf("Starting %d arm64 VMs", n), p.vms},
+		}
+	case hadVMs:
+		return []step{{"Removing the arm64 VMs", p.vms}}
 	}
+	return nil
+}
+
+func (p *vaultProfile) run(ctx context.Context) error {
+	defer func() {
+		if p.rt != nil {
+			_ = p.rt.Close()
+		}
+	}()
+	steps := p.steps(p.st.Name, p.st.Spec, len(p.st.VMs) > 0)
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
