@@ -1,11 +1,8 @@
 package charts_test
 
 import (
-	"bytes"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
+	"github.com/arcodange/labsbx/internal/goldenfile"
 	"strings"
 	"testing"
 
@@ -15,27 +12,6 @@ import (
 	"github.com/arcodange/labsbx/charts"
 	"github.com/arcodange/labsbx/sandbox/helmx"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run `go test ./charts -update` to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the rendering; if the change is intended, run `go test ./charts -update`\n--- got:\n%s", p, got)
-	}
-}
 
 // Fixed passwords: golden files must not depend on randomness.
 func testPostgresValues(apps ...string) charts.PostgresValues {
@@ -79,7 +55,7 @@ func TestRenderPostgres(t *testing.T) {
 					}
 				}
 			}
-			golden(t, tc.golden, []byte(m))
+			goldenfile.Assert(t, tc.golden, []byte(m))
 		})
 	}
 }
@@ -118,7 +94,7 @@ func TestRenderDemoApp(t *testing.T) {
 				}
 				fmt.Fprintf(&all, "# release %s, namespace %s\n%s", app, app, m)
 			}
-			golden(t, tc.golden, []byte(all.String()))
+			goldenfile.Assert(t, tc.golden, []byte(all.String()))
 		})
 	}
 }

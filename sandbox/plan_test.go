@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"github.com/arcodange/labsbx/internal/goldenfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,12 +38,12 @@ func TestPlanGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "plan/"+name+".txt.golden", []byte(p.Text()))
+			goldenfile.Assert(t, "plan/"+name+".txt.golden", []byte(p.Text()))
 			j, err := json.MarshalIndent(p, "", "  ")
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "plan/"+name+".json.golden", append(j, '\n'))
+			goldenfile.Assert(t, "plan/"+name+".json.golden", append(j, '\n'))
 		})
 	}
 	if _, err := os.Stat(stateDir); !os.IsNotExist(err) {

@@ -1,33 +1,13 @@
 package sandbox
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arcodange/labsbx/internal/goldenfile"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
-// golden compares got with testdata/<name>, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run go test -update to create it): %v", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from the golden file:\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
-}
 
 func TestConfigGolden(t *testing.T) {
 	files, err := filepath.Glob("testdata/config/*.yaml")
@@ -59,7 +39,7 @@ func TestConfigGolden(t *testing.T) {
 			default:
 				t.Fatalf("fixture name must start with good- or bad-")
 			}
-			golden(t, filepath.Join("config", name+".golden"), got)
+			goldenfile.Assert(t, filepath.Join("config", name+".golden"), got)
 		})
 	}
 }

@@ -1,34 +1,12 @@
 package vm
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/arcodange/labsbx/internal/goldenfile"
 	"github.com/arcodange/labsbx/vmimages"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test ./sandbox/vm -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file (go test ./sandbox/vm -update rewrites it):\n--- got\n%s\n--- want\n%s", p, got, want)
-	}
-}
 
 func TestChooseAccel(t *testing.T) {
 	for _, tc := range []struct {
@@ -87,7 +65,7 @@ func TestLaunchArgs(t *testing.T) {
 	if err := l.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "qemu-args-direct-tcg.golden", strings.Join(l.Args(), "\n")+"\n")
+	goldenfile.Assert(t, "qemu-args-direct-tcg.golden", []byte(strings.Join(l.Args(), "\n")+"\n"))
 
 	c := testLaunch(cloudImage, AccelHVF)
 	c.FwCfg = nil
@@ -95,7 +73,7 @@ func TestLaunchArgs(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "qemu-args-uefi-hvf.golden", strings.Join(c.Args(), "\n")+"\n")
+	goldenfile.Assert(t, "qemu-args-uefi-hvf.golden", []byte(strings.Join(c.Args(), "\n")+"\n"))
 }
 
 func TestLaunchValidate(t *testing.T) {
@@ -131,7 +109,7 @@ func TestRenderInventory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "inventory."+f+".golden", got)
+		goldenfile.Assert(t, "inventory."+f+".golden", []byte(got))
 	}
 	if _, err := RenderInventory("toml", "demo", nil); err == nil {
 		t.Error("unknown format accepted")
@@ -158,7 +136,7 @@ func TestKnownHostsAndSSHArgs(t *testing.T) {
 func TestCloudInitUserData(t *testing.T) {
 	got := CloudInitUserData("vm-0", "labsbx", "ssh-ed25519 AAAAclient labsbx-demo\n",
 		"-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAhostkeyfake\n-----END OPENSSH PRIVATE KEY-----\n", "ssh-ed25519 AAAAhost\n")
-	golden(t, "cloud-init-user-data.golden", got)
+	goldenfile.Assert(t, "cloud-init-user-data.golden", []byte(got))
 }
 
 func TestKeyPair(t *testing.T) {

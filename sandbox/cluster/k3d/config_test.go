@@ -1,11 +1,9 @@
 package k3d
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
+	"github.com/arcodange/labsbx/internal/goldenfile"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,26 +13,6 @@ import (
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run `go test ./sandbox/cluster/k3d -update` to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs; if the change is intended, run `go test ./sandbox/cluster/k3d -update`\n--- got:\n%s", p, got)
-	}
-}
 
 func testOptions(servers, agents int) cluster.Options {
 	return cluster.Options{
@@ -65,7 +43,7 @@ func TestConfigGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.golden, append(b, '\n'))
+			goldenfile.Assert(t, tc.golden, append(b, '\n'))
 			checkConfig(t, cc.Cluster, tc.servers, tc.agents)
 			if cc.KubeconfigOpts.UpdateDefaultKubeconfig || cc.KubeconfigOpts.SwitchCurrentContext {
 				t.Error("the config would touch ~/.kube/config or switch the context")
