@@ -2,7 +2,6 @@ package charts_test
 
 import (
 	"fmt"
-	"github.com/arcodange/labsbx/internal/goldenfile"
 	"strings"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/arcodange/labsbx/charts"
+	"github.com/arcodange/labsbx/internal/goldenfile"
 	"github.com/arcodange/labsbx/sandbox/helmx"
 )
 

@@ -2,11 +2,12 @@ package sandbox
 
 import (
 	"encoding/json"
-	"github.com/arcodange/labsbx/internal/goldenfile"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arcodange/labsbx/internal/goldenfile"
 )
 
 // TestPlanGolden: the dry-run plan of each profile, as text and JSON, for the

@@ -2,7 +2,6 @@ package k3d
 
 import (
 	"encoding/json"
-	"github.com/arcodange/labsbx/internal/goldenfile"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/docker/go-connections/nat"
 	k3dtypes "github.com/k3d-io/k3d/v5/pkg/types"
 
+	"github.com/arcodange/labsbx/internal/goldenfile"
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
