@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/arcodange/labsbx/internal/cli"
+	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
 
@@ -17,64 +19,14 @@ func newVaultCmd(g *globals) *cobra.Command {
 the sandbox state, never from VAULT_ADDR or VAULT_TOKEN.`,
 		Args: noArgs,
 	}
+	unseal := vaultStatusCmd(g, "unseal", "Unseal the sandbox's Vault with the sandbox's own key", "Unsealing Vault",
+		func(s *sandbox.VaultSession, ctx context.Context) error { _, err := s.Unseal(ctx); return err })
+	unseal.Long = `Unseal the sandbox's Vault with the key kept in the sandbox state. This is the step
+a recovery rehearses; production's key is never read.`
 	cmd.AddCommand(
-		&cobra.Command{
-			Use:   "status",
-			Short: "Show whether the sandbox's Vault is initialised and sealed",
-			Args:  noArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				s, err := g.openVault(cmd.Context())
-				if err != nil {
-					return err
-				}
-				st, err := s.Status(cmd.Context())
-				if err != nil {
-					return err
-				}
-				return printVaultStatus(g, st)
-			},
-		},
-		&cobra.Command{
-			Use:   "seal",
-			Short: "Seal the sandbox's Vault",
-			Args:  noArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				s, err := g.openVault(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if err := g.status().Step("Sealing Vault at "+s.Client.Address(), func() error { return s.Seal(cmd.Context()) }); err != nil {
-					return err
-				}
-				st, err := s.Status(cmd.Context())
-				if err != nil {
-					return err
-				}
-				return printVaultStatus(g, st)
-			},
-		},
-		&cobra.Command{
-			Use:   "unseal",
-			Short: "Unseal the sandbox's Vault with the sandbox's own key",
-			Long: `Unseal the sandbox's Vault with the key kept in the sandbox state. This is the step
-a recovery rehearses; production's key is never read.`,
-			Args: noArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				s, err := g.openVault(cmd.Context())
-				if err != nil {
-					return err
-				}
-				var st vault.Status
-				err = g.status().Step("Unsealing Vault at "+s.Client.Address(), func() error {
-					st, err = s.Unseal(cmd.Context())
-					return err
-				})
-				if err != nil {
-					return err
-				}
-				return printVaultStatus(g, st)
-			},
-		},
+		vaultStatusCmd(g, "status", "Show whether the sandbox's Vault is initialised and sealed", "", nil),
+		vaultStatusCmd(g, "seal", "Seal the sandbox's Vault", "Sealing Vault", (*sandbox.VaultSession).Seal),
+		unseal,
 		&cobra.Command{
 			Use:   "init",
 			Short: "Initialise the sandbox's Vault (1 share, threshold 1) if labsbx has not yet",
@@ -125,6 +77,34 @@ a recovery rehearses; production's key is never read.`,
 			},
 		},
 	)
+	return cmd
+}
+
+// vaultStatusCmd opens the sandbox's Vault, runs action as a step when there is one, and
+// prints the seal status that follows.
+func vaultStatusCmd(g *globals, use, short, step string, action func(*sandbox.VaultSession, context.Context) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.openVault(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if action != nil {
+				err := g.status().Step(step+" at "+s.Client.Address(), func() error { return action(s, cmd.Context()) })
+				if err != nil {
+					return err
+				}
+			}
+			st, err := s.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return printVaultStatus(g, st)
+		},
+	}
 	return cmd
 }
 
