@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arcodange/labsbx/e2e/testenv"
 )
 
 var labsbxBin string
@@ -179,4 +181,15 @@ func (c *cli) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(labsbxBin, args...)
 	cmd.Env = c.environ()
 	return cmd
+}
+
+// newLocalImagesCLI is newCLI for a vault-profile sandbox on the local test images; the
+// test stops through testenv.Require without Docker or the images.
+func newLocalImagesCLI(t testing.TB) *cli {
+	testenv.RequireImage(t, testenv.VaultImage)
+	testenv.RequireImage(t, testenv.PostgresImage)
+	c := newCLI(t)
+	c.env["LABSBX_VAULT_IMAGE"] = testenv.VaultImage
+	c.env["LABSBX_POSTGRES_IMAGE"] = testenv.PostgresImage
+	return c
 }

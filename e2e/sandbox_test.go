@@ -12,19 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/scenarios"
 )
 
 // TestE2EVaultProfile runs the whole life of a vault-profile sandbox through the binary.
 func TestE2EVaultProfile(t *testing.T) {
-	testenv.RequireImage(t, testenv.VaultImage)
-	testenv.RequireImage(t, testenv.PostgresImage)
-	c := newCLI(t)
-	c.env["LABSBX_VAULT_IMAGE"] = testenv.VaultImage
-	c.env["LABSBX_POSTGRES_IMAGE"] = testenv.PostgresImage
-	runSandboxLifecycle(t, c, "vault")
+	runSandboxLifecycle(t, newLocalImagesCLI(t), "vault")
 }
 
 // TestE2EFullProfile is the same life on the full profile (k3d, charts, VSO). It needs

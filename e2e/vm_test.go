@@ -19,8 +19,6 @@ import (
 // and a reboot), a file that survives it, and down, which leaves no QEMU behind. Under
 // TCG the VM boots twice, about 20-40 s each.
 func TestE2EVMs(t *testing.T) {
-	testenv.RequireImage(t, testenv.VaultImage)
-	testenv.RequireImage(t, testenv.PostgresImage)
 	for _, tool := range []string{"qemu-system-aarch64", "qemu-img", "ssh", "ansible"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			testenv.Require(t, tool, "apt-get install qemu-system-arm qemu-utils openssh-client ansible-core")
@@ -37,9 +35,7 @@ func TestE2EVMs(t *testing.T) {
 	if _, err := vmimages.Find(cache, "debian-12-arm64", src); err != nil {
 		testenv.Require(t, "the debian-12-arm64 VM image ("+err.Error()+")", "go tool task vmimage")
 	}
-	c := newCLI(t)
-	c.env["LABSBX_VAULT_IMAGE"] = testenv.VaultImage
-	c.env["LABSBX_POSTGRES_IMAGE"] = testenv.PostgresImage
+	c := newLocalImagesCLI(t)
 	c.env["LABSBX_CACHE_DIR"] = cache
 	const name = "e2evm"
 	t.Cleanup(func() { c.run("down", "--name", name) })
