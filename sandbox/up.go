@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -19,6 +20,9 @@ type UpOptions struct {
 	// VMs overrides spec.vms.count when set (--vms). Without it, an existing sandbox
 	// keeps the VM count it has, unless the config asks for VMs itself.
 	VMs *int
+	// Bundle is an offline bundle directory (`up --bundle`): images come from it,
+	// never from a registry.
+	Bundle string
 }
 
 // UpResult is what `labsbx up` prints.
@@ -67,8 +71,17 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		}
 		spec.Profile = u.opts.Profile
 	}
+	var err error
 	if spec.Profile != ProfileVault {
 		return nil, fmt.Errorf("%w: profile %q (k3d, charts, VSO) is not in this build yet; use --profile vault", ErrProfileUnavailable, spec.Profile)
+	}
+	var bdl *bundle.Bundle
+	if u.opts.Bundle != "" {
+		o := u.opts
+		o.Profile = spec.Profile
+		if bdl, err = openBundle(u.cfg.Getenv, o); err != nil {
+			return nil, err
+		}
 	}
 	// The guard approves the Docker engine before anything is written.
 	dockerOK, err := guard.ApproveDocker(u.cfg.Getenv)
@@ -111,7 +124,7 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		return nil, err
 	}
 	res := &UpResult{Name: st.Name, UUID: st.UUID, Profile: st.Profile, Apps: spec.Apps, Resumed: resumed, StateDir: st.Dir()}
-	r := &vaultProfile{cfg: u.cfg, st: st, res: res, dockerOK: dockerOK}
+	r := &vaultProfile{cfg: u.cfg, st: st, res: res, dockerOK: dockerOK, bundle: bdl}
 	err = r.run(ctx)
 	if err != nil {
 		st.Phase = PhaseFailed

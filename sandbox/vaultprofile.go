@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
@@ -58,6 +59,8 @@ type vaultProfile struct {
 	pgSec    *PostgresSecrets
 	vs       *VaultSession
 	vmImg    *vmimages.Image
+	// bundle, when set, is where images come from (`up --bundle`).
+	bundle *bundle.Bundle
 }
 
 type step struct {
@@ -132,6 +135,19 @@ func (p *vaultProfile) dockerEngine(ctx context.Context) error {
 }
 
 func (p *vaultProfile) images(ctx context.Context) error {
+	if p.bundle != nil {
+		loaded, err := p.bundle.LoadImages(ctx, p.rt, []bundle.Want{
+			{Component: ComponentPostgres, Ref: p.st.Spec.Postgres.Image},
+			{Component: ComponentVault, Ref: p.st.Spec.Vault.Image},
+		})
+		for _, l := range loaded {
+			p.cfg.log().Info("image", "ref", l.Ref, "state", l.Action, "bundle", p.bundle.Dir)
+			if l.Action == "loaded" {
+				p.change("loaded image " + l.Ref + " from the bundle")
+			}
+		}
+		return err
+	}
 	for _, ref := range []string{p.st.Spec.Postgres.Image, p.st.Spec.Vault.Image} {
 		state, err := p.rt.EnsureImage(ctx, ref)
 		if err != nil {

@@ -72,6 +72,7 @@ A hard guard refuses every kube context, Vault and key file that labsbx did not 
 		newDrillCmd(g),
 		newGuardCmd(g),
 		newVMCmd(g),
+		newBundleCmd(g),
 	)
 	return root
 }

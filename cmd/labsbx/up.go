@@ -14,6 +14,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	var profile string
 	var dryRun bool
 	var vms int
+	var bundleDir string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create the sandbox, or converge and resume an existing one",
@@ -31,10 +32,15 @@ running it again resumes.
 With --dry-run, up prints its plan (network or cluster, images, charts with their
 pinned versions, ports, releases and steps in order) and touches nothing: no Docker,
 no cluster, no state. It also shows the plan of --profile full, which this build
-cannot bring up yet.`,
+cannot bring up yet.
+
+With --bundle DIR, every image comes from an offline bundle that 'labsbx bundle
+save DIR' wrote: nothing is pulled. The bundle is checked against the plan first;
+one that lacks an image or chart fails before anything is touched.`,
 		Example: `  labsbx up --profile vault
   labsbx up --profile vault --name ci --config labsbx.yaml -o json
-  labsbx up --profile full --dry-run -o json`,
+  labsbx up --profile full --dry-run -o json
+  labsbx up --profile vault --bundle ./labsbx-bundle`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig()
@@ -60,7 +66,7 @@ cannot bring up yet.`,
 			if err != nil {
 				return err
 			}
-			opts := sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile}
+			opts := sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile, Bundle: bundleDir}
 			if cmd.Flags().Changed("vms") {
 				opts.VMs = &vms
 			}
@@ -87,6 +93,8 @@ cannot bring up yet.`,
 	cmd.Flags().StringVar(&profile, "profile", "", "profile: full or vault (default: spec.profile of the config)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and touch nothing")
 	cmd.Flags().IntVar(&vms, "vms", 0, "number of arm64 VMs (default: spec.vms.count; an existing sandbox keeps its count until --vms 0)")
+	cmd.Flags().StringVar(&bundleDir, "bundle", "", "offline bundle directory (from `labsbx bundle save`): images come from it, nothing is pulled")
+	_ = cmd.MarkFlagDirname("bundle")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{sandbox.ProfileFull, sandbox.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/arcodange/labsbx/internal/cli"
+	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/bundle"
+)
+
+func newBundleCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bundle",
+		Short: "Save and inspect offline bundles (every image and chart `up` needs)",
+		Long: `An offline bundle is a directory with every image and chart that 'labsbx up'
+needs for a profile and config: 'labsbx bundle save DIR' writes it on a machine that
+can pull, and 'labsbx up --bundle DIR' runs from it with no network (on a plane, in a
+lab without egress, in CI with a cold cache).
+
+A bundle holds images (docker save archives) and Helm chart archives, each with its
+sha256 in DIR/bundle.json. It never holds sandbox state or secrets.`,
+	}
+	cmd.AddCommand(newBundleSaveCmd(g), newBundleInspectCmd(g))
+	return cmd
+}
+
+func newBundleSaveCmd(g *globals) *cobra.Command {
+	var profile, chartRepo string
+	var vms int
+	cmd := &cobra.Command{
+		Use:   "save DIR",
+		Short: "Write every image and chart of the plan into DIR",
+		Long: `Write every image and chart that 'labsbx up' needs for this config and profile
+into DIR (created if needed; an existing DIR must be empty or a bundle).
+
+Images the local Docker engine lacks are pulled first. Our own charts are packaged
+from the binary; the upstream Vault and VSO charts are pulled from HashiCorp's Helm
+repository, or from --chart-repo. save is safe to re-run: what is already saved for
+the same image ID or chart version is kept. The VM image is not part of a bundle.`,
+		Example: `  labsbx bundle save ./labsbx-bundle --profile vault
+  labsbx bundle save /media/usb/labsbx --profile full --chart-repo https://mirror.example/helm`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			conf, err := g.configuration()
+			if err != nil {
+				return err
+			}
+			up := sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile}
+			if cmd.Flags().Changed("vms") {
+				up.VMs = &vms
+			}
+			m, err := sandbox.SaveBundle(cmd.Context(), conf, sandbox.BundleSaveOptions{
+				Up: up, Dir: args[0], ChartRepo: chartRepo, Labsbx: currentVersion().Version,
+			})
+			if err != nil {
+				return err
+			}
+			if g.out() == cli.OutputJSON {
+				return cli.WriteJSON(g.stdout, m)
+			}
+			printManifest(g, args[0], m)
+			fmt.Fprintf(g.stdout, "Use it:   labsbx up --profile %s --bundle %s\n", m.Profile, args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&profile, "profile", "", "profile: full or vault (default: spec.profile of the config)")
+	cmd.Flags().StringVar(&chartRepo, "chart-repo", "", "Helm repository to pull the upstream charts from instead of https://helm.releases.hashicorp.com (a mirror)")
+	cmd.Flags().IntVar(&vms, "vms", 0, "as up --vms (VM images are not bundled)")
+	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{sandbox.ProfileFull, sandbox.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.ValidArgsFunction = completeDirs
+	return cmd
+}
+
+func newBundleInspectCmd(g *globals) *cobra.Command {
+	var profile string
+	var verify bool
+	cmd := &cobra.Command{
+		Use:   "inspect DIR",
+		Short: "Show what a bundle holds and whether it covers this config",
+		Long: `Show the images and charts of the bundle in DIR, and check that it holds
+everything 'labsbx up --bundle DIR' needs for this config and profile. With --verify,
+also hash every file against the manifest.`,
+		Example: `  labsbx bundle inspect ./labsbx-bundle --verify
+  labsbx bundle inspect ./labsbx-bundle --profile vault -o json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			b, err := bundle.Open(args[0])
+			if err != nil {
+				return err
+			}
+			if verify {
+				if err := b.Verify(); err != nil {
+					return err
+				}
+			}
+			if profile == "" {
+				profile = b.Manifest.Profile
+			}
+			contents, err := sandbox.BundleContents(g.getenv, sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile})
+			if err != nil {
+				return err
+			}
+			covers := b.Covers(contents)
+			if g.out() == cli.OutputJSON {
+				out := struct {
+					*bundle.Manifest
+					Dir      string `json:"dir"`
+					Verified bool   `json:"verified"`
+					Covers   bool   `json:"covers"`
+					Missing  string `json:"missing,omitempty"`
+				}{Manifest: &b.Manifest, Dir: b.Dir, Verified: verify, Covers: covers == nil}
+				if covers != nil {
+					out.Missing = covers.Error()
+				}
+				if err := cli.WriteJSON(g.stdout, out); err != nil {
+					return err
+				}
+				return covers
+			}
+			printManifest(g, b.Dir, &b.Manifest)
+			if verify {
+				fmt.Fprintln(g.stdout, "Verified: every file matches its sha256")
+			}
+			if covers != nil {
+				return covers
+			}
+			fmt.Fprintf(g.stdout, "Covers:   profile %s of this config\n", profile)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&profile, "profile", "", "profile to check the bundle against (default: the bundle's own)")
+	cmd.Flags().BoolVar(&verify, "verify", false, "hash every file against the manifest")
+	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{sandbox.ProfileFull, sandbox.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.ValidArgsFunction = completeDirs
+	return cmd
+}
+
+func printManifest(g *globals, dir string, m *bundle.Manifest) {
+	fmt.Fprintf(g.stdout, "Bundle:   %s (profile %s, saved %s by labsbx %s)\n", dir, m.Profile, m.Created.Format("2006-01-02 15:04 MST"), m.Labsbx)
+	for _, i := range m.Images {
+		fmt.Fprintf(g.stdout, "Image:    %-24s %s  %s\n", i.Component, i.Ref, mib(i.Size))
+	}
+	for _, c := range m.Charts {
+		fmt.Fprintf(g.stdout, "Chart:    %-24s %s  %s\n", c.Name, c.Version, c.Source)
+	}
+}
+
+func completeDirs(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return nil, cobra.ShellCompDirectiveFilterDirs
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

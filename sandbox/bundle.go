@@ -1,0 +1,73 @@
+package sandbox
+
+import (
+	"context"
+
+	"github.com/arcodange/labsbx/sandbox/bundle"
+	"github.com/arcodange/labsbx/sandbox/docker"
+	"github.com/arcodange/labsbx/sandbox/guard"
+)
+
+// BundleContents is what a bundle must hold for `up` with these options: the plan's
+// images and charts, so that a bundle and the run cannot disagree.
+func BundleContents(getenv func(string) string, opts UpOptions) (bundle.Contents, error) {
+	plan, err := PlanUp(getenv, opts)
+	if err != nil {
+		return bundle.Contents{}, err
+	}
+	c := bundle.Contents{Profile: plan.Profile, Charts: plan.Charts}
+	for _, img := range plan.Images {
+		c.Images = append(c.Images, bundle.Want{Component: img.Component, Ref: img.Ref})
+	}
+	return c, nil
+}
+
+// BundleSaveOptions are the inputs of `labsbx bundle save`.
+type BundleSaveOptions struct {
+	Up        UpOptions
+	Dir       string
+	ChartRepo string
+	Labsbx    string
+}
+
+// SaveBundle writes the offline bundle of the plan of opts.Up into opts.Dir, through
+// the guard-approved local Docker engine (images it lacks are pulled).
+func SaveBundle(ctx context.Context, cfg *Configuration, opts BundleSaveOptions) (*bundle.Manifest, error) {
+	contents, err := BundleContents(cfg.Getenv, opts.Up)
+	if err != nil {
+		return nil, err
+	}
+	appr, err := guard.ApproveDocker(cfg.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := docker.New(appr, opts.Up.Name, "")
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close()
+	if err := rt.Ping(ctx); err != nil {
+		return nil, err
+	}
+	return bundle.Save(ctx, rt, bundle.SaveOptions{
+		Dir: opts.Dir, Contents: contents, ChartRepo: opts.ChartRepo, Labsbx: opts.Labsbx,
+		Step: cfg.progress().Step, Now: cfg.now,
+	})
+}
+
+// openBundle opens and checks the bundle of `up --bundle` before anything else runs:
+// a bundle that lacks part of the plan fails here, with nothing touched.
+func openBundle(getenv func(string) string, opts UpOptions) (*bundle.Bundle, error) {
+	b, err := bundle.Open(opts.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	contents, err := BundleContents(getenv, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Covers(contents); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
