@@ -18,10 +18,12 @@ type DownOptions struct {
 
 // DownResult says what down removed.
 type DownResult struct {
-	Name         string         `json:"name"`
-	Removed      docker.Removed `json:"removed"`
-	VMs          []string       `json:"vms,omitempty"` // stopped, overlays removed
-	StateRemoved bool           `json:"stateRemoved"`
+	Name    string         `json:"name"`
+	Removed docker.Removed `json:"removed"`
+	VMs     []string       `json:"vms,omitempty"` // stopped, overlays removed
+	// Kubeconfig lists the entries removed from a merged kubeconfig.
+	Kubeconfig   []string `json:"kubeconfig,omitempty"`
+	StateRemoved bool     `json:"stateRemoved"`
 }
 
 // Down removes every Docker object labelled with the sandbox's name, then its state
@@ -75,6 +77,16 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 		}
 		st.VMs = nil
 		if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
+			return res, err
+		}
+	}
+	if st != nil && st.Kube != nil && st.Kube.Merged != nil {
+		err := d.cfg.progress().Step("Removing the sandbox's entries from "+st.Kube.Merged.Path, func() error {
+			var err error
+			res.Kubeconfig, err = d.cfg.unmerge(st)
+			return err
+		})
+		if err != nil {
 			return res, err
 		}
 	}

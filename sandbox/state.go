@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/arcodange/labsbx/internal/fsutil"
+	"github.com/arcodange/labsbx/sandbox/cluster"
 )
 
 // Environment variables that place the state root.
@@ -95,6 +96,9 @@ type KubeState struct {
 	CAFingerprint string `json:"caFingerprint"`
 	AuthPlugin    string `json:"authPlugin,omitempty"`
 	MarkerWritten bool   `json:"markerWritten"`
+	// Merged is what `kubeconfig merge` (or up --merge-kubeconfig) added to a user's
+	// kubeconfig; down removes it.
+	Merged *cluster.Merged `json:"merged,omitempty"`
 }
 
 // VaultState records the Vault that labsbx created and initialised.

@@ -23,6 +23,10 @@ type UpOptions struct {
 	// Bundle is an offline bundle directory (`up --bundle`): images come from it,
 	// never from a registry.
 	Bundle string
+	// MergeKubeconfig, when set, is the kubeconfig to merge the cluster's context into
+	// once it is up (--merge-kubeconfig); SwitchContext also makes it current.
+	MergeKubeconfig string
+	SwitchContext   bool
 }
 
 // UpResult is what `labsbx up` prints.
@@ -72,6 +76,9 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		spec.Profile = u.opts.Profile
 	}
 	var err error
+	if u.opts.MergeKubeconfig != "" && spec.Profile == ProfileVault {
+		return nil, fmt.Errorf("--merge-kubeconfig: the %s profile has no cluster (Vault and Postgres run as containers; use `labsbx env`)", ProfileVault)
+	}
 	if spec.Profile != ProfileVault {
 		return nil, fmt.Errorf("%w: profile %q (k3d, charts, VSO) is not in this build yet; use --profile vault", ErrProfileUnavailable, spec.Profile)
 	}

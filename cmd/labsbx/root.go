@@ -73,6 +73,7 @@ A hard guard refuses every kube context, Vault and key file that labsbx did not 
 		newGuardCmd(g),
 		newVMCmd(g),
 		newBundleCmd(g),
+		newKubeconfigCmd(g),
 	)
 	return root
 }

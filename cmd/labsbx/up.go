@@ -15,6 +15,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	var dryRun bool
 	var vms int
 	var bundleDir string
+	var merge, switchContext bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create the sandbox, or converge and resume an existing one",
@@ -66,7 +67,12 @@ one that lacks an image or chart fails before anything is touched.`,
 			if err != nil {
 				return err
 			}
-			opts := sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile, Bundle: bundleDir}
+			opts := sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile, Bundle: bundleDir, SwitchContext: switchContext}
+			if merge || switchContext {
+				if opts.MergeKubeconfig, err = sandbox.DefaultMergeTarget(); err != nil {
+					return err
+				}
+			}
 			if cmd.Flags().Changed("vms") {
 				opts.VMs = &vms
 			}
@@ -95,6 +101,8 @@ one that lacks an image or chart fails before anything is touched.`,
 	cmd.Flags().IntVar(&vms, "vms", 0, "number of arm64 VMs (default: spec.vms.count; an existing sandbox keeps its count until --vms 0)")
 	cmd.Flags().StringVar(&bundleDir, "bundle", "", "offline bundle directory (from `labsbx bundle save`): images come from it, nothing is pulled")
 	_ = cmd.MarkFlagDirname("bundle")
+	cmd.Flags().BoolVar(&merge, "merge-kubeconfig", false, "full profile: also merge the cluster's context into ~/.kube/config (see 'labsbx kubeconfig merge')")
+	cmd.Flags().BoolVar(&switchContext, "switch-context", false, "with --merge-kubeconfig: make the sandbox's context current")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{sandbox.ProfileFull, sandbox.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

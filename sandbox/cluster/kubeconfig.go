@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -38,18 +39,27 @@ func KubeRecord(kc *clientcmdapi.Config, context string) (*guard.KubeRecord, err
 	if _, ok := kc.AuthInfos[kctx.AuthInfo]; !ok {
 		return nil, fmt.Errorf("context %q names user %q, which the kubeconfig lacks", context, kctx.AuthInfo)
 	}
-	block, rest := pem.Decode(cl.CertificateAuthorityData)
-	if block == nil || block.Type != "CERTIFICATE" || len(pemRest(rest)) != 0 {
-		return nil, fmt.Errorf("cluster %q: want exactly one inline CA certificate", kctx.Cluster)
+	fp, err := caFingerprintOf(cl.CertificateAuthorityData)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: %w", kctx.Cluster, err)
 	}
-	sum := sha256.Sum256(block.Bytes)
 	return &guard.KubeRecord{
 		Context:       context,
 		Cluster:       kctx.Cluster,
 		User:          kctx.AuthInfo,
 		Server:        cl.Server,
-		CAFingerprint: hex.EncodeToString(sum[:]),
+		CAFingerprint: fp,
 	}, nil
+}
+
+// caFingerprintOf is the hex sha256 of the DER of the one CA certificate in pemData.
+func caFingerprintOf(pemData []byte) (string, error) {
+	block, rest := pem.Decode(pemData)
+	if block == nil || block.Type != "CERTIFICATE" || len(pemRest(rest)) != 0 {
+		return "", errors.New("want exactly one inline CA certificate")
+	}
+	sum := sha256.Sum256(block.Bytes)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // pemRest drops trailing whitespace after the last PEM block.

@@ -1,0 +1,111 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/guard"
+)
+
+// ErrNoCluster is returned for kubeconfig operations on a sandbox without a cluster.
+var ErrNoCluster = errors.New("sandbox has no cluster")
+
+// DefaultMergeTarget is the kubeconfig that `kubeconfig merge` writes unless told
+// otherwise: ~/.kube/config. $KUBECONFIG is not read (labsbx drops it at start).
+func DefaultMergeTarget() (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no home directory (%w); give --kubeconfig", err)
+	}
+	return filepath.Join(home, ".kube", "config"), nil
+}
+
+// approvedKubeconfig returns the sandbox's own kubeconfig once the guard approved it
+// offline as the cluster the state records.
+func approvedKubeconfig(st *State) (string, error) {
+	if st.Kube == nil || st.Kube.Kubeconfig == "" {
+		return "", fmt.Errorf("%w: sandbox %q (profile %s) has no kubeconfig; the full profile writes one, the vault profile runs Vault and Postgres as containers (see `labsbx env --name %s`)",
+			ErrNoCluster, st.Name, st.Profile, st.Name)
+	}
+	if _, _, err := guard.ApproveKube(st.GuardRecord(), []string{st.Kube.Kubeconfig}, st.Kube.Context); err != nil {
+		return "", err
+	}
+	return st.Kube.Kubeconfig, nil
+}
+
+// Kubeconfig returns the path of the sandbox's kubeconfig, checked by the guard.
+func (c *Configuration) Kubeconfig(name string) (string, error) {
+	st, err := c.Store.Load(name)
+	if err != nil {
+		return "", err
+	}
+	return approvedKubeconfig(st)
+}
+
+// MergeKubeconfig adds the sandbox's context to the kubeconfig at target (and makes
+// it current when switchContext), and records what it added so that down removes it.
+func (c *Configuration) MergeKubeconfig(name, target string, switchContext bool) (*cluster.Merged, error) {
+	lock, err := c.Store.Lock(name)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	st, err := c.Store.Load(name)
+	if err != nil {
+		return nil, err
+	}
+	path, err := approvedKubeconfig(st)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(target)
+	if err != nil {
+		return nil, err
+	}
+	prev := st.Kube.Merged
+	if prev != nil && prev.Path != abs {
+		return nil, fmt.Errorf("sandbox %q is already merged into %s; run `labsbx kubeconfig unmerge --name %s` first", name, prev.Path, name)
+	}
+	m, err := cluster.Merge(abs, kc, *st.GuardRecord().Kube, switchContext, prev)
+	if err != nil {
+		return nil, err
+	}
+	st.Kube.Merged = m
+	return m, c.Store.Save(st, c.now())
+}
+
+// UnmergeKubeconfig removes what MergeKubeconfig added; it is harmless when nothing
+// was merged.
+func (c *Configuration) UnmergeKubeconfig(name string) ([]string, error) {
+	lock, err := c.Store.Lock(name)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	st, err := c.Store.Load(name)
+	if err != nil {
+		return nil, err
+	}
+	return c.unmerge(st)
+}
+
+func (c *Configuration) unmerge(st *State) ([]string, error) {
+	if st.Kube == nil || st.Kube.Merged == nil {
+		return nil, nil
+	}
+	removed, err := cluster.Unmerge(st.Kube.Merged)
+	if err != nil {
+		return removed, fmt.Errorf("remove the sandbox's entries from %s: %w", st.Kube.Merged.Path, err)
+	}
+	st.Kube.Merged = nil
+	return removed, c.Store.Save(st, c.now())
+}
