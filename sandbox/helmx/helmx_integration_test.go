@@ -1,124 +1,30 @@
 package helmx
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"helm.sh/helm/v3/pkg/release"
-	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apiext "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/arcodange/labsbx/charts"
-	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/kubetest"
 )
 
-const itUUID = "8d0c4f0e-3a57-4d7e-9a43-2b1f0c6d9e21"
-
-// sandboxCluster is a real kube-apiserver recorded the way up records a k3d cluster:
-// a kubeconfig in the state dir with context k3d-labsbx-<name>, a guard record with
-// its server and CA fingerprint, and the marker written through the guard.
-type sandboxCluster struct {
-	server     *testenv.KubeServer
-	rec        guard.Record
-	kubeconfig string
-	kube       *guard.Kube
-	admin      *kubernetes.Clientset // the test's own view, not through the guard
-}
-
-func newSandboxCluster(t *testing.T, name string) *sandboxCluster {
+// newSandboxCluster is a kubetest cluster whose marker is written, after checking that
+// the pending connection gives Helm nothing.
+func newSandboxCluster(t *testing.T, name string) *kubetest.Cluster {
 	t.Helper()
-	ctx := t.Context()
-	s := testenv.KubeAPIServer(t)
-	dir := t.TempDir()
-	ctxName := guard.ContextName(name)
-	kc := filepath.Join(dir, "kubeconfig")
-	if err := s.WriteKubeconfig(kc, ctxName); err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := pem.Decode(s.CAPEM)
-	sum := sha256.Sum256(blk.Bytes)
-	rec := guard.Record{Name: name, UUID: itUUID, StateDir: dir, Kube: &guard.KubeRecord{
-		Context: ctxName, Cluster: ctxName, User: ctxName, Server: s.Host, CAFingerprint: hex.EncodeToString(sum[:]),
-	}}
-	a, rep, err := guard.ApproveKube(rec, []string{kc}, ctxName)
-	if err != nil {
-		t.Fatalf("ApproveKube: %v\n%+v", err, rep)
-	}
-	k, err := a.Connect(ctx, rec)
-	if err != nil {
-		t.Fatalf("Connect before the marker: %v", err)
-	}
-	// A pending connection gives Helm nothing.
-	if _, err := New(k, nil); !errors.Is(err, guard.ErrRefused) {
+	c := kubetest.New(t, name)
+	if _, err := New(c.Kube, nil); !errors.Is(err, guard.ErrRefused) {
 		t.Fatalf("New before the marker = %v, want a refusal", err)
 	}
-	if err := k.WriteMarker(ctx); err != nil {
-		t.Fatalf("WriteMarker: %v", err)
-	}
-	rec.Kube.MarkerWritten = true
-	admin, err := kubernetes.NewForConfig(s.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &sandboxCluster{server: s, rec: rec, kubeconfig: kc, kube: k, admin: admin}
-}
-
-// installScaffoldCRDs registers the minimal secrets.hashicorp.com kinds of
-// testdata/vso-crds-scaffold.yaml (test scaffolding: the real CRDs come with VSO's
-// chart) through the guarded connection, and waits until they are served.
-func installScaffoldCRDs(t *testing.T, k *guard.Kube) {
-	t.Helper()
-	ctx := t.Context()
-	cfg, err := k.RESTConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := apiext.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join("testdata", "vso-crds-scaffold.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, doc := range strings.Split(string(b), "\n---\n") {
-		var crd apiextv1.CustomResourceDefinition
-		if err := yaml.UnmarshalStrict([]byte(doc), &crd); err != nil {
-			t.Fatalf("scaffold CRD: %v", err)
-		}
-		if _, err := cs.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, &crd, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("create CRD %s: %v", crd.Name, err)
-		}
-		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-			got, err := cs.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
-			if err != nil {
-				return false, err
-			}
-			for _, c := range got.Status.Conditions {
-				if c.Type == apiextv1.Established && c.Status == apiextv1.ConditionTrue {
-					return true, nil
-				}
-			}
-			return false, nil
-		})
-		if err != nil {
-			t.Fatalf("CRD %s not established: %v", crd.Name, err)
-		}
-	}
+	c.WriteMarker(t)
+	return c
 }
 
 func postgresRelease(t *testing.T, apps ...string) Release {
@@ -156,8 +62,8 @@ func demoAppRelease(t *testing.T, app string) Release {
 func TestIntegrationHelmCharts(t *testing.T) {
 	c := newSandboxCluster(t, "helm")
 	ctx := t.Context()
-	installScaffoldCRDs(t, c.kube)
-	hc, err := New(c.kube, nil)
+	kubetest.InstallScaffoldCRDs(t, c.Kube)
+	hc, err := New(c.Kube, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,10 +110,10 @@ func TestIntegrationHelmCharts(t *testing.T) {
 
 	// What the cluster holds, seen without the guard.
 	for _, app := range three {
-		if _, err := c.admin.CoreV1().ServiceAccounts(app).Get(ctx, app, metav1.GetOptions{}); err != nil {
+		if _, err := c.Admin.CoreV1().ServiceAccounts(app).Get(ctx, app, metav1.GetOptions{}); err != nil {
 			t.Errorf("ServiceAccount %s/%s: %v", app, app, err)
 		}
-		d, err := c.admin.AppsV1().Deployments(app).Get(ctx, app, metav1.GetOptions{})
+		d, err := c.Admin.AppsV1().Deployments(app).Get(ctx, app, metav1.GetOptions{})
 		if err != nil {
 			t.Fatalf("Deployment %s/%s: %v", app, app, err)
 		}
@@ -221,7 +127,7 @@ func TestIntegrationHelmCharts(t *testing.T) {
 					Spec     map[string]any        `json:"spec"`
 				} `json:"items"`
 			}
-			raw, err := c.admin.RESTClient().Get().AbsPath("/apis/secrets.hashicorp.com/v1beta1/namespaces/" + app + "/" + res).DoRaw(ctx)
+			raw, err := c.Admin.RESTClient().Get().AbsPath("/apis/secrets.hashicorp.com/v1beta1/namespaces/" + app + "/" + res).DoRaw(ctx)
 			if err == nil {
 				err = yaml.Unmarshal(raw, &list)
 			}
@@ -230,7 +136,7 @@ func TestIntegrationHelmCharts(t *testing.T) {
 			}
 		}
 	}
-	cm, err := c.admin.CoreV1().ConfigMaps("postgres").Get(ctx, "postgres-roles", metav1.GetOptions{})
+	cm, err := c.Admin.CoreV1().ConfigMaps("postgres").Get(ctx, "postgres-roles", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,20 +145,20 @@ func TestIntegrationHelmCharts(t *testing.T) {
 			t.Errorf("the roles script lacks %s_role", app)
 		}
 	}
-	svc, err := c.admin.CoreV1().Services("postgres").Get(ctx, "postgres", metav1.GetOptions{})
+	svc, err := c.Admin.CoreV1().Services("postgres").Get(ctx, "postgres", metav1.GetOptions{})
 	if err != nil || svc.Spec.Type != "NodePort" || svc.Spec.Ports[0].NodePort != 30432 {
 		t.Errorf("postgres Service = %+v, %v; want NodePort 30432", svc.Spec, err)
 	}
 
 	// Repair: an object deleted behind labsbx's back comes back, as a new revision.
-	if err := c.admin.CoreV1().ServiceAccounts("billing").Delete(ctx, "billing", metav1.DeleteOptions{}); err != nil {
+	if err := c.Admin.CoreV1().ServiceAccounts("billing").Delete(ctx, "billing", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	res := apply(demoAppRelease(t, "billing"), Upgraded)
 	if !strings.Contains(res.Reason, "missing") {
 		t.Errorf("repair reason %q", res.Reason)
 	}
-	if _, err := c.admin.CoreV1().ServiceAccounts("billing").Get(ctx, "billing", metav1.GetOptions{}); err != nil {
+	if _, err := c.Admin.CoreV1().ServiceAccounts("billing").Get(ctx, "billing", metav1.GetOptions{}); err != nil {
 		t.Errorf("ServiceAccount billing/billing after the repair: %v", err)
 	}
 	apply(demoAppRelease(t, "billing"), Unchanged)
@@ -263,15 +169,15 @@ func TestIntegrationHelmCharts(t *testing.T) {
 	if _, err := hc.Apply(ctx, bad); err == nil || !strings.Contains(err.Error(), `in namespace "webapp"`) {
 		t.Errorf("Apply of a demo app outside its namespace = %v", err)
 	}
-	if _, err := c.admin.CoreV1().ServiceAccounts("default").Get(ctx, "webapp", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := c.Admin.CoreV1().ServiceAccounts("default").Get(ctx, "webapp", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the refused release left a ServiceAccount: %v", err)
 	}
 }
 
 // rolesJob returns the name of the postgres roles Job, and wants exactly one.
-func rolesJob(t *testing.T, c *sandboxCluster) string {
+func rolesJob(t *testing.T, c *kubetest.Cluster) string {
 	t.Helper()
-	jobs, err := c.admin.BatchV1().Jobs("postgres").List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=roles"})
+	jobs, err := c.Admin.BatchV1().Jobs("postgres").List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=roles"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,29 +198,29 @@ func rolesJob(t *testing.T, c *sandboxCluster) string {
 func TestIntegrationMarkerAgreesWithGuard(t *testing.T) {
 	c := newSandboxCluster(t, "marker")
 	ctx := t.Context()
-	hc, err := New(c.kube, nil)
+	hc, err := New(c.Kube, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := hc.Apply(ctx, postgresRelease(t, "webapp")); err != nil {
 		t.Fatal(err)
 	}
-	cm, err := c.admin.CoreV1().ConfigMaps(guard.MarkerNamespace).Get(ctx, guard.MarkerName, metav1.GetOptions{})
+	cm, err := c.Admin.CoreV1().ConfigMaps(guard.MarkerNamespace).Get(ctx, guard.MarkerName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := guard.MarkerConfigMap(itUUID)
-	if cm.Data[guard.MarkerUUIDKey] != itUUID || cm.Labels[guard.LabelSandbox] != itUUID || len(cm.Data) != len(want.Data) {
-		t.Errorf("marker = data %v labels %v, want the UUID %s", cm.Data, cm.Labels, itUUID)
+	want := guard.MarkerConfigMap(kubetest.UUID)
+	if cm.Data[guard.MarkerUUIDKey] != kubetest.UUID || cm.Labels[guard.LabelSandbox] != kubetest.UUID || len(cm.Data) != len(want.Data) {
+		t.Errorf("marker = data %v labels %v, want the UUID %s", cm.Data, cm.Labels, kubetest.UUID)
 	}
 	connect := func(rec guard.Record) (*guard.Kube, error) {
-		a, _, err := guard.ApproveKube(rec, []string{c.kubeconfig}, rec.Kube.Context)
+		a, _, err := guard.ApproveKube(rec, []string{c.Kubeconfig}, rec.Kube.Context)
 		if err != nil {
 			return nil, err
 		}
 		return a.Connect(ctx, rec)
 	}
-	k, err := connect(c.rec)
+	k, err := connect(c.Rec)
 	if err != nil || !k.Verified() {
 		t.Fatalf("Connect with the recorded UUID = %v", err)
 	}
@@ -325,7 +231,7 @@ func TestIntegrationMarkerAgreesWithGuard(t *testing.T) {
 	if res, err := hc2.Apply(ctx, postgresRelease(t, "webapp")); err != nil || res.Changed() {
 		t.Errorf("Apply through a fresh connection = %+v, %v; want unchanged", res, err)
 	}
-	other := c.rec
+	other := c.Rec
 	other.UUID = "5b7a1d9e-0000-4000-8000-000000000000"
 	if _, err := connect(other); !errors.Is(err, guard.ErrRefused) || !strings.Contains(err.Error(), "another sandbox") {
 		t.Errorf("Connect with another UUID = %v, want a refusal", err)
@@ -341,7 +247,7 @@ func TestIntegrationMarkerAgreesWithGuard(t *testing.T) {
 func TestIntegrationPendingRelease(t *testing.T) {
 	c := newSandboxCluster(t, "pending")
 	ctx := t.Context()
-	hc, err := New(c.kube, nil)
+	hc, err := New(c.Kube, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

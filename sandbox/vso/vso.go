@@ -1,0 +1,236 @@
+// Package vso observes the app's side of the full profile: what the Vault Secrets
+// Operator did with each app's dynamic Postgres credentials (the VaultDynamicSecret's
+// lease and Events, the Kubernetes Secret it writes) and whether the demo app rolled
+// and is ready. The drills use it to verify recovery as an app sees it.
+//
+// It reads only through a guard-verified connection, and never reads a password: of
+// the credentials Secret it takes the username and the resourceVersion.
+package vso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/arcodange/labsbx/sandbox/guard"
+)
+
+// VaultDynamicSecrets is VSO's VaultDynamicSecret resource.
+var VaultDynamicSecrets = schema.GroupVersionResource{Group: "secrets.hashicorp.com", Version: "v1beta1", Resource: "vaultdynamicsecrets"}
+
+// Event reasons VSO records on a VaultDynamicSecret.
+const (
+	ReasonSecretSynced            = "SecretSynced"
+	ReasonSecretRotated           = "SecretRotated"
+	ReasonSecretSyncError         = "SecretSyncError"
+	ReasonSecretLeaseRenewal      = "SecretLeaseRenewal"
+	ReasonSecretLeaseRenewalError = "SecretLeaseRenewalError"
+	ReasonVaultClientConfigError  = "VaultClientConfigError"
+	ReasonVaultClientError        = "VaultClientError"
+	ReasonRolloutRestartTriggered = "RolloutRestartTriggered"
+	ReasonRolloutRestartFailed    = "RolloutRestartFailed"
+)
+
+// ErrorReasons are the reasons that mean VSO cannot get or sync the credentials.
+var ErrorReasons = []string{ReasonSecretSyncError, ReasonSecretLeaseRenewalError, ReasonVaultClientConfigError, ReasonVaultClientError, ReasonRolloutRestartFailed}
+
+// AnnotationRestartedAt is what VSO sets on a rollout-restart target's pod template.
+const AnnotationRestartedAt = "vso.secrets.hashicorp.com/restartedAt"
+
+// Objects of one app, as charts/demo-app names them: all in namespace <app>.
+func DynamicSecretName(app string) string { return app + "-db" }
+func SecretName(app string) string        { return app + "-db" }
+func DeploymentName(app string) string    { return app }
+
+// AppState is the app's side at one instant. It holds no secret.
+type AppState struct {
+	App string `json:"app"`
+	// LeaseID is the VaultDynamicSecret's status.secretLease.id.
+	LeaseID string `json:"leaseID"`
+	// SecretUser is data.username of Secret <app>-db; SecretVersion its resourceVersion.
+	SecretUser    string `json:"secretUser"`
+	SecretVersion string `json:"secretVersion"`
+	// RestartedAt is VSO's annotation on the Deployment's pod template ("" before any
+	// rollout-restart).
+	RestartedAt string `json:"restartedAt"`
+	// Ready says the Deployment's rollout is complete and every replica available;
+	// Rollout says where it stands, for people.
+	Ready   bool   `json:"ready"`
+	Rollout string `json:"rollout"`
+}
+
+// Event is one Event on the app's VaultDynamicSecret.
+type Event struct {
+	Reason  string    `json:"reason"`
+	Type    string    `json:"type"`
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+	Count   int32     `json:"count"`
+}
+
+// Observer reads the app's side through the guard-verified connection.
+type Observer struct {
+	cs  kubernetes.Interface
+	dyn dynamic.Interface
+}
+
+// New builds an observer from a connection whose marker the guard verified; a
+// pending connection is refused.
+func New(k *guard.Kube) (*Observer, error) {
+	if !k.Verified() {
+		return nil, &guard.Refusal{Reason: "the cluster's marker is not verified yet; no app-side reads before it"}
+	}
+	cfg, err := k.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Observer{cs: cs, dyn: dyn}, nil
+}
+
+// State reads the app's side now.
+func (o *Observer) State(ctx context.Context, app string) (AppState, error) {
+	s := AppState{App: app}
+	vds, err := o.dyn.Resource(VaultDynamicSecrets).Namespace(app).Get(ctx, DynamicSecretName(app), metav1.GetOptions{})
+	if err != nil {
+		return s, fmt.Errorf("app %s: VaultDynamicSecret %s: %w", app, DynamicSecretName(app), err)
+	}
+	s.LeaseID, _, _ = unstructured.NestedString(vds.Object, "status", "secretLease", "id")
+	sec, err := o.cs.CoreV1().Secrets(app).Get(ctx, SecretName(app), metav1.GetOptions{})
+	if err != nil {
+		return s, fmt.Errorf("app %s: Secret %s: %w", app, SecretName(app), err)
+	}
+	s.SecretUser, s.SecretVersion = string(sec.Data["username"]), sec.ResourceVersion
+	d, err := o.cs.AppsV1().Deployments(app).Get(ctx, DeploymentName(app), metav1.GetOptions{})
+	if err != nil {
+		return s, fmt.Errorf("app %s: Deployment %s: %w", app, DeploymentName(app), err)
+	}
+	s.RestartedAt = d.Spec.Template.Annotations[AnnotationRestartedAt]
+	s.Ready, s.Rollout = RolloutComplete(d)
+	return s, nil
+}
+
+// Events returns the Events on the app's VaultDynamicSecret last seen at or after
+// since, oldest first. VSO's Events carry second-precision times, so two in the same
+// second come in the API server's list order.
+func (o *Observer) Events(ctx context.Context, app string, since time.Time) ([]Event, error) {
+	sel := fields.Set{
+		"involvedObject.kind": "VaultDynamicSecret",
+		"involvedObject.name": DynamicSecretName(app),
+	}.AsSelector().String()
+	list, err := o.cs.CoreV1().Events(app).List(ctx, metav1.ListOptions{FieldSelector: sel})
+	if err != nil {
+		return nil, fmt.Errorf("app %s: events: %w", app, err)
+	}
+	var out []Event
+	for _, e := range list.Items {
+		t := eventTime(e)
+		if t.Before(since.Truncate(time.Second)) {
+			continue
+		}
+		out = append(out, Event{Reason: e.Reason, Type: e.Type, Message: e.Message, Time: t, Count: e.Count})
+	}
+	slices.SortStableFunc(out, func(a, b Event) int { return a.Time.Compare(b.Time) })
+	return out, nil
+}
+
+// eventTime is when an Event was last seen (second precision for core/v1 Events).
+func eventTime(e corev1.Event) time.Time {
+	switch {
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	}
+	return e.FirstTimestamp.Time
+}
+
+// First returns the first event with one of reasons.
+func First(events []Event, reasons ...string) (Event, bool) {
+	for _, e := range events {
+		if slices.Contains(reasons, e.Reason) {
+			return e, true
+		}
+	}
+	return Event{}, false
+}
+
+// Healthy is the steady state: VSO holds a lease, the Secret has credentials, and the
+// app is rolled out and ready.
+func Healthy(s AppState) error {
+	var errs []error
+	if s.LeaseID == "" {
+		errs = append(errs, errors.New("the VaultDynamicSecret holds no lease"))
+	}
+	if s.SecretUser == "" {
+		errs = append(errs, fmt.Errorf("Secret %s has no username", SecretName(s.App)))
+	}
+	if !s.Ready {
+		errs = append(errs, fmt.Errorf("Deployment %s is not ready (%s)", DeploymentName(s.App), s.Rollout))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("app %s: %w", s.App, err)
+	}
+	return nil
+}
+
+// Rotated checks that the app moved from before to now onto new credentials: a new
+// lease, a new username in the Secret, a rollout-restart by VSO, and a ready app.
+func Rotated(before, now AppState) error {
+	var errs []error
+	if now.LeaseID == "" || now.LeaseID == before.LeaseID {
+		errs = append(errs, errors.New("the VaultDynamicSecret's lease did not change"))
+	}
+	if now.SecretUser == "" || now.SecretUser == before.SecretUser {
+		errs = append(errs, fmt.Errorf("Secret %s still holds the old credentials", SecretName(now.App)))
+	}
+	if now.RestartedAt == "" || now.RestartedAt == before.RestartedAt {
+		errs = append(errs, fmt.Errorf("VSO has not restarted Deployment %s", DeploymentName(now.App)))
+	}
+	if !now.Ready {
+		errs = append(errs, fmt.Errorf("Deployment %s is not ready (%s)", DeploymentName(now.App), now.Rollout))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("app %s: %w", now.App, err)
+	}
+	return nil
+}
+
+// RolloutComplete is `kubectl rollout status` for a Deployment: the controller saw
+// the latest spec, every replica is updated and available, and no old one is left.
+func RolloutComplete(d *appsv1.Deployment) (bool, string) {
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	st := d.Status
+	switch {
+	case st.ObservedGeneration < d.Generation:
+		return false, "waiting for the deployment controller to see the new spec"
+	case st.UpdatedReplicas < want:
+		return false, fmt.Sprintf("%d of %d replicas updated", st.UpdatedReplicas, want)
+	case st.Replicas > st.UpdatedReplicas:
+		return false, fmt.Sprintf("%d old replicas pending termination", st.Replicas-st.UpdatedReplicas)
+	case st.AvailableReplicas < st.UpdatedReplicas:
+		return false, fmt.Sprintf("%d of %d updated replicas available", st.AvailableReplicas, st.UpdatedReplicas)
+	}
+	return true, fmt.Sprintf("%d of %d replicas updated and available", st.AvailableReplicas, want)
+}

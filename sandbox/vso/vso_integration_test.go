@@ -1,0 +1,223 @@
+package vso
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/kubetest"
+)
+
+// TestIntegrationObserver reads the app's side from a real kube-apiserver. Nothing
+// runs VSO or the deployment controller there, so the test writes what they would:
+// the VaultDynamicSecret's status and Events (VSO), the Secret's credentials (VSO),
+// the pod template annotation (VSO's rollout-restart) and the Deployment's status
+// (the controller). The observer's reads, field selectors and status subresource are
+// the API server's own.
+func TestIntegrationObserver(t *testing.T) {
+	c := kubetest.New(t, "vso")
+	if _, err := New(c.Kube); !errors.Is(err, guard.ErrRefused) {
+		t.Fatalf("New before the marker = %v, want a refusal", err)
+	}
+	c.WriteMarker(t)
+	kubetest.InstallScaffoldCRDs(t, c.Kube)
+	obs, err := New(c.Kube)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	const app = "webapp"
+	vso := &vsoPlayer{t: t, c: c, app: app}
+	vso.createApp()
+
+	s, err := obs.State(ctx, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Healthy(s); err == nil || !strings.Contains(err.Error(), "holds no lease") || !strings.Contains(err.Error(), "not ready") {
+		t.Fatalf("Healthy of a fresh app = %v", err)
+	}
+
+	vso.sync("postgres/creds/webapp/AAA", "v-kubernetes-webapp-aaa", "pw-one")
+	vso.rolledOut(1, 1)
+	before, err := obs.State(ctx, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Healthy(before); err != nil {
+		t.Fatalf("Healthy after sync: %v (%+v)", err, before)
+	}
+	if before.LeaseID != "postgres/creds/webapp/AAA" || before.SecretUser != "v-kubernetes-webapp-aaa" {
+		t.Errorf("state after sync: %+v", before)
+	}
+
+	// Rotation: new lease and credentials, then VSO's rollout-restart.
+	since := time.Now()
+	vso.event("SecretSyncError", corev1.EventTypeWarning, "Failed to get Vault secret data: Vault is sealed")
+	vso.sync("postgres/creds/webapp/BBB", "v-kubernetes-webapp-bbb", "pw-two")
+	vso.restart("2026-11-27T05:00:00Z")
+	vso.event("SecretRotated", corev1.EventTypeNormal, "Secret synced")
+	now, err := obs.State(ctx, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Rotated(before, now); err == nil || !strings.Contains(err.Error(), "controller to see the new spec") {
+		t.Fatalf("Rotated before the rollout = %v", err)
+	}
+	vso.rolledOut(2, 1) // new pod up, old one terminating
+	now, _ = obs.State(ctx, app)
+	if err := Rotated(before, now); err == nil || !strings.Contains(err.Error(), "old replicas pending") {
+		t.Fatalf("Rotated during the rollout = %v", err)
+	}
+	vso.rolledOut(1, 1)
+	now, _ = obs.State(ctx, app)
+	if err := Rotated(before, now); err != nil {
+		t.Fatalf("Rotated after the rollout: %v (%+v)", err, now)
+	}
+	if err := Rotated(now, now); err == nil {
+		t.Fatal("Rotated accepted an unchanged app")
+	}
+
+	events, err := obs.Events(ctx, app, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 || events[0].Reason != ReasonSecretSyncError || events[1].Reason != ReasonSecretRotated {
+		t.Fatalf("Events = %+v", events)
+	}
+	if e, ok := First(events, ErrorReasons...); !ok || e.Type != corev1.EventTypeWarning {
+		t.Errorf("First error event = %+v, %v", e, ok)
+	}
+	if old, _ := obs.Events(ctx, app, time.Now().Add(time.Hour)); len(old) != 0 {
+		t.Errorf("Events in the future = %+v", old)
+	}
+
+	// The observer never carries a password.
+	b, _ := json.Marshal([]any{before, now, events})
+	for _, pw := range []string{"pw-one", "pw-two"} {
+		if strings.Contains(string(b), pw) {
+			t.Errorf("observed state contains the password %q: %s", pw, b)
+		}
+	}
+}
+
+// vsoPlayer writes, with the test's admin client, what VSO and the deployment
+// controller would.
+type vsoPlayer struct {
+	t   *testing.T
+	c   *kubetest.Cluster
+	app string
+	n   int
+}
+
+func (p *vsoPlayer) dyn() dynamic.Interface {
+	d, err := dynamic.NewForConfig(p.c.Server.Config)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return d
+}
+
+func (p *vsoPlayer) createApp() {
+	ctx, a := p.t.Context(), p.c.Admin
+	if _, err := a.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.app}}, metav1.CreateOptions{}); err != nil {
+		p.t.Fatal(err)
+	}
+	vds := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "secrets.hashicorp.com/v1beta1", "kind": "VaultDynamicSecret",
+		"metadata": map[string]any{"name": DynamicSecretName(p.app), "namespace": p.app},
+		"spec": map[string]any{"mount": "postgres", "path": "creds/" + p.app,
+			"destination":           map[string]any{"name": SecretName(p.app), "create": true},
+			"rolloutRestartTargets": []any{map[string]any{"kind": "Deployment", "name": p.app}}},
+	}}
+	if _, err := p.dyn().Resource(VaultDynamicSecrets).Namespace(p.app).Create(ctx, vds, metav1.CreateOptions{}); err != nil {
+		p.t.Fatal(err)
+	}
+	one := int32(1)
+	labels := map[string]string{"app": p.app}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: p.app, Namespace: p.app},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "labsbx.local/postgres:15"}}}}},
+	}
+	if _, err := a.AppsV1().Deployments(p.app).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// sync is VSO getting new credentials: the lease in the status, the Secret's data.
+func (p *vsoPlayer) sync(lease, user, password string) {
+	ctx := p.t.Context()
+	r := p.dyn().Resource(VaultDynamicSecrets).Namespace(p.app)
+	vds, err := r.Get(ctx, DynamicSecretName(p.app), metav1.GetOptions{})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	_ = unstructured.SetNestedField(vds.Object, map[string]any{"id": lease, "duration": int64(3600), "renewable": true}, "status", "secretLease")
+	if _, err := r.UpdateStatus(ctx, vds, metav1.UpdateOptions{}); err != nil {
+		p.t.Fatal(err)
+	}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: SecretName(p.app), Namespace: p.app},
+		Data: map[string][]byte{"username": []byte(user), "password": []byte(password)}}
+	secrets := p.c.Admin.CoreV1().Secrets(p.app)
+	if _, err := secrets.Update(ctx, sec, metav1.UpdateOptions{}); err != nil {
+		if _, err := secrets.Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+}
+
+// restart is VSO's rollout-restart: the annotation on the pod template.
+func (p *vsoPlayer) restart(at string) {
+	patch := `{"spec":{"template":{"metadata":{"annotations":{"` + AnnotationRestartedAt + `":"` + at + `"}}}}}`
+	if _, err := p.c.Admin.AppsV1().Deployments(p.app).Patch(p.t.Context(), p.app, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// rolledOut is the deployment controller's status: replicas pods, updated of them new.
+func (p *vsoPlayer) rolledOut(replicas, updated int32) {
+	ctx := p.t.Context()
+	d, err := p.c.Admin.AppsV1().Deployments(p.app).Get(ctx, p.app, metav1.GetOptions{})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: replicas, UpdatedReplicas: updated,
+		ReadyReplicas: replicas, AvailableReplicas: replicas}
+	if _, err := p.c.Admin.AppsV1().Deployments(p.app).UpdateStatus(ctx, d, metav1.UpdateOptions{}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// event is VSO's event recorder on the VaultDynamicSecret; an Event on another object
+// goes with it, which the observer must not return.
+func (p *vsoPlayer) event(reason, typ, msg string) {
+	ctx := p.t.Context()
+	p.n++
+	// core/v1 Event times have second precision: each event gets its own second.
+	now := metav1.NewTime(time.Now().Add(time.Duration(p.n) * time.Second))
+	for i, obj := range []corev1.ObjectReference{
+		{Kind: "VaultDynamicSecret", Namespace: p.app, Name: DynamicSecretName(p.app), APIVersion: "secrets.hashicorp.com/v1beta1"},
+		{Kind: "VaultStaticSecret", Namespace: p.app, Name: p.app + "-config", APIVersion: "secrets.hashicorp.com/v1beta1"},
+	} {
+		e := &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{Name: p.app + "-" + reason + "-" + string(rune('a'+i)), Namespace: p.app},
+			InvolvedObject: obj, Reason: reason, Type: typ, Message: msg, Count: 1,
+			FirstTimestamp: now, LastTimestamp: now, Source: corev1.EventSource{Component: "vault-secrets-operator"},
+		}
+		if _, err := p.c.Admin.CoreV1().Events(p.app).Create(ctx, e, metav1.CreateOptions{}); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+}
