@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -179,4 +180,71 @@ func BenchmarkUpVaultProfile(b *testing.B) {
 	}
 	b.ReportMetric(first.Seconds()/float64(b.N), "s/up-cold")
 	b.ReportMetric(second.Seconds()/float64(b.N), "s/up-again")
+}
+
+// TestIntegrationUpRecreatesOnNewImage: when the config names another image for a
+// component, up replaces its container and keeps its volume: Postgres keeps its roles,
+// and Vault its data and cluster, sealed by the restart and unsealed by up.
+func TestIntegrationUpRecreatesOnNewImage(t *testing.T) {
+	const name = "it-recreate"
+	conf, cfg := sandboxtest.New(t, name, "webapp")
+	ctx := context.Background()
+	if _, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, err := conf.Store.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Spec.Postgres.Image = derivedImage(t, cfg.Spec.Postgres.Image)
+	cfg.Spec.Vault.Image = derivedImage(t, cfg.Spec.Vault.Image)
+	res, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recreated := 0
+	for _, c := range res.Changes {
+		if strings.HasPrefix(c, "recreated container labsbx-"+name+"-") {
+			recreated++
+		}
+	}
+	if recreated != 2 {
+		t.Fatalf("changes = %v, want both containers recreated", res.Changes)
+	}
+	after, err := conf.Store.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Vault.ContainerID == before.Vault.ContainerID || after.Vault.ClusterID != before.Vault.ClusterID {
+		t.Errorf("vault container %s -> %s, cluster %s -> %s; want a new container on the same cluster",
+			before.Vault.ContainerID, after.Vault.ContainerID, before.Vault.ClusterID, after.Vault.ClusterID)
+	}
+	// Converged: a third up changes nothing.
+	again, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ctx)
+	if err != nil || len(again.Changes) != 0 {
+		t.Fatalf("third up: %v, %v", again.Changes, err)
+	}
+	// Down before the derived images go, so that none is left in use.
+	if _, err := sandbox.NewDown(conf, sandbox.DownOptions{Name: name}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// derivedImage commits a container of ref as a new image (another ID, same content)
+// under a name of the test's own.
+func derivedImage(t *testing.T, ref string) string {
+	t.Helper()
+	suffix := strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-")
+	out, err := exec.Command("docker", "create", ref).Output()
+	if err != nil {
+		t.Fatalf("docker create %s: %v", ref, err)
+	}
+	cid := strings.TrimSpace(string(out))
+	defer func() { _ = exec.Command("docker", "rm", "-f", cid).Run() }()
+	derived := strings.SplitN(ref, ":", 2)[0] + "-derived:" + suffix
+	if out, err := exec.Command("docker", "commit", "--change", "LABEL dev.labsbx.test=derived", cid, derived).CombinedOutput(); err != nil {
+		t.Fatalf("docker commit: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "image", "rm", "-f", derived).Run() })
+	return derived
 }

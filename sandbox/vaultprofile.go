@@ -206,7 +206,7 @@ func (p *vaultProfile) postgres(ctx context.Context) error {
 			return err
 		}
 	}
-	id, created, err := p.rt.EnsureContainer(ctx, docker.ContainerSpec{
+	id, action, err := p.rt.EnsureContainer(ctx, docker.ContainerSpec{
 		Component: ComponentPostgres,
 		Image:     p.st.Spec.Postgres.Image,
 		Env:       []string{"POSTGRES_USER=postgres", "POSTGRES_PASSWORD=" + sec.SuperuserPassword, "POSTGRES_DB=postgres"},
@@ -217,12 +217,19 @@ func (p *vaultProfile) postgres(ctx context.Context) error {
 		return err
 	}
 	p.setContainer(ComponentPostgres, id)
-	if created {
-		p.change("created container " + p.rt.ObjectName(ComponentPostgres))
-	}
+	p.containerChange(ComponentPostgres, action)
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	return postgres.WaitReady(wctx, p.st.PostgresAdminEndpoint(sec), 200*time.Millisecond)
+}
+
+func (p *vaultProfile) containerChange(component, action string) {
+	switch action {
+	case docker.ContainerCreated:
+		p.change("created container " + p.rt.ObjectName(component))
+	case docker.ContainerRecreated:
+		p.change("recreated container " + p.rt.ObjectName(component) + " on its new image (volume kept)")
+	}
 }
 
 func (p *vaultProfile) setContainer(component, id string) {
@@ -279,7 +286,7 @@ func (p *vaultProfile) vault(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	id, created, err := p.rt.EnsureContainer(ctx, docker.ContainerSpec{
+	id, action, err := p.rt.EnsureContainer(ctx, docker.ContainerSpec{
 		Component:  ComponentVault,
 		Image:      p.st.Spec.Vault.Image,
 		Entrypoint: []string{"/bin/vault"},
@@ -294,9 +301,7 @@ func (p *vaultProfile) vault(ctx context.Context) error {
 	}
 	p.setContainer(ComponentVault, id)
 	p.st.Vault.ContainerID = id
-	if created {
-		p.change("created container " + p.rt.ObjectName(ComponentVault))
-	}
+	p.containerChange(ComponentVault, action)
 	p.res.VaultAddr = p.st.Vault.Addr
 	return nil
 }

@@ -200,32 +200,59 @@ type ContainerSpec struct {
 	Files map[string][]byte
 }
 
+// Container actions of EnsureContainer.
+const (
+	ContainerCreated   = "created"
+	ContainerRecreated = "recreated"
+)
+
 // EnsureContainer creates the component's container unless it exists, and starts it
-// unless it runs. It returns the container ID.
-func (r *Runtime) EnsureContainer(ctx context.Context, s ContainerSpec) (id string, created bool, err error) {
+// unless it runs. A container of an image other than the one s names now (the config
+// or a bundle changed the image under that name) is removed and created again; its
+// named volumes, and so its data, stay. It returns the container ID and what it did
+// ("" when the container was there already).
+func (r *Runtime) EnsureContainer(ctx context.Context, s ContainerSpec) (id, action string, err error) {
 	name := r.ObjectName(s.Component)
 	c, err := r.eng.ContainerInspect(ctx, name)
 	switch {
 	case err == nil:
 		if c.Config == nil || !r.ours(c.Config.Labels) {
-			return "", false, errNotOurs("container", name)
+			return "", "", errNotOurs("container", name)
 		}
 		id = c.ID
+		want, ierr := r.eng.ImageInspect(ctx, s.Image)
+		if ierr != nil {
+			return "", "", fmt.Errorf("inspect image %s: %w", s.Image, ierr)
+		}
+		if c.Image != want.ID {
+			// A clean stop first: Vault and Postgres flush their storage on SIGTERM.
+			timeout := 30
+			if err := r.eng.ContainerStop(ctx, c.ID, container.StopOptions{Timeout: &timeout}); err != nil {
+				return "", "", fmt.Errorf("stop container %s to recreate it on image %s: %w", name, s.Image, err)
+			}
+			if err := r.eng.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil {
+				return "", "", fmt.Errorf("remove container %s to recreate it on image %s: %w", name, s.Image, err)
+			}
+			if id, err = r.create(ctx, name, s); err != nil {
+				return "", "", err
+			}
+			action = ContainerRecreated
+		}
 	case isNotFound(err):
 		id, err = r.create(ctx, name, s)
 		if err != nil {
-			return "", false, err
+			return "", "", err
 		}
-		created = true
+		action = ContainerCreated
 	default:
-		return "", false, fmt.Errorf("inspect container %s: %w", name, err)
+		return "", "", fmt.Errorf("inspect container %s: %w", name, err)
 	}
-	if created || c.State == nil || !c.State.Running {
+	if action != "" || c.State == nil || !c.State.Running {
 		if err := r.eng.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-			return id, created, fmt.Errorf("start container %s: %w", name, err)
+			return id, action, fmt.Errorf("start container %s: %w", name, err)
 		}
 	}
-	return id, created, nil
+	return id, action, nil
 }
 
 func (r *Runtime) create(ctx context.Context, name string, s ContainerSpec) (string, error) {

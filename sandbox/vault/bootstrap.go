@@ -33,12 +33,20 @@ type Layout struct {
 	Kubernetes *KubernetesAuth
 }
 
-// KubernetesAuth is how Vault reaches the cluster's TokenReview API.
+// KubernetesAuth is how Vault reaches the cluster's TokenReview API: from outside
+// (Host, CACertPEM and a reviewer token), or from inside the cluster.
 type KubernetesAuth struct {
 	Host             string
 	CACertPEM        string
 	TokenReviewerJWT string
+	// InCluster: Vault runs in the cluster (the full profile) and reviews tokens with
+	// its own pod's ServiceAccount token and CA, which the Vault chart's auth-delegator
+	// binding allows; Host, CACertPEM and TokenReviewerJWT are not used.
+	InCluster bool
 }
+
+// InClusterHost is the API server as a pod sees it.
+const InClusterHost = "https://kubernetes.default.svc:443"
 
 // Change is one thing the bootstrap changed.
 type Change struct {
@@ -129,6 +137,13 @@ func (b *bootstrapper) run(l Layout) error {
 			k := l.Kubernetes
 			if k == nil {
 				return nil
+			}
+			if k.InCluster {
+				return b.ensure("auth/"+AuthK8s+"/config", map[string]any{
+					"kubernetes_host":      InClusterHost,
+					"kubernetes_ca_cert":   "",
+					"disable_local_ca_jwt": false,
+				})
 			}
 			return b.ensureWithSecret("auth/"+AuthK8s+"/config", map[string]any{
 				"kubernetes_host":    k.Host,

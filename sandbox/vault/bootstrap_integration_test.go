@@ -283,6 +283,26 @@ func TestIntegrationKubernetesAuth(t *testing.T) {
 	if ch, err := vault.Bootstrap(ctx, sv.root, l); err != nil || len(ch) != 0 {
 		t.Fatalf("second bootstrap with kubernetes auth: %v, %v", ch, err)
 	}
+	// The full profile's Vault runs in the cluster: it reviews tokens as its own pod.
+	inCluster := l
+	inCluster.Kubernetes = &vault.KubernetesAuth{InCluster: true}
+	if ch, err := vault.Bootstrap(ctx, sv.root, inCluster); err != nil || len(ch) != 1 || ch[0].Path != "auth/kubernetes/config" {
+		t.Fatalf("bootstrap in-cluster: %v, %v", ch, err)
+	}
+	cfg, err := sv.root.Logical().ReadWithContext(ctx, "auth/kubernetes/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Data["kubernetes_host"] != vault.InClusterHost || cfg.Data["disable_local_ca_jwt"] != false || cfg.Data["kubernetes_ca_cert"] != "" {
+		t.Errorf("in-cluster config = %v", cfg.Data)
+	}
+	if ch, err := vault.Bootstrap(ctx, sv.root, inCluster); err != nil || len(ch) != 0 {
+		t.Fatalf("second in-cluster bootstrap: %v, %v", ch, err)
+	}
+	// And back: the outside view again, for the logins below.
+	if _, err := vault.Bootstrap(ctx, sv.root, l); err != nil {
+		t.Fatal(err)
+	}
 	login := func(jwt string) (*api.Secret, error) {
 		return sv.token(t, "").Logical().WriteWithContext(ctx, "auth/kubernetes/login", map[string]any{"role": "webapp", "jwt": jwt})
 	}
