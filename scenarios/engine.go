@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/vso"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
@@ -177,7 +178,16 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 		res.Milestones = milestoneOffsets(e.takeMilestones(), res.StartedAt)
 	}()
 
-	if !run(PhaseSteady, func(ctx context.Context) error { return s.Steady(ctx, e) }) {
+	var appsBefore map[string]vso.AppState
+	steady := func(ctx context.Context) error {
+		if err := s.Steady(ctx, e); err != nil || e.Apps == nil {
+			return err
+		}
+		var err error
+		appsBefore, err = e.appStates(ctx)
+		return err
+	}
+	if !run(PhaseSteady, steady) {
 		for _, p := range []string{PhaseInject, PhaseObserve, PhaseRecover, PhaseVerify} {
 			skip(p, "the steady state did not hold before the fault")
 		}
@@ -186,7 +196,7 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 	// Time to detect runs from the moment the fault is in place (the end of inject) to
 	// the symptom.
 	var recorded bool
-	var injected time.Time
+	var injectStart, injected time.Time
 	ok := run(PhaseInject, func(ctx context.Context) error {
 		// The fault goes into the state before it happens, so an interrupted drill can
 		// be undone by `labsbx drill recover` or the next `up`.
@@ -194,6 +204,7 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 			return err
 		}
 		recorded = true
+		injectStart = d.now()
 		e.Mark("injecting the fault")
 		if err := s.Inject(ctx, e); err != nil {
 			return err
@@ -237,8 +248,19 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 			}
 		}
 		verified := run(PhaseVerify, func(ctx context.Context) error {
-			return poll(ctx, d.verifyTimeout(), func(ctx context.Context) error { return s.Verify(ctx, e) })
+			return poll(ctx, d.verifyTimeout(), func(ctx context.Context) error {
+				if err := s.Verify(ctx, e); err != nil || e.Apps == nil {
+					return err
+				}
+				// The full profile: the apps must have come back too, as the scenario says.
+				return e.appsRecovered(ctx, appsBefore, outcomeOf(s))
+			})
 		})
+		if e.Apps != nil {
+			if err := e.markAppEvents(ctx, injectStart); err != nil && res.Error == "" {
+				res.Error = "reading VSO's events: " + err.Error()
+			}
+		}
 		if verified {
 			e.Mark("steady state verified")
 			res.TimeToRecoverMs = ms(d.now().Sub(recoverStart))

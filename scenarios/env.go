@@ -27,6 +27,8 @@ type Env struct {
 	Consumer *Consumer
 	// VMs runs the sandbox's arm64 VMs; nil when it has none.
 	VMs *vm.Manager
+	// Apps observes VSO and the demo apps (full profile); nil on the vault profile.
+	Apps AppSide
 
 	cfg        *sandbox.Configuration
 	values     map[string]string // what a scenario carries from one phase to the next
@@ -42,10 +44,12 @@ type Milestone struct {
 }
 
 // Mark records a milestone now.
-func (e *Env) Mark(name string) {
+func (e *Env) Mark(name string) { e.markAt(name, e.now()) }
+
+func (e *Env) markAt(name string, at time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.milestones = append(e.milestones, Milestone{Name: name, At: e.now()})
+	e.milestones = append(e.milestones, Milestone{Name: name, At: at})
 }
 
 func (e *Env) takeMilestones() []Milestone {

@@ -17,6 +17,10 @@ func init() { register(lostLease{}) }
 type lostLease struct{}
 
 func (lostLease) Name() string { return "lost-lease" }
+
+// AppOutcome: the revoked credentials are dead, so on the full profile VSO must have
+// issued new ones and restarted the app.
+func (lostLease) AppOutcome() AppOutcome { return AppRotated }
 func (lostLease) Description() string {
 	return "the app's database lease is revoked: its Postgres user is gone until new credentials are issued"
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,6 +85,9 @@ type MilestoneOffset struct {
 func ms(d time.Duration) int64 { return d.Milliseconds() }
 
 func milestoneOffsets(ms []Milestone, start time.Time) []MilestoneOffset {
+	// Milestones taken from VSO's Events come in late, at their own earlier times.
+	ms = slices.Clone(ms)
+	slices.SortStableFunc(ms, func(a, b Milestone) int { return a.At.Compare(b.At) })
 	out := make([]MilestoneOffset, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, MilestoneOffset{Name: m.Name, At: m.At, OffsetMs: m.At.Sub(start).Milliseconds()})
