@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
-	"github.com/arcodange/labsbx/sandbox/vso"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/sandbox/vso"
 )
 
 // PollInterval is how often the engine polls a symptom or the steady state: detection
