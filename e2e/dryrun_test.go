@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arcodange/labsbx/e2e/testenv"
 )
 
 // TestE2EUpDryRun: `up --dry-run` prints the plan of both profiles and touches
@@ -36,7 +39,7 @@ func TestE2EUpDryRun(t *testing.T) {
 		Steps []string `json:"steps"`
 	}
 	c.json(&plan, "up", "--dry-run", "--profile", "full", "--name", "plan")
-	if plan.Profile != "full" || plan.Available || plan.Cluster.Name != "labsbx-plan" || plan.Cluster.Context != "k3d-labsbx-plan" {
+	if plan.Profile != "full" || !plan.Available || plan.Cluster.Name != "labsbx-plan" || plan.Cluster.Context != "k3d-labsbx-plan" {
 		t.Errorf("full plan: %+v", plan)
 	}
 	if len(plan.Charts) != 4 || len(plan.Releases) != 4 || len(plan.Steps) == 0 {
@@ -52,8 +55,29 @@ func TestE2EUpDryRun(t *testing.T) {
 		t.Errorf("the dry runs wrote into the state root: %v %v", entries, err)
 	}
 
-	// Without --dry-run the full profile is still refused, before anything.
-	if r := c.run("up", "--profile", "full", "--name", "plan"); r.code != 1 || !strings.Contains(r.stderr, "not in this build yet") {
-		t.Errorf("up --profile full: exit %d, stderr %s", r.code, r.stderr)
+}
+
+// TestE2EFullProfileWithoutImages: up --profile full stops at the images step when an
+// image can be neither found nor pulled (here a k3s image under a registry name that
+// resolves nowhere), says how to go on without network, and down cleans up after it.
+func TestE2EFullProfileWithoutImages(t *testing.T) {
+	testenv.RequireDocker(t)
+	c := newCLI(t)
+	cfg := filepath.Join(t.TempDir(), "labsbx.yaml")
+	const absent = "labsbx.invalid/absent-k3s:none"
+	err := os.WriteFile(cfg, []byte(`apiVersion: labsbx.dev/v1alpha1
+kind: Sandbox
+spec:
+  profile: full
+  cluster:
+    k3sImage: `+absent+"\n"), 0o644)
+	if err != nil {
+		t.Fatal(err)
 	}
+	r := c.run("up", "--config", cfg, "--name", "noimg")
+	if r.code != 1 || !strings.Contains(r.stderr, absent) || !strings.Contains(r.stderr, "--bundle") {
+		t.Errorf("up --profile full without images: exit %d, stderr %s", r.code, r.stderr)
+	}
+	c.ok("down", "--name", "noimg")
+	assertNoLabelled(t, "noimg")
 }

@@ -23,6 +23,9 @@ type Configuration struct {
 	// overrides and DOCKER_HOST (a local socket) are read through it.
 	Getenv func(string) string
 	Now    func() time.Time
+	// Clusters makes the full profile's cluster provider (k3d); nil in a build or test
+	// without one, where the full profile is not available.
+	Clusters ClusterProviders
 }
 
 // Clock is the configuration's time (time.Now unless a test set Now).

@@ -21,6 +21,8 @@ type DownResult struct {
 	Name    string         `json:"name"`
 	Removed docker.Removed `json:"removed"`
 	VMs     []string       `json:"vms,omitempty"` // stopped, overlays removed
+	// Cluster is the k3d cluster deleted (full profile).
+	Cluster string `json:"cluster,omitempty"`
 	// Kubeconfig lists the entries removed from a merged kubeconfig.
 	Kubeconfig   []string `json:"kubeconfig,omitempty"`
 	StateRemoved bool     `json:"stateRemoved"`
@@ -87,6 +89,29 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 			return err
 		})
 		if err != nil {
+			return res, err
+		}
+	}
+	if st != nil && st.Cluster != nil {
+		err := d.cfg.progress().Step("Deleting k3d cluster "+st.Cluster.Name, func() error {
+			if d.cfg.Clusters == nil {
+				return fmt.Errorf("%w: this build cannot remove k3d cluster %s", ErrProfileUnavailable, st.Cluster.Name)
+			}
+			prov, err := d.cfg.Clusters(appr, st.Name, st.UUID)
+			if err != nil {
+				return err
+			}
+			deleted, err := prov.Delete(ctx)
+			if deleted {
+				res.Cluster = st.Cluster.Name
+			}
+			return err
+		})
+		if err != nil {
+			return res, err
+		}
+		st.Cluster, st.Kube = nil, nil
+		if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
 			return res, err
 		}
 	}

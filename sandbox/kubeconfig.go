@@ -59,6 +59,16 @@ func (c *Configuration) MergeKubeconfig(name, target string, switchContext bool)
 	if err != nil {
 		return nil, err
 	}
+	m, err := c.merge(st, target, switchContext)
+	if err != nil {
+		return nil, err
+	}
+	return m, c.Store.Save(st, c.now())
+}
+
+// merge is MergeKubeconfig under the caller's lock; it records the merge in st (the
+// caller saves it).
+func (c *Configuration) merge(st *State, target string, switchContext bool) (*cluster.Merged, error) {
 	path, err := approvedKubeconfig(st)
 	if err != nil {
 		return nil, err
@@ -73,14 +83,14 @@ func (c *Configuration) MergeKubeconfig(name, target string, switchContext bool)
 	}
 	prev := st.Kube.Merged
 	if prev != nil && prev.Path != abs {
-		return nil, fmt.Errorf("sandbox %q is already merged into %s; run `labsbx kubeconfig unmerge --name %s` first", name, prev.Path, name)
+		return nil, fmt.Errorf("sandbox %q is already merged into %s; run `labsbx kubeconfig unmerge --name %s` first", st.Name, prev.Path, st.Name)
 	}
 	m, err := cluster.Merge(abs, kc, *st.GuardRecord().Kube, switchContext, prev)
 	if err != nil {
 		return nil, err
 	}
 	st.Kube.Merged = m
-	return m, c.Store.Save(st, c.now())
+	return m, nil
 }
 
 // UnmergeKubeconfig removes what MergeKubeconfig added; it is harmless when nothing

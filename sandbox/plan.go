@@ -126,6 +126,21 @@ func (p *Plan) vault(s Spec) {
 	}
 }
 
+// fullPlanImages are the full profile's images: k3s and k3d's helpers, then the
+// workloads'.
+func fullPlanImages(name string, s Spec) []PlanImage {
+	o := cluster.Options{Sandbox: name, Servers: s.Cluster.Servers, Agents: s.Cluster.Agents}
+	imgs := []PlanImage{{"k3s", s.Cluster.K3sImage}, {"k3d-tools", cluster.ToolsImage()}}
+	if o.WithLoadBalancer() {
+		imgs = append(imgs, PlanImage{"k3d-proxy", cluster.LoadBalancerImage()})
+	}
+	return append(imgs,
+		PlanImage{"postgres", s.Postgres.Image},
+		PlanImage{"vault", s.Vault.Image},
+		PlanImage{"vault-secrets-operator", charts.VSOImage},
+	)
+}
+
 // vmSteps are the VM steps of the vault profile, which the full profile shares.
 func vmSteps(s Spec) []string {
 	var out []string
@@ -136,7 +151,8 @@ func vmSteps(s Spec) []string {
 }
 
 func (p *Plan) full(s Spec) {
-	p.Note = "dry run only: this build cannot bring the full profile up yet (the charts, the Helm path and the k3d config exist; the bring-up does not)"
+	p.Available = true
+	p.Note = "needs every image above in the local Docker engine, pulled or loaded from an offline bundle (up --bundle DIR); k3s nodes cannot pull either"
 	o := cluster.Options{Sandbox: p.Name, Servers: s.Cluster.Servers, Agents: s.Cluster.Agents, Image: s.Cluster.K3sImage, APIPort: s.Cluster.APIPort}
 	name := cluster.Name(p.Name)
 	p.Cluster = &PlanCluster{
@@ -145,70 +161,17 @@ func (p *Plan) full(s Spec) {
 		Kubeconfig: filepath.Join(p.StateDir, "kubeconfig"),
 		Marker:     guard.MarkerNamespace + "/" + guard.MarkerName + " (data.uuid = the sandbox UUID)",
 	}
-	p.Images = []PlanImage{{"k3s", s.Cluster.K3sImage}, {"k3d-tools", cluster.ToolsImage()}}
-	if o.WithLoadBalancer() {
-		p.Images = append(p.Images, PlanImage{"k3d-proxy", cluster.LoadBalancerImage()})
-	}
-	p.Images = append(p.Images,
-		PlanImage{"postgres", s.Postgres.Image},
-		PlanImage{"vault", s.Vault.Image},
-		PlanImage{"vault-secrets-operator", charts.VSOImage},
-	)
+	p.Images = fullPlanImages(p.Name, s)
 	for _, cp := range o.Ports() {
 		p.Ports = append(p.Ports, PlanPort{Name: cp.Name, HostIP: cp.HostIP, HostPort: cp.HostPort, Target: cp.Target})
 	}
 	p.Charts = charts.Pinned()
 	p.Releases = s.FullReleases()
 
-	servers := plural(s.Cluster.Servers, "server")
-	if s.Cluster.Agents > 0 {
-		servers += ", " + plural(s.Cluster.Agents, "agent")
+	p.Steps = nil
+	for _, st := range (*fullProfile)(nil).steps(p.Name, s, false) {
+		p.Steps = append(p.Steps, st.name)
 	}
-	p.Steps = []string{
-		"Checking the Docker engine",
-		"Ensuring images (" + strings.Join(imageRefs(p.Images), ", ") + ")",
-		"Creating k3d cluster " + name + " (" + servers + "; API, Vault and Postgres on 127.0.0.1)",
-		"Writing the kubeconfig into the sandbox state (~/.kube/config untouched)",
-		"Approving context " + guard.ContextName(p.Name) + " and writing marker " + guard.MarkerNamespace + "/" + guard.MarkerName,
-		"Creating Secret " + NamespacePostgres + "/" + PostgresAuthSecret + " from the sandbox state",
-	}
-	for _, r := range p.Releases {
-		if r.Chart.Name == charts.DemoApp {
-			continue
-		}
-		p.Steps = append(p.Steps, releaseStep(r))
-		switch r.Chart.Name {
-		case charts.Postgres:
-			p.Steps = append(p.Steps, "Waiting for Postgres and its roles Job")
-		case charts.Vault:
-			p.Steps = append(p.Steps,
-				"Initialising and unsealing Vault",
-				"Bootstrapping the Vault layout (kubernetes auth against the cluster, database via "+postgresServiceHost+")")
-		}
-	}
-	for _, r := range p.Releases {
-		if r.Chart.Name == charts.DemoApp {
-			p.Steps = append(p.Steps, releaseStep(r))
-		}
-	}
-	p.Steps = append(p.Steps, "Waiting for the apps to be ready ("+strings.Join(s.Apps, ", ")+"): their credentials from VSO connect to Postgres")
-	p.Steps = append(p.Steps, vmSteps(s)...)
-}
-
-func releaseStep(r FullRelease) string {
-	src := r.Chart.Name
-	if !r.Chart.Embedded {
-		src = "hashicorp/" + r.Chart.Name
-	}
-	return fmt.Sprintf("Installing chart %s %s as release %s/%s", src, r.Chart.Version, r.Namespace, r.Name)
-}
-
-func imageRefs(imgs []PlanImage) []string {
-	out := make([]string, len(imgs))
-	for i, im := range imgs {
-		out[i] = im.Ref
-	}
-	return out
 }
 
 func plural(n int, what string) string {

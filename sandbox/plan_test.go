@@ -61,8 +61,8 @@ func TestPlanFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Available {
-		t.Error("the full profile plan claims this build can bring it up")
+	if !p.Available || !strings.Contains(p.Note, "--bundle") {
+		t.Errorf("full plan: available %v, note %q", p.Available, p.Note)
 	}
 	var rel []string
 	for _, r := range p.Releases {

@@ -68,7 +68,9 @@ type State struct {
 	Steps  map[string]time.Time `json:"steps,omitempty"`
 	Docker *DockerState         `json:"docker,omitempty"`
 	Kube   *KubeState           `json:"kube,omitempty"`
-	Vault  *VaultState          `json:"vault,omitempty"`
+	// Cluster is the full profile's k3d cluster.
+	Cluster *ClusterState `json:"cluster,omitempty"`
+	Vault   *VaultState   `json:"vault,omitempty"`
 	// Faults are drill faults injected and not yet undone (see scenarios).
 	Faults []Fault `json:"faults,omitempty"`
 	// VMs are the sandbox's arm64 VMs, in order (vm-0, vm-1, …). Each one's PID file,

@@ -79,8 +79,8 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	if u.opts.MergeKubeconfig != "" && spec.Profile == ProfileVault {
 		return nil, fmt.Errorf("--merge-kubeconfig: the %s profile has no cluster (Vault and Postgres run as containers; use `labsbx env`)", ProfileVault)
 	}
-	if spec.Profile != ProfileVault {
-		return nil, fmt.Errorf("%w: profile %q (k3d, charts, VSO) is not in this build yet; use --profile vault", ErrProfileUnavailable, spec.Profile)
+	if spec.Profile == ProfileFull && u.cfg.Clusters == nil {
+		return nil, fmt.Errorf("%w: profile %q needs a cluster provider (k3d), which this build lacks; use --profile vault", ErrProfileUnavailable, spec.Profile)
 	}
 	var bdl *bundle.Bundle
 	if u.opts.Bundle != "" {
@@ -131,8 +131,23 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		return nil, err
 	}
 	res := &UpResult{Name: st.Name, UUID: st.UUID, Profile: st.Profile, Apps: spec.Apps, Resumed: resumed, StateDir: st.Dir()}
-	r := &vaultProfile{cfg: u.cfg, st: st, res: res, dockerOK: dockerOK, bundle: bdl}
-	err = r.run(ctx)
+	vp := &vaultProfile{cfg: u.cfg, st: st, res: res, dockerOK: dockerOK, bundle: bdl, vaultWait: time.Minute}
+	if st.Profile == ProfileFull {
+		// Vault is a pod there: its first start includes scheduling it.
+		vp.vaultWait = podsTimeout
+		err = (&fullProfile{vaultProfile: vp}).run(ctx)
+	} else {
+		err = vp.run(ctx)
+	}
+	if err == nil && u.opts.MergeKubeconfig != "" {
+		err = u.cfg.progress().Step("Merging context "+guard.ContextName(st.Name)+" into "+u.opts.MergeKubeconfig, func() error {
+			m, err := u.cfg.merge(st, u.opts.MergeKubeconfig, u.opts.SwitchContext)
+			if err == nil {
+				res.Changes = append(res.Changes, "merged context "+m.Context+" into "+m.Path)
+			}
+			return err
+		})
+	}
 	if err != nil {
 		st.Phase = PhaseFailed
 		if errors.Is(err, context.Canceled) {

@@ -2,10 +2,12 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
@@ -187,12 +189,9 @@ func (c *Configuration) initAndUnseal(ctx context.Context, st *State, appr guard
 	return vs, c.Store.Save(st, c.now())
 }
 
-// checkSealedVault asks Docker whether the recorded Vault container publishes the
-// recorded address (vault profile).
+// checkSealedVault asks Docker whether the recorded Vault container (vault profile),
+// or the recorded k3d server node (full profile), publishes the recorded address.
 func (s *State) checkSealedVault(ctx context.Context, getenv func(string) string) error {
-	if s.Profile != ProfileVault {
-		return fmt.Errorf("profile %q has no container identity check yet", s.Profile)
-	}
 	port, err := addrPort(s.Vault.Addr)
 	if err != nil {
 		return err
@@ -202,5 +201,14 @@ func (s *State) checkSealedVault(ctx context.Context, getenv func(string) string
 		return err
 	}
 	defer rt.Close()
+	if s.Profile == ProfileFull {
+		// Vault is a pod behind NodePort VaultNodePort, which the first k3d server
+		// node publishes; the cluster's marker check already ties that cluster to the
+		// sandbox.
+		if s.Cluster == nil || s.Cluster.ServerNode == "" {
+			return errors.New("no k3d server node is recorded")
+		}
+		return rt.NodePublishes(ctx, s.Cluster.ServerNode, cluster.VaultNodePort, port)
+	}
 	return rt.Publishes(ctx, ComponentVault, s.Vault.ContainerID, vaultPort, port)
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,6 +62,8 @@ type vaultProfile struct {
 	vmImg    *vmimages.Image
 	// bundle, when set, is where images come from (`up --bundle`).
 	bundle *bundle.Bundle
+	// vaultWait is how long a starting Vault may take to answer.
+	vaultWait time.Duration
 }
 
 type step struct {
@@ -102,12 +105,17 @@ func (p *vaultProfile) vmSteps(spec Spec, hadVMs bool) []step {
 }
 
 func (p *vaultProfile) run(ctx context.Context) error {
+	return p.runSteps(ctx, p.steps(p.st.Name, p.st.Spec, len(p.st.VMs) > 0))
+}
+
+// runSteps runs the steps in order, timing each and recording it in the state once
+// it is done.
+func (p *vaultProfile) runSteps(ctx context.Context, steps []step) error {
 	defer func() {
 		if p.rt != nil {
 			_ = p.rt.Close()
 		}
 	}()
-	steps := p.steps(p.st.Name, p.st.Spec, len(p.st.VMs) > 0)
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -339,7 +347,7 @@ func Unreachable(err error) bool {
 }
 
 func (p *vaultProfile) initUnseal(ctx context.Context) error {
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, cmp.Or(p.vaultWait, time.Minute))
 	defer cancel()
 	if p.st.Vault.ClusterID == "" {
 		appr, err := RetryUnreachable(wctx, 100*time.Millisecond, func() (guard.VaultApproval, error) {
@@ -405,14 +413,23 @@ func (s *State) VaultLayout(sec *PostgresSecrets, k8s *vault.KubernetesAuth) (va
 		return vault.Layout{}, err
 	}
 	return vault.Layout{
-		Apps: s.Spec.Apps,
-		// Vault reaches Postgres over the sandbox network, by its alias.
-		Database:        postgres.Endpoint{Host: ComponentPostgres, Port: postgresPort, User: postgres.VaultAdmin, Password: sec.VaultAdminPassword, Database: "postgres"},
+		Apps:            s.Spec.Apps,
+		Database:        s.vaultDatabase(sec),
 		DefaultTTL:      s.Spec.Drills.DefaultTTL.Duration,
 		MaxTTL:          s.Spec.Drills.MaxTTL.Duration,
 		JWTPublicKeyPEM: pub,
 		Kubernetes:      k8s,
 	}, nil
+}
+
+// vaultDatabase is how Vault (not labsbx) reaches Postgres: over the sandbox network
+// by its alias (vault profile), or by its Service in the cluster (full profile).
+func (s *State) vaultDatabase(sec *PostgresSecrets) postgres.Endpoint {
+	host := ComponentPostgres
+	if s.Profile == ProfileFull {
+		host = postgresServiceHost
+	}
+	return postgres.Endpoint{Host: host, Port: postgresPort, User: postgres.VaultAdmin, Password: sec.VaultAdminPassword, Database: "postgres"}
 }
 
 // DockerRuntime asks the guard for the local Docker engine and returns the runtime of

@@ -9,6 +9,8 @@ import (
 
 	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/cluster/k3d"
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // globals are the flags every command shares, and what they give access to.
@@ -150,7 +152,12 @@ func (g *globals) configuration() (*sandbox.Configuration, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sandbox.Configuration{Store: st, Progress: g.status(), Log: g.logger(), Getenv: g.getenv}, nil
+	return &sandbox.Configuration{Store: st, Progress: g.status(), Log: g.logger(), Getenv: g.getenv, Clusters: k3dClusters}, nil
+}
+
+// k3dClusters is the full profile's cluster provider: the k3d library.
+func k3dClusters(a guard.DockerApproval, name, uuid string) (sandbox.ClusterProvider, error) {
+	return k3d.NewProvider(a, name, uuid), nil
 }
 
 // openVault asks the guard for the sandbox's Vault (address and key from the state).

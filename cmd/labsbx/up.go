@@ -32,8 +32,14 @@ running it again resumes.
 
 With --dry-run, up prints its plan (network or cluster, images, charts with their
 pinned versions, ports, releases and steps in order) and touches nothing: no Docker,
-no cluster, no state. It also shows the plan of --profile full, which this build
-cannot bring up yet.
+no cluster, no state.
+
+With --profile full, labsbx creates the k3d cluster labsbx-<name> (API, Vault and
+Postgres published on 127.0.0.1; the kubeconfig stays in the sandbox state unless
+--merge-kubeconfig), then installs Postgres, Vault, the Vault Secrets Operator and
+one demo app per app with Helm, and initialises, unseals and bootstraps Vault with
+the same code as the vault profile. It needs the k3s, k3d helper, Postgres, Vault
+and VSO images: pulled, or from an offline bundle.
 
 With --bundle DIR, every image comes from an offline bundle that 'labsbx bundle
 save DIR' wrote: nothing is pulled. The bundle is checked against the plan first;

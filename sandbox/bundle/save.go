@@ -157,7 +157,7 @@ func saveChart(dir string, r charts.Ref, mirror string) (Chart, error) {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		p, err := fetchChart(r, mirror, tmp)
+		p, err := FetchChart(r, mirror, tmp)
 		if err != nil {
 			return err
 		}
@@ -182,8 +182,10 @@ func chartSource(r charts.Ref, mirror string) string {
 	return r.Repo
 }
 
-// fetchChart writes the chart archive into tmp and returns its path.
-func fetchChart(r charts.Ref, mirror, tmp string) (string, error) {
+// FetchChart writes the chart archive of r into tmp and returns its path: an embedded
+// chart packaged from the binary, an upstream one pulled from its repository (or the
+// mirror).
+func FetchChart(r charts.Ref, mirror, tmp string) (string, error) {
 	if r.Embedded {
 		ch, err := charts.Load(r.Name)
 		if err != nil {

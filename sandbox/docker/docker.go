@@ -345,13 +345,24 @@ func (r *Runtime) Inspect(ctx context.Context, component string) (info Container
 // and publishes containerPort on 127.0.0.1:hostPort. It is how labsbx recognises its
 // sealed Vault, which cannot report its cluster_id.
 func (r *Runtime) Publishes(ctx context.Context, component, containerID string, containerPort, hostPort int) error {
-	name := r.ObjectName(component)
+	return r.publishes(ctx, r.ObjectName(component), containerID, containerPort, hostPort, r.ours)
+}
+
+// NodePublishes is Publishes for a k3d node of the sandbox's cluster (full profile):
+// the container node carries the sandbox UUID and k3d's component label.
+func (r *Runtime) NodePublishes(ctx context.Context, node string, containerPort, hostPort int) error {
+	return r.publishes(ctx, node, "", containerPort, hostPort, func(l map[string]string) bool {
+		return r.uuid != "" && l[guard.LabelUUID] == r.uuid && l[guard.LabelComponent] == "k3d"
+	})
+}
+
+func (r *Runtime) publishes(ctx context.Context, name, containerID string, containerPort, hostPort int, ours func(map[string]string) bool) error {
 	c, err := r.eng.ContainerInspect(ctx, name)
 	if err != nil {
 		return fmt.Errorf("inspect container %s: %w", name, err)
 	}
 	switch {
-	case c.Config == nil || !r.ours(c.Config.Labels) || r.uuid == "":
+	case c.Config == nil || !ours(c.Config.Labels) || r.uuid == "":
 		return fmt.Errorf("container %s does not carry this sandbox's labels", name)
 	case containerID != "" && c.ID != containerID:
 		return fmt.Errorf("container %s is not the one labsbx recorded", name)

@@ -11,8 +11,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/arcodange/labsbx/charts"
+	"github.com/arcodange/labsbx/e2e/kubetest"
 	"github.com/arcodange/labsbx/sandbox/guard"
-	"github.com/arcodange/labsbx/sandbox/kubetest"
 )
 
 // newSandboxCluster is a kubetest cluster whose marker is written, after checking that

@@ -91,11 +91,11 @@ func New(k *guard.Kube) (*Observer, error) {
 	if !k.Verified() {
 		return nil, &guard.Refusal{Reason: "the cluster's marker is not verified yet; no app-side reads before it"}
 	}
-	cfg, err := k.RESTConfig()
+	cs, err := k.Clientset()
 	if err != nil {
 		return nil, err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cfg, err := k.RESTConfig()
 	if err != nil {
 		return nil, err
 	}

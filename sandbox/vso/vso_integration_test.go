@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/arcodange/labsbx/e2e/kubetest"
 	"github.com/arcodange/labsbx/sandbox/guard"
-	"github.com/arcodange/labsbx/sandbox/kubetest"
 )
 
 // TestIntegrationObserver reads the app's side from a real kube-apiserver. Nothing

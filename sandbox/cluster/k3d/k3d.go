@@ -105,3 +105,68 @@ func get(ctx context.Context, sandbox string) (*k3dtypes.Cluster, error) {
 	}
 	return c, nil
 }
+
+// Provider is one sandbox's cluster through the k3d library: what the full profile's
+// bring-up and down need (sandbox.ClusterProvider).
+type Provider struct {
+	appr          guard.DockerApproval
+	sandbox, uuid string
+}
+
+// NewProvider is the provider of the sandbox's cluster, on the guard-approved engine.
+func NewProvider(a guard.DockerApproval, sandbox, uuid string) *Provider {
+	return &Provider{appr: a, sandbox: sandbox, uuid: uuid}
+}
+
+// Exists reports whether the cluster exists; one of that name whose nodes lack the
+// sandbox UUID is refused, never adopted.
+func (p *Provider) Exists(ctx context.Context) (bool, error) {
+	c, err := get(ctx, p.sandbox)
+	switch {
+	case errors.Is(err, client.ClusterGetNoNodesFoundError):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, owned(c, p.uuid)
+}
+
+// Create builds the cluster config from o and runs it.
+func (p *Provider) Create(ctx context.Context, o cluster.Options) error {
+	cfg, err := Config(ctx, o)
+	if err != nil {
+		return err
+	}
+	return Create(ctx, p.appr, cfg)
+}
+
+// Kubeconfig is the cluster's admin kubeconfig.
+func (p *Provider) Kubeconfig(ctx context.Context) (*clientcmdapi.Config, error) {
+	return Kubeconfig(ctx, p.appr, p.sandbox)
+}
+
+// ImportImages streams images from the engine into every node (k3d's direct mode, so
+// that no tools node is needed for it).
+func (p *Provider) ImportImages(ctx context.Context, refs []string) error {
+	c, err := get(ctx, p.sandbox)
+	if err != nil {
+		return err
+	}
+	if err := owned(c, p.uuid); err != nil {
+		return err
+	}
+	if err := client.ImageImportIntoClusterMulti(ctx, runtimes.Docker, refs, c, k3dtypes.ImageImportOpts{Mode: k3dtypes.ImportModeDirect}); err != nil {
+		return fmt.Errorf("import images into k3d cluster %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Delete removes the cluster if it is the sandbox's.
+func (p *Provider) Delete(ctx context.Context) (bool, error) {
+	return Delete(ctx, p.appr, p.sandbox, p.uuid)
+}
+
+// ServerNode is the first server's container, which publishes the NodePorts.
+func (p *Provider) ServerNode() string {
+	return client.GenerateNodeName(cluster.Name(p.sandbox), k3dtypes.ServerRole, 0)
+}

@@ -1,0 +1,544 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/arcodange/labsbx/charts"
+	"github.com/arcodange/labsbx/sandbox/bundle"
+	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/helmx"
+	"github.com/arcodange/labsbx/sandbox/postgres"
+	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/sandbox/vso"
+)
+
+// ClusterProvider is the full profile's cluster boundary: k3d (sandbox/cluster/k3d)
+// on the local Docker engine.
+type ClusterProvider interface {
+	// Exists reports whether the sandbox's cluster exists; one of that name that is
+	// not this sandbox's (its nodes lack the UUID) is a refusal.
+	Exists(ctx context.Context) (bool, error)
+	// Create runs the cluster and waits for its server.
+	Create(ctx context.Context, o cluster.Options) error
+	// Kubeconfig is the cluster's admin kubeconfig (context k3d-labsbx-<name>).
+	Kubeconfig(ctx context.Context) (*clientcmdapi.Config, error)
+	// ImportImages copies images from the Docker engine into the cluster's nodes.
+	ImportImages(ctx context.Context, refs []string) error
+	// Delete removes the cluster, if it exists and is this sandbox's.
+	Delete(ctx context.Context) (bool, error)
+	// ServerNode is the container of the first server, which publishes the ports.
+	ServerNode() string
+}
+
+// ClusterProviders makes the cluster provider of one sandbox. The CLI sets it to
+// k3d's; without one, the full profile is not available.
+type ClusterProviders func(a guard.DockerApproval, sandbox, uuid string) (ClusterProvider, error)
+
+// ClusterState records the full profile's cluster.
+type ClusterState struct {
+	Name       string `json:"name"`
+	APIPort    int    `json:"apiPort"` // on 127.0.0.1
+	ServerNode string `json:"serverNode"`
+	// Imported maps each image imported into the nodes to its image ID then, so that a
+	// second up imports only what changed.
+	Imported map[string]string `json:"imported,omitempty"`
+}
+
+// Waiting limits of the full profile's bring-up, for pods to start.
+const (
+	podsTimeout  = 5 * time.Minute
+	podsInterval = 2 * time.Second
+)
+
+// fullProfile brings up the k3d cluster and installs Postgres, Vault, VSO and the
+// demo apps with Helm. It shares the vault profile's Docker check, Vault
+// initialisation, bootstrap code and VMs.
+type fullProfile struct {
+	*vaultProfile
+	clusters ClusterProvider
+	kube     *guard.Kube
+	cs       kubernetes.Interface
+	helm     *helmx.Client
+}
+
+// steps are the full profile's bring-up steps, in order, one per release; `up
+// --dry-run` prints their names from a nil profile (method values only, nothing is
+// called).
+func (p *fullProfile) steps(name string, spec Spec, hadVMs bool) []step {
+	var vp *vaultProfile
+	if p != nil {
+		vp = p.vaultProfile
+	}
+	var refs []string
+	for _, w := range fullImages(name, spec) {
+		refs = append(refs, w.Ref)
+	}
+	servers := plural(spec.Cluster.Servers, "server")
+	if spec.Cluster.Agents > 0 {
+		servers += ", " + plural(spec.Cluster.Agents, "agent")
+	}
+	s := []step{
+		{"Checking the Docker engine", p.dockerEngine},
+		{"Ensuring images (" + strings.Join(refs, ", ") + ")", p.images},
+		{"Creating k3d cluster " + cluster.Name(name) + " (" + servers + "; API, Vault and Postgres on 127.0.0.1)", p.cluster},
+		{"Writing the kubeconfig into the sandbox state (~/.kube/config untouched)", p.kubeconfig},
+		{"Approving context " + guard.ContextName(name) + " and writing marker " + guard.MarkerNamespace + "/" + guard.MarkerName, p.marker},
+		{"Importing the Postgres, Vault and VSO images into the cluster", p.importImages},
+		{"Creating Secret " + NamespacePostgres + "/" + PostgresAuthSecret + " from the sandbox state", p.postgresSecret},
+	}
+	var apps []step
+	for _, r := range spec.FullReleases() {
+		st := step{releaseStep(r), p.release(r)}
+		switch r.Chart.Name {
+		case charts.Postgres:
+			s = append(s, st, step{"Waiting for Postgres and its roles Job", p.waitPostgres})
+		case charts.Vault:
+			s = append(s, st,
+				step{"Initialising and unsealing Vault", p.initUnseal},
+				step{"Bootstrapping the Vault layout (kubernetes auth in the cluster, database via " + postgresServiceHost + ")", p.bootstrap})
+		case charts.DemoApp:
+			apps = append(apps, st)
+		default:
+			s = append(s, st)
+		}
+	}
+	s = append(s, apps...)
+	s = append(s, step{"Waiting for the apps to be ready (" + strings.Join(spec.Apps, ", ") + "): their credentials from VSO connect to Postgres", p.waitApps})
+	return append(s, vp.vmSteps(spec, hadVMs)...)
+}
+
+func releaseStep(r FullRelease) string {
+	src := r.Chart.Name
+	if !r.Chart.Embedded {
+		src = "hashicorp/" + r.Chart.Name
+	}
+	return fmt.Sprintf("Installing chart %s %s as release %s/%s", src, r.Chart.Version, r.Namespace, r.Name)
+}
+
+func (p *fullProfile) run(ctx context.Context) error {
+	return p.runSteps(ctx, p.steps(p.st.Name, p.st.Spec, len(p.st.VMs) > 0))
+}
+
+func (p *fullProfile) dockerEngine(ctx context.Context) error {
+	if err := p.vaultProfile.dockerEngine(ctx); err != nil {
+		return err
+	}
+	var err error
+	p.clusters, err = p.cfg.Clusters(p.dockerOK, p.st.Name, p.st.UUID)
+	return err
+}
+
+// fullImages are the images the full profile needs.
+func fullImages(name string, s Spec) []bundle.Want {
+	var out []bundle.Want
+	for _, img := range fullPlanImages(name, s) {
+		out = append(out, bundle.Want{Component: img.Component, Ref: img.Ref})
+	}
+	return out
+}
+
+func (p *fullProfile) images(ctx context.Context) error {
+	wants := fullImages(p.st.Name, p.st.Spec)
+	if p.bundle != nil {
+		loaded, err := p.bundle.LoadImages(ctx, p.rt, wants)
+		for _, l := range loaded {
+			if l.Action == "loaded" {
+				p.change("loaded image " + l.Ref + " from the bundle")
+			}
+		}
+		return err
+	}
+	for _, w := range wants {
+		state, err := p.rt.EnsureImage(ctx, w.Ref)
+		if err != nil {
+			return fmt.Errorf("%w; without network, use an offline bundle: labsbx up --bundle DIR (see labsbx bundle save --help)", err)
+		}
+		p.cfg.log().Info("image", "ref", w.Ref, "state", state)
+	}
+	return nil
+}
+
+// cluster chooses the host ports (recorded before the cluster exists, so that a
+// resumed up reuses them) and creates the cluster unless it exists.
+func (p *fullProfile) cluster(ctx context.Context) error {
+	st := p.st
+	if st.Cluster == nil {
+		ports := make([]int, 3)
+		for i := range ports {
+			var err error
+			if ports[i], err = freePort(); err != nil {
+				return err
+			}
+		}
+		st.Cluster = &ClusterState{Name: cluster.Name(st.Name), APIPort: ports[0]}
+		st.Vault = &VaultState{Addr: "http://127.0.0.1:" + strconv.Itoa(ports[1])}
+		st.Docker = &DockerState{PostgresPort: ports[2]}
+		if err := p.cfg.Store.Save(st, p.cfg.now()); err != nil {
+			return err
+		}
+	}
+	exists, err := p.clusters.Exists(ctx)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		vport, err := addrPort(st.Vault.Addr)
+		if err != nil {
+			return err
+		}
+		err = p.clusters.Create(ctx, cluster.Options{
+			Sandbox: st.Name, UUID: st.UUID, Servers: st.Spec.Cluster.Servers, Agents: st.Spec.Cluster.Agents,
+			Image: st.Spec.Cluster.K3sImage, APIPort: st.Cluster.APIPort, VaultPort: vport, PostgresPort: st.Docker.PostgresPort,
+		})
+		if err != nil {
+			return err
+		}
+		p.change("created k3d cluster " + st.Cluster.Name)
+		st.Cluster.Imported = nil
+	}
+	st.Cluster.ServerNode = p.clusters.ServerNode()
+	p.res.VaultAddr = st.Vault.Addr
+	return nil
+}
+
+// kubeconfig writes the cluster's kubeconfig into the state and records it for the
+// guard. A cluster made again has a new CA: the record follows it, and the marker
+// must be written again.
+func (p *fullProfile) kubeconfig(ctx context.Context) error {
+	kc, err := p.clusters.Kubeconfig(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := cluster.KubeRecord(kc, guard.ContextName(p.st.Name))
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(p.st.Dir(), "kubeconfig")
+	if err := cluster.WriteKubeconfig(path, kc); err != nil {
+		return err
+	}
+	old := p.st.Kube
+	same := old != nil && old.Server == rec.Server && old.CAFingerprint == rec.CAFingerprint
+	ks := &KubeState{Kubeconfig: path, Context: rec.Context, Cluster: rec.Cluster, User: rec.User, Server: rec.Server,
+		CAFingerprint: rec.CAFingerprint, MarkerWritten: same && old.MarkerWritten}
+	if old != nil {
+		ks.Merged = old.Merged
+	}
+	if !same {
+		p.change("wrote kubeconfig " + path)
+	}
+	p.st.Kube = ks
+	return nil
+}
+
+// connect asks the guard for the cluster: the recorded kubeconfig, server and CA,
+// then the marker (written on first use, checked afterwards).
+func (p *fullProfile) connect(ctx context.Context) error {
+	if p.kube != nil {
+		return nil
+	}
+	rec := p.st.GuardRecord()
+	appr, _, err := guard.ApproveKube(rec, []string{p.st.Kube.Kubeconfig}, p.st.Kube.Context)
+	if err != nil {
+		return err
+	}
+	k, err := appr.Connect(ctx, rec)
+	if err != nil {
+		return err
+	}
+	if err := k.WriteMarker(ctx); err != nil {
+		return err
+	}
+	cs, err := k.Clientset()
+	if err != nil {
+		return err
+	}
+	p.kube, p.cs = k, cs
+	return nil
+}
+
+func (p *fullProfile) marker(ctx context.Context) error {
+	if err := p.connect(ctx); err != nil {
+		return err
+	}
+	if !p.st.Kube.MarkerWritten {
+		p.change("wrote marker " + guard.MarkerNamespace + "/" + guard.MarkerName)
+	}
+	p.st.Kube.MarkerWritten = true
+	return nil
+}
+
+// importImages copies the workload images into the nodes, which cannot pull either;
+// an image already imported with the same ID is not copied again.
+func (p *fullProfile) importImages(ctx context.Context) error {
+	var refs []string
+	ids := map[string]string{}
+	for _, ref := range []string{p.st.Spec.Postgres.Image, p.st.Spec.Vault.Image, charts.VSOImage} {
+		id, ok, err := p.rt.ImageID(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("image %s is not in the Docker engine; run up again (it pulls or loads it first)", ref)
+		}
+		ids[ref] = id
+		if p.st.Cluster.Imported[ref] != id {
+			refs = append(refs, ref)
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	if err := p.clusters.ImportImages(ctx, refs); err != nil {
+		return err
+	}
+	if p.st.Cluster.Imported == nil {
+		p.st.Cluster.Imported = map[string]string{}
+	}
+	maps.Copy(p.st.Cluster.Imported, ids)
+	p.change(fmt.Sprintf("imported %d images into the cluster", len(refs)))
+	return nil
+}
+
+// postgresSecret creates the Secret the Postgres chart reads its passwords from, so
+// that no password is in any Helm value or release.
+func (p *fullProfile) postgresSecret(ctx context.Context) error {
+	if err := p.connect(ctx); err != nil {
+		return err
+	}
+	sec, err := p.st.PostgresSecrets()
+	if err != nil {
+		return err
+	}
+	p.pgSec = sec
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: NamespacePostgres}}
+	if _, err := p.cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", NamespacePostgres, err)
+	}
+	want := map[string][]byte{"postgres-password": []byte(sec.SuperuserPassword), "vault-admin-password": []byte(sec.VaultAdminPassword)}
+	secrets := p.cs.CoreV1().Secrets(NamespacePostgres)
+	cur, err := secrets.Get(ctx, PostgresAuthSecret, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: PostgresAuthSecret, Namespace: NamespacePostgres,
+				Labels: map[string]string{"app.kubernetes.io/managed-by": "labsbx", guard.LabelUUID: p.st.UUID}},
+			Type: corev1.SecretTypeOpaque, Data: want,
+		}
+		if _, err := secrets.Create(ctx, s, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create Secret %s/%s: %w", NamespacePostgres, PostgresAuthSecret, err)
+		}
+		p.change("created Secret " + NamespacePostgres + "/" + PostgresAuthSecret)
+	case err != nil:
+		return fmt.Errorf("read Secret %s/%s: %w", NamespacePostgres, PostgresAuthSecret, err)
+	case !maps.EqualFunc(cur.Data, want, func(a, b []byte) bool { return string(a) == string(b) }):
+		cur.Data = want
+		if _, err := secrets.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("update Secret %s/%s: %w", NamespacePostgres, PostgresAuthSecret, err)
+		}
+		p.change("updated Secret " + NamespacePostgres + "/" + PostgresAuthSecret)
+	}
+	return nil
+}
+
+// release returns the step that installs or upgrades r.
+func (p *fullProfile) release(r FullRelease) func(context.Context) error {
+	return func(ctx context.Context) error { return p.apply(ctx, r) }
+}
+
+func (p *fullProfile) apply(ctx context.Context, r FullRelease) error {
+	if err := p.connect(ctx); err != nil {
+		return err
+	}
+	if p.helm == nil {
+		var err error
+		if p.helm, err = helmx.New(p.kube, p.cfg.log()); err != nil {
+			return err
+		}
+	}
+	ch, err := p.chart(r.Chart)
+	if err != nil {
+		return err
+	}
+	res, err := p.helm.Apply(ctx, helmx.Release{Name: r.Name, Namespace: r.Namespace, Chart: ch, Values: r.Values})
+	if err != nil {
+		return err
+	}
+	if res.Changed() {
+		msg := fmt.Sprintf("release %s/%s %s (chart %s %s)", r.Namespace, r.Name, res.Action, r.Chart.Name, r.Chart.Version)
+		if res.Reason != "" {
+			msg += ": " + res.Reason
+		}
+		p.change(msg)
+	}
+	return nil
+}
+
+// chart loads a chart: ours from the binary; an upstream one from the bundle, or from
+// labsbx's chart cache, pulling it there first.
+func (p *fullProfile) chart(ref charts.Ref) (*chart.Chart, error) {
+	if ref.Embedded {
+		return charts.Load(ref.Name)
+	}
+	if p.bundle != nil {
+		path, err := p.bundle.ChartFile(ref.Name, ref.Version)
+		if err != nil {
+			return nil, err
+		}
+		return loader.Load(path)
+	}
+	dir, err := chartCache()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, ref.Name+"-"+ref.Version+".tgz")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		tmp, err := os.MkdirTemp(dir, ".pull-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		got, err := bundle.FetchChart(ref, "", tmp)
+		if err != nil {
+			return nil, fmt.Errorf("%w; without network, use an offline bundle: labsbx up --bundle DIR", err)
+		}
+		if err := os.Rename(got, path); err != nil {
+			return nil, err
+		}
+	}
+	return loader.Load(path)
+}
+
+// chartCache is where pulled upstream charts are kept, by version.
+func chartCache() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory (%w); use an offline bundle: labsbx up --bundle DIR", err)
+	}
+	dir := filepath.Join(base, "labsbx", "charts")
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// waitPostgres waits for the StatefulSet and the roles Job, then for Postgres from the
+// host through its published NodePort.
+func (p *fullProfile) waitPostgres(ctx context.Context) error {
+	if err := p.connect(ctx); err != nil {
+		return err
+	}
+	sec, err := p.st.PostgresSecrets()
+	if err != nil {
+		return err
+	}
+	p.pgSec = sec
+	err = pollUntil(ctx, podsTimeout, podsInterval, func(ctx context.Context) error {
+		ss, err := p.cs.AppsV1().StatefulSets(NamespacePostgres).Get(ctx, charts.Postgres, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if ss.Status.ReadyReplicas < 1 {
+			return fmt.Errorf("StatefulSet %s/%s: %d of 1 replicas ready", NamespacePostgres, charts.Postgres, ss.Status.ReadyReplicas)
+		}
+		jobs, err := p.cs.BatchV1().Jobs(NamespacePostgres).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=roles"})
+		if err != nil {
+			return err
+		}
+		if len(jobs.Items) == 0 {
+			return errors.New("the roles Job does not exist yet")
+		}
+		for _, j := range jobs.Items {
+			if j.Status.Succeeded < 1 {
+				return fmt.Errorf("Job %s/%s has not succeeded yet (%d failed)", NamespacePostgres, j.Name, j.Status.Failed)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := postgres.WaitReady(wctx, p.st.PostgresAdminEndpoint(sec), 500*time.Millisecond); err != nil {
+		return err
+	}
+	p.res.Postgres = p.st.PostgresAdminEndpoint(sec).String()
+	return nil
+}
+
+func (p *fullProfile) initUnseal(ctx context.Context) error { return p.vaultProfile.initUnseal(ctx) }
+
+// bootstrap lays Vault out as the vault profile does, with Vault reaching Postgres by
+// its Service and reviewing ServiceAccount tokens as its own pod.
+func (p *fullProfile) bootstrap(ctx context.Context) error {
+	if p.pgSec == nil {
+		var err error
+		if p.pgSec, err = p.st.PostgresSecrets(); err != nil {
+			return err
+		}
+	}
+	layout, err := p.st.VaultLayout(p.pgSec, &vault.KubernetesAuth{InCluster: true})
+	if err != nil {
+		return err
+	}
+	changes, err := vault.Bootstrap(ctx, p.vs.Root(), layout)
+	for _, c := range changes {
+		p.change("vault: " + c.String())
+	}
+	return err
+}
+
+// waitApps waits until every app's Deployment is rolled out and ready: its readiness
+// probe connects to Postgres with the credentials VSO wrote.
+func (p *fullProfile) waitApps(ctx context.Context) error {
+	if err := p.connect(ctx); err != nil {
+		return err
+	}
+	return pollUntil(ctx, podsTimeout, podsInterval, func(ctx context.Context) error {
+		var errs []error
+		for _, app := range p.st.Spec.Apps {
+			d, err := p.cs.AppsV1().Deployments(app).Get(ctx, vso.DeploymentName(app), metav1.GetOptions{})
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if ok, why := vso.RolloutComplete(d); !ok {
+				errs = append(errs, fmt.Errorf("app %s: %s", app, why))
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// pollUntil calls fn every interval until it returns nil or timeout passes; the error
+// is then fn's last one.
+func pollUntil(ctx context.Context, timeout, interval time.Duration, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not within %s: %w", timeout, err)
+		case <-time.After(interval):
+		}
+	}
+}
