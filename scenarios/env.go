@@ -12,9 +12,11 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/docker"
+	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vm"
+	"github.com/arcodange/labsbx/sandbox/vso"
 )
 
 // Env is what a scenario works on: the sandbox's Vault, Docker objects and Postgres,
@@ -63,9 +65,6 @@ func (e *Env) takeMilestones() []Milestone {
 // NewEnv opens the sandbox's components for drills. A sealed Vault is fine: it is
 // approved pending its cluster_id, which unseal verifies.
 func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) (*Env, error) {
-	if st.Profile != sandbox.ProfileVault {
-		return nil, fmt.Errorf("drills on profile %q are not in this build; use a sandbox made with --profile vault", st.Profile)
-	}
 	// A Vault container that is just starting does not answer yet: wait a little.
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -92,7 +91,35 @@ func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) 
 		e.now = cfg.Now
 	}
 	e.Consumer = &Consumer{env: e, App: st.Spec.Apps[0]}
+	if st.Profile == sandbox.ProfileFull {
+		if e.Apps, err = appSide(ctx, st); err != nil {
+			_ = rt.Close()
+			return nil, err
+		}
+	}
 	return e, nil
+}
+
+// appSide connects to the sandbox's cluster through the guard (recorded kubeconfig,
+// server and CA, then the marker) and observes VSO and the apps there.
+func appSide(ctx context.Context, st *sandbox.State) (AppSide, error) {
+	if st.Kube == nil {
+		return nil, fmt.Errorf("sandbox %q has no cluster recorded; run `labsbx up --name %s`", st.Name, st.Name)
+	}
+	rec := st.GuardRecord()
+	appr, _, err := guard.ApproveKube(rec, []string{st.Kube.Kubeconfig}, st.Kube.Context)
+	if err != nil {
+		return nil, err
+	}
+	k, err := appr.Connect(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	// The marker exists since up: this checks its UUID and unlocks the connection.
+	if err := k.WriteMarker(ctx); err != nil {
+		return nil, err
+	}
+	return vso.New(k)
 }
 
 // Close releases connections.

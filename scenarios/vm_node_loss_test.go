@@ -9,8 +9,8 @@ import (
 )
 
 func TestVMNodeLossApplies(t *testing.T) {
-	without := &sandbox.State{Name: "demo"}
-	with := &sandbox.State{Name: "demo", VMs: []sandbox.VMState{{Name: "vm-0"}}}
+	without := &sandbox.State{Name: "demo", Profile: sandbox.ProfileVault}
+	with := &sandbox.State{Name: "demo", Profile: sandbox.ProfileVault, VMs: []sandbox.VMState{{Name: "vm-0"}}}
 	has := func(list []Scenario) bool {
 		for _, s := range list {
 			if s.Name() == "vm-node-loss" {
@@ -27,6 +27,11 @@ func TestVMNodeLossApplies(t *testing.T) {
 	}
 	if s, _ := Lookup([]string{"seal"}); !Applies(s[0], without) {
 		t.Error("seal applies everywhere")
+	}
+	// On the full profile, full-restart would have to power-cycle the cluster.
+	full := &sandbox.State{Name: "demo", Profile: sandbox.ProfileFull}
+	if s, _ := Lookup([]string{"full-restart"}); Applies(s[0], full) || !Applies(s[0], without) {
+		t.Error("full-restart must apply to the vault profile only")
 	}
 }
 
