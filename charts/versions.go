@@ -14,8 +14,16 @@ const (
 	// VSOChartVersion is hashicorp/vault-secrets-operator; its image is
 	// hashicorp/vault-secrets-operator of the same version.
 	VSOChartVersion = "0.10.0"
-	// VSOImage is the operator image that VSOChartVersion runs.
-	VSOImage = "hashicorp/vault-secrets-operator:" + VSOChartVersion
+	// VSOImage is the operator image that VSOChartVersion runs; labsbx sets it in the
+	// chart's values rather than rely on the chart's default.
+	VSOImageRepo = "hashicorp/vault-secrets-operator"
+	VSOImage     = VSOImageRepo + ":" + VSOChartVersion
+	// KubeRbacProxyImage is the sidecar that the VSO chart of this version puts beside
+	// the operator (controller.kubeRbacProxy); pinned in the values too, and imported
+	// into the cluster with the others, since the nodes cannot pull it.
+	KubeRbacProxyImageRepo = "quay.io/brancz/kube-rbac-proxy"
+	KubeRbacProxyImageTag  = "v0.18.1"
+	KubeRbacProxyImage     = KubeRbacProxyImageRepo + ":" + KubeRbacProxyImageTag
 
 	// Our charts, embedded (their Chart.yaml must say the same: TestPinnedVersions).
 	PostgresChartVersion = "0.1.0"

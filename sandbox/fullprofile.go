@@ -66,6 +66,11 @@ func (s Spec) FullReleases() []FullRelease {
 			Purpose: "Vault Secrets Operator with a default VaultConnection to the sandbox Vault",
 			Values: map[string]any{
 				"defaultVaultConnection": map[string]any{"enabled": true, "address": vaultServiceAddr, "skipTLSVerify": false},
+				"controller": map[string]any{
+					"manager": map[string]any{"image": map[string]any{"repository": charts.VSOImageRepo, "tag": charts.VSOChartVersion}},
+					"kubeRbacProxy": map[string]any{"image": map[string]any{
+						"repository": charts.KubeRbacProxyImageRepo, "tag": charts.KubeRbacProxyImageTag}},
+				},
 			},
 		},
 	}

@@ -100,7 +100,7 @@ func (p *fullProfile) steps(name string, spec Spec, hadVMs bool) []step {
 		{"Creating k3d cluster " + cluster.Name(name) + " (" + servers + "; API, Vault and Postgres on 127.0.0.1)", p.cluster},
 		{"Writing the kubeconfig into the sandbox state (~/.kube/config untouched)", p.kubeconfig},
 		{"Approving context " + guard.ContextName(name) + " and writing marker " + guard.MarkerNamespace + "/" + guard.MarkerName, p.marker},
-		{"Importing the Postgres, Vault and VSO images into the cluster", p.importImages},
+		{"Importing the Postgres, Vault and VSO images into the cluster (its nodes cannot pull)", p.importImages},
 		{"Creating Secret " + NamespacePostgres + "/" + PostgresAuthSecret + " from the sandbox state", p.postgresSecret},
 	}
 	var apps []step
@@ -290,7 +290,7 @@ func (p *fullProfile) marker(ctx context.Context) error {
 func (p *fullProfile) importImages(ctx context.Context) error {
 	var refs []string
 	ids := map[string]string{}
-	for _, ref := range []string{p.st.Spec.Postgres.Image, p.st.Spec.Vault.Image, charts.VSOImage} {
+	for _, ref := range []string{p.st.Spec.Postgres.Image, p.st.Spec.Vault.Image, charts.VSOImage, charts.KubeRbacProxyImage} {
 		id, ok, err := p.rt.ImageID(ctx, ref)
 		if err != nil {
 			return err

@@ -138,6 +138,7 @@ func fullPlanImages(name string, s Spec) []PlanImage {
 		PlanImage{"postgres", s.Postgres.Image},
 		PlanImage{"vault", s.Vault.Image},
 		PlanImage{"vault-secrets-operator", charts.VSOImage},
+		PlanImage{"kube-rbac-proxy", charts.KubeRbacProxyImage},
 	)
 }
 
