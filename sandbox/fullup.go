@@ -199,6 +199,13 @@ func (p *fullProfile) cluster(ctx context.Context) error {
 		return err
 	}
 	if !exists {
+		if st.Vault != nil && st.Vault.ClusterID != "" {
+			// The cluster went (k3d cluster delete, a Docker reset) with the Vault that
+			// the state's key belongs to. A new cluster would hold a new Vault: start
+			// over rather than mix the two.
+			return fmt.Errorf("k3d cluster %s is gone, but the state of sandbox %q records its initialised Vault; run `labsbx down --name %s`, then `labsbx up` again",
+				st.Cluster.Name, st.Name, st.Name)
+		}
 		vport, err := addrPort(st.Vault.Addr)
 		if err != nil {
 			return err
