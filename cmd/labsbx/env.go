@@ -17,6 +17,9 @@ func newEnvCmd(g *globals) *cobra.Command {
 
   eval "$(labsbx env)"
 
+On the full profile it also sets KUBECONFIG to the cluster's kubeconfig in the
+sandbox state, so that kubectl and helm talk to the sandbox cluster.
+
 This prints the sandbox's root token and Postgres password: it is the one command
 that shows them, and only because you asked.`,
 		Args: noArgs,
@@ -38,6 +41,19 @@ that shows them, and only because you asked.`,
 				{"PGUSER", pg.User},
 				{"PGPASSWORD", pg.Password},
 				{"PGDATABASE", pg.Database},
+			}
+			if s.State.Kube != nil {
+				// The full profile: kubectl on the sandbox's own kubeconfig, once the
+				// guard has checked it against the record.
+				conf, err := g.configuration()
+				if err != nil {
+					return err
+				}
+				kc, err := conf.Kubeconfig(s.State.Name)
+				if err != nil {
+					return err
+				}
+				vars = append(vars, [2]string{"KUBECONFIG", kc})
 			}
 			if g.out() == cli.OutputJSON {
 				m := map[string]string{}
