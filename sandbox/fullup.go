@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/arcodange/labsbx/charts"
@@ -499,7 +500,11 @@ func (p *fullProfile) bootstrap(ctx context.Context) error {
 			return err
 		}
 	}
-	layout, err := p.st.VaultLayout(p.pgSec, &vault.KubernetesAuth{InCluster: true})
+	ca, err := clusterCA(p.st.Kube.Kubeconfig, p.st.Kube.Cluster)
+	if err != nil {
+		return err
+	}
+	layout, err := p.st.VaultLayout(p.pgSec, &vault.KubernetesAuth{InCluster: true, CACertPEM: ca})
 	if err != nil {
 		return err
 	}
@@ -508,6 +513,19 @@ func (p *fullProfile) bootstrap(ctx context.Context) error {
 		p.change("vault: " + c.String())
 	}
 	return err
+}
+
+// clusterCA is the CA of the cluster entry in the sandbox's kubeconfig.
+func clusterCA(kubeconfig, name string) (string, error) {
+	kc, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		return "", err
+	}
+	c, ok := kc.Clusters[name]
+	if !ok || len(c.CertificateAuthorityData) == 0 {
+		return "", fmt.Errorf("%s has no inline CA for cluster %s", kubeconfig, name)
+	}
+	return string(c.CertificateAuthorityData), nil
 }
 
 // waitApps waits until every app's Deployment is rolled out and ready: its readiness

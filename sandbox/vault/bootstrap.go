@@ -39,9 +39,11 @@ type KubernetesAuth struct {
 	Host             string
 	CACertPEM        string
 	TokenReviewerJWT string
-	// InCluster: Vault runs in the cluster (the full profile) and reviews tokens with
-	// its own pod's ServiceAccount token and CA, which the Vault chart's auth-delegator
-	// binding allows; Host, CACertPEM and TokenReviewerJWT are not used.
+	// InCluster: Vault runs in the cluster (the full profile). It reaches the API at
+	// InClusterHost, trusting CACertPEM (the cluster CA, which also signs that
+	// address's certificate), and reviews tokens with its own pod's ServiceAccount
+	// token, which the Vault chart's auth-delegator binding allows. Host and
+	// TokenReviewerJWT are not used.
 	InCluster bool
 }
 
@@ -141,7 +143,7 @@ func (b *bootstrapper) run(l Layout) error {
 			if k.InCluster {
 				return b.ensure("auth/"+AuthK8s+"/config", map[string]any{
 					"kubernetes_host":      InClusterHost,
-					"kubernetes_ca_cert":   "",
+					"kubernetes_ca_cert":   k.CACertPEM,
 					"disable_local_ca_jwt": false,
 				})
 			}

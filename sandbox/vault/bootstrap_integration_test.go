@@ -285,7 +285,7 @@ func TestIntegrationKubernetesAuth(t *testing.T) {
 	}
 	// The full profile's Vault runs in the cluster: it reviews tokens as its own pod.
 	inCluster := l
-	inCluster.Kubernetes = &vault.KubernetesAuth{InCluster: true}
+	inCluster.Kubernetes = &vault.KubernetesAuth{InCluster: true, CACertPEM: string(kube.CAPEM)}
 	if ch, err := vault.Bootstrap(ctx, sv.root, inCluster); err != nil || len(ch) != 1 || ch[0].Path != "auth/kubernetes/config" {
 		t.Fatalf("bootstrap in-cluster: %v, %v", ch, err)
 	}
@@ -293,7 +293,7 @@ func TestIntegrationKubernetesAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Data["kubernetes_host"] != vault.InClusterHost || cfg.Data["disable_local_ca_jwt"] != false || cfg.Data["kubernetes_ca_cert"] != "" {
+	if cfg.Data["kubernetes_host"] != vault.InClusterHost || cfg.Data["disable_local_ca_jwt"] != false || cfg.Data["kubernetes_ca_cert"] != string(kube.CAPEM) {
 		t.Errorf("in-cluster config = %v", cfg.Data)
 	}
 	if ch, err := vault.Bootstrap(ctx, sv.root, inCluster); err != nil || len(ch) != 0 {

@@ -16,6 +16,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
@@ -114,11 +115,16 @@ func (o *Observer) State(ctx context.Context, app string) (AppState, error) {
 		return s, fmt.Errorf("app %s: VaultDynamicSecret %s: %w", app, DynamicSecretName(app), err)
 	}
 	s.LeaseID, _, _ = unstructured.NestedString(vds.Object, "status", "secretLease", "id")
+	// VSO creates the Secret on its first sync: until then it is missing, which
+	// Healthy reports as no credentials.
 	sec, err := o.cs.CoreV1().Secrets(app).Get(ctx, SecretName(app), metav1.GetOptions{})
-	if err != nil {
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
 		return s, fmt.Errorf("app %s: Secret %s: %w", app, SecretName(app), err)
+	default:
+		s.SecretUser, s.SecretVersion = string(sec.Data["username"]), sec.ResourceVersion
 	}
-	s.SecretUser, s.SecretVersion = string(sec.Data["username"]), sec.ResourceVersion
 	d, err := o.cs.AppsV1().Deployments(app).Get(ctx, DeploymentName(app), metav1.GetOptions{})
 	if err != nil {
 		return s, fmt.Errorf("app %s: Deployment %s: %w", app, DeploymentName(app), err)
