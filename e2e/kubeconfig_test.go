@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/arcodange/labsbx/e2e/kubetest"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
@@ -34,19 +35,12 @@ func plantCluster(t *testing.T, c *cli, name, server string) {
 		t.Fatal(err)
 	}
 	ctxName := guard.ContextName(name)
-	kc := clientcmdapi.NewConfig()
-	cl := clientcmdapi.NewCluster()
-	cl.Server, cl.CertificateAuthorityData = "https://127.0.0.1:36443", ca
-	u := clientcmdapi.NewAuthInfo()
-	u.ClientCertificateData, u.ClientKeyData = []byte("cert"), []byte("key")
-	x := clientcmdapi.NewContext()
-	x.Cluster, x.AuthInfo = ctxName, "admin@"+ctxName
-	kc.Clusters[ctxName], kc.AuthInfos[x.AuthInfo], kc.Contexts[ctxName] = cl, u, x
+	kc := kubetest.K3dKubeconfig(name, "https://127.0.0.1:36443", ca)
 	rec, err := cluster.KubeRecord(kc, ctxName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl.Server = server
+	kc.Clusters[ctxName].Server = server
 	path := filepath.Join(st.Dir(), "kubeconfig")
 	if err := cluster.WriteKubeconfig(path, kc); err != nil {
 		t.Fatal(err)

@@ -49,21 +49,28 @@ func (c *Configuration) Kubeconfig(name string) (string, error) {
 
 // MergeKubeconfig adds the sandbox's context to the kubeconfig at target (and makes
 // it current when switchContext), and records what it added so that down removes it.
-func (c *Configuration) MergeKubeconfig(name, target string, switchContext bool) (*cluster.Merged, error) {
+func (c *Configuration) MergeKubeconfig(name, target string, switchContext bool) (m *cluster.Merged, err error) {
+	err = c.withState(name, func(st *State) error {
+		if m, err = c.merge(st, target, switchContext); err != nil {
+			return err
+		}
+		return c.Store.Save(st, c.now())
+	})
+	return m, err
+}
+
+// withState runs fn on the sandbox's state under its lock.
+func (c *Configuration) withState(name string, fn func(*State) error) error {
 	lock, err := c.Store.Lock(name)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer lock.Unlock()
 	st, err := c.Store.Load(name)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	m, err := c.merge(st, target, switchContext)
-	if err != nil {
-		return nil, err
-	}
-	return m, c.Store.Save(st, c.now())
+	return fn(st)
 }
 
 // merge is MergeKubeconfig under the caller's lock; it records the merge in st (the
@@ -95,17 +102,12 @@ func (c *Configuration) merge(st *State, target string, switchContext bool) (*cl
 
 // UnmergeKubeconfig removes what MergeKubeconfig added; it is harmless when nothing
 // was merged.
-func (c *Configuration) UnmergeKubeconfig(name string) ([]string, error) {
-	lock, err := c.Store.Lock(name)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
-	st, err := c.Store.Load(name)
-	if err != nil {
-		return nil, err
-	}
-	return c.unmerge(st)
+func (c *Configuration) UnmergeKubeconfig(name string) (removed []string, err error) {
+	err = c.withState(name, func(st *State) error {
+		removed, err = c.unmerge(st)
+		return err
+	})
+	return removed, err
 }
 
 func (c *Configuration) unmerge(st *State) ([]string, error) {

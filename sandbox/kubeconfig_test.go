@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/arcodange/labsbx/e2e/kubetest"
 	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
@@ -36,14 +36,7 @@ func clusterSandbox(t *testing.T, name string) (*Configuration, *State) {
 		t.Fatal(err)
 	}
 	ctxName := guard.ContextName(name)
-	kc := clientcmdapi.NewConfig()
-	cl := clientcmdapi.NewCluster()
-	cl.Server, cl.CertificateAuthorityData = "https://127.0.0.1:36443", ca
-	u := clientcmdapi.NewAuthInfo()
-	u.ClientCertificateData, u.ClientKeyData = []byte("cert"), []byte("key")
-	x := clientcmdapi.NewContext()
-	x.Cluster, x.AuthInfo = ctxName, "admin@"+ctxName
-	kc.Clusters[ctxName], kc.AuthInfos[x.AuthInfo], kc.Contexts[ctxName] = cl, u, x
+	kc := kubetest.K3dKubeconfig(name, "https://127.0.0.1:36443", ca)
 	if err := store.Save(st, time.Now()); err != nil {
 		t.Fatal(err)
 	}

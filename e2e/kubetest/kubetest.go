@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
 
 	"github.com/arcodange/labsbx/e2e/testenv"
@@ -120,4 +121,20 @@ func InstallScaffoldCRDs(t *testing.T, k *guard.Kube) {
 			t.Fatalf("CRD %s not established: %v", crd.Name, err)
 		}
 	}
+}
+
+// K3dKubeconfig is shaped like the kubeconfig k3d writes for sandbox name: context and
+// cluster k3d-labsbx-<name>, user admin@k3d-labsbx-<name> with a client certificate,
+// and the given server and CA.
+func K3dKubeconfig(name, server string, ca []byte) *clientcmdapi.Config {
+	ctxName := guard.ContextName(name)
+	kc := clientcmdapi.NewConfig()
+	cl := clientcmdapi.NewCluster()
+	cl.Server, cl.CertificateAuthorityData = server, ca
+	u := clientcmdapi.NewAuthInfo()
+	u.ClientCertificateData, u.ClientKeyData = []byte("cert"), []byte("key")
+	x := clientcmdapi.NewContext()
+	x.Cluster, x.AuthInfo = ctxName, "admin@"+ctxName
+	kc.Clusters[ctxName], kc.AuthInfos[x.AuthInfo], kc.Contexts[ctxName] = cl, u, x
+	return kc
 }
