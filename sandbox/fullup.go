@@ -101,7 +101,7 @@ func (p *fullProfile) steps(name string, spec Spec, hadVMs bool) []step {
 		{"Creating k3d cluster " + cluster.Name(name) + " (" + servers + "; API, Vault and Postgres on 127.0.0.1)", p.cluster},
 		{"Writing the kubeconfig into the sandbox state (~/.kube/config untouched)", p.kubeconfig},
 		{"Approving context " + guard.ContextName(name) + " and writing marker " + guard.MarkerNamespace + "/" + guard.MarkerName, p.marker},
-		{"Importing the Postgres, Vault and VSO images into the cluster (its nodes cannot pull)", p.importImages},
+		{"Importing the Postgres, Vault, VSO and k3s system images into the cluster (its nodes may not pull)", p.importImages},
 		{"Creating Secret " + NamespacePostgres + "/" + PostgresAuthSecret + " from the sandbox state", p.postgresSecret},
 	}
 	var apps []step
@@ -187,6 +187,9 @@ func (p *fullProfile) cluster(ctx context.Context) error {
 			if ports[i], err = freePort(); err != nil {
 				return err
 			}
+		}
+		if st.Spec.Cluster.APIPort > 0 {
+			ports[0] = st.Spec.Cluster.APIPort
 		}
 		st.Cluster = &ClusterState{Name: cluster.Name(st.Name), APIPort: ports[0]}
 		st.Vault = &VaultState{Addr: "http://127.0.0.1:" + strconv.Itoa(ports[1])}
@@ -298,7 +301,8 @@ func (p *fullProfile) marker(ctx context.Context) error {
 func (p *fullProfile) importImages(ctx context.Context) error {
 	var refs []string
 	ids := map[string]string{}
-	for _, ref := range []string{p.st.Spec.Postgres.Image, p.st.Spec.Vault.Image, charts.VSOImage, charts.KubeRbacProxyImage} {
+	want := append([]string{p.st.Spec.Postgres.Image, p.st.Spec.Vault.Image, charts.VSOImage, charts.KubeRbacProxyImage}, p.st.Spec.Cluster.SystemImages...)
+	for _, ref := range want {
 		id, ok, err := p.rt.ImageID(ctx, ref)
 		if err != nil {
 			return err

@@ -134,6 +134,9 @@ func fullPlanImages(name string, s Spec) []PlanImage {
 	if o.WithLoadBalancer() {
 		imgs = append(imgs, PlanImage{"k3d-proxy", cluster.LoadBalancerImage()})
 	}
+	for _, ref := range s.Cluster.SystemImages {
+		imgs = append(imgs, PlanImage{"k3s-system", ref})
+	}
 	return append(imgs,
 		PlanImage{"postgres", s.Postgres.Image},
 		PlanImage{"vault", s.Vault.Image},
@@ -153,7 +156,7 @@ func vmSteps(s Spec) []string {
 
 func (p *Plan) full(s Spec) {
 	p.Available = true
-	p.Note = "needs every image above in the local Docker engine, pulled or loaded from an offline bundle (up --bundle DIR); k3s nodes cannot pull either"
+	p.Note = "needs every image above in the local Docker engine, pulled or loaded from an offline bundle (up --bundle DIR); without network, also list k3s's own images in spec.cluster.systemImages"
 	o := cluster.Options{Sandbox: p.Name, Servers: s.Cluster.Servers, Agents: s.Cluster.Agents, Image: s.Cluster.K3sImage, APIPort: s.Cluster.APIPort}
 	name := cluster.Name(p.Name)
 	p.Cluster = &PlanCluster{

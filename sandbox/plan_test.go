@@ -52,6 +52,33 @@ func TestPlanGolden(t *testing.T) {
 	}
 }
 
+// TestPlanSystemImages: k3s's own images, when listed, are part of the plan's images
+// (and so of bundles and of the import into the nodes).
+func TestPlanSystemImages(t *testing.T) {
+	spec := DefaultSpec()
+	spec.Profile = ProfileFull
+	spec.Cluster.SystemImages = []string{"rancher/mirrored-pause:3.6", "rancher/local-path-provisioner:v0.0.31"}
+	p, err := NewPlan(PlanOptions{Name: "demo", Spec: spec, StateDir: "/s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, img := range p.Images {
+		if img.Component == "k3s-system" {
+			got = append(got, img.Ref)
+		}
+	}
+	if strings.Join(got, " ") != "rancher/mirrored-pause:3.6 rancher/local-path-provisioner:v0.0.31" {
+		t.Errorf("system images in the plan: %v", got)
+	}
+	c := &Config{APIVersion: APIVersion, Kind: Kind, Spec: spec}
+	c.Spec.Cluster.SystemImages = []string{"not an image"}
+	errs := c.validate()
+	if len(errs) != 1 || errs[0].Path != "spec.cluster.systemImages[0]" {
+		t.Errorf("validate of a bad system image = %v", errs)
+	}
+}
+
 // TestPlanFull checks what the full plan promises, beyond the golden files.
 func TestPlanFull(t *testing.T) {
 	spec := DefaultSpec()

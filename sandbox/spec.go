@@ -67,6 +67,11 @@ type ClusterSpec struct {
 	K3sImage string `yaml:"k3sImage" json:"k3sImage"`
 	// APIPort is the host port of the Kubernetes API on 127.0.0.1; 0 picks a free one.
 	APIPort int `yaml:"apiPort" json:"apiPort"`
+	// SystemImages are images that k3s pulls itself on its first start (pause,
+	// coredns, local-path-provisioner and its busybox helper), as the k3s release's
+	// k3s-images.txt lists them. Listed here, they go into offline bundles and are
+	// imported into the nodes, so that a cluster without network starts its pods.
+	SystemImages []string `yaml:"systemImages,omitempty" json:"systemImages,omitempty"`
 }
 
 type VMSpec struct {
@@ -262,6 +267,9 @@ func (c *Config) validate() []*FieldError {
 	checkImage("spec.vault.image", s.Vault.Image)
 	checkImage("spec.postgres.image", s.Postgres.Image)
 	checkImage("spec.cluster.k3sImage", s.Cluster.K3sImage)
+	for i, img := range s.Cluster.SystemImages {
+		checkImage(fmt.Sprintf("spec.cluster.systemImages[%d]", i), img)
+	}
 	if s.Cluster.Servers < 1 || s.Cluster.Servers > 3 {
 		add("spec.cluster.servers", "must be between 1 and 3 (got %d)", s.Cluster.Servers)
 	}
