@@ -161,6 +161,23 @@ func TestIntegrationFullProfileUntilPods(t *testing.T) {
 		t.Errorf("second up: changes %v, cluster created %d times", again.Changes, len(prov.created))
 	}
 
+	// The cluster vanishes (k3d cluster delete) after Vault was initialised: up stops
+	// and says to start over, rather than pair the old key with a new Vault.
+	st, err = conf.Store.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Vault.ClusterID = "4b9c2f40-0000-0000-0000-000000000000"
+	if err := conf.Store.Save(st, st.UpdatedAt); err != nil {
+		t.Fatal(err)
+	}
+	prov.exists = false
+	conf.Progress = &fullStepper{cancel: func() {}}
+	if _, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ctx); err == nil || !strings.Contains(err.Error(), "is gone") || len(prov.created) != 1 {
+		t.Fatalf("up over a vanished cluster: %v (created %d times)", err, len(prov.created))
+	}
+	prov.exists = true
+
 	down, err := sandbox.NewDown(conf, sandbox.DownOptions{Name: name}).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
