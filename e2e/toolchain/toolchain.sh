@@ -5,12 +5,13 @@
 #   ${LABSBX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/labsbx}/toolchain
 # so a warm run only checks that the files and images exist.
 #
-# Usage: toolchain.sh vault|kube|images|all|path
+# Usage: toolchain.sh vault|kube|images|all|path|image-refs
 #   vault   bin/vault-<v>                       (static HashiCorp Vault server)
 #   kube    bin/kube-apiserver-<v>, bin/etcd-<v> (envtest-style control plane)
 #   images  labsbx.local/vault:<v>, labsbx.local/postgres:15 (docker import)
 #   all     all of the above
 #   path    print the bin dir
+#   image-refs  print LABSBX_VAULT_IMAGE=… and LABSBX_POSTGRES_IMAGE=… for the images
 #
 # Host needs: go, docker (engine running), bash, tar, coreutils, and for the
 # postgres image the Debian packages mmdebstrap and ca-certificates.
@@ -282,6 +283,10 @@ main() {
 		;;
 	path)
 		printf '%s\n' "$BIN"
+		return 0
+		;;
+	image-refs)
+		printf 'LABSBX_VAULT_IMAGE=%s\nLABSBX_POSTGRES_IMAGE=%s\n' "$VAULT_IMAGE" "$PG_IMAGE"
 		return 0
 		;;
 	*)
