@@ -112,13 +112,7 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
 	}
 
 	// A drill killed during its inject phase is undone by drill recover.
-	// full-restart stops containers, the vault profile's; on the full profile the seal
-	// drill is the one killed.
-	killed := "full-restart"
-	if profile == "full" {
-		killed = "seal"
-	}
-	killDuringInject(t, c, name, killed)
+	killDuringInject(t, c, name, "full-restart")
 	c.ok("drill", "run", "seal", "lost-lease", "--name", name)
 
 	// Nothing secret reached an output other than env and ci token.

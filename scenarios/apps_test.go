@@ -136,3 +136,43 @@ func TestEngineAppsMustBeHealthyBeforeAndAfter(t *testing.T) {
 		t.Fatalf("app not ready after recovery: %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}
 }
+
+// TestAppsBackAfterRestart: after a cluster power cycle, every app needs VSO to have
+// synced or renewed after the unseal, and its pods Ready since the cluster started.
+func TestAppsBackAfterRestart(t *testing.T) {
+	_, e, apps := appsEnv(t)
+	t0 := time.Now().Truncate(time.Second)
+	e.markAt(msClusterStarted, t0)
+	e.markAt(msUnsealed, t0.Add(10*time.Second))
+	back := func(app string, renewed, ready time.Time) vso.AppState {
+		s := healthyApp(app, "L")
+		s.LastRenewal, s.PodsReadySince = renewed, ready
+		return s
+	}
+	// VSO renewed before the unseal only (its pod came back with the old lease).
+	apps.set("webapp", back("webapp", t0.Add(5*time.Second), t0.Add(3*time.Second)))
+	apps.set("billing", back("billing", t0.Add(12*time.Second), t0.Add(3*time.Second)))
+	if err := appsBackAfterRestart(context.Background(), e); err == nil || !strings.Contains(err.Error(), "app webapp: VSO has not synced") {
+		t.Fatalf("renewal before the unseal: %v", err)
+	}
+	// A SecretSynced event after the unseal counts; pods Ready before the restart do not.
+	apps.set("webapp", back("webapp", time.Time{}, t0.Add(-time.Minute)),
+		vso.Event{Reason: vso.ReasonSecretSynced, Type: "Normal", Time: t0.Add(11 * time.Second)})
+	if err := appsBackAfterRestart(context.Background(), e); err == nil || !strings.Contains(err.Error(), "not Ready again since the cluster restart") {
+		t.Fatalf("pods ready before the restart: %v", err)
+	}
+	// Both back: VSO at the later of the two apps, apps ready at the later pod.
+	apps.set("webapp", back("webapp", time.Time{}, t0.Add(4*time.Second)))
+	if err := appsBackAfterRestart(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.milestoneAt(msVSOSynced); !got.Equal(t0.Add(12 * time.Second)) {
+		t.Errorf("%s at %v, want the later app's renewal %v", msVSOSynced, got, t0.Add(12*time.Second))
+	}
+	if got := e.milestoneAt(msAppsReady); !got.Equal(t0.Add(4 * time.Second)) {
+		t.Errorf("%s at %v", msAppsReady, got)
+	}
+	if err := checkOrder(e.peekMilestones(), []string{msClusterStarted, msUnsealed, msVSOSynced}); err != nil {
+		t.Error(err)
+	}
+}

@@ -31,6 +31,9 @@ type Env struct {
 	VMs *vm.Manager
 	// Apps observes VSO and the demo apps (full profile); nil on the vault profile.
 	Apps AppSide
+	// Cluster powers the k3d cluster off and on (full profile); nil on the vault
+	// profile.
+	Cluster ClusterPower
 
 	cfg        *sandbox.Configuration
 	values     map[string]string // what a scenario carries from one phase to the next
@@ -92,12 +95,33 @@ func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) 
 	}
 	e.Consumer = &Consumer{env: e, App: st.Spec.Apps[0]}
 	if st.Profile == sandbox.ProfileFull {
-		if e.Apps, err = appSide(ctx, st); err != nil {
+		if e.Apps, err = appSide(ctx, st); err == nil {
+			e.Cluster, err = clusterPower(cfg, st)
+		}
+		if err != nil {
 			_ = rt.Close()
 			return nil, err
 		}
 	}
 	return e, nil
+}
+
+// ClusterPower stops and starts the whole cluster (sandbox.ClusterProvider).
+type ClusterPower interface {
+	Stop(ctx context.Context) error
+	Start(ctx context.Context) error
+}
+
+// clusterPower is the sandbox's cluster provider, on the guard-approved engine.
+func clusterPower(cfg *sandbox.Configuration, st *sandbox.State) (ClusterPower, error) {
+	if cfg.Clusters == nil {
+		return nil, fmt.Errorf("%w: this build has no cluster provider for sandbox %q", sandbox.ErrProfileUnavailable, st.Name)
+	}
+	appr, err := guard.ApproveDocker(cfg.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Clusters(appr, st.Name, st.UUID)
 }
 
 // appSide connects to the sandbox's cluster through the guard (recorded kubeconfig,
@@ -264,6 +288,26 @@ func (e *Env) markOnce(name string) {
 	}
 	e.mu.Unlock()
 	e.Mark(name)
+}
+
+// markOnceAt records a milestone at a given time unless it was recorded already.
+func (e *Env) markOnceAt(name string, at time.Time) {
+	for _, m := range e.peekMilestones() {
+		if m.Name == name {
+			return
+		}
+	}
+	e.markAt(name, at)
+}
+
+// milestoneAt is when the milestone name was first recorded (zero if never).
+func (e *Env) milestoneAt(name string) time.Time {
+	for _, m := range e.peekMilestones() {
+		if m.Name == name {
+			return m.At
+		}
+	}
+	return time.Time{}
 }
 
 func (e *Env) peekMilestones() []Milestone {

@@ -7,9 +7,12 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/postgres"
+	"github.com/arcodange/labsbx/sandbox/vso"
 )
 
 func init() { register(fullRestart{}) }
@@ -30,24 +33,38 @@ const (
 
 var recoveryOrder = []string{msPostgresUp, msVaultSealed, msUnsealed, msCredsIssued, msConsumerConn}
 
+// The full profile's power cycle of the k3d cluster adds these.
+const (
+	msClusterStopped = "cluster stopped"
+	msClusterStarted = "cluster started"
+	// msVSOSynced: VSO's first successful sync or lease renewal after the unseal. VSO
+	// must log in to Vault again for it (its pod restarted with the cluster), so it
+	// also marks the re-authentication.
+	msVSOSynced = "vso re-authenticated and synced"
+	// msAppsReady: every app pod Ready again after the restart. Apps may come back
+	// before the unseal (their credentials outlive a restart), so this one is timed
+	// and reported, and only required after the cluster started.
+	msAppsReady = "apps ready"
+)
+
+var clusterRecoveryOrder = []string{msClusterStarted, msPostgresUp, msVaultSealed, msUnsealed, msVSOSynced}
+
+// clusterWait bounds how long Postgres may take to answer after the cluster started.
+const clusterWait = 5 * time.Minute
+
 func (fullRestart) Name() string { return "full-restart" }
 
-// Applies: the vault profile's containers. On the full profile a full restart means
-// power-cycling the k3d cluster, which this scenario does not do yet.
-func (fullRestart) Applies(st *sandbox.State) bool { return st.Profile == sandbox.ProfileVault }
 func (fullRestart) Description() string {
 	return "every component is stopped and started: Vault comes back sealed and nothing that needs a secret works until unseal"
 }
 func (fullRestart) Runbook(e *Env) string { return "labsbx vault unseal --name " + e.State.Name }
 
-func (fullRestart) Steady(ctx context.Context, e *Env) error {
-	if e.State.Profile != sandbox.ProfileVault {
-		return fmt.Errorf("full-restart runs on the %s profile only: on the %s profile it would power-cycle the k3d cluster, which is not in this build", sandbox.ProfileVault, e.State.Profile)
-	}
-	return e.Consumer.Works(ctx)
-}
+func (fullRestart) Steady(ctx context.Context, e *Env) error { return e.Consumer.Works(ctx) }
 
 func (fullRestart) Inject(ctx context.Context, e *Env) error {
+	if e.Cluster != nil {
+		return powerCycleCluster(ctx, e)
+	}
 	for _, c := range []string{sandbox.ComponentVault, sandbox.ComponentPostgres} {
 		if err := e.Docker.Stop(ctx, c, 10*time.Second); err != nil {
 			return err
@@ -95,7 +112,81 @@ func (fullRestart) Verify(ctx context.Context, e *Env) error {
 		return err
 	}
 	e.markOnce(msConsumerConn)
+	if e.Cluster != nil {
+		if err := appsBackAfterRestart(ctx, e); err != nil {
+			return err
+		}
+		return checkOrder(e.peekMilestones(), clusterRecoveryOrder)
+	}
 	return checkOrder(e.peekMilestones(), recoveryOrder)
+}
+
+// powerCycleCluster stops every node of the k3d cluster at once and starts them again
+// (full profile), then waits for Postgres first, as production recovers.
+func powerCycleCluster(ctx context.Context, e *Env) error {
+	if err := e.Cluster.Stop(ctx); err != nil {
+		return err
+	}
+	e.Mark(msClusterStopped)
+	if err := e.Cluster.Start(ctx); err != nil {
+		return err
+	}
+	e.Mark(msClusterStarted)
+	wctx, cancel := context.WithTimeout(ctx, clusterWait)
+	defer cancel()
+	if err := postgres.WaitReady(wctx, e.PGAdmin, 500*time.Millisecond); err != nil {
+		return fmt.Errorf("Postgres after the cluster restart: %w", err)
+	}
+	e.Mark(msPostgresUp)
+	return nil
+}
+
+// appsBackAfterRestart requires, for every app, that VSO synced or renewed its
+// credentials after the unseal and that the app's pods are Ready again since the
+// cluster started, and marks when (VSO's times have second precision: one in the
+// second of the unseal counts from the unseal).
+func appsBackAfterRestart(ctx context.Context, e *Env) error {
+	if e.Apps == nil {
+		return errors.New("no view of the apps (VSO) on this sandbox")
+	}
+	unsealed, started := e.milestoneAt(msUnsealed), e.milestoneAt(msClusterStarted)
+	var synced, ready time.Time
+	for _, app := range e.State.Spec.Apps {
+		s, err := e.Apps.State(ctx, app)
+		if err != nil {
+			return err
+		}
+		events, err := e.Apps.Events(ctx, app, unsealed)
+		if err != nil {
+			return err
+		}
+		var back time.Time
+		if ev, ok := vso.First(events, vso.ReasonSecretSynced, vso.ReasonSecretRotated, vso.ReasonSecretLeaseRenewal); ok && ev.Type == corev1.EventTypeNormal {
+			back = ev.Time
+		}
+		if !s.LastRenewal.Before(unsealed.Truncate(time.Second)) && (back.IsZero() || s.LastRenewal.Before(back)) {
+			back = s.LastRenewal
+		}
+		switch {
+		case back.IsZero():
+			return fmt.Errorf("app %s: VSO has not synced or renewed its credentials since Vault was unsealed", app)
+		case s.LeaseID == "" || s.SecretUser == "":
+			return fmt.Errorf("app %s: Secret %s holds no credentials", app, vso.SecretName(app))
+		case !s.Ready || s.PodsReadySince.IsZero() || s.PodsReadySince.Before(started.Truncate(time.Second)):
+			return fmt.Errorf("app %s: its pods are not Ready again since the cluster restart (%s)", app, s.Rollout)
+		}
+		synced, ready = later(synced, later(back, unsealed)), later(ready, s.PodsReadySince)
+	}
+	e.markOnceAt(msVSOSynced, synced)
+	e.markOnceAt(msAppsReady, later(ready, started))
+	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // checkOrder requires every milestone of want, each no earlier than the one before.
@@ -121,6 +212,17 @@ func checkOrder(got []Milestone, want []string) error {
 }
 
 func (fullRestart) Undo(ctx context.Context, e *Env) (string, error) {
+	if e.Cluster != nil {
+		// Starting a running cluster starts nothing: safe whatever the fault left.
+		if err := e.Cluster.Start(ctx); err != nil {
+			return "", err
+		}
+		msg, err := seal{}.Undo(ctx, e)
+		if err != nil {
+			return "", err
+		}
+		return "started the k3d cluster; " + msg, nil
+	}
 	did, err := startStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
 	if err != nil {
 		return "", err

@@ -28,10 +28,10 @@ func TestVMNodeLossApplies(t *testing.T) {
 	if s, _ := Lookup([]string{"seal"}); !Applies(s[0], without) {
 		t.Error("seal applies everywhere")
 	}
-	// On the full profile, full-restart would have to power-cycle the cluster.
+	// full-restart applies to both profiles (containers, or the whole k3d cluster).
 	full := &sandbox.State{Name: "demo", Profile: sandbox.ProfileFull}
-	if s, _ := Lookup([]string{"full-restart"}); Applies(s[0], full) || !Applies(s[0], without) {
-		t.Error("full-restart must apply to the vault profile only")
+	if s, _ := Lookup([]string{"full-restart"}); !Applies(s[0], full) || !Applies(s[0], without) {
+		t.Error("full-restart must apply to both profiles")
 	}
 }
 

@@ -57,8 +57,10 @@ func DeploymentName(app string) string    { return app }
 // AppState is the app's side at one instant. It holds no secret.
 type AppState struct {
 	App string `json:"app"`
-	// LeaseID is the VaultDynamicSecret's status.secretLease.id.
-	LeaseID string `json:"leaseID"`
+	// LeaseID is the VaultDynamicSecret's status.secretLease.id; LastRenewal its
+	// status.lastRenewalTime (VSO's last successful sync or renewal, zero before any).
+	LeaseID     string    `json:"leaseID"`
+	LastRenewal time.Time `json:"lastRenewal,omitzero"`
 	// SecretUser is data.username of Secret <app>-db; SecretVersion its resourceVersion.
 	SecretUser    string `json:"secretUser"`
 	SecretVersion string `json:"secretVersion"`
@@ -69,6 +71,10 @@ type AppState struct {
 	// Rollout says where it stands, for people.
 	Ready   bool   `json:"ready"`
 	Rollout string `json:"rollout"`
+	// PodsReadySince is the latest moment at which the last of the app's pods became
+	// Ready: the app has served since then. Zero while a pod is not Ready, or without
+	// pods.
+	PodsReadySince time.Time `json:"podsReadySince,omitzero"`
 }
 
 // Event is one Event on the app's VaultDynamicSecret.
@@ -115,6 +121,9 @@ func (o *Observer) State(ctx context.Context, app string) (AppState, error) {
 		return s, fmt.Errorf("app %s: VaultDynamicSecret %s: %w", app, DynamicSecretName(app), err)
 	}
 	s.LeaseID, _, _ = unstructured.NestedString(vds.Object, "status", "secretLease", "id")
+	if t, ok, _ := unstructured.NestedInt64(vds.Object, "status", "lastRenewalTime"); ok && t > 0 {
+		s.LastRenewal = time.Unix(t, 0)
+	}
 	// VSO creates the Secret on its first sync: until then it is missing, which
 	// Healthy reports as no credentials.
 	sec, err := o.cs.CoreV1().Secrets(app).Get(ctx, SecretName(app), metav1.GetOptions{})
@@ -131,7 +140,42 @@ func (o *Observer) State(ctx context.Context, app string) (AppState, error) {
 	}
 	s.RestartedAt = d.Spec.Template.Annotations[AnnotationRestartedAt]
 	s.Ready, s.Rollout = RolloutComplete(d)
+	if s.PodsReadySince, err = o.podsReadySince(ctx, d); err != nil {
+		return s, fmt.Errorf("app %s: %w", app, err)
+	}
 	return s, nil
+}
+
+// podsReadySince is when the last of the Deployment's pods became Ready; zero if one
+// is not Ready, or there is none.
+func (o *Observer) podsReadySince(ctx context.Context, d *appsv1.Deployment) (time.Time, error) {
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("Deployment %s selector: %w", d.Name, err)
+	}
+	pods, err := o.cs.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("pods of Deployment %s: %w", d.Name, err)
+	}
+	var since time.Time
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue // terminating: on its way out of the rollout
+		}
+		ready := false
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				ready = true
+				if c.LastTransitionTime.After(since) {
+					since = c.LastTransitionTime.Time
+				}
+			}
+		}
+		if !ready {
+			return time.Time{}, nil
+		}
+	}
+	return since, nil
 }
 
 // Events returns the Events on the app's VaultDynamicSecret last seen at or after

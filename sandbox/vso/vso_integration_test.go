@@ -57,8 +57,20 @@ func TestIntegrationObserver(t *testing.T) {
 	if err := Healthy(before); err != nil {
 		t.Fatalf("Healthy after sync: %v (%+v)", err, before)
 	}
-	if before.LeaseID != "postgres/creds/webapp/AAA" || before.SecretUser != "v-kubernetes-webapp-aaa" {
+	if before.LeaseID != "postgres/creds/webapp/AAA" || before.SecretUser != "v-kubernetes-webapp-aaa" || before.LastRenewal.IsZero() {
 		t.Errorf("state after sync: %+v", before)
+	}
+	if !before.PodsReadySince.IsZero() {
+		t.Errorf("ready since %v without any pod", before.PodsReadySince)
+	}
+	readyAt := time.Now().Add(-time.Minute).Truncate(time.Second)
+	vso.pod("webapp-1", readyAt)
+	if s, err := obs.State(ctx, app); err != nil || !s.PodsReadySince.Equal(readyAt) {
+		t.Errorf("pods ready since %v (%v), want %v", s.PodsReadySince, err, readyAt)
+	}
+	vso.pod("webapp-2", time.Time{}) // a pod not ready yet
+	if s, _ := obs.State(ctx, app); !s.PodsReadySince.IsZero() {
+		t.Errorf("pods ready since %v while one is not ready", s.PodsReadySince)
 	}
 
 	// Rotation: new lease and credentials, then VSO's rollout-restart.
@@ -165,6 +177,7 @@ func (p *vsoPlayer) sync(lease, user, password string) {
 		p.t.Fatal(err)
 	}
 	_ = unstructured.SetNestedField(vds.Object, map[string]any{"id": lease, "duration": int64(3600), "renewable": true}, "status", "secretLease")
+	_ = unstructured.SetNestedField(vds.Object, time.Now().Unix(), "status", "lastRenewalTime")
 	if _, err := r.UpdateStatus(ctx, vds, metav1.UpdateOptions{}); err != nil {
 		p.t.Fatal(err)
 	}
@@ -175,6 +188,27 @@ func (p *vsoPlayer) sync(lease, user, password string) {
 		if _, err := secrets.Create(ctx, sec, metav1.CreateOptions{}); err != nil {
 			p.t.Fatal(err)
 		}
+	}
+}
+
+// pod is the kubelet's view of one pod of the app: Ready since readyAt (not ready when
+// zero).
+func (p *vsoPlayer) pod(name string, readyAt time.Time) {
+	ctx := p.t.Context()
+	pods := p.c.Admin.CoreV1().Pods(p.app)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.app, Labels: map[string]string{"app": p.app}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "labsbx.local/postgres:15"}}}}
+	created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cond := corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: metav1.NewTime(time.Now())}
+	if !readyAt.IsZero() {
+		cond.Status, cond.LastTransitionTime = corev1.ConditionTrue, metav1.NewTime(readyAt)
+	}
+	created.Status.Conditions = []corev1.PodCondition{cond}
+	if _, err := pods.UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		p.t.Fatal(err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/k3d-io/k3d/v5/pkg/client"
 	"github.com/k3d-io/k3d/v5/pkg/config/v1alpha5"
@@ -148,11 +149,8 @@ func (p *Provider) Kubeconfig(ctx context.Context) (*clientcmdapi.Config, error)
 // ImportImages streams images from the engine into every node (k3d's direct mode, so
 // that no tools node is needed for it).
 func (p *Provider) ImportImages(ctx context.Context, refs []string) error {
-	c, err := get(ctx, p.sandbox)
+	c, err := p.owned(ctx)
 	if err != nil {
-		return err
-	}
-	if err := owned(c, p.uuid); err != nil {
 		return err
 	}
 	if err := client.ImageImportIntoClusterMulti(ctx, runtimes.Docker, refs, c, k3dtypes.ImageImportOpts{Mode: k3dtypes.ImportModeDirect}); err != nil {
@@ -169,4 +167,48 @@ func (p *Provider) Delete(ctx context.Context) (bool, error) {
 // ServerNode is the first server's container, which publishes the NodePorts.
 func (p *Provider) ServerNode() string {
 	return client.GenerateNodeName(cluster.Name(p.sandbox), k3dtypes.ServerRole, 0)
+}
+
+// Stop stops every node of the cluster, if it is the sandbox's.
+func (p *Provider) Stop(ctx context.Context) error {
+	c, err := p.owned(ctx)
+	if err != nil {
+		return err
+	}
+	if err := client.ClusterStop(ctx, runtimes.Docker, c); err != nil {
+		return fmt.Errorf("stop k3d cluster %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Start starts the cluster's nodes as `k3d cluster start` does, and waits for the
+// server.
+func (p *Provider) Start(ctx context.Context) error {
+	c, err := p.owned(ctx)
+	if err != nil {
+		return err
+	}
+	env, err := client.GatherEnvironmentInfo(ctx, runtimes.Docker, c)
+	if err != nil {
+		return fmt.Errorf("start k3d cluster %s: %w", c.Name, err)
+	}
+	fromLabels, err := client.GetClusterStartOptsFromLabels(c)
+	if err != nil {
+		return fmt.Errorf("start k3d cluster %s: %w", c.Name, err)
+	}
+	opts := k3dtypes.ClusterStartOpts{WaitForServer: true, Timeout: 3 * time.Minute, EnvironmentInfo: env,
+		Intent: k3dtypes.IntentClusterStart, HostAliases: fromLabels.HostAliases}
+	if err := client.ClusterStart(ctx, runtimes.Docker, c, opts); err != nil {
+		return fmt.Errorf("start k3d cluster %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// owned is the sandbox's cluster, refused unless its nodes carry the sandbox UUID.
+func (p *Provider) owned(ctx context.Context) (*k3dtypes.Cluster, error) {
+	c, err := get(ctx, p.sandbox)
+	if err != nil {
+		return nil, err
+	}
+	return c, owned(c, p.uuid)
 }
