@@ -53,7 +53,7 @@ func (c *apiServerCluster) Delete(context.Context) (bool, error) {
 	c.exists, c.deleted = false, true
 	return was, nil
 }
-func (c *apiServerCluster) ServerNode() string { return "k3d-labsbx-" + c.name + "-server-0" }
+func (c *apiServerCluster) ServerNode() string          { return "k3d-labsbx-" + c.name + "-server-0" }
 func (c *apiServerCluster) Stop(context.Context) error  { return errors.New("not in this test") }
 func (c *apiServerCluster) Start(context.Context) error { return errors.New("not in this test") }
 
