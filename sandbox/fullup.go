@@ -227,6 +227,10 @@ func (p *fullProfile) cluster(ctx context.Context) error {
 		}
 		p.change("created k3d cluster " + st.Cluster.Name)
 		st.Cluster.Imported = nil
+	} else if err := p.clusters.Start(ctx); err != nil {
+		// Nodes a power cycle or an interrupted run left stopped start again; running
+		// ones are left alone.
+		return err
 	}
 	st.Cluster.ServerNode = p.clusters.ServerNode()
 	p.res.VaultAddr = st.Vault.Addr

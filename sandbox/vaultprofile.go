@@ -228,7 +228,12 @@ func (p *vaultProfile) postgres(ctx context.Context) error {
 	p.containerChange(ComponentPostgres, action)
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	return postgres.WaitReady(wctx, p.st.PostgresAdminEndpoint(sec), 200*time.Millisecond)
+	err = postgres.WaitReady(wctx, p.st.PostgresAdminEndpoint(sec), 200*time.Millisecond)
+	if err != nil && action == docker.ContainerRecreated {
+		return fmt.Errorf("%w; Postgres was recreated on image %s over the data of the old one, and a new major version cannot read an older data directory: go back to the old image, or run `labsbx down` then `labsbx up` to start afresh (see `docker logs %s`)",
+			err, p.st.Spec.Postgres.Image, p.rt.ObjectName(ComponentPostgres))
+	}
+	return err
 }
 
 func (p *vaultProfile) containerChange(component, action string) {

@@ -75,7 +75,7 @@ func (e *Env) appsRecovered(ctx context.Context, before map[string]vso.AppState,
 }
 
 // markAppEvents turns what VSO reported on each app since the fault into milestones at
-// the Events' own times, the first of each reason per app ("webapp: VSO
+// the Events' own (first-seen) times, the first of each reason per app ("webapp: VSO
 // SecretSyncError"), so that the report shows when the app side broke and came back.
 func (e *Env) markAppEvents(ctx context.Context, since time.Time) error {
 	for _, app := range e.State.Spec.Apps {
@@ -89,7 +89,13 @@ func (e *Env) markAppEvents(ctx context.Context, since time.Time) error {
 				continue
 			}
 			seen[ev.Reason] = true
-			e.markAt(fmt.Sprintf("%s: VSO %s", app, ev.Reason), ev.Time)
+			// A repeated Event started at its first sighting, or at the fault if it was
+			// already repeating before.
+			at := ev.First
+			if at.IsZero() {
+				at = ev.Time
+			}
+			e.markAt(fmt.Sprintf("%s: VSO %s", app, ev.Reason), later(at, since))
 		}
 	}
 	return nil

@@ -185,6 +185,7 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 		}
 		var err error
 		appsBefore, err = e.appStates(ctx)
+		e.appsBefore = appsBefore
 		return err
 	}
 	if !run(PhaseSteady, steady) {
@@ -257,8 +258,9 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 			})
 		})
 		if e.Apps != nil {
-			if err := e.markAppEvents(ctx, injectStart); err != nil && res.Error == "" {
-				res.Error = "reading VSO's events: " + err.Error()
+			if err := e.markAppEvents(ctx, injectStart); err != nil {
+				// The report would miss the app side: the drill did not do its job.
+				res.Result, res.FailedPhase, res.Error = ResultFailed, PhaseVerify, "reading VSO's events: "+err.Error()
 			}
 		}
 		if verified {
@@ -357,14 +359,28 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	// until Vault answers.
 	var out []Recovered
 	var env *Env
-	err = poll(ctx, 2*time.Minute, func(ctx context.Context) error {
-		did, err := startStopped(ctx, st, rt, st.PostgresAdminEndpoint(sec), nil)
-		if len(did) > 0 {
-			out = append(out, Recovered{Scenario: "(components)", Action: strings.Join(did, "; ")})
-		}
+	if st.Profile == sandbox.ProfileFull {
+		// The full profile's components are pods: an interrupted power cycle can leave
+		// the k3d cluster's nodes stopped. Starting a running cluster starts nothing.
+		power, err := clusterPower(cfg, st)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		if err := power.Start(ctx); err != nil {
+			return nil, err
+		}
+	}
+	err = poll(ctx, 2*time.Minute, func(ctx context.Context) error {
+		if st.Profile != sandbox.ProfileFull {
+			did, err := startStopped(ctx, st, rt, st.PostgresAdminEndpoint(sec), nil)
+			if len(did) > 0 {
+				out = append(out, Recovered{Scenario: "(components)", Action: strings.Join(did, "; ")})
+			}
+			if err != nil {
+				return err
+			}
+		}
+		var err error
 		env, err = NewEnv(ctx, cfg, st)
 		if errors.Is(err, guard.ErrRefused) {
 			return permanent{err}

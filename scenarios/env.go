@@ -34,6 +34,8 @@ type Env struct {
 	// Cluster powers the k3d cluster off and on (full profile); nil on the vault
 	// profile.
 	Cluster ClusterPower
+	// appsBefore is the apps' side in the steady state of the running scenario.
+	appsBefore map[string]vso.AppState
 
 	cfg        *sandbox.Configuration
 	values     map[string]string // what a scenario carries from one phase to the next

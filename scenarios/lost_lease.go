@@ -32,7 +32,21 @@ func (lostLease) Runbook(e *Env) string {
 func (lostLease) Steady(ctx context.Context, e *Env) error { return e.Consumer.Works(ctx) }
 
 func (lostLease) Inject(ctx context.Context, e *Env) error {
-	return e.Vault.Root().Sys().RevokeWithContext(ctx, e.Consumer.Lease)
+	if err := e.Vault.Root().Sys().RevokeWithContext(ctx, e.Consumer.Lease); err != nil {
+		return err
+	}
+	// The full profile: the leases VSO holds for the apps go too, so that VSO has to
+	// notice (at its next renewal) and bring new credentials and a rollout.
+	for _, app := range e.State.Spec.Apps {
+		lease := e.appsBefore[app].LeaseID
+		if e.Apps == nil || lease == "" {
+			continue
+		}
+		if err := e.Vault.Root().Sys().RevokeWithContext(ctx, lease); err != nil {
+			return fmt.Errorf("revoke app %s's lease: %w", app, err)
+		}
+	}
+	return nil
 }
 
 func (lostLease) Observe(ctx context.Context, e *Env) error {

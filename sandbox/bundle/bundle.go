@@ -56,9 +56,11 @@ type Manifest struct {
 type Image struct {
 	Component string `json:"component"`
 	Ref       string `json:"ref"`
-	// ID is the image ID (sha256:…) the engine reported when it was saved; a load
-	// must give the same.
-	ID     string `json:"id"`
+	// ID is the image ID (sha256:…) the engine reported when it was saved; Layers its
+	// layer digests. A load must give the same ID, or the same layers (another Docker
+	// image store gives one image another ID).
+	ID     string   `json:"id"`
+	Layers []string `json:"layers,omitempty"`
 	File   string `json:"file"`
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
@@ -91,6 +93,7 @@ type Contents struct {
 // Engine is the Docker engine as the bundle uses it; *docker.Runtime is one.
 type Engine interface {
 	ImageID(ctx context.Context, ref string) (id string, ok bool, err error)
+	ImageLayers(ctx context.Context, ref string) ([]string, error)
 	EnsureImage(ctx context.Context, ref string) (docker.ImageState, error)
 	SaveImage(ctx context.Context, ref string, w io.Writer) error
 	LoadImage(ctx context.Context, archive io.Reader) error
@@ -252,11 +255,11 @@ func (b *Bundle) LoadImages(ctx context.Context, eng Engine, wants []Want) ([]Lo
 		if !ok {
 			return out, fmt.Errorf("bundle %s has no image %s (%s)", b.Dir, w.Ref, w.Component)
 		}
-		id, ok, err := eng.ImageID(ctx, w.Ref)
+		same, err := sameImage(ctx, eng, w.Ref, img)
 		if err != nil {
 			return out, err
 		}
-		if ok && id == img.ID {
+		if same {
 			out = append(out, Loaded{Ref: w.Ref, Action: "present"})
 			continue
 		}
@@ -267,16 +270,35 @@ func (b *Bundle) LoadImages(ctx context.Context, eng Engine, wants []Want) ([]Lo
 		if err := loadFile(ctx, eng, p); err != nil {
 			return out, fmt.Errorf("image %s from %s: %w", w.Ref, p, err)
 		}
-		id, ok, err = eng.ImageID(ctx, w.Ref)
-		if err != nil {
+		if same, err = sameImage(ctx, eng, w.Ref, img); err != nil {
 			return out, err
 		}
-		if !ok || id != img.ID {
+		if !same {
 			return out, fmt.Errorf("loading %s did not give image %s (%s) with ID %s; the bundle is damaged, save it again", p, w.Ref, w.Component, short(img.ID))
 		}
 		out = append(out, Loaded{Ref: w.Ref, Action: "loaded"})
 	}
 	return out, nil
+}
+
+// sameImage reports whether the engine's image ref is the bundle's: the same ID, or
+// the same layers.
+func sameImage(ctx context.Context, eng Engine, ref string, img Image) (bool, error) {
+	id, ok, err := eng.ImageID(ctx, ref)
+	if err != nil || !ok {
+		return false, err
+	}
+	if id == img.ID {
+		return true, nil
+	}
+	if len(img.Layers) == 0 {
+		return false, nil
+	}
+	layers, err := eng.ImageLayers(ctx, ref)
+	if err != nil {
+		return false, err
+	}
+	return slices.Equal(layers, img.Layers), nil
 }
 
 func loadFile(ctx context.Context, eng Engine, path string) error {

@@ -29,6 +29,17 @@ type fakeEngine struct {
 	images map[string]string
 	saves  int
 	loads  int
+	// otherStore gives loaded images other IDs for the same layers, as Docker's
+	// containerd image store does for an image saved from the classic one.
+	otherStore bool
+}
+
+func (f *fakeEngine) ImageLayers(_ context.Context, ref string) ([]string, error) {
+	id, ok := f.images[ref]
+	if !ok {
+		return nil, fmt.Errorf("no image %s", ref)
+	}
+	return []string{"layer-of-" + strings.TrimPrefix(id, "other:")}, nil
 }
 
 func newFakeEngine(images map[string]string) *fakeEngine { return &fakeEngine{images: images} }
@@ -60,6 +71,9 @@ func (f *fakeEngine) LoadImage(_ context.Context, r io.Reader) error {
 	ref, id, ok := strings.Cut(string(b), " ")
 	if !ok {
 		return errors.New("not an archive")
+	}
+	if f.otherStore {
+		id = "other:" + id
 	}
 	f.images[ref] = id
 	return nil
@@ -261,11 +275,24 @@ func TestLoadImages(t *testing.T) {
 		t.Fatal("Verify passed a damaged bundle")
 	}
 
-	// An archive whose load gives another image ID is reported.
+	// Another image store gives the loaded image another ID, with the same layers.
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b.Manifest.Images[1].ID = "sha256:expected"
+	other := newFakeEngine(map[string]string{})
+	other.otherStore = true
+	if got, err := b.LoadImages(ctx, other, testContents.Images[1:]); err != nil || got[0].Action != "loaded" {
+		t.Fatalf("load into another image store = %+v, %v", got, err)
+	}
+	if got, err := b.LoadImages(ctx, other, testContents.Images[1:]); err != nil || got[0].Action != "present" {
+		t.Fatalf("second load into another image store = %+v, %v", got, err)
+	}
+
+	// An archive whose load gives another image ID and other layers is reported.
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.Manifest.Images[1].ID, b.Manifest.Images[1].Layers = "sha256:expected", []string{"layer-of-expected"}
 	if _, err := b.LoadImages(ctx, empty, testContents.Images[1:]); err == nil || !strings.Contains(err.Error(), "did not give image") {
 		t.Fatalf("load with another ID: %v", err)
 	}
@@ -322,5 +349,21 @@ func TestManifestJSONHasNoSurprises(t *testing.T) {
 		if !bytes.Contains(b, []byte(k)) {
 			t.Errorf("manifest JSON lacks %s: %s", k, b)
 		}
+	}
+}
+
+// TestChartRepoCredentialsStayOut: a mirror URL with credentials is recorded, and
+// reported, without them.
+func TestChartRepoCredentialsStayOut(t *testing.T) {
+	const mirror = "https://ci:s3cr3t-token@mirror.invalid/helm"
+	c := Contents{Profile: "full", Charts: []charts.Ref{{Name: charts.Vault, Version: charts.VaultChartVersion, Repo: charts.HashiCorpRepo}}}
+	if got := chartSource(c.Charts[0], mirror); got != "https://mirror.invalid/helm" {
+		t.Errorf("source = %q", got)
+	}
+	t.Setenv("HELM_CACHE_HOME", t.TempDir())
+	t.Setenv("HELM_CONFIG_HOME", t.TempDir())
+	_, err := Save(context.Background(), testEngine(), SaveOptions{Dir: t.TempDir(), Contents: c, ChartRepo: mirror})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t-token") {
+		t.Fatalf("save from an unreachable mirror: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -138,7 +139,11 @@ func saveImage(ctx context.Context, eng Engine, dir string, w Want) (Image, erro
 		hexID = hexID[:12]
 	}
 	rel := path.Join(imagesDir, safeName(w.Component)+"-"+hexID+".tar")
-	img := Image{Component: w.Component, Ref: w.Ref, ID: id, File: rel}
+	layers, err := eng.ImageLayers(ctx, w.Ref)
+	if err != nil {
+		return Image{}, err
+	}
+	img := Image{Component: w.Component, Ref: w.Ref, ID: id, Layers: layers, File: rel}
 	img.SHA256, img.Size, err = writeOnce(filepath.Join(dir, filepath.FromSlash(rel)), func(f io.Writer) error {
 		return eng.SaveImage(ctx, w.Ref, f)
 	})
@@ -177,9 +182,20 @@ func chartSource(r charts.Ref, mirror string) string {
 		return "embedded"
 	}
 	if mirror != "" {
-		return mirror
+		return redactURL(mirror)
 	}
 	return r.Repo
+}
+
+// redactURL drops credentials (user:token@) from a repository URL, for the manifest,
+// progress and errors.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(a repository URL that does not parse)"
+	}
+	u.User = nil
+	return u.String()
 }
 
 // FetchChart writes the chart archive of r into tmp and returns its path: an embedded
@@ -207,13 +223,29 @@ func FetchChart(r charts.Ref, mirror, tmp string) (string, error) {
 	p.DestDir = tmp
 	if _, err := p.Run(r.Name); err != nil {
 		return "", fmt.Errorf("pull chart %s %s from %s: %w; on a machine without access to it, give a mirror with --chart-repo",
-			r.Name, r.Version, repo, err)
+			r.Name, r.Version, redactURL(repo), redactErr(err, repo))
 	}
 	want := filepath.Join(tmp, r.Name+"-"+r.Version+".tgz")
 	if !exists(want) {
-		return "", fmt.Errorf("pull chart %s %s from %s: no %s was written", r.Name, r.Version, repo, filepath.Base(want))
+		return "", fmt.Errorf("pull chart %s %s from %s: no %s was written", r.Name, r.Version, redactURL(repo), filepath.Base(want))
 	}
 	return want, nil
+}
+
+// redactErr is err with any credentials of the repository URL taken out of its text.
+func redactErr(err error, repo string) error {
+	u, perr := url.Parse(repo)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	msg := err.Error()
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		msg = strings.ReplaceAll(msg, pw, "[redacted]")
+	}
+	if name := u.User.Username(); name != "" {
+		msg = strings.ReplaceAll(msg, name, "[redacted]")
+	}
+	return errors.New(msg)
 }
 
 // writeOnce returns the sha256 and size of path, writing it through fill first unless

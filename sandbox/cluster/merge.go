@@ -40,8 +40,14 @@ var ErrForeignEntry = errors.New("kubeconfig entry not written by this sandbox")
 // replaced only if it is the one this sandbox wrote: identical, or the cluster prev
 // recorded (a recreated cluster has a new CA); anything else is refused.
 func Merge(path string, kc *clientcmdapi.Config, rec guard.KubeRecord, switchContext bool, prev *Merged) (*Merged, error) {
+	// A kubeconfig that is a symlink (into a dotfiles repository, say) is written
+	// through the link, as kubectl does, not replaced by a file.
+	path, err := resolveLink(path)
+	if err != nil {
+		return nil, err
+	}
 	m := &Merged{Path: path, Context: rec.Context, Cluster: rec.Cluster, User: rec.User, Server: rec.Server, CAFingerprint: rec.CAFingerprint}
-	err := withKubeconfigLock(path, func() error {
+	err = withKubeconfigLock(path, func() error {
 		target, mode, err := loadTarget(path)
 		if err != nil {
 			return err
@@ -51,7 +57,7 @@ func Merge(path string, kc *clientcmdapi.Config, rec guard.KubeRecord, switchCon
 			return fmt.Errorf("the sandbox kubeconfig lacks context %q, cluster %q or user %q", rec.Context, rec.Cluster, rec.User)
 		}
 		mine := func(kind, name string, have, want any, ours bool) error {
-			if have == nil || ours || equality.Semantic.DeepEqual(have, want) {
+			if have == nil || ours || sameEntry(have, want) {
 				return nil
 			}
 			return fmt.Errorf("%w: %s already has %s %q, which this sandbox did not write; remove it (kubectl config delete-%s %s) or merge into another file with --kubeconfig",
@@ -100,8 +106,12 @@ func Merge(path string, kc *clientcmdapi.Config, rec guard.KubeRecord, switchCon
 // If the current context is the sandbox's, it goes back to the previous one (when that
 // still exists) or is cleared. removed lists what was removed.
 func Unmerge(m *Merged) (removed []string, err error) {
-	err = withKubeconfigLock(m.Path, func() error {
-		target, mode, err := loadTarget(m.Path)
+	path, err := resolveLink(m.Path)
+	if err != nil {
+		return nil, err
+	}
+	err = withKubeconfigLock(path, func() error {
+		target, mode, err := loadTarget(path)
 		if err != nil || target == nil {
 			return err
 		}
@@ -130,9 +140,53 @@ func Unmerge(m *Merged) (removed []string, err error) {
 		if len(removed) == 0 {
 			return nil
 		}
-		return writeTarget(m.Path, target, mode)
+		return writeTarget(path, target, mode)
 	})
 	return removed, err
+}
+
+// resolveLink follows a symlinked kubeconfig to its file (a missing file is fine).
+func resolveLink(path string) (string, error) {
+	real, err := filepath.EvalSymlinks(path)
+	switch {
+	case err == nil:
+		return real, nil
+	case errors.Is(err, os.ErrNotExist):
+		// No file yet, or a dangling link: write where the link points, if it is one.
+		if target, lerr := os.Readlink(path); lerr == nil {
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(filepath.Dir(path), target)
+			}
+			return target, nil
+		}
+		return path, nil
+	default:
+		return "", err
+	}
+}
+
+// sameEntry compares two kubeconfig entries as written: LocationOfOrigin, which
+// clientcmd stamps with the file an entry was read from, does not count.
+func sameEntry(a, b any) bool {
+	return equality.Semantic.DeepEqual(withoutOrigin(a), withoutOrigin(b))
+}
+
+func withoutOrigin(v any) any {
+	switch e := v.(type) {
+	case *clientcmdapi.Cluster:
+		c := e.DeepCopy()
+		c.LocationOfOrigin = ""
+		return c
+	case *clientcmdapi.AuthInfo:
+		c := e.DeepCopy()
+		c.LocationOfOrigin = ""
+		return c
+	case *clientcmdapi.Context:
+		c := e.DeepCopy()
+		c.LocationOfOrigin = ""
+		return c
+	}
+	return v
 }
 
 func userInUse(c *clientcmdapi.Config, user string) bool {

@@ -213,3 +213,52 @@ func TestMergeWaitsForKubectlLock(t *testing.T) {
 		t.Error("Merge wrote under a held lock")
 	}
 }
+
+// TestMergeThroughASymlink: a kubeconfig that links elsewhere is written through the
+// link, which stays a link.
+func TestMergeThroughASymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "dotfiles", "kubeconfig")
+	if err := os.MkdirAll(filepath.Dir(real), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	userKubeconfig(t, real)
+	link := filepath.Join(dir, ".kube", "config")
+	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	kc, rec := sandboxKubeconfig(t, readCA(t, "ca.crt"), "https://127.0.0.1:36443")
+	m, err := Merge(link, kc, rec, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", fi, err)
+	}
+	if got := load(t, real); got.Contexts[rec.Context] == nil {
+		t.Fatal("the linked file lacks the sandbox context")
+	}
+	if removed, err := Unmerge(m); err != nil || len(removed) != 3 {
+		t.Fatalf("Unmerge through the link = %v, %v", removed, err)
+	}
+	if got := load(t, real); got.Contexts[rec.Context] != nil {
+		t.Error("the sandbox context is still in the linked file")
+	}
+}
+
+// TestMergeAgainWithoutRecord: entries identical to what Merge writes are its own,
+// even when the state lost the record (a crash between the write and the save).
+func TestMergeAgainWithoutRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	userKubeconfig(t, path)
+	kc, rec := sandboxKubeconfig(t, readCA(t, "ca.crt"), "https://127.0.0.1:36443")
+	if _, err := Merge(path, kc, rec, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Merge(path, kc, rec, false, nil); err != nil {
+		t.Fatalf("second merge of identical entries: %v", err)
+	}
+}

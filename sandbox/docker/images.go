@@ -24,6 +24,17 @@ func (r *Runtime) ImageID(ctx context.Context, ref string) (id string, ok bool, 
 	return img.ID, true, nil
 }
 
+// ImageLayers returns the layer digests (the uncompressed diff IDs) of the local image
+// ref: the same for one image in Docker's classic and containerd image stores, whose
+// image IDs differ.
+func (r *Runtime) ImageLayers(ctx context.Context, ref string) ([]string, error) {
+	img, err := r.eng.ImageInspect(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	return img.RootFS.Layers, nil
+}
+
 // SaveImage writes ref as a `docker save` archive (it keeps the tag, so that loading
 // it restores ref).
 func (r *Runtime) SaveImage(ctx context.Context, ref string, w io.Writer) error {

@@ -79,11 +79,14 @@ type AppState struct {
 
 // Event is one Event on the app's VaultDynamicSecret.
 type Event struct {
-	Reason  string    `json:"reason"`
-	Type    string    `json:"type"`
-	Message string    `json:"message"`
-	Time    time.Time `json:"time"`
-	Count   int32     `json:"count"`
+	Reason  string `json:"reason"`
+	Type    string `json:"type"`
+	Message string `json:"message"`
+	// Time is when the Event was last seen; First when it was first seen (a repeated
+	// Event is one object whose Count grows).
+	Time  time.Time `json:"time"`
+	First time.Time `json:"first"`
+	Count int32     `json:"count"`
 }
 
 // Observer reads the app's side through the guard-verified connection.
@@ -196,7 +199,11 @@ func (o *Observer) Events(ctx context.Context, app string, since time.Time) ([]E
 		if t.Before(since.Truncate(time.Second)) {
 			continue
 		}
-		out = append(out, Event{Reason: e.Reason, Type: e.Type, Message: e.Message, Time: t, Count: e.Count})
+		first := e.FirstTimestamp.Time
+		if first.IsZero() || first.After(t) {
+			first = t
+		}
+		out = append(out, Event{Reason: e.Reason, Type: e.Type, Message: e.Message, Time: t, First: first, Count: e.Count})
 	}
 	slices.SortStableFunc(out, func(a, b Event) int { return a.Time.Compare(b.Time) })
 	return out, nil
