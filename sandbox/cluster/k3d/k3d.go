@@ -78,8 +78,23 @@ func owned(c *k3dtypes.Cluster, uuid string) error {
 				guard.ErrRefused, c.Name, node.Name, uuid, guard.LabelUUID, node.RuntimeLabels[guard.LabelUUID])
 		}
 	}
-	if n == 0 {
-		return fmt.Errorf("%w: k3d cluster %s has no server or agent node to identify it by", guard.ErrRefused, c.Name)
+	if n > 0 {
+		return nil
+	}
+	// What an interrupted create or delete leaves (a load balancer, say): ours if some
+	// node carries the UUID and none carries another.
+	mine := 0
+	for _, node := range c.Nodes {
+		switch v, ok := node.RuntimeLabels[guard.LabelUUID]; {
+		case !ok:
+		case uuid != "" && v == uuid:
+			mine++
+		default:
+			return fmt.Errorf("%w: k3d cluster %s: node %s is not sandbox %s's (label %s=%q)", guard.ErrRefused, c.Name, node.Name, uuid, guard.LabelUUID, v)
+		}
+	}
+	if mine == 0 {
+		return fmt.Errorf("%w: k3d cluster %s has no node that carries sandbox %s's UUID", guard.ErrRefused, c.Name, uuid)
 	}
 	return nil
 }
@@ -138,7 +153,13 @@ func (p *Provider) Create(ctx context.Context, o cluster.Options) error {
 	if err != nil {
 		return err
 	}
-	return Create(ctx, p.appr, cfg)
+	if err := Create(ctx, p.appr, cfg); err != nil {
+		// k3d does not undo a failed create: remove what it made (the nodes carry the
+		// UUID), even when ctx was cancelled, so that the next up starts clean.
+		_, derr := p.Delete(context.WithoutCancel(ctx))
+		return errors.Join(err, derr)
+	}
+	return nil
 }
 
 // Kubeconfig is the cluster's admin kubeconfig.
