@@ -46,7 +46,9 @@ func (v *leaseKeepingVSO) State(ctx context.Context, app string) (vso.AppState, 
 	return v.state[app], nil
 }
 
-func (v *leaseKeepingVSO) Events(context.Context, string, time.Time) ([]vso.Event, error) { return nil, nil }
+func (v *leaseKeepingVSO) Events(context.Context, string, time.Time) ([]vso.Event, error) {
+	return nil, nil
+}
 
 // TestIntegrationLostLeaseRevokesTheAppsLeases: on the full profile, lost-lease also
 // revokes the lease VSO holds for each app, and passes once every app is on new

@@ -61,9 +61,9 @@ type Image struct {
 	// image store gives one image another ID).
 	ID     string   `json:"id"`
 	Layers []string `json:"layers,omitempty"`
-	File   string `json:"file"`
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
+	File   string   `json:"file"`
+	SHA256 string   `json:"sha256"`
+	Size   int64    `json:"size"`
 }
 
 // Chart is one chart archive of the bundle.
