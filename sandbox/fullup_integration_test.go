@@ -29,6 +29,7 @@ type apiServerCluster struct {
 	created  []cluster.Options
 	imported []string
 	deleted  bool
+	starts   int
 }
 
 func (c *apiServerCluster) Exists(context.Context) (bool, error) { return c.exists, nil }
@@ -53,9 +54,14 @@ func (c *apiServerCluster) Delete(context.Context) (bool, error) {
 	c.exists, c.deleted = false, true
 	return was, nil
 }
-func (c *apiServerCluster) ServerNode() string          { return "k3d-labsbx-" + c.name + "-server-0" }
-func (c *apiServerCluster) Stop(context.Context) error  { return errors.New("not in this test") }
-func (c *apiServerCluster) Start(context.Context) error { return errors.New("not in this test") }
+func (c *apiServerCluster) ServerNode() string         { return "k3d-labsbx-" + c.name + "-server-0" }
+func (c *apiServerCluster) Stop(context.Context) error { return errors.New("not in this test") }
+
+// Start is what up calls on a cluster that exists: k3d starts stopped nodes only.
+func (c *apiServerCluster) Start(context.Context) error {
+	c.starts++
+	return nil
+}
 
 // fullStepper runs the full profile's steps with two cut: the image steps (the
 // upstream k3s, k3d and VSO images cannot be had here) are skipped, and the run stops
@@ -159,8 +165,8 @@ func TestIntegrationFullProfileUntilPods(t *testing.T) {
 
 	// A second up over the same cluster changes nothing on the way.
 	again, _ := run()
-	if len(again.Changes) != 0 || len(prov.created) != 1 {
-		t.Errorf("second up: changes %v, cluster created %d times", again.Changes, len(prov.created))
+	if len(again.Changes) != 0 || len(prov.created) != 1 || prov.starts != 1 {
+		t.Errorf("second up: changes %v, cluster created %d times, started %d times (want 0 changes, 1, 1)", again.Changes, len(prov.created), prov.starts)
 	}
 
 	// The cluster vanishes (k3d cluster delete) after Vault was initialised: up stops
