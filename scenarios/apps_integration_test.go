@@ -50,23 +50,29 @@ func (v *leaseKeepingVSO) Events(context.Context, string, time.Time) ([]vso.Even
 	return nil, nil
 }
 
-// TestIntegrationLostLeaseRevokesTheAppsLeases: on the full profile, lost-lease also
-// revokes the lease VSO holds for each app, and passes once every app is on new
-// credentials (here VSO is a stand-in on the real Vault and Postgres).
-func TestIntegrationLostLeaseRevokesTheAppsLeases(t *testing.T) {
-	const name = "it-lost-lease-apps"
-	conf := sandboxtest.Up(t, name, "webapp", "billing")
-	ctx := context.Background()
+// drillEnv brings a vault-profile sandbox up and opens its drill environment, for a
+// test to give it stand-ins at the cluster and app boundaries.
+func drillEnv(t *testing.T, name string, apps ...string) (*Drill, *Env) {
+	t.Helper()
+	conf := sandboxtest.Up(t, name, apps...)
 	st, err := conf.Store.Load(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := NewDrill(conf, Options{Name: name, Timeout: time.Minute})
-	e, err := NewEnv(ctx, conf, st)
+	e, err := NewEnv(context.Background(), conf, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	t.Cleanup(func() { _ = e.Close() })
+	return NewDrill(conf, Options{Name: name, Timeout: time.Minute}), e
+}
+
+// TestIntegrationLostLeaseRevokesTheAppsLeases: on the full profile, lost-lease also
+// revokes the lease VSO holds for each app, and passes once every app is on new
+// credentials (here VSO is a stand-in on the real Vault and Postgres).
+func TestIntegrationLostLeaseRevokesTheAppsLeases(t *testing.T) {
+	d, e := drillEnv(t, "it-lost-lease-apps", "webapp", "billing")
+	ctx, st := context.Background(), e.State
 	apps := &leaseKeepingVSO{t: t, e: e, state: map[string]vso.AppState{}}
 	e.Apps = apps
 

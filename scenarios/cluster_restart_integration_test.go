@@ -8,7 +8,6 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/docker"
-	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/sandbox/vso"
 )
 
@@ -76,19 +75,8 @@ func (a *vsoOnVault) Events(context.Context, string, time.Time) ([]vso.Event, er
 // and started as a cluster's nodes would be, Vault sealed by it and unsealed by the
 // drill, and the app side answering from Vault's real state.
 func TestIntegrationFullRestartOfACluster(t *testing.T) {
-	const name = "it-cluster-restart"
-	conf := sandboxtest.Up(t, name)
+	d, e := drillEnv(t, "it-cluster-restart")
 	ctx := context.Background()
-	st, err := conf.Store.Load(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := NewDrill(conf, Options{Name: name, Timeout: time.Minute})
-	e, err := NewEnv(ctx, conf, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
 	cl := &containerCluster{rt: e.Docker}
 	apps := &vsoOnVault{e: e, cl: cl}
 	e.Cluster, e.Apps = cl, apps

@@ -45,11 +45,7 @@ that shows them, and only because you asked.`,
 			if s.State.Kube != nil {
 				// The full profile: kubectl on the sandbox's own kubeconfig, once the
 				// guard has checked it against the record.
-				conf, err := g.configuration()
-				if err != nil {
-					return err
-				}
-				kc, err := conf.Kubeconfig(s.State.Name)
+				kc, err := g.kubeconfigPath()
 				if err != nil {
 					return err
 				}

@@ -33,11 +33,7 @@ func newKubeconfigPathCmd(g *globals) *cobra.Command {
 		Example: `  kubectl --kubeconfig "$(labsbx kubeconfig path)" get pods -A`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conf, err := g.configuration()
-			if err != nil {
-				return err
-			}
-			p, err := conf.Kubeconfig(g.name)
+			p, err := g.kubeconfigPath()
 			if err != nil {
 				return err
 			}
@@ -56,11 +52,7 @@ func newKubeconfigGetCmd(g *globals) *cobra.Command {
 		Short: "Print the sandbox's kubeconfig (it holds the cluster admin's key)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conf, err := g.configuration()
-			if err != nil {
-				return err
-			}
-			p, err := conf.Kubeconfig(g.name)
+			p, err := g.kubeconfigPath()
 			if err != nil {
 				return err
 			}
@@ -149,4 +141,13 @@ func newKubeconfigUnmergeCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
+}
+
+// kubeconfigPath is the sandbox's kubeconfig, once the guard has checked it.
+func (g *globals) kubeconfigPath() (string, error) {
+	conf, err := g.configuration()
+	if err != nil {
+		return "", err
+	}
+	return conf.Kubeconfig(g.name)
 }

@@ -7,8 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-
+	"github.com/arcodange/labsbx/e2e/kubetest"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -32,7 +31,7 @@ func TestKubeRecordApprovedByGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctxName := guard.ContextName("demo")
-	kc := k3dShapedKubeconfig(ctxName, "https://127.0.0.1:36443", ca)
+	kc := kubetest.K3dKubeconfig("demo", "https://127.0.0.1:36443", ca)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "kubeconfig")
 	if err := WriteKubeconfig(p, kc); err != nil {
@@ -45,7 +44,7 @@ func TestKubeRecordApprovedByGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kr.User != "admin@labsbx-demo" || kr.Cluster != ctxName || kr.Server != "https://127.0.0.1:36443" || len(kr.CAFingerprint) != 64 {
+	if kr.User != "admin@k3d-labsbx-demo" || kr.Cluster != ctxName || kr.Server != "https://127.0.0.1:36443" || len(kr.CAFingerprint) != 64 {
 		t.Errorf("KubeRecord = %+v", kr)
 	}
 	rec := guard.Record{Name: "demo", UUID: "8d0c4f0e-3a57-4d7e-9a43-2b1f0c6d9e21", StateDir: dir, Kube: kr}
@@ -56,7 +55,7 @@ func TestKubeRecordApprovedByGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteKubeconfig(p, k3dShapedKubeconfig(ctxName, "https://127.0.0.1:36443", other)); err != nil {
+	if err := WriteKubeconfig(p, kubetest.K3dKubeconfig("demo", "https://127.0.0.1:36443", other)); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := guard.ApproveKube(rec, []string{p}, ctxName); !errors.Is(err, guard.ErrRefused) {
@@ -65,18 +64,4 @@ func TestKubeRecordApprovedByGuard(t *testing.T) {
 	if _, err := KubeRecord(kc, "k3d-labsbx-other"); err == nil {
 		t.Error("KubeRecord of a missing context succeeded")
 	}
-}
-
-// k3dShapedKubeconfig is what client.KubeconfigGet returns for cluster labsbx-demo.
-func k3dShapedKubeconfig(ctxName, server string, ca []byte) *clientcmdapi.Config {
-	kc := clientcmdapi.NewConfig()
-	cl := clientcmdapi.NewCluster()
-	cl.Server, cl.CertificateAuthorityData = server, ca
-	u := clientcmdapi.NewAuthInfo()
-	u.ClientCertificateData, u.ClientKeyData = []byte("cert"), []byte("key")
-	c := clientcmdapi.NewContext()
-	c.Cluster, c.AuthInfo = ctxName, "admin@labsbx-demo"
-	kc.Clusters[ctxName], kc.AuthInfos["admin@labsbx-demo"], kc.Contexts[ctxName] = cl, u, c
-	kc.CurrentContext = ctxName
-	return kc
 }

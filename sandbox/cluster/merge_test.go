@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/arcodange/labsbx/e2e/kubetest"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -48,7 +49,7 @@ func userKubeconfig(t *testing.T, path string) *clientcmdapi.Config {
 func sandboxKubeconfig(t *testing.T, ca []byte, server string) (*clientcmdapi.Config, guard.KubeRecord) {
 	t.Helper()
 	ctxName := guard.ContextName("demo")
-	kc := k3dShapedKubeconfig(ctxName, server, ca)
+	kc := kubetest.K3dKubeconfig("demo", server, ca)
 	rec, err := KubeRecord(kc, ctxName)
 	if err != nil {
 		t.Fatal(err)
