@@ -60,11 +60,25 @@ func TestRenderPostgres(t *testing.T) {
 	}
 }
 
-func TestRenderDemoApp(t *testing.T) {
+// renderDemoApp renders the demo-app release of app, in namespace app.
+func renderDemoApp(t *testing.T, app string) string {
+	t.Helper()
 	ch, err := charts.Load(charts.DemoApp)
 	if err != nil {
 		t.Fatal(err)
 	}
+	vals, err := charts.Values(testDemoAppValues(app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := helmx.Render(ch, app, app, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestRenderDemoApp(t *testing.T) {
 	for _, tc := range []struct {
 		golden string
 		apps   []string
@@ -76,14 +90,7 @@ func TestRenderDemoApp(t *testing.T) {
 			// One release per app, in namespace <app>, concatenated in app order.
 			var all strings.Builder
 			for _, app := range tc.apps {
-				vals, err := charts.Values(testDemoAppValues(app))
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, err := helmx.Render(ch, app, app, vals)
-				if err != nil {
-					t.Fatal(err)
-				}
+				m := renderDemoApp(t, app)
 				checkManifest(t, m)
 				kinds := kindsOf(t, m)
 				for _, k := range []string{"ServiceAccount/" + app, "VaultAuth/" + app, "VaultDynamicSecret/" + app + "-db",

@@ -121,19 +121,7 @@ func TestIntegrationChartsAgainstPostgres(t *testing.T) {
 // readinessProbe renders the demo app and returns its readiness probe's command.
 func readinessProbe(t *testing.T, app string) []string {
 	t.Helper()
-	ch, err := charts.Load(charts.DemoApp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vals, err := charts.Values(testDemoAppValues(app))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := helmx.Render(ch, app, app, vals)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, doc := range splitDocs(m) {
+	for _, doc := range splitDocs(renderDemoApp(t, app)) {
 		var d appsv1.Deployment
 		if err := yaml.Unmarshal([]byte(doc), &d); err != nil {
 			t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/arcodange/labsbx/charts"
+	"github.com/arcodange/labsbx/internal/netx"
 	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
@@ -185,12 +186,9 @@ func (p *fullProfile) images(ctx context.Context) error {
 func (p *fullProfile) cluster(ctx context.Context) error {
 	st := p.st
 	if st.Cluster == nil {
-		ports := make([]int, 3)
-		for i := range ports {
-			var err error
-			if ports[i], err = freePort(); err != nil {
-				return err
-			}
+		ports, err := netx.FreePorts(3) // API, Vault, Postgres
+		if err != nil {
+			return err
 		}
 		if st.Spec.Cluster.APIPort > 0 {
 			ports[0] = st.Spec.Cluster.APIPort

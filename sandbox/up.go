@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox/bundle"
@@ -171,14 +170,4 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	res.Duration = u.cfg.now().Sub(start)
 	res.DurationMs = res.Duration.Milliseconds()
 	return res, nil
-}
-
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

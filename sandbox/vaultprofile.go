@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arcodange/labsbx/internal/netx"
 	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
@@ -206,7 +207,7 @@ func (p *vaultProfile) postgres(ctx context.Context) error {
 		p.change("created volume " + vol)
 	}
 	if p.st.Docker.PostgresPort == 0 {
-		if p.st.Docker.PostgresPort, err = freePort(); err != nil {
+		if p.st.Docker.PostgresPort, err = netx.FreePort(); err != nil {
 			return err
 		}
 		// Record the port before the container exists, so a resumed up reuses it.
@@ -286,7 +287,7 @@ func (p *vaultProfile) vault(ctx context.Context) error {
 		p.change("created volume " + vol)
 	}
 	if p.st.Vault == nil || p.st.Vault.Addr == "" {
-		port, err := freePort()
+		port, err := netx.FreePort()
 		if err != nil {
 			return err
 		}

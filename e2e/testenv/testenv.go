@@ -16,7 +16,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/arcodange/labsbx/internal/netx"
 )
 
 // Versions and images the toolchain builds. e2e/toolchain/toolchain.sh pins the
@@ -93,14 +94,9 @@ func toolBinary(t testing.TB, name, version string) string {
 // freePorts returns n distinct TCP ports on 127.0.0.1 that were free a moment ago.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testenv: free port: %v", err)
-		}
-		defer l.Close() // held until all n are picked, so they differ
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	ports, err := netx.FreePorts(n)
+	if err != nil {
+		t.Fatalf("testenv: free port: %v", err)
 	}
 	return ports
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/arcodange/labsbx/internal/execx"
+	"github.com/arcodange/labsbx/internal/netx"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/vmimages"
 )
@@ -113,7 +114,7 @@ func (m *Manager) ClientKey() (guard.KeyPath, error) { return m.sb.SecretPath(Cl
 // Create records a new VM: a free port, a fresh host key and an overlay on the image.
 // The caller saves the state before it starts the VM, so that a resumed up reuses them.
 func (m *Manager) Create(ctx context.Context, name string, spec Spec) (*State, error) {
-	port, err := freePort()
+	port, err := netx.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +206,7 @@ func (m *Manager) Start(ctx context.Context, st *State) (bool, error) {
 	}
 	if !portFree(st.SSHPort) {
 		old := st.SSHPort
-		if st.SSHPort, err = freePort(); err != nil {
+		if st.SSHPort, err = netx.FreePort(); err != nil {
 			return false, err
 		}
 		m.sb.Log.Warn("SSH port taken by another process; using a new one", "vm", st.Name, "old", old, "new", st.SSHPort)
@@ -400,15 +401,6 @@ func waitGone(ctx context.Context, p guard.VMProcess, timeout time.Duration) boo
 		time.Sleep(50 * time.Millisecond)
 	}
 	return true
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func portFree(port int) bool {
