@@ -135,7 +135,10 @@ func TestE2ECLIBasics(t *testing.T) {
 	c := newCLI(t)
 	var v map[string]any
 	c.json(&v, "version")
-	if v["version"] == "" || v["go"] == "" {
+	if ver, _ := v["version"].(string); ver == "" {
+		t.Errorf("version -o json has no version: %v", v)
+	}
+	if gov, _ := v["go"].(string); gov == "" {
 		t.Errorf("version -o json: %v", v)
 	}
 	var st struct {

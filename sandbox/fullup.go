@@ -460,12 +460,14 @@ func (p *fullProfile) waitPostgres(ctx context.Context) error {
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
-	sec, err := p.st.PostgresSecrets()
-	if err != nil {
-		return err
+	if p.pgSec == nil { // a resumed up starts after the Secret step
+		var err error
+		if p.pgSec, err = p.st.PostgresSecrets(); err != nil {
+			return err
+		}
 	}
-	p.pgSec = sec
-	err = pollUntil(ctx, podsTimeout, podsInterval, func(ctx context.Context) error {
+	sec := p.pgSec
+	err := pollUntil(ctx, podsTimeout, podsInterval, func(ctx context.Context) error {
 		ss, err := p.cs.AppsV1().StatefulSets(NamespacePostgres).Get(ctx, charts.Postgres, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -529,7 +531,7 @@ func (p *fullProfile) bootstrap(ctx context.Context) error {
 func clusterCA(kubeconfig, name string) (string, error) {
 	kc, err := clientcmd.LoadFromFile(kubeconfig)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("read %s: %s", kubeconfig, guard.KubeconfigErrReason(err))
 	}
 	c, ok := kc.Clusters[name]
 	if !ok || len(c.CertificateAuthorityData) == 0 {

@@ -82,7 +82,7 @@ func (c *Configuration) merge(st *State, target string, switchContext bool) (*cl
 	}
 	kc, err := clientcmd.LoadFromFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read %s: %s", path, guard.KubeconfigErrReason(err))
 	}
 	abs, err := filepath.Abs(target)
 	if err != nil {

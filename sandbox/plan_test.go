@@ -47,6 +47,10 @@ func TestPlanGolden(t *testing.T) {
 			goldenfile.Assert(t, "plan/"+name+".json.golden", append(j, '\n'))
 		})
 	}
+	// The goldens name a fixed state dir; a plan for a real (absent) one creates nothing.
+	if _, err := NewPlan(PlanOptions{Name: "demo", Spec: DefaultSpec(), StateDir: stateDir}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(stateDir); !os.IsNotExist(err) {
 		t.Errorf("a plan created %s", stateDir)
 	}

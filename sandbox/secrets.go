@@ -53,7 +53,8 @@ type PostgresSecrets struct {
 	VaultAdminPassword string `json:"vault_admin_password"`
 }
 
-func (PostgresSecrets) String() string { return "sandbox.PostgresSecrets{[redacted]}" }
+func (PostgresSecrets) String() string   { return "sandbox.PostgresSecrets{[redacted]}" }
+func (PostgresSecrets) GoString() string { return "sandbox.PostgresSecrets{[redacted]}" }
 
 // PostgresSecrets reads the database passwords, generating them on first use.
 func (s *State) PostgresSecrets() (*PostgresSecrets, error) {

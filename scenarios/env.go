@@ -85,6 +85,7 @@ func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) 
 	}
 	sec, err := st.PostgresSecrets()
 	if err != nil {
+		_ = rt.Close()
 		return nil, err
 	}
 	e := &Env{State: st, Vault: sess, Docker: rt, PGAdmin: st.PostgresAdminEndpoint(sec), now: time.Now,
@@ -173,6 +174,12 @@ type Consumer struct {
 	User  string
 	pass  string
 }
+
+// String names the consumer without its token or password (for %v and %+v).
+func (c *Consumer) String() string { return fmt.Sprintf("consumer of app %s as %s", c.App, c.User) }
+
+// GoString is String, for %#v.
+func (c *Consumer) GoString() string { return c.String() }
 
 // Login obtains the runtime token. In the vault profile there is no cluster to log in
 // from, so the root token issues it, as kubernetes/ auth would.

@@ -4,10 +4,7 @@ package kubetest
 
 import (
 	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
-	"encoding/pem"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,10 +48,12 @@ func New(t *testing.T, name string) *Cluster {
 	if err := s.WriteKubeconfig(kc, ctxName); err != nil {
 		t.Fatal(err)
 	}
-	blk, _ := pem.Decode(s.CAPEM)
-	sum := sha256.Sum256(blk.Bytes)
+	fp, err := guard.CAFingerprint(s.CAPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := guard.Record{Name: name, UUID: UUID, StateDir: dir, Kube: &guard.KubeRecord{
-		Context: ctxName, Cluster: ctxName, User: ctxName, Server: s.Host, CAFingerprint: hex.EncodeToString(sum[:]),
+		Context: ctxName, Cluster: ctxName, User: ctxName, Server: s.Host, CAFingerprint: fp,
 	}}
 	a, rep, err := guard.ApproveKube(rec, []string{kc}, ctxName)
 	if err != nil {

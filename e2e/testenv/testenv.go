@@ -69,10 +69,16 @@ func BinDir() string { return filepath.Join(CacheDir(), "toolchain", "bin") }
 func Require(t testing.TB, what, hint string) {
 	t.Helper()
 	msg := fmt.Sprintf("missing %s: run `%s`", what, hint)
-	if os.Getenv("CI") == "true" {
+	if InCI() {
 		t.Fatalf("%s (CI=true: integration prerequisites must be present)", msg)
 	}
 	t.Skip(msg)
+}
+
+// InCI reports whether CI is set to a true value (true, 1, TRUE, …).
+func InCI() bool {
+	ci, _ := strconv.ParseBool(os.Getenv("CI"))
+	return ci
 }
 
 // VaultBinary returns the path of the cached Vault server binary, or stops the

@@ -19,6 +19,7 @@ import (
 	"helm.sh/helm/v3/pkg/cli"
 
 	"github.com/arcodange/labsbx/charts"
+	"github.com/arcodange/labsbx/internal/redact"
 )
 
 // SaveOptions are the inputs of Save.
@@ -238,14 +239,8 @@ func redactErr(err error, repo string) error {
 	if perr != nil || u.User == nil {
 		return err
 	}
-	msg := err.Error()
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		msg = strings.ReplaceAll(msg, pw, "[redacted]")
-	}
-	if name := u.User.Username(); name != "" {
-		msg = strings.ReplaceAll(msg, name, "[redacted]")
-	}
-	return errors.New(msg)
+	pw, _ := u.User.Password()
+	return redact.Err(err, pw, u.User.Username())
 }
 
 // writeOnce returns the sha256 and size of path, writing it through fill first unless

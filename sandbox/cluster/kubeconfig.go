@@ -1,10 +1,6 @@
 package cluster
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/pem"
-	"errors"
 	"fmt"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -39,7 +35,7 @@ func KubeRecord(kc *clientcmdapi.Config, context string) (*guard.KubeRecord, err
 	if _, ok := kc.AuthInfos[kctx.AuthInfo]; !ok {
 		return nil, fmt.Errorf("context %q names user %q, which the kubeconfig lacks", context, kctx.AuthInfo)
 	}
-	fp, err := caFingerprintOf(cl.CertificateAuthorityData)
+	fp, err := guard.CAFingerprint(cl.CertificateAuthorityData)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: %w", kctx.Cluster, err)
 	}
@@ -50,22 +46,4 @@ func KubeRecord(kc *clientcmdapi.Config, context string) (*guard.KubeRecord, err
 		Server:        cl.Server,
 		CAFingerprint: fp,
 	}, nil
-}
-
-// caFingerprintOf is the hex sha256 of the DER of the one CA certificate in pemData.
-func caFingerprintOf(pemData []byte) (string, error) {
-	block, rest := pem.Decode(pemData)
-	if block == nil || block.Type != "CERTIFICATE" || len(pemRest(rest)) != 0 {
-		return "", errors.New("want exactly one inline CA certificate")
-	}
-	sum := sha256.Sum256(block.Bytes)
-	return hex.EncodeToString(sum[:]), nil
-}
-
-// pemRest drops trailing whitespace after the last PEM block.
-func pemRest(b []byte) []byte {
-	for len(b) > 0 && (b[0] == '\n' || b[0] == '\r' || b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	return b
 }

@@ -203,7 +203,7 @@ func entryMatches(c *clientcmdapi.Cluster, server, caFingerprint string) bool {
 	if c == nil || c.Server != server {
 		return false
 	}
-	fp, err := caFingerprintOf(c.CertificateAuthorityData)
+	fp, err := guard.CAFingerprint(c.CertificateAuthorityData)
 	return err == nil && fp == caFingerprint
 }
 
@@ -219,7 +219,8 @@ func loadTarget(path string) (*clientcmdapi.Config, os.FileMode, error) {
 	}
 	c, err := clientcmd.LoadFromFile(path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w; fix it, or merge into another file with --kubeconfig", path, err)
+		// Not %w: client-go's error can quote the file's tokens and keys.
+		return nil, 0, fmt.Errorf("read %s: %s; fix it, or merge into another file with --kubeconfig", path, guard.KubeconfigErrReason(err))
 	}
 	return c, fi.Mode().Perm(), nil
 }

@@ -95,7 +95,7 @@ func TestApproveKeyPath(t *testing.T) {
 func TestApproveKeyPathRealHome(t *testing.T) {
 	home, err := os.UserHomeDir()
 	if err != nil {
-		t.Skip("no home directory")
+		t.Fatalf("no home directory: %v", err)
 	}
 	rec := Record{Name: "demo", UUID: fxUUID, StateDir: t.TempDir()}
 	for _, p := range []string{filepath.Join(home, ".arcodange", "cluster-keys.json"), filepath.Join(home, ".arcodange", "sandbox.json")} {

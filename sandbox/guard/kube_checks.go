@@ -200,9 +200,11 @@ func (r *kubeRun) caFingerprint() (string, error) {
 	return "sha256:" + fp, nil
 }
 
-// singleCertFingerprint returns the hex sha256 of the DER of the only
-// certificate in pemData. A bundle is refused: every certificate in it would
-// be trusted, and only one is recorded.
+// CAFingerprint is the hex sha256 of the DER of the only certificate in pemData, as
+// the guard records and checks it. A bundle is refused: every certificate in it
+// would be trusted, and only one is recorded.
+func CAFingerprint(pemData []byte) (string, error) { return singleCertFingerprint(pemData) }
+
 func singleCertFingerprint(pemData []byte) (string, error) {
 	block, rest := pem.Decode(pemData)
 	if block == nil {

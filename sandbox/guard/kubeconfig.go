@@ -186,6 +186,11 @@ func jsonErrReason(err error) string {
 
 // clientcmdErrReason keeps a clientcmd error free of content: some of its
 // messages print whole entry lists, credentials included.
+// KubeconfigErrReason says why clientcmd could not load a kubeconfig without quoting
+// the file: client-go's decoding errors can print whole entries, tokens and keys
+// included.
+func KubeconfigErrReason(err error) string { return clientcmdErrReason(err) }
+
 func clientcmdErrReason(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {

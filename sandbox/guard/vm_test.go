@@ -126,7 +126,7 @@ func TestApproveVMProcessSymlinkedPIDFile(t *testing.T) {
 func TestApproveVMProcessRealProcess(t *testing.T) {
 	cmd := exec.Command("sleep", "30")
 	if err := cmd.Start(); err != nil {
-		t.Skip("no sleep:", err)
+		t.Fatalf("start sleep: %v", err)
 	}
 	rec := vmRecord(t)
 	pidFile := filepath.Join(rec.StateDir, "vms", "vm-0", "qemu.pid")

@@ -42,6 +42,11 @@ func (e Endpoint) String() string {
 	return fmt.Sprintf("%s@%s/%s", e.User, net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), e.Database)
 }
 
+// GoString keeps the password out of %#v too.
+func (e Endpoint) GoString() string {
+	return "postgres.Endpoint{" + e.String() + ", password redacted}"
+}
+
 // Connect opens one connection. The error never carries the password.
 func Connect(ctx context.Context, e Endpoint) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(e.DSN())

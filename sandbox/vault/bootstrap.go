@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/arcodange/labsbx/internal/redact"
 	"github.com/arcodange/labsbx/sandbox/postgres"
 )
 
@@ -323,7 +324,13 @@ func (b *bootstrapper) ensureWithSecret(path string, want, writeOnly map[string]
 		data[k] = v
 	}
 	if _, err := b.c.Logical().WriteWithContext(b.ctx, path, data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		var secrets []string
+		for _, v := range writeOnly {
+			if s, ok := v.(string); ok {
+				secrets = append(secrets, s)
+			}
+		}
+		return fmt.Errorf("write %s: %w", path, redact.Err(err, secrets...))
 	}
 	action := "updated"
 	if cur == nil {

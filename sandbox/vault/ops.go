@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/arcodange/labsbx/internal/redact"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -124,9 +125,4 @@ func scrub(err error, k *Keys) error {
 }
 
 // redactErr keeps a secret out of an error message.
-func redactErr(err error, secret string) error {
-	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), secret, "[redacted]"))
-}
+func redactErr(err error, secret string) error { return redact.Err(err, secret) }

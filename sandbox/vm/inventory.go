@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/arcodange/labsbx/internal/fsutil"
 )
 
 // Host is how a client reaches one VM: always 127.0.0.1, the VM's forwarded port,
@@ -138,19 +140,11 @@ func (m *Manager) WriteAccessFiles(vms []State) (AccessFiles, error) {
 		}
 	}
 	for path, content := range files {
-		if err := writeAtomic(path, []byte(content)); err != nil {
+		if err := fsutil.WriteFileAtomic(path, []byte(content), fsutil.SecretMode); err != nil {
 			return f, err
 		}
 	}
 	return f, nil
-}
-
-func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // yamlStr quotes s as a YAML double-quoted scalar (JSON's string syntax is one).
