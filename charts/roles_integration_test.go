@@ -3,7 +3,6 @@ package charts_test
 import (
 	"context"
 	"io"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,11 +29,7 @@ func TestIntegrationChartsAgainstPostgres(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const vaultPW = "vault-admin-pw-it's" // a quote, to prove the literal is escaped
-	port, err := strconv.Atoi(pg.Port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := postgres.Endpoint{Host: pg.Host, Port: port, User: pg.User, Password: pg.Password, Database: "postgres"}
+	admin := pg.Endpoint(pg.User, pg.Password, "postgres")
 
 	for _, apps := range [][]string{{"webapp"}, {"webapp", "billing", "crm"}} {
 		script := rolesScript(t, apps, vaultPW)

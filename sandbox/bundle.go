@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 
 	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/docker"
@@ -33,6 +35,18 @@ type BundleSaveOptions struct {
 // SaveBundle writes the offline bundle of the plan of opts.Up into opts.Dir, through
 // the guard-approved local Docker engine (images it lacks are pulled).
 func SaveBundle(ctx context.Context, cfg *Configuration, opts BundleSaveOptions) (*bundle.Manifest, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("no bundle directory given")
+	}
+	abs, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	// The guard judges the directory before anything is pulled or written.
+	dir, err := guard.ApproveDir(abs, bundle.DirFormat, cfg.WriteScope())
+	if err != nil {
+		return nil, err
+	}
 	contents, err := BundleContents(cfg.Getenv, opts.Up)
 	if err != nil {
 		return nil, err
@@ -50,7 +64,7 @@ func SaveBundle(ctx context.Context, cfg *Configuration, opts BundleSaveOptions)
 		return nil, err
 	}
 	return bundle.Save(ctx, rt, bundle.SaveOptions{
-		Dir: opts.Dir, Contents: contents, ChartRepo: opts.ChartRepo, Labsbx: opts.Labsbx,
+		Dir: dir, Contents: contents, ChartRepo: opts.ChartRepo, Labsbx: opts.Labsbx,
 		Step: cfg.progress().Step, Now: cfg.now,
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // Progress reports bring-up steps to a person (the CLI prints them on stderr).
@@ -36,6 +38,33 @@ func (c *Configuration) now() time.Time {
 		return c.Now()
 	}
 	return time.Now()
+}
+
+// WriteScope is what the guard judges a write outside the state dir against: the state
+// root of this configuration and every other one labsbx would use (from LABSBX_HOME,
+// XDG_STATE_HOME or the home directory), which no file labsbx writes for a user may
+// enter. The state dirs of other roots are recognised by their state files.
+func (c *Configuration) WriteScope() guard.WriteScope {
+	roots := []string{}
+	if c.Store != nil {
+		roots = append(roots, c.Store.Root)
+	}
+	getenv := c.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	for _, env := range []string{EnvHome, envXDG, ""} {
+		only := func(k string) string {
+			if k == env {
+				return getenv(k)
+			}
+			return ""
+		}
+		if r, err := StateRoot(only); err == nil {
+			roots = append(roots, r)
+		}
+	}
+	return guard.WriteScope{StateRoots: roots}
 }
 
 func (c *Configuration) log() *slog.Logger {

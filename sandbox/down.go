@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+
+	uuidpkg "github.com/google/uuid"
 
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
@@ -14,6 +17,10 @@ import (
 type DownOptions struct {
 	Name      string
 	KeepState bool
+	// UUID, without a readable state, names the sandbox whose Docker objects to remove
+	// on purpose (--uuid): a sandbox whose state was lost or is corrupt. Without it
+	// and without state, down removes only objects that carry no UUID at all.
+	UUID string
 }
 
 // DownResult says what down removed.
@@ -28,9 +35,12 @@ type DownResult struct {
 	StateRemoved bool     `json:"stateRemoved"`
 }
 
-// Down removes every Docker object labelled with the sandbox's name, then its state
-// unless asked to keep it. It needs no state: it finds its objects by label, so running
-// it twice, or on a half-made sandbox, is harmless.
+// Down removes the sandbox's Docker objects, VMs, cluster and merged kubeconfig
+// entries, then its state unless asked to keep it. The guard decides what it may
+// remove: objects that carry the sandbox's UUID (from its state, or --uuid); without
+// either, only objects of its name that carry no UUID at all. What carries the name
+// but another UUID (a same-named sandbox of another state root) is listed and left.
+// Running it twice, or on a half-made sandbox, is harmless.
 type Down struct {
 	cfg  *Configuration
 	opts DownOptions
@@ -39,12 +49,21 @@ type Down struct {
 // NewDown prepares a down.
 func NewDown(cfg *Configuration, opts DownOptions) *Down { return &Down{cfg: cfg, opts: opts} }
 
+// ErrLeftAlone is returned by down when the sandbox's state could not be read and
+// Docker objects of its name were left because nothing proves them its own.
+var ErrLeftAlone = errors.New("objects left alone")
+
 // Run executes it.
 func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	// The guard approves the Docker engine before anything is touched.
 	appr, err := guard.ApproveDocker(d.cfg.Getenv)
 	if err != nil {
 		return nil, err
+	}
+	if d.opts.UUID != "" {
+		if _, err := uuidpkg.Parse(d.opts.UUID); err != nil {
+			return nil, fmt.Errorf("--uuid %q is not a sandbox UUID", d.opts.UUID)
+		}
 	}
 	lock, err := d.cfg.Store.Lock(d.opts.Name)
 	if err != nil {
@@ -53,18 +72,59 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	defer lock.Unlock()
 	res := &DownResult{Name: d.opts.Name}
 	st, err := d.cfg.Store.Load(d.opts.Name)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	corrupt := errors.Is(err, ErrCorruptState)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound), corrupt:
+		st = nil
+	default:
 		return nil, err
 	}
+	uuid := d.opts.UUID
 	if st != nil {
+		if uuid != "" && uuid != st.UUID {
+			return nil, fmt.Errorf("the state of sandbox %q records UUID %s; --uuid %s names another sandbox: run down with the LABSBX_HOME that made it", st.Name, st.UUID, uuid)
+		}
+		uuid = st.UUID
+	}
+	if corrupt && uuid != "" {
+		// --uuid vouches for a state that cannot be read: its VMs can go too.
+		st = &State{Name: d.opts.Name, UUID: uuid, dir: d.cfg.Store.Dir(d.opts.Name)}
+	}
+	rt, err := docker.New(appr, d.opts.Name, uuid)
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close()
+	if err := rt.Ping(ctx); err != nil {
+		return nil, err
+	}
+	if st != nil && st.EngineID != "" {
+		id, err := rt.EngineID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := guard.ApproveEngine(st.GuardRecord(), id); err != nil {
+			return nil, err
+		}
+	}
+	if st != nil && st.Kube != nil && st.Kube.Merged != nil {
+		// Judged before anything is removed: a refusal leaves the sandbox whole.
+		if _, err := guard.ApproveWrite(st.Kube.Merged.Path, guard.KubeconfigFormat, d.cfg.WriteScope()); err != nil {
+			return nil, err
+		}
+	}
+	if st != nil && !corrupt {
 		st.Phase = PhaseDeleting
 		if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
 			return nil, err
 		}
 	}
-	uuid := ""
-	if st != nil {
-		uuid = st.UUID
+	save := func() error {
+		if corrupt {
+			return nil
+		}
+		return d.cfg.Store.Save(st, d.cfg.now())
 	}
 	if st != nil && (len(st.VMs) > 0 || dirExists(st.VMManager(d.cfg).VMsDir())) {
 		// VMs first: they need the state (their PID files, the UUID in their command
@@ -78,7 +138,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 			return res, err
 		}
 		st.VMs = nil
-		if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
+		if err := save(); err != nil {
 			return res, err
 		}
 	}
@@ -111,27 +171,28 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 			return res, err
 		}
 		st.Cluster, st.Kube = nil, nil
-		if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
+		if err := save(); err != nil {
 			return res, err
 		}
 	}
-	rt, err := docker.New(appr, d.opts.Name, uuid)
-	if err != nil {
-		return nil, err
-	}
-	defer rt.Close()
 	err = d.cfg.progress().Step("Removing containers, volumes and network of "+d.opts.Name, func() error {
-		if err := rt.Ping(ctx); err != nil {
-			return err
-		}
 		res.Removed, err = rt.RemoveAll(ctx)
 		return err
 	})
 	if err != nil {
 		return res, err
 	}
+	for _, l := range res.Removed.LeftAlone {
+		d.cfg.progress().Infof("Left alone: %s", strings.TrimPrefix(l, "refused: "))
+	}
+	if corrupt && uuid == "" {
+		// Nothing proves whose the objects are: keep the state, and say how to finish.
+		if len(res.Removed.LeftAlone) > 0 {
+			return res, fmt.Errorf("%w: the state of sandbox %q is corrupt, so nothing proves the objects listed above are its own; if they are, run `labsbx down --name %s --uuid <UUID>` with the UUID they carry", ErrLeftAlone, d.opts.Name, d.opts.Name)
+		}
+	}
 	if d.opts.KeepState {
-		if st != nil {
+		if st != nil && !corrupt {
 			st.Phase = PhaseRemoved
 			st.Steps, st.Docker, st.Vault, st.Faults = nil, nil, nil, nil
 			if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
@@ -140,15 +201,12 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 		}
 		return res, nil
 	}
-	if st == nil {
-		return res, d.cfg.Store.Remove(d.opts.Name)
-	}
 	err = d.cfg.progress().Step("Removing state of "+d.opts.Name, func() error {
 		if err := d.cfg.Store.Remove(d.opts.Name); err != nil {
 			return fmt.Errorf("remove state: %w", err)
 		}
 		// The lock made the dir; only a state that existed counts as removed.
-		res.StateRemoved = st != nil
+		res.StateRemoved = st != nil || corrupt
 		return nil
 	})
 	return res, err

@@ -341,7 +341,14 @@ func (p *fullProfile) postgresSecret(ctx context.Context) error {
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
+	secrets := p.cs.CoreV1().Secrets(NamespacePostgres)
 	sec, err := p.st.PostgresSecrets()
+	if errors.Is(err, ErrNoPostgresSecrets) {
+		// Passwords are made only before Postgres exists: before its Secret does.
+		if _, gerr := secrets.Get(ctx, PostgresAuthSecret, metav1.GetOptions{}); apierrors.IsNotFound(gerr) {
+			sec, err = p.st.createPostgresSecrets()
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -351,7 +358,6 @@ func (p *fullProfile) postgresSecret(ctx context.Context) error {
 		return fmt.Errorf("create namespace %s: %w", NamespacePostgres, err)
 	}
 	want := map[string][]byte{"postgres-password": []byte(sec.SuperuserPassword), "vault-admin-password": []byte(sec.VaultAdminPassword)}
-	secrets := p.cs.CoreV1().Secrets(NamespacePostgres)
 	cur, err := secrets.Get(ctx, PostgresAuthSecret, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -494,7 +500,11 @@ func (p *fullProfile) waitPostgres(ctx context.Context) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if err := postgres.WaitReady(wctx, p.st.PostgresAdminEndpoint(sec), 500*time.Millisecond); err != nil {
+	admin, err := p.st.ProvenPostgresAdmin(sec, p.cfg.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := postgres.WaitReady(wctx, admin, 500*time.Millisecond); err != nil {
 		return err
 	}
 	p.res.Postgres = p.st.PostgresAdminEndpoint(sec).String()

@@ -92,7 +92,11 @@ func (c *Configuration) merge(st *State, target string, switchContext bool) (*cl
 	if prev != nil && prev.Path != abs {
 		return nil, fmt.Errorf("sandbox %q is already merged into %s; run `labsbx kubeconfig unmerge --name %s` first", st.Name, prev.Path, st.Name)
 	}
-	m, err := cluster.Merge(abs, kc, *st.GuardRecord().Kube, switchContext, prev)
+	file, err := guard.ApproveWrite(abs, guard.KubeconfigFormat, c.WriteScope())
+	if err != nil {
+		return nil, err
+	}
+	m, err := cluster.Merge(file, kc, *st.GuardRecord().Kube, switchContext, prev)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +118,16 @@ func (c *Configuration) unmerge(st *State) ([]string, error) {
 	if st.Kube == nil || st.Kube.Merged == nil {
 		return nil, nil
 	}
-	removed, err := cluster.Unmerge(st.Kube.Merged)
+	file, err := guard.ApproveWrite(st.Kube.Merged.Path, guard.KubeconfigFormat, c.WriteScope())
+	if err != nil {
+		var r *guard.Refusal
+		if errors.As(err, &r) {
+			r.Reason += fmt.Sprintf("; labsbx will not edit it: make it a kubeconfig again or move it aside, then run the command again (the sandbox's entries are %s, %s and %s)",
+				st.Kube.Merged.Context, st.Kube.Merged.Cluster, st.Kube.Merged.User)
+		}
+		return nil, err
+	}
+	removed, err := cluster.Unmerge(file, st.Kube.Merged)
 	if err != nil {
 		return removed, fmt.Errorf("remove the sandbox's entries from %s: %w", st.Kube.Merged.Path, err)
 	}

@@ -33,6 +33,7 @@ func (st *Store) Lock(name string) (*Lock, error) {
 	if err := os.MkdirAll(dir, fsutil.DirMode); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
+	st.repairModes(dir)
 	path := filepath.Join(dir, "lock")
 	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(fsutil.SecretMode))
 	ok, err := fl.TryLock()

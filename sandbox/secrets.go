@@ -25,7 +25,7 @@ const (
 
 // GuardRecord is what the guard trusts about this sandbox: only what the state recorded.
 func (s *State) GuardRecord() guard.Record {
-	rec := guard.Record{Name: s.Name, UUID: s.UUID, StateDir: s.dir}
+	rec := guard.Record{Name: s.Name, UUID: s.UUID, StateDir: s.dir, EngineID: s.EngineID}
 	if k := s.Kube; k != nil {
 		rec.Kube = &guard.KubeRecord{Context: k.Context, Cluster: k.Cluster, User: k.User, Server: k.Server,
 			CAFingerprint: k.CAFingerprint, AuthPlugin: k.AuthPlugin, MarkerWritten: k.MarkerWritten}
@@ -56,25 +56,40 @@ type PostgresSecrets struct {
 func (PostgresSecrets) String() string   { return "sandbox.PostgresSecrets{[redacted]}" }
 func (PostgresSecrets) GoString() string { return "sandbox.PostgresSecrets{[redacted]}" }
 
-// PostgresSecrets reads the database passwords, generating them on first use.
+// ErrNoPostgresSecrets means the sandbox's database passwords file is missing.
+var ErrNoPostgresSecrets = errors.New("the sandbox's database passwords are missing")
+
+// PostgresSecrets reads the database passwords. They are created only by up, before
+// the sandbox's Postgres exists (createPostgresSecrets): a missing file afterwards is
+// an error that names the fix, never a new password the running Postgres does not know.
 func (s *State) PostgresSecrets() (*PostgresSecrets, error) {
 	kp, err := s.SecretPath(postgresFile)
 	if err != nil {
 		return nil, err
 	}
 	b, err := kp.ReadFile()
-	if err == nil {
-		var ps PostgresSecrets
-		if err := json.Unmarshal(b, &ps); err != nil || ps.SuperuserPassword == "" || ps.VaultAdminPassword == "" {
-			return nil, fmt.Errorf("secret file %s is corrupt", kp.Path())
-		}
-		return &ps, nil
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (%s): the sandbox's Postgres was set up with them; restore the file from a backup, or start afresh with `labsbx down --name %s` then `labsbx up --name %s`",
+			ErrNoPostgresSecrets, kp.Path(), s.Name, s.Name)
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
+	if err != nil {
+		return nil, err
+	}
+	var ps PostgresSecrets
+	if err := json.Unmarshal(b, &ps); err != nil || ps.SuperuserPassword == "" || ps.VaultAdminPassword == "" {
+		return nil, fmt.Errorf("secret file %s is corrupt; restore it from a backup, or start afresh with `labsbx down --name %s` then `labsbx up --name %s`", kp.Path(), s.Name, s.Name)
+	}
+	return &ps, nil
+}
+
+// createPostgresSecrets writes new database passwords, for up before Postgres exists.
+func (s *State) createPostgresSecrets() (*PostgresSecrets, error) {
+	kp, err := s.SecretPath(postgresFile)
+	if err != nil {
 		return nil, err
 	}
 	ps := &PostgresSecrets{SuperuserPassword: randomPassword(), VaultAdminPassword: randomPassword()}
-	b, _ = json.MarshalIndent(ps, "", "  ")
+	b, _ := json.MarshalIndent(ps, "", "  ")
 	if err := kp.WriteFile(append(b, '\n')); err != nil {
 		return nil, err
 	}

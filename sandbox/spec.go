@@ -4,10 +4,11 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/arcodange/labsbx/internal/fsutil"
 )
 
 // APIVersion and Kind identify the only config version labsbx reads today.
@@ -128,12 +129,15 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
+// maxConfigSize bounds the read of a config file: a real one is a few KiB.
+const maxConfigSize = 1 << 20
+
 // LoadConfig reads the config at path, or the embedded default when path is empty,
 // applies the environment overrides and validates the result.
 func LoadConfig(path string, getenv func(string) string) (*Config, error) {
 	src, data := "(embedded default)", defaultConfig
 	if path != "" {
-		b, err := os.ReadFile(path)
+		b, err := fsutil.ReadRegular(path, maxConfigSize)
 		if err != nil {
 			return nil, fmt.Errorf("read config: %w", err)
 		}
@@ -215,6 +219,20 @@ func setDur(dst *Duration, def Duration) {
 // a Vault path segment and (quoted) a Postgres role name.
 var slugRE = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$`)
 
+// reservedSlugs are names an app slug cannot take, because each app's policy, Vault
+// role, namespace and schema are named after it, with why.
+var reservedSlugs = map[string]string{
+	"default":                       "Vault's built-in policy default (every token's) and the Kubernetes namespace default have that name",
+	"root":                          "Vault's built-in policy root has that name",
+	"response-wrapping":             "Vault's built-in policy response-wrapping has that name",
+	"control-group":                 "Vault reserves the policy name control-group",
+	"public":                        "Postgres's schema public has that name",
+	NamespacePostgres:               "the full profile runs Postgres in the namespace of that name",
+	NamespaceVault:                  "the full profile runs Vault in the namespace of that name",
+	NamespaceVSO:                    "the full profile runs the Vault Secrets Operator in the namespace of that name",
+	"vault-secrets-operator-system": "the Vault Secrets Operator's own default namespace has that name",
+}
+
 // imageRE is a loose check for a Docker image reference; the engine has the last word.
 var imageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:@-]*$`)
 
@@ -249,15 +267,25 @@ func (c *Config) validate() []*FieldError {
 		add("spec.apps", "must list at least one app slug")
 	}
 	seen := map[string]bool{}
+	for _, a := range s.Apps {
+		seen[a] = true
+	}
+	listed := map[string]bool{}
 	for i, a := range s.Apps {
 		p := fmt.Sprintf("spec.apps[%d]", i)
 		switch {
 		case !slugRE.MatchString(a):
 			add(p, "%q is not a valid app slug (lower-case letters, digits and '-', at most 40, starting with a letter)", a)
-		case seen[a]:
+		case listed[a]:
 			add(p, "%q is listed twice", a)
+		case reservedSlugs[a] != "":
+			add(p, "%q cannot be an app slug: %s; rename the app", a, reservedSlugs[a])
+		case strings.HasPrefix(a, "kube-"):
+			add(p, "%q cannot be an app slug: Kubernetes reserves namespaces that start with kube-; rename the app", a)
+		case strings.HasSuffix(a, "-ops") && seen[strings.TrimSuffix(a, "-ops")]:
+			add(p, "%q cannot be an app slug beside app %q: its runtime policy %q would be %q's CI policy; rename one of them", a, strings.TrimSuffix(a, "-ops"), a, strings.TrimSuffix(a, "-ops"))
 		}
-		seen[a] = true
+		listed[a] = true
 	}
 	checkImage := func(path, v string) {
 		if !imageRE.MatchString(v) {

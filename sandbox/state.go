@@ -24,8 +24,14 @@ const (
 
 const stateFile = "state.json"
 
+// maxStateSize bounds the read of a state file (a real one is a few KiB).
+const maxStateSize = 16 << 20
+
 // ErrNotFound is returned when no sandbox of that name exists in the state root.
 var ErrNotFound = errors.New("sandbox not found")
+
+// ErrCorruptState is returned for a state file that cannot be read as one.
+var ErrCorruptState = errors.New("sandbox state is corrupt")
 
 // StateRoot is $LABSBX_HOME, else $XDG_STATE_HOME/labsbx, else ~/.local/state/labsbx.
 func StateRoot(getenv func(string) string) (string, error) {
@@ -64,6 +70,9 @@ type State struct {
 	CreatedAt  time.Time `json:"createdAt"`
 	UpdatedAt  time.Time `json:"updatedAt"`
 	Spec       Spec      `json:"spec"`
+	// EngineID is the ID of the Docker engine the sandbox was created on: the guard
+	// refuses another engine behind the same socket or DOCKER_HOST.
+	EngineID string `json:"engineID,omitempty"`
 	// Steps records each bring-up step that completed, so that up can resume.
 	Steps  map[string]time.Time `json:"steps,omitempty"`
 	Docker *DockerState         `json:"docker,omitempty"`
@@ -138,6 +147,9 @@ func (s *State) MarkStep(step string, at time.Time) {
 // Store is the state root: one directory per sandbox.
 type Store struct {
 	Root string
+	// Warn receives one line for each state dir or file whose loosened mode was
+	// repaired (nil: the repairs are silent).
+	Warn func(msg string)
 }
 
 // NewStore creates the root (0700) if needed.
@@ -165,7 +177,8 @@ func (st *Store) Load(name string) (*State, error) {
 		return nil, err
 	}
 	dir := st.Dir(name)
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	st.repairModes(dir)
+	b, err := fsutil.ReadRegular(filepath.Join(dir, stateFile), maxStateSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %q (in %s); run `labsbx up --name %s` to create it", ErrNotFound, name, st.Root, name)
 	}
@@ -173,14 +186,21 @@ func (st *Store) Load(name string) (*State, error) {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
 	var s State
+	corrupt := func(why string) error {
+		return fmt.Errorf("%w: %s (%s); run `labsbx down --name %s` to remove the sandbox: it removes what it can prove is this sandbox's and lists the rest with the flag that removes it",
+			ErrCorruptState, why, filepath.Join(dir, stateFile), name)
+	}
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("state of sandbox %q is corrupt (%s): %w", name, filepath.Join(dir, stateFile), err)
+		return nil, corrupt("it is not valid JSON")
 	}
 	if s.APIVersion != APIVersion {
-		return nil, fmt.Errorf("state of sandbox %q has version %q; this labsbx reads %q", name, s.APIVersion, APIVersion)
+		return nil, fmt.Errorf("state of sandbox %q has version %q; this labsbx reads %q: use the labsbx that made it, or remove it with `labsbx down --name %s`", name, s.APIVersion, APIVersion, name)
 	}
 	if s.Name != name {
-		return nil, fmt.Errorf("state in %s names sandbox %q, not %q", dir, s.Name, name)
+		return nil, corrupt(fmt.Sprintf("it names sandbox %q, not %q", s.Name, name))
+	}
+	if _, err := uuid.Parse(s.UUID); err != nil {
+		return nil, corrupt("it records no valid sandbox UUID")
 	}
 	s.dir = dir
 	return &s, nil
@@ -235,4 +255,46 @@ func (st *Store) List() ([]*State, []error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, errs
+}
+
+// repairModes takes group and other permissions off the state root and everything in a
+// sandbox's state dir (keys, passwords, kubeconfigs): they are the user's alone. Each
+// repair is reported through Warn. Symlinks are not followed.
+func (st *Store) repairModes(dir string) {
+	repair := func(p string, fi fs.FileInfo) {
+		if fi.Mode()&fs.ModeSymlink != 0 || !(fi.IsDir() || fi.Mode().IsRegular()) {
+			return
+		}
+		perm := fi.Mode().Perm()
+		if perm&0o077 == 0 {
+			return
+		}
+		want := perm &^ 0o077
+		if fi.IsDir() {
+			want |= 0o700
+		}
+		if err := os.Chmod(p, want); err != nil {
+			st.warn(fmt.Sprintf("%s has mode %04o, readable by others, and could not be repaired: %v", p, perm, err))
+			return
+		}
+		st.warn(fmt.Sprintf("repaired the mode of %s from %04o to %04o: labsbx state is private to its user", p, perm, want))
+	}
+	if fi, err := os.Lstat(st.Root); err == nil {
+		repair(st.Root, fi)
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			repair(p, fi)
+		}
+		return nil
+	})
+}
+
+func (st *Store) warn(msg string) {
+	if st.Warn != nil {
+		st.Warn(msg)
+	}
 }

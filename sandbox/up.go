@@ -116,6 +116,8 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		st = u.cfg.Store.New(u.opts.Name, spec, u.cfg.now())
 	case err != nil:
 		return nil, err
+	case st.Phase == PhaseDeleting:
+		return nil, fmt.Errorf("sandbox %q was being removed by a `labsbx down` that did not finish; run `labsbx down --name %s` to finish it, then `labsbx up --name %s`", st.Name, st.Name, st.Name)
 	case st.Profile != spec.Profile:
 		return nil, fmt.Errorf("sandbox %q exists with profile %q; run `labsbx down --name %s` first to change it to %q", st.Name, st.Profile, st.Name, spec.Profile)
 	}

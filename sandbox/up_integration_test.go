@@ -141,7 +141,7 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 	if len(down.Removed.Containers) != 2 || len(down.Removed.Volumes) != 2 || len(down.Removed.Networks) != 1 || !down.StateRemoved {
 		t.Errorf("down removed %+v", down)
 	}
-	rt, err := st.DockerRuntime(conf.Getenv)
+	rt, err := st.DockerRuntime(ctx, conf.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

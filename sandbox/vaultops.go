@@ -7,7 +7,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
-	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/internal/failpoint"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
@@ -32,10 +32,12 @@ func (c *Configuration) OpenVault(ctx context.Context, name string) (*VaultSessi
 	return st.OpenVault(ctx, c.Getenv)
 }
 
-// OpenVault asks the guard for this sandbox's Vault. A sealed Vault cannot report its
-// cluster_id: the guard approves it pending, Unseal verifies it, and before that the
-// Docker engine must show that the recorded port is published by the recorded,
-// labelled container, so that the sandbox key never goes to anything else.
+// OpenVault asks the guard for this sandbox's Vault. The address and cluster_id come
+// only from the state, and every connection, sealed or not, opens only while Docker
+// shows the recorded, labelled container (or k3d server node) publishing the recorded
+// port on the recorded engine: cluster_id is public, so an impostor on the port could
+// quote it. A sealed Vault cannot report its cluster_id: the guard approves it pending,
+// and Unseal verifies it.
 func (s *State) OpenVault(ctx context.Context, getenv func(string) string) (*VaultSession, error) {
 	if err := s.Preflight(ctx); err != nil {
 		return nil, err
@@ -43,14 +45,24 @@ func (s *State) OpenVault(ctx context.Context, getenv func(string) string) (*Vau
 	if s.Vault == nil || s.Vault.ClusterID == "" {
 		return nil, fmt.Errorf("sandbox %q has no initialised Vault; run `labsbx up --name %s`", s.Name, s.Name)
 	}
-	appr, err := guard.ApproveVault(ctx, s.GuardRecord())
+	kp, err := s.VaultKeysPath()
 	if err != nil {
 		return nil, err
 	}
-	if !appr.Verified() {
-		if err := s.checkSealedVault(ctx, getenv); err != nil {
-			return nil, &guard.Refusal{Reason: "sealed Vault at " + s.Vault.Addr + " is not provably the sandbox's: " + err.Error(), Err: err}
-		}
+	keys, err := vault.LoadKeys(kp)
+	if errors.Is(err, vault.ErrNoKeys) {
+		return nil, fmt.Errorf("%w: without it the sandbox's Vault can never be unsealed again; restore the file from a backup, or start afresh with `labsbx down --name %s` then `labsbx up --name %s`", err, s.Name, s.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	proof, err := s.receiver(getenv, ComponentVault)
+	if err != nil {
+		return nil, err
+	}
+	appr, err := guard.ApproveVault(ctx, s.GuardRecord(), proof)
+	if err != nil {
+		return nil, err
 	}
 	cl, err := appr.Client()
 	if err != nil {
@@ -58,14 +70,6 @@ func (s *State) OpenVault(ctx context.Context, getenv func(string) string) (*Vau
 	}
 	// Fail fast: a sealed Vault answers 503, which the client would otherwise retry.
 	cl.SetMaxRetries(0)
-	kp, err := s.VaultKeysPath()
-	if err != nil {
-		return nil, err
-	}
-	keys, err := vault.LoadKeys(kp)
-	if err != nil {
-		return nil, err
-	}
 	return &VaultSession{State: s, Client: cl, Approval: appr, Keys: keys}, nil
 }
 
@@ -152,63 +156,84 @@ func (c *Configuration) InitVault(ctx context.Context, name string) (vault.Statu
 		vs, err := s.Status(ctx)
 		return vs, false, err
 	}
-	appr, err := guard.ApproveVaultInit(ctx, st.GuardRecord(), st.Vault.Addr)
+	changed, err := c.ensureInitialised(ctx, st)
 	if err != nil {
 		return vault.Status{}, false, err
 	}
-	vs, err := c.initAndUnseal(ctx, st, appr)
-	return vs, err == nil, err
+	s, err := st.OpenVault(ctx, c.Getenv)
+	if err != nil {
+		return vault.Status{}, changed != "", err
+	}
+	vs, err := s.Status(ctx)
+	return vs, changed != "", err
 }
 
-// initAndUnseal initialises the sandbox's uninitialised Vault (approved for init by the
-// guard), saves the key and root token, unseals it and records its cluster_id, from
-// which on the guard trusts only that Vault.
-func (c *Configuration) initAndUnseal(ctx context.Context, st *State, appr guard.VaultApproval) (vault.Status, error) {
+// ErrVaultUnkeyed is returned for a Vault that was initialised but whose key labsbx
+// never saved (an up killed in the instant between the two): nobody can unseal it.
+var ErrVaultUnkeyed = errors.New("the sandbox's Vault was initialised, but its unseal key was never saved")
+
+// ensureInitialised brings the sandbox's Vault to "initialised by labsbx, cluster_id
+// recorded", whatever point an interrupted up reached: a fresh Vault is initialised
+// (the key saved before anything else), unsealed and recorded; an initialised one with
+// no recorded cluster_id is adopted when the saved key unseals it (or the saved root
+// token is root there). It says what it did ("" when nothing).
+func (c *Configuration) ensureInitialised(ctx context.Context, st *State) (string, error) {
+	proof, err := st.receiver(c.Getenv, ComponentVault)
+	if err != nil {
+		return "", err
+	}
+	rec := st.GuardRecord()
+	appr, err := guard.ApproveVaultInit(ctx, rec, st.Vault.Addr, proof)
+	if errors.Is(err, guard.ErrVaultInitialised) {
+		return c.adoptVault(ctx, st, proof)
+	}
+	if err != nil {
+		return "", err
+	}
 	cl, err := appr.Client()
 	if err != nil {
-		return vault.Status{}, err
+		return "", err
 	}
 	kp, err := st.VaultKeysPath()
 	if err != nil {
-		return vault.Status{}, err
+		return "", err
 	}
 	keys, err := vault.Init(ctx, cl, kp)
 	if err != nil {
-		return vault.Status{}, err
+		return "", err
 	}
+	failpoint.Hit("vault-keys-saved")
 	vs, err := vault.Unseal(ctx, cl, keys)
 	if err != nil {
-		return vs, err
+		return "", err
 	}
+	failpoint.Hit("vault-unsealed")
 	id, err := appr.ClusterID(ctx)
 	if err != nil {
-		return vs, err
+		return "", err
 	}
-	vs.ClusterID = id
 	st.Vault.ClusterID, st.Vault.Version, st.Vault.InitAt = id, vs.Version, c.now()
-	return vs, c.Store.Save(st, c.now())
+	return "initialised Vault (1 key share, threshold 1) and unsealed it", c.Store.Save(st, c.now())
 }
 
-// checkSealedVault asks Docker whether the recorded Vault container (vault profile),
-// or the recorded k3d server node (full profile), publishes the recorded address.
-func (s *State) checkSealedVault(ctx context.Context, getenv func(string) string) error {
-	port, err := addrPort(s.Vault.Addr)
+// adoptVault records the cluster_id of an initialised Vault that an interrupted up
+// left unrecorded, once the guard has proven it ours with the saved key.
+func (c *Configuration) adoptVault(ctx context.Context, st *State, proof guard.ReceiverProof) (string, error) {
+	kp, err := st.VaultKeysPath()
 	if err != nil {
-		return err
+		return "", err
 	}
-	rt, err := s.DockerRuntime(getenv)
+	keys, err := vault.LoadKeys(kp)
+	if errors.Is(err, vault.ErrNoKeys) {
+		return "", fmt.Errorf("%w, so nobody can unseal it and it holds nothing; run `labsbx up --name %s`, which starts it afresh", ErrVaultUnkeyed, st.Name)
+	}
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer rt.Close()
-	if s.Profile == ProfileFull {
-		// Vault is a pod behind NodePort VaultNodePort, which the first k3d server
-		// node publishes; the cluster's marker check already ties that cluster to the
-		// sandbox.
-		if s.Cluster == nil || s.Cluster.ServerNode == "" {
-			return errors.New("no k3d server node is recorded")
-		}
-		return rt.NodePublishes(ctx, s.Cluster.ServerNode, cluster.VaultNodePort, port)
+	id, err := guard.ApproveVaultAdopt(ctx, st.GuardRecord(), st.Vault.Addr, proof, keys.UnsealKeysB64, keys.RootToken)
+	if err != nil {
+		return "", err
 	}
-	return rt.Publishes(ctx, ComponentVault, s.Vault.ContainerID, vaultPort, port)
+	st.Vault.ClusterID, st.Vault.InitAt = id, c.now()
+	return "recorded the Vault that an interrupted up had initialised (its saved key unsealed it)", c.Store.Save(st, c.now())
 }

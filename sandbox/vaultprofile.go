@@ -59,6 +59,7 @@ type vaultProfile struct {
 	dockerOK guard.DockerApproval
 	rt       *docker.Runtime
 	pgSec    *PostgresSecrets
+	pgAdmin  postgres.Endpoint // the superuser, through the guard's proven dialer
 	vs       *VaultSession
 	vmImg    *vmimages.Image
 	// bundle, when set, is where images come from (`up --bundle`).
@@ -135,12 +136,28 @@ func (p *vaultProfile) runSteps(ctx context.Context, steps []step) error {
 	return nil
 }
 
+// dockerEngine connects to the approved engine and checks, or on the first run
+// records, its identity: a sandbox lives on the engine it was created on.
 func (p *vaultProfile) dockerEngine(ctx context.Context) error {
 	var err error
 	if p.rt, err = docker.New(p.dockerOK, p.st.Name, p.st.UUID); err != nil {
 		return err
 	}
-	return p.rt.Ping(ctx)
+	if err := p.rt.Ping(ctx); err != nil {
+		return err
+	}
+	id, err := p.rt.EngineID(ctx)
+	if err != nil {
+		return err
+	}
+	if err := guard.ApproveEngine(p.st.GuardRecord(), id); err != nil {
+		return err
+	}
+	if p.st.EngineID == "" {
+		p.st.EngineID = id
+		return p.cfg.Store.Save(p.st, p.cfg.now())
+	}
+	return nil
 }
 
 func (p *vaultProfile) images(ctx context.Context) error {
@@ -195,6 +212,17 @@ func (s *State) PostgresAdminEndpoint(sec *PostgresSecrets) postgres.Endpoint {
 
 func (p *vaultProfile) postgres(ctx context.Context) error {
 	sec, err := p.st.PostgresSecrets()
+	if errors.Is(err, ErrNoPostgresSecrets) {
+		// Passwords are made only before Postgres exists: a volume may hold a database
+		// set up with the lost ones.
+		exists, verr := p.rt.VolumeExists(ctx, ComponentPostgres)
+		switch {
+		case verr != nil:
+			return verr
+		case !exists:
+			sec, err = p.st.createPostgresSecrets()
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -229,7 +257,10 @@ func (p *vaultProfile) postgres(ctx context.Context) error {
 	p.containerChange(ComponentPostgres, action)
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	err = postgres.WaitReady(wctx, p.st.PostgresAdminEndpoint(sec), 200*time.Millisecond)
+	if p.pgAdmin, err = p.st.ProvenPostgresAdmin(sec, p.cfg.Getenv); err != nil {
+		return err
+	}
+	err = postgres.WaitReady(wctx, p.pgAdmin, 200*time.Millisecond)
 	if err != nil && action == docker.ContainerRecreated {
 		return fmt.Errorf("%w; Postgres was recreated on image %s over the data of the old one, and a new major version cannot read an older data directory: go back to the old image, or run `labsbx down` then `labsbx up` to start afresh (see `docker logs %s`)",
 			err, p.st.Spec.Postgres.Image, p.rt.ObjectName(ComponentPostgres))
@@ -254,7 +285,7 @@ func (p *vaultProfile) setContainer(component, id string) {
 }
 
 func (p *vaultProfile) postgresRoles(ctx context.Context) error {
-	c, err := postgres.Connect(ctx, p.st.PostgresAdminEndpoint(p.pgSec))
+	c, err := postgres.Connect(ctx, p.pgAdmin)
 	if err != nil {
 		return err
 	}
@@ -356,16 +387,24 @@ func (p *vaultProfile) initUnseal(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, cmp.Or(p.vaultWait, time.Minute))
 	defer cancel()
 	if p.st.Vault.ClusterID == "" {
-		appr, err := RetryUnreachable(wctx, 100*time.Millisecond, func() (guard.VaultApproval, error) {
-			return guard.ApproveVaultInit(wctx, p.st.GuardRecord(), p.st.Vault.Addr)
-		})
+		initialise := func() (string, error) { return p.cfg.ensureInitialised(wctx, p.st) }
+		changed, err := RetryUnreachable(wctx, 100*time.Millisecond, initialise)
+		if errors.Is(err, ErrVaultUnkeyed) {
+			// Killed between Vault's init and the save of its key: nobody can ever
+			// unseal it, and nothing was ever stored in it (labsbx bootstraps only a
+			// Vault whose cluster_id it recorded). Start it afresh.
+			if p.st.Profile != ProfileVault {
+				return fmt.Errorf("%w: remove the sandbox with `labsbx down --name %s`, then run `labsbx up --name %s` again", err, p.st.Name, p.st.Name)
+			}
+			if err := p.resetVault(ctx); err != nil {
+				return err
+			}
+			changed, err = RetryUnreachable(wctx, 100*time.Millisecond, initialise)
+		}
 		if err != nil {
 			return err
 		}
-		if _, err := p.cfg.initAndUnseal(ctx, p.st, appr); err != nil {
-			return err
-		}
-		p.change("initialised Vault (1 key share, threshold 1) and unsealed it")
+		p.change(changed)
 	}
 	sess, err := RetryUnreachable(wctx, 100*time.Millisecond, func() (*VaultSession, error) {
 		return p.st.OpenVault(wctx, p.cfg.Getenv)
@@ -385,6 +424,17 @@ func (p *vaultProfile) initUnseal(ctx context.Context) error {
 	}
 	p.vs = sess
 	return nil
+}
+
+// resetVault removes the Vault container and its volume (the guard's removal rule:
+// this sandbox's UUID) and starts them afresh.
+func (p *vaultProfile) resetVault(ctx context.Context) error {
+	if err := p.rt.RemoveComponent(ctx, ComponentVault); err != nil {
+		return err
+	}
+	p.change("removed a Vault whose unseal key an interrupted up never saved")
+	p.st.Vault.ContainerID = ""
+	return p.vault(ctx)
 }
 
 func (p *vaultProfile) bootstrap(ctx context.Context) error {
@@ -438,12 +488,24 @@ func (s *State) vaultDatabase(sec *PostgresSecrets) postgres.Endpoint {
 	return postgres.Endpoint{Host: host, Port: postgresPort, User: postgres.VaultAdmin, Password: sec.VaultAdminPassword, Database: "postgres"}
 }
 
-// DockerRuntime asks the guard for the local Docker engine and returns the runtime of
-// this sandbox's containers.
-func (s *State) DockerRuntime(getenv func(string) string) (*docker.Runtime, error) {
+// DockerRuntime asks the guard for the local Docker engine, checks that it is the one
+// the sandbox was created on, and returns the runtime of this sandbox's containers.
+func (s *State) DockerRuntime(ctx context.Context, getenv func(string) string) (*docker.Runtime, error) {
 	appr, err := guard.ApproveDocker(getenv)
 	if err != nil {
 		return nil, err
 	}
-	return docker.New(appr, s.Name, s.UUID)
+	rt, err := docker.New(appr, s.Name, s.UUID)
+	if err != nil {
+		return nil, err
+	}
+	id, err := rt.EngineID(ctx)
+	if err == nil {
+		err = guard.ApproveEngine(s.GuardRecord(), id)
+	}
+	if err != nil {
+		_ = rt.Close()
+		return nil, err
+	}
+	return rt, nil
 }

@@ -345,12 +345,16 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	if err := st.Preflight(ctx); err != nil {
 		return nil, err
 	}
-	rt, err := st.DockerRuntime(cfg.Getenv)
+	rt, err := st.DockerRuntime(ctx, cfg.Getenv)
 	if err != nil {
 		return nil, err
 	}
 	defer rt.Close()
 	sec, err := st.PostgresSecrets()
+	if err != nil {
+		return nil, err
+	}
+	pgAdmin, err := st.ProvenPostgresAdmin(sec, cfg.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +376,7 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	}
 	err = poll(ctx, 2*time.Minute, func(ctx context.Context) error {
 		if st.Profile != sandbox.ProfileFull {
-			did, err := startStopped(ctx, st, rt, st.PostgresAdminEndpoint(sec), nil)
+			did, err := startStopped(ctx, st, rt, pgAdmin, nil)
 			if len(did) > 0 {
 				out = append(out, Recovered{Scenario: "(components)", Action: strings.Join(did, "; ")})
 			}

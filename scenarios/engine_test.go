@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // fakeScenario is a scenario at the engine's boundary: it touches nothing real, and
@@ -159,7 +160,7 @@ func TestReportsValidate(t *testing.T) {
 	rep := &Report{SchemaVersion: SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", VaultVersion: "1.21.0",
 		StartedAt: time.Now(), FinishedAt: time.Now(), Result: ResultFailed, Scenarios: []ScenarioResult{ok, bad}}
 	dir := t.TempDir()
-	if err := WriteReports(dir, rep); err != nil {
+	if err := WriteReports(dir, guard.WriteScope{}, rep); err != nil {
 		t.Fatal(err)
 	}
 	j, _ := rep.JSON()

@@ -79,7 +79,7 @@ func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) 
 	if err != nil {
 		return nil, err
 	}
-	rt, err := st.DockerRuntime(cfg.Getenv)
+	rt, err := st.DockerRuntime(ctx, cfg.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,12 @@ func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) 
 		_ = rt.Close()
 		return nil, err
 	}
-	e := &Env{State: st, Vault: sess, Docker: rt, PGAdmin: st.PostgresAdminEndpoint(sec), now: time.Now,
+	pgAdmin, err := st.ProvenPostgresAdmin(sec, cfg.Getenv)
+	if err != nil {
+		_ = rt.Close()
+		return nil, err
+	}
+	e := &Env{State: st, Vault: sess, Docker: rt, PGAdmin: pgAdmin, now: time.Now,
 		cfg: cfg, values: map[string]string{}}
 	if len(st.VMs) > 0 {
 		e.VMs = st.VMManager(cfg)

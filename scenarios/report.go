@@ -5,8 +5,8 @@ import (
 	_ "embed"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/arcodange/labsbx/internal/fsutil"
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // SchemaVersion names the report schema (scenarios/report.schema.json). It changes only
@@ -95,6 +95,9 @@ func milestoneOffsets(ms []Milestone, start time.Time) []MilestoneOffset {
 	return out
 }
 
+// markdownTitle starts every report.md.
+const markdownTitle = "# Drill report: sandbox "
+
 // Files written by WriteReports.
 const (
 	ReportJSON  = "report.json"
@@ -102,11 +105,42 @@ const (
 	ReportMD    = "report.md"
 )
 
-// WriteReports writes report.json, junit.xml and report.md into dir.
-func WriteReports(dir string, r *Report) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create report dir: %w", err)
+// ReportDir is a report directory the guard approved: a new or existing directory
+// outside every state dir, where each report file is new or already a labsbx drill
+// report of that kind.
+type ReportDir struct {
+	dir   guard.DirApproval
+	files map[string]guard.FileApproval
+}
+
+// reportFormats are the files WriteReports writes, with what an existing one must be.
+var reportFormats = map[string]guard.Format{ReportJSON: reportJSONFormat, ReportJUnit: reportJUnitFormat, ReportMD: reportMDFormat}
+
+// ApproveReportDir asks the guard for dir (relative to the working directory) before a
+// drill runs, so that a refused directory costs nothing.
+func ApproveReportDir(dir string, scope guard.WriteScope) (*ReportDir, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
 	}
+	d, err := guard.ApproveDir(abs, guard.DirFormat{Name: "report directory"}, scope)
+	if err != nil {
+		return nil, err
+	}
+	rd := &ReportDir{dir: d, files: map[string]guard.FileApproval{}}
+	for name, f := range reportFormats {
+		if rd.files[name], err = d.File(name, f); err != nil {
+			return nil, err
+		}
+	}
+	return rd, nil
+}
+
+// Path is the directory as approved.
+func (rd *ReportDir) Path() string { return rd.dir.Path() }
+
+// Write writes report.json, junit.xml and report.md. The guard checks each again.
+func (rd *ReportDir) Write(r *Report) error {
 	j, err := r.JSON()
 	if err != nil {
 		return err
@@ -115,13 +149,55 @@ func WriteReports(dir string, r *Report) error {
 	if err != nil {
 		return err
 	}
+	if err := rd.dir.MkdirAll(0o755); err != nil {
+		return fmt.Errorf("create report dir: %w", err)
+	}
 	for name, b := range map[string][]byte{ReportJSON: j, ReportJUnit: x, ReportMD: []byte(r.Markdown())} {
-		if err := fsutil.WriteFileAtomic(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := rd.files[name].WriteAtomic(b, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// WriteReports approves dir and writes the three reports into it.
+func WriteReports(dir string, scope guard.WriteScope, r *Report) error {
+	rd, err := ApproveReportDir(dir, scope)
+	if err != nil {
+		return err
+	}
+	return rd.Write(r)
+}
+
+// The formats of the report files: an existing file is replaced only when it is a
+// labsbx drill report of the same kind.
+var (
+	reportJSONFormat = guard.Format{Name: "labsbx drill report (report.json)", Recognise: func(b []byte) error {
+		var v struct {
+			SchemaVersion string `json:"schemaVersion"`
+		}
+		if json.Unmarshal(b, &v) != nil || !strings.HasPrefix(v.SchemaVersion, "labsbx.dev/drill-report/") {
+			return errors.New("no labsbx drill-report schemaVersion")
+		}
+		return nil
+	}}
+	reportJUnitFormat = guard.Format{Name: "labsbx JUnit report (junit.xml)", Recognise: func(b []byte) error {
+		var v struct {
+			XMLName xml.Name
+			Name    string `xml:"name,attr"`
+		}
+		if xml.Unmarshal(b, &v) != nil || v.XMLName.Local != "testsuites" || v.Name != "labsbx" {
+			return errors.New(`not a <testsuites name="labsbx"> document`)
+		}
+		return nil
+	}}
+	reportMDFormat = guard.Format{Name: "labsbx Markdown report (report.md)", Recognise: func(b []byte) error {
+		if !bytes.HasPrefix(b, []byte(markdownTitle)) {
+			return errors.New("it does not start with labsbx's report title")
+		}
+		return nil
+	}}
+)
 
 // JSON is report.json.
 func (r *Report) JSON() ([]byte, error) {
@@ -197,7 +273,7 @@ func (r *Report) JUnit() ([]byte, error) {
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	icon := map[string]string{ResultPassed: "✅", ResultFailed: "❌", ResultSkipped: "⏭️"}
-	fmt.Fprintf(&b, "# Drill report: sandbox `%s` (%s profile)\n\n", r.Sandbox, r.Profile)
+	fmt.Fprintf(&b, markdownTitle+"`%s` (%s profile)\n\n", r.Sandbox, r.Profile)
 	fmt.Fprintf(&b, "%s **%s** — %d scenario(s) in %s, started %s. labsbx %s, Vault %s.\n\n",
 		icon[r.Result], r.Result, len(r.Scenarios), time.Duration(r.DurationMs)*time.Millisecond,
 		r.StartedAt.UTC().Format(time.RFC3339), r.LabsbxVersion, r.VaultVersion)

@@ -11,22 +11,33 @@ import (
 
 func newDownCmd(g *globals) *cobra.Command {
 	var keep bool
+	var uuid string
 	cmd := &cobra.Command{
 		Use:   "down",
-		Short: "Remove the sandbox: every container, network and volume labelled with its name, and its state",
+		Short: "Remove the sandbox: its containers, volumes, network, VMs, cluster and state",
 		Long: `Remove the sandbox named by --name.
 
-down finds the sandbox's Docker objects by their dev.labsbx.sandbox label, so it also
-cleans up a half-made sandbox. Running it again is harmless. With --keep-state the
+down removes the Docker objects that carry the sandbox's UUID (dev.labsbx.uuid), which
+its state records, so it also cleans up a half-made sandbox. Objects of the same name
+with another UUID belong to a same-named sandbox of another state root (LABSBX_HOME,
+XDG_STATE_HOME): they are listed and left alone. Without a readable state, down removes
+only objects that carry no UUID at all; --uuid names a sandbox whose state was lost, to
+remove its objects on purpose. Running it again is harmless. With --keep-state the
 state directory (keys, reports) stays.`,
+		Example: `  labsbx down
+  labsbx down --name ci-42 --keep-state
+  labsbx down --name demo --uuid 7c9e6679-7425-40de-944b-e07fc1f90ae7   # its state is lost`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			conf, err := g.configuration()
 			if err != nil {
 				return err
 			}
-			res, err := sandbox.NewDown(conf, sandbox.DownOptions{Name: g.name, KeepState: keep}).Run(cmd.Context())
+			res, err := sandbox.NewDown(conf, sandbox.DownOptions{Name: g.name, KeepState: keep, UUID: uuid}).Run(cmd.Context())
 			if err != nil {
+				if res != nil && g.out() == cli.OutputJSON {
+					_ = cli.WriteJSON(g.stdout, res)
+				}
 				return err
 			}
 			if g.out() == cli.OutputJSON {
@@ -50,5 +61,6 @@ state directory (keys, reports) stays.`,
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep-state", false, "keep the state directory")
+	cmd.Flags().StringVar(&uuid, "uuid", "", "without a readable state, remove the Docker objects (and VMs) of the sandbox with this UUID")
 	return cmd
 }

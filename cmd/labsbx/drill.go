@@ -96,6 +96,13 @@ refused.`,
 			if err != nil {
 				return err
 			}
+			// The report dir is judged before anything runs.
+			var rd *scenarios.ReportDir
+			if reportDir != "" {
+				if rd, err = scenarios.ApproveReportDir(reportDir, conf.WriteScope()); err != nil {
+					return err
+				}
+			}
 			if timeout == 0 {
 				if cfg, err := g.loadConfig(); err == nil {
 					timeout = cfg.Spec.Drills.Timeout.Duration
@@ -108,8 +115,8 @@ refused.`,
 			if rep == nil {
 				return runErr
 			}
-			if reportDir != "" {
-				if err := scenarios.WriteReports(reportDir, rep); err != nil {
+			if rd != nil {
+				if err := rd.Write(rep); err != nil {
 					return errors.Join(runErr, err)
 				}
 				g.status().Infof("Reports written to %s (report.json, junit.xml, report.md)", reportDir)

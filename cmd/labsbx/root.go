@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 
@@ -106,7 +107,12 @@ func (g *globals) store() (*sandbox.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sandbox.NewStore(root)
+	s, err := sandbox.NewStore(root)
+	if err != nil {
+		return nil, err
+	}
+	s.Warn = func(msg string) { fmt.Fprintln(g.stderr, "warning: "+msg) }
+	return s, nil
 }
 
 // loadConfig reads --config or the embedded default, with the image overrides.

@@ -24,6 +24,8 @@ type VaultServer struct {
 	DataDir string
 	// ConfigFile is the server's HCL configuration.
 	ConfigFile string
+
+	pid, port int
 }
 
 // Vault starts the cached Vault binary and waits until /v1/sys/health answers
@@ -56,6 +58,7 @@ log_level     = "info"
 	}
 	start := time.Now()
 	p := startProcess(t, "vault", dir, bin, []string{"server", "-config=" + s.ConfigFile}, nil)
+	s.pid, s.port = p.cmd.Process.Pid, port
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	p.waitFor(t, 60*time.Second, func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr+"/v1/sys/health", nil)

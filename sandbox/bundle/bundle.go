@@ -27,6 +27,7 @@ import (
 	"github.com/arcodange/labsbx/charts"
 	"github.com/arcodange/labsbx/internal/fsutil"
 	"github.com/arcodange/labsbx/sandbox/docker"
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // Format is the manifest format this build writes and reads.
@@ -114,7 +115,7 @@ func Open(dir string) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(abs, ManifestFile))
+	b, err := fsutil.ReadRegular(filepath.Join(abs, ManifestFile), maxManifestSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s has no %s; write one with `labsbx bundle save %s`", ErrNotBundle, dir, ManifestFile, dir)
 	}
@@ -302,7 +303,7 @@ func sameImage(ctx context.Context, eng Engine, ref string, img Image) (bool, er
 }
 
 func loadFile(ctx context.Context, eng Engine, path string) error {
-	f, err := os.Open(path)
+	f, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return err
 	}
@@ -310,11 +311,18 @@ func loadFile(ctx context.Context, eng Engine, path string) error {
 	return eng.LoadImage(ctx, f)
 }
 
-// writeManifest writes bundle.json atomically.
-func writeManifest(dir string, m *Manifest) error {
+// maxManifestSize bounds the read of bundle.json (a real one is a few KiB).
+const maxManifestSize = 4 << 20
+
+// writeManifest writes bundle.json atomically, through the guard.
+func writeManifest(dir guard.DirApproval, m *Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(filepath.Join(dir, ManifestFile), append(b, '\n'), 0o644)
+	file, err := dir.File(ManifestFile, manifestFormat)
+	if err != nil {
+		return err
+	}
+	return file.WriteAtomic(append(b, '\n'), 0o644)
 }

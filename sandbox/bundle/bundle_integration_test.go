@@ -37,7 +37,7 @@ func TestIntegrationBundleRoundTrip(t *testing.T) {
 	ref := tinyImage(t)
 	want := []Want{{Component: "tiny", Ref: ref}}
 	dir := t.TempDir()
-	m, err := Save(ctx, rt, SaveOptions{Dir: dir, Contents: Contents{Profile: "vault", Images: want}})
+	m, err := Save(ctx, rt, SaveOptions{Dir: approveDir(t, dir), Contents: Contents{Profile: "vault", Images: want}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/arcodange/labsbx/charts"
 	"github.com/arcodange/labsbx/sandbox/docker"
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // fakeEngine is the Docker engine at the Engine boundary: images are ref -> ID, and an
@@ -97,7 +98,7 @@ func testEngine() *fakeEngine {
 
 func save(t *testing.T, eng Engine, dir string, c Contents) *Manifest {
 	t.Helper()
-	m, err := Save(context.Background(), eng, SaveOptions{Dir: dir, Contents: c, Labsbx: "test"})
+	m, err := Save(context.Background(), eng, SaveOptions{Dir: approveDir(t, dir), Contents: c, Labsbx: "test"})
 	if err != nil {
 		t.Fatalf("Save: %v", err)
 	}
@@ -167,9 +168,9 @@ func TestSaveRefusesAForeignDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Save(context.Background(), testEngine(), SaveOptions{Dir: dir, Contents: testContents})
-	if err == nil || !strings.Contains(err.Error(), "not empty") {
-		t.Fatalf("Save into a foreign directory: %v", err)
+	_, err := guard.ApproveDir(dir, DirFormat, guard.WriteScope{})
+	if !errors.Is(err, guard.ErrRefused) || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("a bundle dir that is a foreign directory: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ManifestFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a manifest was written into the foreign directory")
@@ -179,7 +180,7 @@ func TestSaveRefusesAForeignDirectory(t *testing.T) {
 func TestSaveFailsWithoutTheImage(t *testing.T) {
 	dir := t.TempDir()
 	eng := newFakeEngine(map[string]string{})
-	_, err := Save(context.Background(), eng, SaveOptions{Dir: dir, Contents: testContents})
+	_, err := Save(context.Background(), eng, SaveOptions{Dir: approveDir(t, dir), Contents: testContents})
 	if err == nil || !strings.Contains(err.Error(), "labsbx.local/postgres:15") {
 		t.Fatalf("Save without the image: %v", err)
 	}
@@ -321,7 +322,7 @@ func TestSavePullsUpstreamChartsFromARepository(t *testing.T) {
 
 	c := Contents{Profile: "full", Charts: []charts.Ref{{Name: charts.Vault, Version: charts.VaultChartVersion, Repo: charts.HashiCorpRepo}}}
 	dir := t.TempDir()
-	m, err := Save(context.Background(), testEngine(), SaveOptions{Dir: dir, Contents: c, ChartRepo: srv.URL})
+	m, err := Save(context.Background(), testEngine(), SaveOptions{Dir: approveDir(t, dir), Contents: c, ChartRepo: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +337,7 @@ func TestSavePullsUpstreamChartsFromARepository(t *testing.T) {
 
 	// A version the repository does not have fails and says what to do.
 	c.Charts[0].Version = "0.0.1"
-	_, err = Save(context.Background(), testEngine(), SaveOptions{Dir: t.TempDir(), Contents: c, ChartRepo: srv.URL})
+	_, err = Save(context.Background(), testEngine(), SaveOptions{Dir: approveDir(t, t.TempDir()), Contents: c, ChartRepo: srv.URL})
 	if err == nil || !strings.Contains(err.Error(), "--chart-repo") {
 		t.Fatalf("missing chart version: %v", err)
 	}
@@ -362,8 +363,18 @@ func TestChartRepoCredentialsStayOut(t *testing.T) {
 	}
 	t.Setenv("HELM_CACHE_HOME", t.TempDir())
 	t.Setenv("HELM_CONFIG_HOME", t.TempDir())
-	_, err := Save(context.Background(), testEngine(), SaveOptions{Dir: t.TempDir(), Contents: c, ChartRepo: mirror})
+	_, err := Save(context.Background(), testEngine(), SaveOptions{Dir: approveDir(t, t.TempDir()), Contents: c, ChartRepo: mirror})
 	if err == nil || strings.Contains(err.Error(), "s3cr3t-token") {
 		t.Fatalf("save from an unreachable mirror: %v", err)
 	}
+}
+
+// approveDir asks the guard for a bundle directory, as `bundle save` does.
+func approveDir(t *testing.T, dir string) guard.DirApproval {
+	t.Helper()
+	d, err := guard.ApproveDir(dir, DirFormat, guard.WriteScope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

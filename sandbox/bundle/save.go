@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,12 +21,15 @@ import (
 	"helm.sh/helm/v3/pkg/cli"
 
 	"github.com/arcodange/labsbx/charts"
+	"github.com/arcodange/labsbx/internal/fsutil"
 	"github.com/arcodange/labsbx/internal/redact"
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // SaveOptions are the inputs of Save.
 type SaveOptions struct {
-	Dir      string
+	// Dir is the bundle directory, approved by the guard (format DirFormat).
+	Dir      guard.DirApproval
 	Contents Contents
 	// ChartRepo replaces charts.HashiCorpRepo for the upstream charts (a mirror).
 	ChartRepo string
@@ -46,8 +51,8 @@ func Save(ctx context.Context, eng Engine, o SaveOptions) (*Manifest, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	dir, err := prepareDir(o.Dir)
-	if err != nil {
+	dir := o.Dir
+	if err := prepareDir(dir); err != nil {
 		return nil, err
 	}
 	m := &Manifest{Format: Format, Labsbx: o.Labsbx, Profile: o.Contents.Profile}
@@ -88,43 +93,56 @@ func Save(ctx context.Context, eng Engine, o SaveOptions) (*Manifest, error) {
 	return m, nil
 }
 
-// prepareDir creates dir, or accepts it when it is empty or already a bundle, so that
-// a save never writes into a directory of someone else's.
-func prepareDir(dir string) (string, error) {
-	if dir == "" {
-		return "", errors.New("no bundle directory given")
+// DirFormat is what a bundle directory must be before a save writes into it: new,
+// empty, or already a bundle, so that a save never writes into a directory of
+// someone else's.
+var DirFormat = guard.DirFormat{Name: "labsbx bundle directory", Recognise: func(names []string) error {
+	if len(names) == 0 || slices.Contains(names, markerFile) {
+		return nil
 	}
-	abs, err := filepath.Abs(dir)
+	return errors.New("it is not empty and holds no labsbx bundle")
+}}
+
+// The files a save writes: archives named by their content are kept once written; the
+// marker and the manifest are replaced only by their own kind.
+var (
+	archiveFormat  = guard.Format{Name: "bundle archive", KeepExisting: true}
+	markerFormat   = guard.Format{Name: "bundle marker", KeepExisting: true}
+	manifestFormat = guard.Format{Name: "bundle manifest (bundle.json)", Recognise: func(b []byte) error {
+		var m struct {
+			Format *int `json:"format"`
+		}
+		if json.Unmarshal(b, &m) != nil || m.Format == nil {
+			return errors.New("no bundle format")
+		}
+		return nil
+	}}
+)
+
+// prepareDir creates the bundle directory, marks it, then makes its sub-directories.
+func prepareDir(dir guard.DirApproval) error {
+	if err := dir.MkdirAll(0o755); err != nil {
+		return err
+	}
+	marker, err := dir.File(markerFile, markerFormat)
 	if err != nil {
-		return "", err
+		return err
 	}
-	entries, err := os.ReadDir(abs)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		if err := os.MkdirAll(abs, 0o755); err != nil {
-			return "", err
-		}
-	case err != nil:
-		return "", err
-	case len(entries) > 0 && !exists(filepath.Join(abs, markerFile)):
-		return "", fmt.Errorf("%s is not empty and holds no labsbx bundle; give an empty or new directory", dir)
-	}
-	for _, d := range []string{imagesDir, chartsDir} {
-		if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
-			return "", err
+	if ok, err := marker.Exists(); err != nil {
+		return err
+	} else if !ok {
+		if err := marker.WriteAtomic([]byte("labsbx bundle; see bundle.json\n"), 0o644); err != nil {
+			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(abs, markerFile), []byte("labsbx bundle; see bundle.json\n"), 0o644); err != nil {
-		return "", err
-	}
-	return abs, nil
+	return dir.MkdirAll(0o755, imagesDir, chartsDir)
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // saveImage writes w's archive as images/<component>-<id>.tar, named by image ID so
 // that a re-run keeps it and a changed image gets a new file.
-func saveImage(ctx context.Context, eng Engine, dir string, w Want) (Image, error) {
+func saveImage(ctx context.Context, eng Engine, dir guard.DirApproval, w Want) (Image, error) {
 	if _, err := eng.EnsureImage(ctx, w.Ref); err != nil {
 		return Image{}, err
 	}
@@ -145,7 +163,7 @@ func saveImage(ctx context.Context, eng Engine, dir string, w Want) (Image, erro
 		return Image{}, err
 	}
 	img := Image{Component: w.Component, Ref: w.Ref, ID: id, Layers: layers, File: rel}
-	img.SHA256, img.Size, err = writeOnce(filepath.Join(dir, filepath.FromSlash(rel)), func(f io.Writer) error {
+	img.SHA256, img.Size, err = writeOnce(dir, rel, func(f io.Writer) error {
 		return eng.SaveImage(ctx, w.Ref, f)
 	})
 	return img, err
@@ -153,11 +171,11 @@ func saveImage(ctx context.Context, eng Engine, dir string, w Want) (Image, erro
 
 // saveChart writes the chart archive charts/<name>-<version>.tgz: an embedded chart is
 // packaged from the binary, an upstream one pulled from its repository (or mirror).
-func saveChart(dir string, r charts.Ref, mirror string) (Chart, error) {
+func saveChart(dir guard.DirApproval, r charts.Ref, mirror string) (Chart, error) {
 	rel := path.Join(chartsDir, r.Name+"-"+r.Version+".tgz")
 	c := Chart{Name: r.Name, Version: r.Version, Source: chartSource(r, mirror), File: rel}
 	var err error
-	c.SHA256, c.Size, err = writeOnce(filepath.Join(dir, filepath.FromSlash(rel)), func(f io.Writer) error {
+	c.SHA256, c.Size, err = writeOnce(dir, rel, func(f io.Writer) error {
 		tmp, err := os.MkdirTemp("", "labsbx-chart-")
 		if err != nil {
 			return err
@@ -243,51 +261,48 @@ func redactErr(err error, repo string) error {
 	return redact.Err(err, pw, u.User.Username())
 }
 
-// writeOnce returns the sha256 and size of path, writing it through fill first unless
-// it exists. The file appears only complete: fill writes a temporary file that is
-// synced and renamed into place.
-func writeOnce(path string, fill func(io.Writer) error) (sum string, size int64, err error) {
-	if exists(path) {
-		return hashFile(path)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+// writeOnce returns the sha256 and size of the file rel of dir, writing it through
+// fill first unless it exists. The file appears only complete: the guard's approval
+// writes a temporary file that is synced and renamed into place.
+func writeOnce(dir guard.DirApproval, rel string, fill func(io.Writer) error) (sum string, size int64, err error) {
+	file, err := dir.File(filepath.FromSlash(rel), archiveFormat)
 	if err != nil {
 		return "", 0, err
 	}
-	defer func() {
+	if ok, err := file.Exists(); err != nil {
+		return "", 0, err
+	} else if ok {
+		f, err := file.Open()
 		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+			return "", 0, err
 		}
-	}()
+		defer f.Close()
+		return hashReader(f)
+	}
 	h := sha256.New()
-	cw := &countingWriter{w: io.MultiWriter(tmp, h)}
-	if err = fill(cw); err != nil {
-		return "", 0, err
-	}
-	if err = tmp.Sync(); err != nil {
-		return "", 0, err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return "", 0, err
-	}
-	if err = tmp.Close(); err != nil {
-		return "", 0, err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
+	cw := &countingWriter{w: h}
+	err = file.WriteFrom(0o644, func(w io.Writer) error {
+		cw.w = io.MultiWriter(w, h)
+		return fill(cw)
+	})
+	if err != nil {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), cw.n, nil
 }
 
 func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+	f, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return "", 0, err
 	}
 	defer f.Close()
+	return hashReader(f)
+}
+
+func hashReader(r io.Reader) (string, int64, error) {
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, r)
 	if err != nil {
 		return "", 0, err
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -35,20 +34,17 @@ type Merged struct {
 var ErrForeignEntry = errors.New("kubeconfig entry not written by this sandbox")
 
 // Merge adds the sandbox's context, cluster and user (rec names them in kc) to the
-// kubeconfig at path, creating it if needed, and makes it the current context when
-// switchContext. Other entries are kept as they are. An entry of the same name is
-// replaced only if it is the one this sandbox wrote: identical, or the cluster prev
-// recorded (a recreated cluster has a new CA); anything else is refused.
-func Merge(path string, kc *clientcmdapi.Config, rec guard.KubeRecord, switchContext bool, prev *Merged) (*Merged, error) {
-	// A kubeconfig that is a symlink (into a dotfiles repository, say) is written
-	// through the link, as kubectl does, not replaced by a file.
-	path, err := resolveLink(path)
-	if err != nil {
-		return nil, err
-	}
+// kubeconfig the guard approved as file, creating it if needed, and makes it the
+// current context when switchContext. Other entries are kept as they are. An entry of
+// the same name is replaced only if it is the one this sandbox wrote: identical, or the
+// cluster prev recorded (a recreated cluster has a new CA); anything else is refused.
+// A kubeconfig that is a symlink (into a dotfiles repository, say) is written through
+// the link, as kubectl does: the guard judged where it leads.
+func Merge(file guard.FileApproval, kc *clientcmdapi.Config, rec guard.KubeRecord, switchContext bool, prev *Merged) (*Merged, error) {
+	path := file.Path()
 	m := &Merged{Path: path, Context: rec.Context, Cluster: rec.Cluster, User: rec.User, Server: rec.Server, CAFingerprint: rec.CAFingerprint}
-	err = withKubeconfigLock(path, func() error {
-		target, mode, err := loadTarget(path)
+	err := withKubeconfigLock(file, func() error {
+		target, mode, err := loadTarget(file)
 		if err != nil {
 			return err
 		}
@@ -93,7 +89,7 @@ func Merge(path string, kc *clientcmdapi.Config, rec guard.KubeRecord, switchCon
 		} else if prev != nil && prev.Switched && target.CurrentContext == rec.Context {
 			m.Switched, m.PreviousContext = true, prev.PreviousContext
 		}
-		return writeTarget(path, target, mode)
+		return writeTarget(file, target, mode)
 	})
 	if err != nil {
 		return nil, err
@@ -101,18 +97,15 @@ func Merge(path string, kc *clientcmdapi.Config, rec guard.KubeRecord, switchCon
 	return m, nil
 }
 
-// Unmerge removes what Merge added, if it is still what Merge wrote: a cluster entry
-// that now points elsewhere, and the context and user tied to it, are left alone.
-// If the current context is the sandbox's, it goes back to the previous one (when that
-// still exists) or is cleared. removed lists what was removed.
-func Unmerge(m *Merged) (removed []string, err error) {
-	path, err := resolveLink(m.Path)
-	if err != nil {
-		return nil, err
-	}
-	err = withKubeconfigLock(path, func() error {
-		target, mode, err := loadTarget(path)
-		if err != nil || target == nil {
+// Unmerge removes what Merge added (m) from the kubeconfig the guard approved as
+// file, if it is still what Merge wrote: a cluster entry that now points elsewhere,
+// and the context and user tied to it, are left alone. If the current context is the
+// sandbox's, it goes back to the previous one (when that still exists) or is cleared.
+// removed lists what was removed.
+func Unmerge(file guard.FileApproval, m *Merged) (removed []string, err error) {
+	err = withKubeconfigLock(file, func() error {
+		target, mode, err := loadTarget(file)
+		if err != nil {
 			return err
 		}
 		if c, ok := target.Clusters[m.Cluster]; ok {
@@ -140,29 +133,9 @@ func Unmerge(m *Merged) (removed []string, err error) {
 		if len(removed) == 0 {
 			return nil
 		}
-		return writeTarget(path, target, mode)
+		return writeTarget(file, target, mode)
 	})
 	return removed, err
-}
-
-// resolveLink follows a symlinked kubeconfig to its file (a missing file is fine).
-func resolveLink(path string) (string, error) {
-	real, err := filepath.EvalSymlinks(path)
-	switch {
-	case err == nil:
-		return real, nil
-	case errors.Is(err, os.ErrNotExist):
-		// No file yet, or a dangling link: write where the link points, if it is one.
-		if target, lerr := os.Readlink(path); lerr == nil {
-			if !filepath.IsAbs(target) {
-				target = filepath.Join(filepath.Dir(path), target)
-			}
-			return target, nil
-		}
-		return path, nil
-	default:
-		return "", err
-	}
 }
 
 // sameEntry compares two kubeconfig entries as written: LocationOfOrigin, which
@@ -207,57 +180,49 @@ func entryMatches(c *clientcmdapi.Cluster, server, caFingerprint string) bool {
 	return err == nil && fp == caFingerprint
 }
 
-// loadTarget reads the kubeconfig at path; a missing file is an empty config (mode
+// loadTarget reads the approved kubeconfig; a missing file is an empty config (mode
 // 0600).
-func loadTarget(path string) (*clientcmdapi.Config, os.FileMode, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return clientcmdapi.NewConfig(), fsutil.SecretMode, nil
-	}
+func loadTarget(file guard.FileApproval) (*clientcmdapi.Config, os.FileMode, error) {
+	data, err := file.Read()
 	if err != nil {
 		return nil, 0, err
 	}
-	c, err := clientcmd.LoadFromFile(path)
+	mode, err := file.Mode(fsutil.SecretMode)
+	if err != nil {
+		return nil, 0, err
+	}
+	if data == nil {
+		return clientcmdapi.NewConfig(), mode, nil
+	}
+	c, err := clientcmd.Load(data)
 	if err != nil {
 		// Not %w: client-go's error can quote the file's tokens and keys.
-		return nil, 0, fmt.Errorf("read %s: %s; fix it, or merge into another file with --kubeconfig", path, guard.KubeconfigErrReason(err))
+		return nil, 0, fmt.Errorf("read %s: %s; fix it, or merge into another file with --kubeconfig", file.Path(), guard.KubeconfigErrReason(err))
 	}
-	return c, fi.Mode().Perm(), nil
+	return c, mode, nil
 }
 
-func writeTarget(path string, c *clientcmdapi.Config, mode os.FileMode) error {
+func writeTarget(file guard.FileApproval, c *clientcmdapi.Config, mode os.FileMode) error {
 	b, err := clientcmd.Write(*c)
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(path, b, mode)
+	return file.WriteAtomic(b, mode)
 }
 
 // lockWait is how long Merge and Unmerge wait for another writer's lock.
 var lockWait = 5 * time.Second
 
-// withKubeconfigLock holds <path>.lock as kubectl does while it edits a kubeconfig,
+// withKubeconfigLock holds <file>.lock as kubectl does while it edits a kubeconfig,
 // so that labsbx and kubectl never interleave their writes.
-func withKubeconfigLock(path string, fn func() error) error {
-	if err := os.MkdirAll(filepath.Dir(path), fsutil.DirMode); err != nil {
+func withKubeconfigLock(file guard.FileApproval, fn func() error) error {
+	unlock, err := file.Lock(lockWait)
+	if errors.Is(err, guard.ErrLockBusy) {
+		return fmt.Errorf("%s is locked: %w", file.Path(), err)
+	}
+	if err != nil {
 		return err
 	}
-	lock := path + ".lock"
-	deadline := time.Now().Add(lockWait)
-	for {
-		f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err == nil {
-			_ = f.Close()
-			break
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s is locked (%s exists); if no kubectl or labsbx is running, remove the lock file", path, lock)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	defer os.Remove(lock)
+	defer unlock()
 	return fn()
 }

@@ -85,7 +85,7 @@ func TestMergeAndUnmerge(t *testing.T) {
 	orig := userKubeconfig(t, path)
 	kc, rec := sandboxKubeconfig(t, readCA(t, "ca.crt"), "https://127.0.0.1:36443")
 
-	m, err := Merge(path, kc, rec, false, nil)
+	m, err := Merge(approve(t, path), kc, rec, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,17 +101,17 @@ func TestMergeAndUnmerge(t *testing.T) {
 		t.Errorf("merge changed the file mode to %v", fi.Mode().Perm())
 	}
 	// Merging again is harmless, and --switch-context remembers where the user was.
-	if m, err = Merge(path, kc, rec, true, m); err != nil {
+	if m, err = Merge(approve(t, path), kc, rec, true, m); err != nil {
 		t.Fatal(err)
 	}
 	if got := load(t, path); got.CurrentContext != rec.Context || m.PreviousContext != "prod" || !m.Switched {
 		t.Fatalf("switch: current %q, record %+v", got.CurrentContext, m)
 	}
-	if m, err = Merge(path, kc, rec, true, m); err != nil || m.PreviousContext != "prod" {
+	if m, err = Merge(approve(t, path), kc, rec, true, m); err != nil || m.PreviousContext != "prod" {
 		t.Fatalf("a second switch forgot the previous context: %+v, %v", m, err)
 	}
 
-	removed, err := Unmerge(m)
+	removed, err := Unmerge(approve(t, m.Path), m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestMergeAndUnmerge(t *testing.T) {
 	if got.CurrentContext != "prod" || len(got.Contexts) != 1 || len(got.Clusters) != 1 || len(got.AuthInfos) != 1 {
 		t.Errorf("after unmerge: current %q, %d contexts, %d clusters, %d users", got.CurrentContext, len(got.Contexts), len(got.Clusters), len(got.AuthInfos))
 	}
-	if removed, err := Unmerge(m); err != nil || len(removed) != 0 {
+	if removed, err := Unmerge(approve(t, m.Path), m); err != nil || len(removed) != 0 {
 		t.Errorf("second Unmerge = %v, %v", removed, err)
 	}
 	if _, err := os.Stat(path + ".lock"); !errors.Is(err, os.ErrNotExist) {
@@ -134,7 +134,7 @@ func TestMergeAndUnmerge(t *testing.T) {
 func TestMergeCreatesAMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kube", "config")
 	kc, rec := sandboxKubeconfig(t, readCA(t, "ca.crt"), "https://127.0.0.1:36443")
-	if _, err := Merge(path, kc, rec, false, nil); err != nil {
+	if _, err := Merge(approve(t, path), kc, rec, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
@@ -160,7 +160,7 @@ func TestMergeRefusesForeignEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(path)
-	_, err := Merge(path, kc, rec, true, nil)
+	_, err := Merge(approve(t, path), kc, rec, true, nil)
 	if !errors.Is(err, ErrForeignEntry) || !strings.Contains(err.Error(), "kubectl config delete-cluster "+rec.Cluster) {
 		t.Fatalf("Merge over a foreign cluster = %v", err)
 	}
@@ -169,7 +169,7 @@ func TestMergeRefusesForeignEntries(t *testing.T) {
 	}
 	// Unmerge leaves the foreign entry alone too.
 	m := &Merged{Path: path, Context: rec.Context, Cluster: rec.Cluster, User: rec.User, Server: rec.Server, CAFingerprint: rec.CAFingerprint}
-	if removed, err := Unmerge(m); err != nil || len(removed) != 0 {
+	if removed, err := Unmerge(approve(t, m.Path), m); err != nil || len(removed) != 0 {
 		t.Fatalf("Unmerge of a foreign entry = %v, %v", removed, err)
 	}
 	if load(t, path).Clusters[rec.Cluster].Server != "https://10.0.0.1:6443" {
@@ -183,15 +183,15 @@ func TestMergeReplacesItsOwnEntriesAfterRecreation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config")
 	userKubeconfig(t, path)
 	kc, rec := sandboxKubeconfig(t, readCA(t, "ca.crt"), "https://127.0.0.1:36443")
-	m, err := Merge(path, kc, rec, false, nil)
+	m, err := Merge(approve(t, path), kc, rec, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kc2, rec2 := sandboxKubeconfig(t, readCA(t, "other-ca.crt"), "https://127.0.0.1:40001")
-	if _, err := Merge(path, kc2, rec2, false, nil); !errors.Is(err, ErrForeignEntry) {
+	if _, err := Merge(approve(t, path), kc2, rec2, false, nil); !errors.Is(err, ErrForeignEntry) {
 		t.Fatalf("without the earlier record, a different entry is foreign: %v", err)
 	}
-	if _, err := Merge(path, kc2, rec2, false, m); err != nil {
+	if _, err := Merge(approve(t, path), kc2, rec2, false, m); err != nil {
 		t.Fatalf("with the earlier record: %v", err)
 	}
 	if got := load(t, path); got.Clusters[rec.Cluster].Server != "https://127.0.0.1:40001" {
@@ -207,7 +207,7 @@ func TestMergeWaitsForKubectlLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	kc, rec := sandboxKubeconfig(t, readCA(t, "ca.crt"), "https://127.0.0.1:36443")
-	if _, err := Merge(path, kc, rec, false, nil); err == nil || !strings.Contains(err.Error(), "is locked") {
+	if _, err := Merge(approve(t, path), kc, rec, false, nil); err == nil || !strings.Contains(err.Error(), "is locked") {
 		t.Fatalf("Merge under a held lock = %v", err)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
@@ -232,7 +232,7 @@ func TestMergeThroughASymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	kc, rec := sandboxKubeconfig(t, readCA(t, "ca.crt"), "https://127.0.0.1:36443")
-	m, err := Merge(link, kc, rec, false, nil)
+	m, err := Merge(approve(t, link), kc, rec, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestMergeThroughASymlink(t *testing.T) {
 	if got := load(t, real); got.Contexts[rec.Context] == nil {
 		t.Fatal("the linked file lacks the sandbox context")
 	}
-	if removed, err := Unmerge(m); err != nil || len(removed) != 3 {
+	if removed, err := Unmerge(approve(t, m.Path), m); err != nil || len(removed) != 3 {
 		t.Fatalf("Unmerge through the link = %v, %v", removed, err)
 	}
 	if got := load(t, real); got.Contexts[rec.Context] != nil {
@@ -256,10 +256,20 @@ func TestMergeAgainWithoutRecord(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config")
 	userKubeconfig(t, path)
 	kc, rec := sandboxKubeconfig(t, readCA(t, "ca.crt"), "https://127.0.0.1:36443")
-	if _, err := Merge(path, kc, rec, false, nil); err != nil {
+	if _, err := Merge(approve(t, path), kc, rec, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Merge(path, kc, rec, false, nil); err != nil {
+	if _, err := Merge(approve(t, path), kc, rec, false, nil); err != nil {
 		t.Fatalf("second merge of identical entries: %v", err)
 	}
+}
+
+// approve asks the guard for a kubeconfig merge target, as the sandbox does.
+func approve(t *testing.T, path string) guard.FileApproval {
+	t.Helper()
+	a, err := guard.ApproveWrite(path, guard.KubeconfigFormat, guard.WriteScope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

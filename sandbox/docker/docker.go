@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
@@ -31,6 +32,7 @@ import (
 // Engine is the part of the Docker Engine API that labsbx uses.
 type Engine interface {
 	Ping(ctx context.Context) (types.Ping, error)
+	Info(ctx context.Context) (system.Info, error)
 	NetworkInspect(ctx context.Context, networkID string, options network.InspectOptions) (network.Inspect, error)
 	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
 	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
@@ -88,33 +90,51 @@ func (r *Runtime) Ping(ctx context.Context) error {
 	return nil
 }
 
+// EngineID asks the engine for its ID: the identity the sandbox records at creation,
+// so that the guard can refuse another engine behind the same socket later.
+func (r *Runtime) EngineID(ctx context.Context) (string, error) {
+	info, err := r.eng.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("ask the Docker engine for its ID: %w", err)
+	}
+	if info.ID == "" {
+		return "", errors.New("the Docker engine reports no ID")
+	}
+	return info.ID, nil
+}
+
 // NetworkName is the sandbox's network: labsbx-<name>.
 func (r *Runtime) NetworkName() string { return "labsbx-" + r.sandbox }
 
 // ObjectName is the name of a component's container or volume: labsbx-<name>-<component>.
-func (r *Runtime) ObjectName(component string) string { return "labsbx-" + r.sandbox + "-" + component }
+func (r *Runtime) ObjectName(component string) string { return ObjectName(r.sandbox, component) }
+
+// ObjectName is the name of sandbox's component's container or volume.
+func ObjectName(sandbox, component string) string { return "labsbx-" + sandbox + "-" + component }
 
 func (r *Runtime) labels(component string) map[string]string {
 	return map[string]string{guard.LabelSandbox: r.sandbox, guard.LabelUUID: r.uuid, guard.LabelComponent: component}
 }
 
-// ours: the name label matches, and so does the UUID label when the sandbox has one.
+// ours is the guard's ownership rule: the object carries this sandbox's UUID.
 func (r *Runtime) ours(labels map[string]string) bool {
-	return labels[guard.LabelSandbox] == r.sandbox && (r.uuid == "" || labels[guard.LabelUUID] == r.uuid)
+	return guard.Owner(labels, r.sandbox, r.uuid) == guard.Ours
 }
 
+// filter finds every object that carries the sandbox's name label, whatever its UUID:
+// what is not ours among them is reported, never touched.
 func (r *Runtime) filter() filters.Args {
-	f := filters.NewArgs(filters.Arg("label", guard.LabelSandbox+"="+r.sandbox))
-	if r.uuid != "" {
-		f.Add("label", guard.LabelUUID+"="+r.uuid)
-	}
-	return f
+	return filters.NewArgs(filters.Arg("label", guard.LabelSandbox+"="+r.sandbox))
 }
 
-// errNotOurs is returned when an object of our name exists without our labels: it
+// errNotOurs is returned when an object of our name exists that is not ours: it
 // belongs to someone else and labsbx leaves it alone.
-func errNotOurs(kind, name string) error {
-	return fmt.Errorf("a Docker %s named %q exists but was not created by labsbx (no %s label); remove or rename it, or pick another --name", kind, name, guard.LabelSandbox)
+func (r *Runtime) errNotOurs(kind, name string, labels map[string]string) error {
+	if guard.Owner(labels, r.sandbox, r.uuid) == guard.OtherUUID {
+		return fmt.Errorf("a Docker %s named %q belongs to another sandbox named %q (UUID %s), of another state root or a lost state; run `labsbx down --name %s` where it was made (LABSBX_HOME), or pick another --name",
+			kind, name, r.sandbox, labels[guard.LabelUUID], r.sandbox)
+	}
+	return fmt.Errorf("a Docker %s named %q exists but was not created by labsbx for this sandbox (no %s label of it); remove or rename it, or pick another --name", kind, name, guard.LabelUUID)
 }
 
 // EnsureNetwork creates the sandbox network unless it exists.
@@ -123,7 +143,7 @@ func (r *Runtime) EnsureNetwork(ctx context.Context) (created bool, err error) {
 	n, err := r.eng.NetworkInspect(ctx, name, network.InspectOptions{})
 	if err == nil {
 		if !r.ours(n.Labels) {
-			return false, errNotOurs("network", name)
+			return false, r.errNotOurs("network", name, n.Labels)
 		}
 		return false, nil
 	}
@@ -136,13 +156,28 @@ func (r *Runtime) EnsureNetwork(ctx context.Context) (created bool, err error) {
 	return true, nil
 }
 
+// VolumeExists reports whether the component's volume exists (and is ours).
+func (r *Runtime) VolumeExists(ctx context.Context, component string) (bool, error) {
+	name := r.ObjectName(component)
+	v, err := r.eng.VolumeInspect(ctx, name)
+	switch {
+	case isNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("inspect volume %s: %w", name, err)
+	case !r.ours(v.Labels):
+		return false, r.errNotOurs("volume", name, v.Labels)
+	}
+	return true, nil
+}
+
 // EnsureVolume creates the component's named volume unless it exists.
 func (r *Runtime) EnsureVolume(ctx context.Context, component string) (name string, created bool, err error) {
 	name = r.ObjectName(component)
 	v, err := r.eng.VolumeInspect(ctx, name)
 	if err == nil {
 		if !r.ours(v.Labels) {
-			return name, false, errNotOurs("volume", name)
+			return name, false, r.errNotOurs("volume", name, v.Labels)
 		}
 		return name, false, nil
 	}
@@ -217,7 +252,7 @@ func (r *Runtime) EnsureContainer(ctx context.Context, s ContainerSpec) (id, act
 	switch {
 	case err == nil:
 		if c.Config == nil || !r.ours(c.Config.Labels) {
-			return "", "", errNotOurs("container", name)
+			return "", "", r.errNotOurs("container", name, labelsOf(c.Config))
 		}
 		id = c.ID
 		want, ierr := r.eng.ImageInspect(ctx, s.Image)
@@ -331,7 +366,7 @@ func (r *Runtime) Inspect(ctx context.Context, component string) (info Container
 		return info, false, fmt.Errorf("inspect container %s: %w", name, err)
 	}
 	if c.Config == nil || !r.ours(c.Config.Labels) {
-		return info, false, errNotOurs("container", name)
+		return info, false, r.errNotOurs("container", name, labelsOf(c.Config))
 	}
 	info.ID = c.ID
 	if c.State != nil {
@@ -339,45 +374,6 @@ func (r *Runtime) Inspect(ctx context.Context, component string) (info Container
 		info.StartedAt, _ = time.Parse(time.RFC3339Nano, c.State.StartedAt)
 	}
 	return info, true, nil
-}
-
-// Publishes checks that the component's container is the recorded one, is ours, runs,
-// and publishes containerPort on 127.0.0.1:hostPort. It is how labsbx recognises its
-// sealed Vault, which cannot report its cluster_id.
-func (r *Runtime) Publishes(ctx context.Context, component, containerID string, containerPort, hostPort int) error {
-	return r.publishes(ctx, r.ObjectName(component), containerID, containerPort, hostPort, r.ours)
-}
-
-// NodePublishes is Publishes for a k3d node of the sandbox's cluster (full profile):
-// the container node carries the sandbox UUID and k3d's component label.
-func (r *Runtime) NodePublishes(ctx context.Context, node string, containerPort, hostPort int) error {
-	return r.publishes(ctx, node, "", containerPort, hostPort, func(l map[string]string) bool {
-		return r.uuid != "" && l[guard.LabelUUID] == r.uuid && l[guard.LabelComponent] == "k3d"
-	})
-}
-
-func (r *Runtime) publishes(ctx context.Context, name, containerID string, containerPort, hostPort int, ours func(map[string]string) bool) error {
-	c, err := r.eng.ContainerInspect(ctx, name)
-	if err != nil {
-		return fmt.Errorf("inspect container %s: %w", name, err)
-	}
-	switch {
-	case c.Config == nil || !ours(c.Config.Labels) || r.uuid == "":
-		return fmt.Errorf("container %s does not carry this sandbox's labels", name)
-	case containerID != "" && c.ID != containerID:
-		return fmt.Errorf("container %s is not the one labsbx recorded", name)
-	case c.State == nil || !c.State.Running:
-		return fmt.Errorf("container %s is not running", name)
-	case c.NetworkSettings == nil:
-		return fmt.Errorf("container %s publishes no port", name)
-	}
-	want := strconv.Itoa(hostPort)
-	for _, b := range c.NetworkSettings.Ports[nat.Port(strconv.Itoa(containerPort)+"/tcp")] {
-		if b.HostIP == "127.0.0.1" && b.HostPort == want {
-			return nil
-		}
-	}
-	return fmt.Errorf("container %s does not publish 127.0.0.1:%d", name, hostPort)
 }
 
 // Stop stops a component's container (SIGTERM, then SIGKILL after timeout).
@@ -412,84 +408,137 @@ func notExist(ok bool, name string) error {
 	return fmt.Errorf("container %s does not exist; run `labsbx up`", name)
 }
 
-// Removed lists what RemoveAll deleted.
+// Removed lists what RemoveAll deleted, and what it found and left alone.
 type Removed struct {
 	Containers []string `json:"containers"`
 	Volumes    []string `json:"volumes"`
 	Networks   []string `json:"networks"`
+	// LeftAlone are objects of the sandbox's name that the guard did not let it remove
+	// (another UUID), with why.
+	LeftAlone []string `json:"leftAlone,omitempty"`
 }
 
-// RemoveAll deletes every container, volume and network that carries the sandbox's
-// label. Running it again finds nothing and succeeds.
+// RemoveComponent removes a component's container and volume, each only when the
+// guard lets this sandbox remove it.
+func (r *Runtime) RemoveComponent(ctx context.Context, component string) error {
+	name := r.ObjectName(component)
+	c, err := r.eng.ContainerInspect(ctx, name)
+	switch {
+	case isNotFound(err):
+	case err != nil:
+		return fmt.Errorf("inspect container %s: %w", name, err)
+	default:
+		if err := guard.ApproveRemoval("container", name, labelsOf(c.Config), r.sandbox, r.uuid); err != nil {
+			return err
+		}
+		if err := r.eng.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+			return fmt.Errorf("remove container %s: %w", name, err)
+		}
+	}
+	v, err := r.eng.VolumeInspect(ctx, name)
+	switch {
+	case isNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("inspect volume %s: %w", name, err)
+	}
+	if err := guard.ApproveRemoval("volume", name, v.Labels, r.sandbox, r.uuid); err != nil {
+		return err
+	}
+	if err := r.eng.VolumeRemove(ctx, name, true); err != nil && !isNotFound(err) {
+		return fmt.Errorf("remove volume %s: %w", name, err)
+	}
+	return nil
+}
+
+// object is one Docker object that carries the sandbox's name label.
+type object struct {
+	kind, name, id string
+	labels         map[string]string
+}
+
+// RemoveAll deletes every container, volume and network that the guard lets this
+// sandbox remove (guard.ApproveRemoval: its UUID; without state, no UUID at all), and
+// lists the rest of what carries its name. Running it again finds nothing and succeeds.
 func (r *Runtime) RemoveAll(ctx context.Context) (Removed, error) {
 	var out Removed
-	cs, err := r.eng.ContainerList(ctx, container.ListOptions{All: true, Filters: r.filter()})
+	objs, err := r.objects(ctx)
 	if err != nil {
-		return out, fmt.Errorf("list containers: %w", err)
+		return out, err
 	}
-	for _, c := range cs {
-		if !r.ours(c.Labels) {
+	for _, o := range objs {
+		if err := guard.ApproveRemoval(o.kind, o.name, o.labels, r.sandbox, r.uuid); err != nil {
+			out.LeftAlone = append(out.LeftAlone, err.Error())
 			continue
 		}
-		if err := r.eng.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
-			return out, fmt.Errorf("remove container %s: %w", firstName(c.Names, c.ID), err)
+		switch o.kind {
+		case "container":
+			err = r.eng.ContainerRemove(ctx, o.id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+			out.Containers = append(out.Containers, o.name)
+		case "volume":
+			err = r.eng.VolumeRemove(ctx, o.name, true)
+			out.Volumes = append(out.Volumes, o.name)
+		case "network":
+			err = r.eng.NetworkRemove(ctx, o.id)
+			out.Networks = append(out.Networks, o.name)
 		}
-		out.Containers = append(out.Containers, firstName(c.Names, c.ID))
-	}
-	vs, err := r.eng.VolumeList(ctx, volume.ListOptions{Filters: r.filter()})
-	if err != nil {
-		return out, fmt.Errorf("list volumes: %w", err)
-	}
-	for _, v := range vs.Volumes {
-		if v == nil || !r.ours(v.Labels) {
-			continue
+		if err != nil && !isNotFound(err) {
+			return out, fmt.Errorf("remove %s %s: %w", o.kind, o.name, err)
 		}
-		if err := r.eng.VolumeRemove(ctx, v.Name, true); err != nil && !isNotFound(err) {
-			return out, fmt.Errorf("remove volume %s: %w", v.Name, err)
-		}
-		out.Volumes = append(out.Volumes, v.Name)
-	}
-	ns, err := r.eng.NetworkList(ctx, network.ListOptions{Filters: r.filter()})
-	if err != nil {
-		return out, fmt.Errorf("list networks: %w", err)
-	}
-	for _, n := range ns {
-		if !r.ours(n.Labels) {
-			continue
-		}
-		if err := r.eng.NetworkRemove(ctx, n.ID); err != nil && !isNotFound(err) {
-			return out, fmt.Errorf("remove network %s: %w", n.Name, err)
-		}
-		out.Networks = append(out.Networks, n.Name)
 	}
 	return out, nil
 }
 
-// Leftovers lists every object that still carries the sandbox's label.
-func (r *Runtime) Leftovers(ctx context.Context) ([]string, error) {
-	var out []string
+// objects lists every container, then volume, then network that carries the sandbox's
+// name label, in the order they can be removed.
+func (r *Runtime) objects(ctx context.Context) ([]object, error) {
+	var out []object
 	cs, err := r.eng.ContainerList(ctx, container.ListOptions{All: true, Filters: r.filter()})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list containers: %w", err)
 	}
 	for _, c := range cs {
-		out = append(out, "container "+firstName(c.Names, c.ID))
+		out = append(out, object{"container", firstName(c.Names, c.ID), c.ID, c.Labels})
 	}
 	vs, err := r.eng.VolumeList(ctx, volume.ListOptions{Filters: r.filter()})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list volumes: %w", err)
 	}
 	for _, v := range vs.Volumes {
-		out = append(out, "volume "+v.Name)
+		if v != nil {
+			out = append(out, object{"volume", v.Name, v.Name, v.Labels})
+		}
 	}
 	ns, err := r.eng.NetworkList(ctx, network.ListOptions{Filters: r.filter()})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list networks: %w", err)
 	}
 	for _, n := range ns {
-		out = append(out, "network "+n.Name)
+		out = append(out, object{"network", n.Name, n.ID, n.Labels})
 	}
 	return out, nil
+}
+
+// Leftovers lists every object of this sandbox that is still there.
+func (r *Runtime) Leftovers(ctx context.Context) ([]string, error) {
+	objs, err := r.objects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, o := range objs {
+		if r.ours(o.labels) {
+			out = append(out, o.kind+" "+o.name)
+		}
+	}
+	return out, nil
+}
+
+func labelsOf(c *container.Config) map[string]string {
+	if c == nil {
+		return nil
+	}
+	return c.Labels
 }
 
 func firstName(names []string, id string) string {

@@ -115,12 +115,12 @@ func (o *kubeOnline) marker() (string, error) {
 
 func approveVaultCheck(ctx context.Context, rec Record, addr string, opts CheckOptions) (VaultApproval, Report, error) {
 	if opts.Offline {
-		r := &vaultRun{ctx: ctx, rec: rec, addr: addr, mode: vaultRecorded}
+		r := &vaultRun{ctx: ctx, rec: rec, addr: addr, mode: vaultRecorded, check: true}
 		rep := Report{Approved: true, Checks: []CheckResult{}}
 		err := runSteps(&rep, fmt.Sprintf("vault %q", addr), vaultChecks, r)
 		return VaultApproval{}, rep, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	return approveVault(ctx, rec, addr, vaultRecorded, true)
+	return approveVault(&vaultRun{ctx: ctx, rec: rec, addr: addr, mode: vaultRecorded, check: true})
 }

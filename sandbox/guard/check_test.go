@@ -109,12 +109,12 @@ func TestRefusalMakesNoConnection(t *testing.T) {
 		t.Errorf("vault check: %+v", rep)
 	}
 	vrec.Vault.ClusterID = ""
-	if _, err := ApproveVaultInit(ctx, vrec, addr); err == nil || !strings.Contains(err.Error(), "not the recorded address") {
+	if _, err := ApproveVaultInit(ctx, vrec, addr, proofFor(vrec.Vault.Addr)); err == nil || !strings.Contains(err.Error(), "not the recorded address") {
 		t.Errorf("ApproveVaultInit = %v", err)
 	}
 	// Recorded, but never initialised by labsbx: refused before dialling.
 	vrec.Vault.Addr = addr
-	if _, err := ApproveVault(ctx, vrec); err == nil {
+	if _, err := ApproveVault(ctx, vrec, proofFor(vrec.Vault.Addr)); err == nil {
 		t.Error("ApproveVault approved a Vault without a recorded cluster_id")
 	}
 	if n := ln.accepted(); n != 0 {

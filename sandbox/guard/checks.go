@@ -30,12 +30,31 @@ var vaultChecks = []step[*vaultRun]{
 	{"vault-record", (*vaultRun).record},     // the sandbox recorded a Vault address (and, unless initialising, its cluster_id)
 	{"vault-address", (*vaultRun).address},   // the address is http(s)://<loopback literal>:<port>, nothing else, never resolved
 	{"vault-recorded", (*vaultRun).recorded}, // the address is the recorded address
+	{"vault-receiver", (*vaultRun).receiver}, // a proof is given that every connection reaches the sandbox's own container (receiverChecks), on that port
 }
+
+// ApproveVaultAdopt (an up interrupted between init and recording the cluster_id) runs
+// vaultChecks in init mode, then proves ownership online: the key saved at init unseals
+// the Vault, or, when it is unsealed already, the saved root token is a root token there.
 
 // vaultOnlineChecks run only after vaultChecks passed, against the recorded address.
 var vaultOnlineChecks = []step[*vaultRun]{
 	{"vault-identity", (*vaultRun).identity}, // init: sys/init says uninitialised; else unsealed cluster_id equals the recorded one (sealed: pending)
 }
+
+// receiverChecks decide, right before and right after each connection that may carry
+// a token, key or password opens (the two epochs must agree), whether the local port
+// is served by the sandbox's own process: cluster_id and an answering port prove
+// nothing. They read Docker; a container that is down is ErrReceiverDown, not a
+// refusal, and nothing is sent.
+//
+//	receiver-engine    the engine answering is the one the sandbox recorded at creation (its ID)
+//	receiver-labels    the container carries the sandbox UUID (a k3d node: UUID and component k3d)
+//	receiver-recorded  it is the container ID labsbx recorded (k3d nodes: by UUID)
+//	receiver-running   it runs, not paused or restarting
+//	receiver-publishes it publishes the container port on 127.0.0.1:<recorded port>
+//
+// (judgeReceiver and ApproveEngine run them in this order.)
 
 // keyChecks decide whether a path may hold an unseal key or root token.
 var keyChecks = []step[*keyRun]{
@@ -45,6 +64,20 @@ var keyChecks = []step[*keyRun]{
 	{"key-name", (*keyRun).name},                  // not named cluster-keys.json, in any case
 	{"key-not-arcodange", (*keyRun).notArcodange}, // not under ~/.arcodange, lexically or through symlinks
 	{"key-inside-state", (*keyRun).insideState},   // inside the state dir, lexically and after resolving every symlink
+}
+
+// writeChecks decide whether labsbx may write a file (or fill a directory) outside its
+// state dir: a kubeconfig merge target, a report dir, a bundle dir. A kubeconfig lock
+// (<file>.lock) is created beside an approved file with O_CREATE|O_EXCL, which never
+// opens or follows an existing path.
+var writeChecks = []step[*writeRun]{
+	{"write-absolute", (*writeRun).absolute},          // the path is absolute, with no ".." element
+	{"write-name", (*writeRun).name},                  // not named cluster-keys.json, in any case
+	{"write-resolve", (*writeRun).resolve},            // every symlink resolved (dangling or looping: refused); the target is not named cluster-keys.json either, and stays in its approved dir
+	{"write-not-arcodange", (*writeRun).notArcodange}, // neither the path nor its target is under ~/.arcodange
+	{"write-not-state", (*writeRun).notState},         // not inside a labsbx state root, nor inside any sandbox's state dir (recognised by its state file)
+	{"write-type", (*writeRun).fileType},              // a regular file (a directory, for dirs) or a new path: never a device, FIFO or socket
+	{"write-content", (*writeRun).content},            // an existing file parses as what labsbx is about to write there (a kubeconfig, a drill report, …)
 }
 
 // dockerChecks decide whether the Docker engine is the local one.

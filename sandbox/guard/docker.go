@@ -26,12 +26,6 @@ const (
 	LabelUUID      = "dev.labsbx.uuid"
 )
 
-// OwnsContainer reports whether labels mark a resource of the sandbox rec: both
-// its name and its UUID.
-func OwnsContainer(labels map[string]string, rec Record) bool {
-	return rec.UUID != "" && rec.Name != "" && labels[LabelUUID] == rec.UUID && labels[LabelSandbox] == rec.Name
-}
-
 // DockerApproval is the guard's approval of the local Docker engine. It can
 // only be obtained from ApproveDocker; its zero value refuses.
 type DockerApproval struct {

@@ -108,26 +108,68 @@ func TestDockerClient(t *testing.T) {
 	}
 }
 
-func TestOwnsContainer(t *testing.T) {
-	rec := Record{Name: "demo", UUID: fxUUID}
+func TestOwnerAndApproveRemoval(t *testing.T) {
+	const other = "0f0f0f0f-0000-4000-8000-000000000000"
 	cases := []struct {
-		labels map[string]string
-		want   bool
+		labels    map[string]string
+		uuid      string
+		want      Ownership
+		removable bool
 	}{
-		{map[string]string{LabelSandbox: "demo", LabelUUID: fxUUID, LabelComponent: "vault"}, true},
-		{map[string]string{LabelSandbox: "demo"}, false}, // the name is not an identity
-		{map[string]string{LabelSandbox: "other", LabelUUID: fxUUID}, false},
-		{map[string]string{LabelSandbox: "demo", LabelUUID: "other-uuid"}, false},
-		{map[string]string{"app": "vault"}, false},
-		{nil, false},
+		{map[string]string{LabelSandbox: "demo", LabelUUID: fxUUID, LabelComponent: "vault"}, fxUUID, Ours, true},
+		{map[string]string{LabelUUID: fxUUID, LabelComponent: "k3d"}, fxUUID, Ours, true}, // a k3d node: UUID only
+		{map[string]string{LabelSandbox: "demo"}, fxUUID, Unclaimed, false},               // the name is not an identity
+		{map[string]string{LabelSandbox: "demo"}, "", Unclaimed, true},                    // no state: only UUID-less objects
+		{map[string]string{LabelSandbox: "other", LabelUUID: fxUUID}, fxUUID, NotOurs, false},
+		{map[string]string{LabelSandbox: "demo", LabelUUID: other}, fxUUID, OtherUUID, false},
+		{map[string]string{LabelSandbox: "demo", LabelUUID: other}, "", OtherUUID, false}, // another root's sandbox
+		{map[string]string{"app": "vault"}, fxUUID, NotOurs, false},
+		{nil, "", NotOurs, false},
+		{map[string]string{LabelSandbox: "", LabelUUID: ""}, "", NotOurs, false},
 	}
 	for _, tc := range cases {
-		if got := OwnsContainer(tc.labels, rec); got != tc.want {
-			t.Errorf("OwnsContainer(%v) = %v", tc.labels, got)
+		if got := Owner(tc.labels, "demo", tc.uuid); got != tc.want {
+			t.Errorf("Owner(%v, uuid %q) = %v, want %v", tc.labels, tc.uuid, got, tc.want)
+		}
+		err := ApproveRemoval("container", "labsbx-demo-vault", tc.labels, "demo", tc.uuid)
+		if (err == nil) != tc.removable || err != nil && !errors.Is(err, ErrRefused) {
+			t.Errorf("ApproveRemoval(%v, uuid %q) = %v, want removable %v", tc.labels, tc.uuid, err, tc.removable)
 		}
 	}
-	if OwnsContainer(map[string]string{LabelSandbox: "", LabelUUID: ""}, Record{}) {
-		t.Error("an empty UUID owns an empty label")
+	// Without state, an object of another UUID names the flag that removes it on purpose.
+	err := ApproveRemoval("volume", "labsbx-demo-vault", map[string]string{LabelSandbox: "demo", LabelUUID: other}, "demo", "")
+	if err == nil || !strings.Contains(err.Error(), "labsbx down --name demo --uuid "+other) {
+		t.Errorf("refusal without state: %v", err)
+	}
+}
+
+func TestApproveCluster(t *testing.T) {
+	node := func(name, role, uuid string) ClusterNode {
+		l := map[string]string{}
+		if uuid != "" {
+			l[LabelUUID] = uuid
+		}
+		return ClusterNode{Name: name, Role: role, Labels: l}
+	}
+	cases := []struct {
+		name  string
+		nodes []ClusterNode
+		uuid  string
+		ok    bool
+	}{
+		{"all nodes carry the UUID", []ClusterNode{node("s0", "server", fxUUID), node("lb", "loadbalancer", fxUUID)}, fxUUID, true},
+		{"a tools container without labels beside our nodes", []ClusterNode{node("s0", "server", fxUUID), node("tools", "noRole", "")}, fxUUID, true},
+		{"a server without the UUID", []ClusterNode{node("s0", "server", fxUUID), node("a0", "agent", "")}, fxUUID, false},
+		{"a node of another UUID", []ClusterNode{node("lb", "loadbalancer", "other")}, fxUUID, false},
+		{"leftovers: only a load balancer of ours", []ClusterNode{node("lb", "loadbalancer", fxUUID), node("tools", "noRole", "")}, fxUUID, true},
+		{"nothing carries the UUID", []ClusterNode{node("tools", "noRole", "")}, fxUUID, false},
+		{"no state", []ClusterNode{node("s0", "server", fxUUID)}, "", false},
+	}
+	for _, tc := range cases {
+		err := ApproveCluster("k3d-labsbx-demo", tc.nodes, tc.uuid)
+		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrRefused) {
+			t.Errorf("%s: ApproveCluster = %v, want ok %v", tc.name, err, tc.ok)
+		}
 	}
 }
 

@@ -36,7 +36,7 @@ func TestIntegrationVault(t *testing.T) {
 	rec := guard.Record{Name: "itest", UUID: itUUID, StateDir: t.TempDir(), Vault: &guard.VaultRecord{Addr: v.Addr}}
 
 	// Uninitialised: init is approved, and its client can init and unseal only.
-	ia, err := guard.ApproveVaultInit(ctx, rec, v.Addr)
+	ia, err := guard.ApproveVaultInit(ctx, rec, v.Addr, v.Receiver())
 	if err != nil {
 		t.Fatalf("ApproveVaultInit on a fresh Vault: %v", err)
 	}
@@ -61,13 +61,13 @@ func TestIntegrationVault(t *testing.T) {
 	}
 
 	// Initialised: a second init is refused.
-	if _, err := guard.ApproveVaultInit(ctx, rec, v.Addr); !errors.Is(err, guard.ErrRefused) || !strings.Contains(err.Error(), "already initialised") {
+	if _, err := guard.ApproveVaultInit(ctx, rec, v.Addr, v.Receiver()); !errors.Is(err, guard.ErrRefused) || !strings.Contains(err.Error(), "already initialised") {
 		t.Errorf("ApproveVaultInit on an initialised Vault = %v", err)
 	}
 
 	// Recorded cluster_id: approved, verified, usable with the root token.
 	rec.Vault.ClusterID = clusterID
-	a, err := guard.ApproveVault(ctx, rec)
+	a, err := guard.ApproveVault(ctx, rec, v.Receiver())
 	if err != nil || !a.Verified() {
 		t.Fatalf("ApproveVault = %v (verified %v)", err, a.Verified())
 	}
@@ -83,7 +83,7 @@ func TestIntegrationVault(t *testing.T) {
 	// Another recorded cluster_id: refused.
 	other := rec
 	other.Vault = &guard.VaultRecord{Addr: v.Addr, ClusterID: "00000000-0000-0000-0000-000000000000"}
-	if _, err := guard.ApproveVault(ctx, other); !errors.Is(err, guard.ErrRefused) || !strings.Contains(err.Error(), "not the recorded") {
+	if _, err := guard.ApproveVault(ctx, other, v.Receiver()); !errors.Is(err, guard.ErrRefused) || !strings.Contains(err.Error(), "not the recorded") {
 		t.Errorf("ApproveVault with another cluster_id = %v", err)
 	}
 
@@ -95,7 +95,7 @@ func TestIntegrationVault(t *testing.T) {
 		rec     guard.Record
 		matches bool
 	}{{other, false}, {rec, true}} {
-		pa, err := guard.ApproveVault(ctx, tc.rec)
+		pa, err := guard.ApproveVault(ctx, tc.rec, v.Receiver())
 		if err != nil || pa.Verified() {
 			t.Fatalf("ApproveVault(sealed) = %v (verified %v)", err, pa.Verified())
 		}

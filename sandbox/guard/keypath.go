@@ -3,12 +3,13 @@ package guard
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strings"
+
+	"github.com/arcodange/labsbx/internal/fsutil"
 )
 
 // KeyFileName is a name no sandbox key file may have: production's unseal
@@ -245,21 +246,14 @@ func (k KeyPath) ReadFile() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(p, os.O_RDONLY|oNoFollow, 0)
-	if err != nil {
-		return nil, fmt.Errorf("reading key file %q: %w", k.st.path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
+	data, err := fsutil.ReadRegularNoFollow(p, maxKeyFileSize)
+	switch {
+	case errors.Is(err, fsutil.ErrNotRegular):
 		return nil, refusef("key file %q is not a regular file", k.st.path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading key file %q: %w", k.st.path, err)
-	}
-	if len(data) > maxKeyFileSize {
+	case errors.Is(err, fsutil.ErrTooLarge):
 		return nil, refusef("key file %q is larger than %d bytes", k.st.path, maxKeyFileSize)
+	case err != nil:
+		return nil, fmt.Errorf("reading key file %q: %w", k.st.path, err)
 	}
 	return data, nil
 }

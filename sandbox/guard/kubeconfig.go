@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +13,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/arcodange/labsbx/internal/fsutil"
 )
 
 // maxKubeconfigSize bounds what the guard reads from one kubeconfig, CA or
@@ -51,31 +52,27 @@ type rawNamed struct {
 
 // readRegularFile reads a regular file (following symlinks, so a link is
 // judged on what it points to), refusing devices, FIFOs, directories, loops,
-// dangling links and oversized files.
+// dangling links and oversized files. A FIFO never blocks it.
 func readRegularFile(path string, limit int64) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %q: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%q is not a regular file (%s)", path, fi.Mode().Type())
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %q: %w", path, err)
-	}
-	defer f.Close()
-	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%q is not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %q: %w", path, err)
-	}
-	if int64(len(data)) > limit {
+	data, err := fsutil.ReadRegular(path, limit)
+	switch {
+	case errors.Is(err, fsutil.ErrNotRegular):
+		return nil, fmt.Errorf("%q is not a regular file (%s)", path, typeOf(path))
+	case errors.Is(err, fsutil.ErrTooLarge):
 		return nil, fmt.Errorf("%q is larger than %d bytes", path, limit)
+	case err != nil:
+		return nil, fmt.Errorf("cannot read %q: %w", path, err)
 	}
 	return data, nil
+}
+
+// typeOf names what is at path, following symlinks ("FIFO", "directory", …).
+func typeOf(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "unreadable"
+	}
+	return fsutil.TypeName(fi.Mode())
 }
 
 // loadKubeFile reads and parses one kubeconfig file.
@@ -315,4 +312,52 @@ type kubeAuthProvider struct {
 // to client-go as is.
 type kubeExec struct {
 	Command string `json:"command"`
+}
+
+// KubeconfigFormat is a kubeconfig as kubectl writes one: an empty file, or a mapping
+// of kubeconfig keys only (kind Config, apiVersion v1) that client-go loads. A merge
+// replaces nothing else: not a key file, not some other YAML.
+var KubeconfigFormat = Format{Name: "kubeconfig", MaxSize: maxKubeconfigSize, Recognise: recogniseKubeconfig}
+
+// kubeconfigKeys are the top-level keys of a kubeconfig (client-go's api/v1 Config).
+var kubeconfigKeys = map[string]bool{
+	"apiVersion": true, "kind": true, "preferences": true, "clusters": true,
+	"users": true, "contexts": true, "current-context": true, "extensions": true,
+}
+
+// plainKey is a key that can be named in a refusal: a short identifier, never a value.
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)
+
+func recogniseKubeconfig(data []byte) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	j, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return errors.New("not well-formed YAML")
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(j, &top); err != nil || top == nil {
+		return errors.New("not a YAML mapping")
+	}
+	for k := range top {
+		if !kubeconfigKeys[k] {
+			if plainKey.MatchString(k) {
+				return fmt.Errorf("it has a top-level field %q, which no kubeconfig has", k)
+			}
+			return errors.New("it has top-level fields no kubeconfig has")
+		}
+	}
+	for k, want := range map[string]string{"kind": "Config", "apiVersion": "v1"} {
+		if raw, ok := top[k]; ok {
+			var got string
+			if json.Unmarshal(raw, &got) != nil || got != want {
+				return fmt.Errorf("its %s is not %q", k, want)
+			}
+		}
+	}
+	if _, err := clientcmd.Load(data); err != nil {
+		return errors.New(clientcmdErrReason(err))
+	}
+	return nil
 }

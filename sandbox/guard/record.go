@@ -12,9 +12,11 @@ const ContextPrefix = "k3d-labsbx-"
 // The sandbox package builds it from its state file; the guard trusts nothing
 // else.
 type Record struct {
-	Name     string       `json:"name"`
-	UUID     string       `json:"uuid"`
-	StateDir string       `json:"stateDir"` // absolute path of this sandbox's state dir
+	Name     string `json:"name"`
+	UUID     string `json:"uuid"`
+	StateDir string `json:"stateDir"` // absolute path of this sandbox's state dir
+	// EngineID is the ID of the Docker engine the sandbox was created on ("" before).
+	EngineID string       `json:"engineID,omitempty"`
 	Kube     *KubeRecord  `json:"kube,omitempty"`
 	Vault    *VaultRecord `json:"vault,omitempty"`
 }

@@ -1,18 +1,26 @@
 package guard
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/api"
 )
+
+// ErrVaultInitialised marks the refusal of ApproveVaultInit for a Vault that is
+// initialised already: an up interrupted inside its init step finds its own Vault so,
+// and adopts it with ApproveVaultAdopt.
+var ErrVaultInitialised = errors.New("vault already initialised")
 
 // vaultMode says what a VaultApproval was issued for.
 type vaultMode int
@@ -20,6 +28,7 @@ type vaultMode int
 const (
 	vaultInit     vaultMode = iota + 1 // a fresh, uninitialised Vault: init and unseal only
 	vaultRecorded                      // the Vault whose cluster_id the sandbox recorded
+	vaultAdopt                         // an initialised Vault whose cluster_id an interrupted up did not record yet
 )
 
 // VaultApproval is the guard's approval of the sandbox Vault. It can only be
@@ -38,16 +47,19 @@ type vaultState struct {
 	mode      vaultMode
 	name      string
 	ep        endpoint
-	clusterID string // recorded; "" in init mode
+	clusterID string        // recorded; "" in init mode
+	proof     ReceiverProof // proves every connection reaches the sandbox's container; nil: identity probes only
 	verified  atomic.Bool
 }
 
 // vaultRun carries one Vault decision through the steps listed in checks.go.
 type vaultRun struct {
-	ctx  context.Context
-	rec  Record
-	addr string
-	mode vaultMode
+	ctx   context.Context
+	rec   Record
+	addr  string
+	mode  vaultMode
+	proof ReceiverProof
+	check bool // guard check: judge without sending anything, so no proof is needed
 
 	ep       endpoint
 	st       *vaultState // set by identity
@@ -59,9 +71,10 @@ type vaultRun struct {
 // address the sandbox recorded, on a loopback literal (checked offline,
 // first), and only then is it asked sys/init, which must say initialized:
 // false. The approval's client can init and unseal; to do anything else,
-// record the cluster_id (see ClusterID) and call ApproveVault.
-func ApproveVaultInit(ctx context.Context, rec Record, addr string) (VaultApproval, error) {
-	a, _, err := approveVault(ctx, rec, addr, vaultInit, false)
+// record the cluster_id (see ClusterID) and call ApproveVault. Every connection
+// it opens is proven by proof to reach the sandbox's own container.
+func ApproveVaultInit(ctx context.Context, rec Record, addr string, proof ReceiverProof) (VaultApproval, error) {
+	a, _, err := approveVault(&vaultRun{ctx: ctx, rec: rec, addr: addr, mode: vaultInit, proof: proof})
 	return a, err
 }
 
@@ -71,19 +84,22 @@ func ApproveVaultInit(ctx context.Context, rec Record, addr string) (VaultApprov
 // cluster_id: it is approved pending, so that it can be unsealed, and its
 // client is limited to the seal/unseal endpoints until the caller calls
 // VerifyClusterID, which callers MUST do right after unsealing.
-func ApproveVault(ctx context.Context, rec Record) (VaultApproval, error) {
+//
+// cluster_id is public (sys/health serves it), so it identifies a Vault but
+// never proves one: every connection the approval opens, the identity probe
+// included, is proven by proof to reach the sandbox's own container first.
+func ApproveVault(ctx context.Context, rec Record, proof ReceiverProof) (VaultApproval, error) {
 	addr := ""
 	if rec.Vault != nil {
 		addr = rec.Vault.Addr
 	}
-	a, _, err := approveVault(ctx, rec, addr, vaultRecorded, false)
+	a, _, err := approveVault(&vaultRun{ctx: ctx, rec: rec, addr: addr, mode: vaultRecorded, proof: proof})
 	return a, err
 }
 
-func approveVault(ctx context.Context, rec Record, addr string, mode vaultMode, tolerateUnreachable bool) (VaultApproval, Report, error) {
-	r := &vaultRun{ctx: ctx, rec: rec, addr: addr, mode: mode}
+func approveVault(r *vaultRun) (VaultApproval, Report, error) {
 	rep := Report{Approved: true, Checks: []CheckResult{}}
-	target := fmt.Sprintf("vault %q", addr)
+	target := fmt.Sprintf("vault %q", r.addr)
 	if err := runSteps(&rep, target, vaultChecks, r); err != nil {
 		return VaultApproval{}, rep, err
 	}
@@ -91,7 +107,7 @@ func approveVault(ctx context.Context, rec Record, addr string, mode vaultMode, 
 		return VaultApproval{}, rep, err
 	}
 	if r.probeErr != nil {
-		if tolerateUnreachable {
+		if r.check {
 			return VaultApproval{}, rep, nil
 		}
 		return VaultApproval{}, rep, fmt.Errorf("vault %s: %w", r.ep, r.probeErr)
@@ -139,8 +155,22 @@ func (r *vaultRun) recorded() (string, error) {
 	return "", nil
 }
 
+// receiver requires a proof that connections reach the sandbox's container, on the
+// recorded port, before any is opened (guard check, which sends nothing, needs none).
+func (r *vaultRun) receiver() (string, error) {
+	switch {
+	case r.proof == nil && r.check:
+		return "no Docker proof asked: nothing is sent but identity probes", nil
+	case r.proof == nil:
+		return "", refusef("no proof that %s is served by sandbox %q's own container; labsbx sends nothing there without one", r.ep, r.rec.Name)
+	case r.proof.HostPort() != r.ep.port:
+		return "", refusef("the receiver proof is about port %d, not %s", r.proof.HostPort(), r.ep)
+	}
+	return "each connection opens only while Docker shows the sandbox's container publishing the port", nil
+}
+
 func (r *vaultRun) identity() (string, error) {
-	st := &vaultState{mode: r.mode, name: r.rec.Name, ep: r.ep, clusterID: r.rec.Vault.ClusterID}
+	st := &vaultState{mode: r.mode, name: r.rec.Name, ep: r.ep, clusterID: r.rec.Vault.ClusterID, proof: r.proof}
 	if r.mode == vaultInit {
 		var init struct {
 			Initialized *bool `json:"initialized"`
@@ -152,7 +182,7 @@ func (r *vaultRun) identity() (string, error) {
 			return "", refusef("%s did not answer sys/init like a Vault", r.ep)
 		}
 		if *init.Initialized {
-			return "", refusef("Vault at %s is already initialised; labsbx only initialises a fresh Vault it created", r.ep)
+			return "", &Refusal{Reason: fmt.Sprintf("Vault at %s is already initialised; labsbx only initialises a fresh Vault it created", r.ep), Err: ErrVaultInitialised}
 		}
 		r.st = st
 		return "uninitialised", nil
@@ -244,9 +274,15 @@ func (s *vaultState) probe(ctx context.Context, path string, v any) error {
 // dial, no proxy, no redirect, and the pre-verification gate.
 func (s *vaultState) httpClient() *http.Client {
 	d := newPinnedDialer(s.ep)
+	dial := d.DialContext
+	if s.proof != nil {
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return proveDial(ctx, s.proof, func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, network, addr) })
+		}
+	}
 	tr := &http.Transport{
 		Proxy:               nil, // never HTTP(S)_PROXY
-		DialContext:         d.DialContext,
+		DialContext:         dial,
 		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConnsPerHost: 4,
@@ -284,6 +320,8 @@ func (s *vaultState) preVerifyAllowed(req *http.Request) bool {
 		return req.Method == http.MethodPut || req.Method == http.MethodPost
 	case "/v1/sys/init":
 		return req.Method == http.MethodGet || s.mode == vaultInit && (req.Method == http.MethodPut || req.Method == http.MethodPost)
+	case "/v1/auth/token/lookup-self":
+		return s.mode == vaultAdopt && req.Method == http.MethodGet
 	}
 	return false
 }
@@ -307,6 +345,9 @@ func (a VaultApproval) Verified() bool { return a.st != nil && a.st.verified.Loa
 func (a VaultApproval) Client() (*api.Client, error) {
 	if a.st == nil {
 		return nil, zeroRefusal("VaultApproval")
+	}
+	if a.st.proof == nil {
+		return nil, refusef("a Vault client that carries secrets needs a proof of its receiver")
 	}
 	cfg := &api.Config{
 		Address:          a.st.ep.String(),
@@ -381,4 +422,108 @@ func (a VaultApproval) ClusterID(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("reading cluster_id of %s: Vault is sealed or uninitialised", a.st.ep)
 	}
 	return h.ClusterID, nil
+}
+
+// ApproveVaultAdopt is for an up that an interruption stopped between Vault's init and
+// the record of its cluster_id: the address and receiver pass the init checks, and the
+// Vault there is initialised. It is the sandbox's when the key labsbx saved at init
+// unseals it, or, if it is unsealed already, when the saved root token is a root token
+// there. cluster_id alone proves nothing: it is public. ApproveVaultAdopt returns the
+// cluster_id to record; then call ApproveVault.
+func ApproveVaultAdopt(ctx context.Context, rec Record, addr string, proof ReceiverProof, unsealKeys []string, rootToken string) (string, error) {
+	r := &vaultRun{ctx: ctx, rec: rec, addr: addr, mode: vaultInit, proof: proof}
+	rep := Report{Approved: true, Checks: []CheckResult{}}
+	if err := runSteps(&rep, fmt.Sprintf("vault %q", addr), vaultChecks, r); err != nil {
+		return "", err
+	}
+	st := &vaultState{mode: vaultAdopt, name: rec.Name, ep: r.ep, proof: proof}
+	h, err := st.healthAny(ctx)
+	if err != nil {
+		return "", err
+	}
+	if h.Initialized == nil || !*h.Initialized {
+		return "", refusef("Vault at %s is not initialised: nothing to adopt", r.ep)
+	}
+	hc := st.httpClient()
+	if h.Sealed {
+		for _, k := range unsealKeys {
+			var out struct {
+				Sealed *bool `json:"sealed"`
+			}
+			code, err := st.call(ctx, hc, http.MethodPut, "/v1/sys/unseal", "", map[string]string{"key": k}, &out)
+			if err != nil {
+				return "", err
+			}
+			if code != http.StatusOK || out.Sealed == nil {
+				return "", refusef("the unseal key sandbox %q saved does not unseal the Vault at %s (HTTP %d): it is not the Vault labsbx initialised", rec.Name, r.ep, code)
+			}
+			if !*out.Sealed {
+				break
+			}
+		}
+	} else {
+		var out struct {
+			Data struct {
+				Policies []string `json:"policies"`
+			} `json:"data"`
+		}
+		code, err := st.call(ctx, hc, http.MethodGet, "/v1/auth/token/lookup-self", rootToken, nil, &out)
+		if err != nil {
+			return "", err
+		}
+		if code != http.StatusOK || !slices.Contains(out.Data.Policies, "root") {
+			return "", refusef("the root token sandbox %q saved is not a root token of the Vault at %s (HTTP %d): it is not the Vault labsbx initialised", rec.Name, r.ep, code)
+		}
+	}
+	h, err = st.healthAny(ctx)
+	if err != nil {
+		return "", err
+	}
+	if h.Sealed || h.ClusterID == "" {
+		return "", fmt.Errorf("Vault at %s is still sealed after the saved key was given", r.ep)
+	}
+	return h.ClusterID, nil
+}
+
+// healthAny reads sys/health whatever the Vault's state.
+func (s *vaultState) healthAny(ctx context.Context) (vaultHealth, error) {
+	var h vaultHealth
+	err := s.probe(ctx, "/v1/sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200&drsecondarycode=200", &h)
+	return h, err
+}
+
+// call sends one request over the gated client and decodes a JSON answer. The body and
+// token never appear in its errors.
+func (s *vaultState) call(ctx context.Context, hc *http.Client, method, path, token string, body, v any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.ep.String()+path, rd)
+	if err != nil {
+		return 0, fmt.Errorf("building request: %w", err)
+	}
+	req.Header.Set(api.RequestHeaderName, "true")
+	if token != "" {
+		req.Header.Set("X-Vault-Token", token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		_ = json.Unmarshal(b, v)
+	}
+	return resp.StatusCode, nil
 }

@@ -80,9 +80,9 @@ func TestVaultRecordOffline(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
 			if tc.init {
-				_, err = ApproveVaultInit(context.Background(), tc.rec, "http://127.0.0.1:8200")
+				_, err = ApproveVaultInit(context.Background(), tc.rec, "http://127.0.0.1:8200", proofFor("http://127.0.0.1:8200"))
 			} else {
-				_, err = ApproveVault(context.Background(), tc.rec)
+				_, err = ApproveVault(context.Background(), tc.rec, proofFor("http://127.0.0.1:8200"))
 			}
 			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want refusal containing %q", err, tc.want)
@@ -160,7 +160,7 @@ func TestApproveVaultInitFake(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeVault(t, false, true, "")
 	rec := vaultRecord(f.srv.URL, "")
-	a, err := ApproveVaultInit(ctx, rec, f.srv.URL)
+	a, err := ApproveVaultInit(ctx, rec, f.srv.URL, proofFor(f.srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestApproveVaultInitFake(t *testing.T) {
 		t.Errorf("VerifyClusterID on an init approval = %v, want refusal", err)
 	}
 	// Now initialised: a second init approval is refused.
-	if _, err := ApproveVaultInit(ctx, rec, f.srv.URL); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "already initialised") {
+	if _, err := ApproveVaultInit(ctx, rec, f.srv.URL, proofFor(f.srv.URL)); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "already initialised") {
 		t.Errorf("ApproveVaultInit on an initialised Vault = %v", err)
 	}
 }
@@ -190,7 +190,7 @@ func TestApproveVaultFake(t *testing.T) {
 	ctx := context.Background()
 	t.Run("unsealed, cluster_id matches", func(t *testing.T) {
 		f := newFakeVault(t, true, false, "c0ffee")
-		a, err := ApproveVault(ctx, vaultRecord(f.srv.URL, "c0ffee"))
+		a, err := ApproveVault(ctx, vaultRecord(f.srv.URL, "c0ffee"), proofFor(f.srv.URL))
 		if err != nil || !a.Verified() {
 			t.Fatalf("ApproveVault = %v verified=%v", err, a.Verified())
 		}
@@ -201,21 +201,21 @@ func TestApproveVaultFake(t *testing.T) {
 	})
 	t.Run("unsealed, other cluster_id", func(t *testing.T) {
 		f := newFakeVault(t, true, false, "beef")
-		_, err := ApproveVault(ctx, vaultRecord(f.srv.URL, "c0ffee"))
+		_, err := ApproveVault(ctx, vaultRecord(f.srv.URL, "c0ffee"), proofFor(f.srv.URL))
 		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), `cluster_id "beef"`) {
 			t.Errorf("got %v", err)
 		}
 	})
 	t.Run("uninitialised but recorded", func(t *testing.T) {
 		f := newFakeVault(t, false, true, "")
-		_, err := ApproveVault(ctx, vaultRecord(f.srv.URL, "c0ffee"))
+		_, err := ApproveVault(ctx, vaultRecord(f.srv.URL, "c0ffee"), proofFor(f.srv.URL))
 		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "not initialised") {
 			t.Errorf("got %v", err)
 		}
 	})
 	t.Run("sealed, then unsealed and verified", func(t *testing.T) {
 		f := newFakeVault(t, true, true, "c0ffee")
-		a, err := ApproveVault(ctx, vaultRecord(f.srv.URL, "c0ffee"))
+		a, err := ApproveVault(ctx, vaultRecord(f.srv.URL, "c0ffee"), proofFor(f.srv.URL))
 		if err != nil || a.Verified() {
 			t.Fatalf("ApproveVault(sealed) = %v verified=%v", err, a.Verified())
 		}
@@ -241,7 +241,7 @@ func TestApproveVaultFake(t *testing.T) {
 	})
 	t.Run("sealed, unsealed as another Vault", func(t *testing.T) {
 		f := newFakeVault(t, true, true, "beef")
-		a, err := ApproveVault(ctx, vaultRecord(f.srv.URL, "c0ffee"))
+		a, err := ApproveVault(ctx, vaultRecord(f.srv.URL, "c0ffee"), proofFor(f.srv.URL))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +269,7 @@ func TestVaultClientIgnoresEnvironment(t *testing.T) {
 	t.Setenv("http_proxy", "http://"+other.Addr().String())
 
 	f := newFakeVault(t, true, false, "c0ffee")
-	a, err := ApproveVault(ctx, vaultRecord(f.srv.URL, "c0ffee"))
+	a, err := ApproveVault(ctx, vaultRecord(f.srv.URL, "c0ffee"), proofFor(f.srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}

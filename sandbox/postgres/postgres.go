@@ -28,6 +28,10 @@ type Endpoint struct {
 	User     string
 	Password string
 	Database string
+	// Dial opens every connection: the guard's proven dialer (guard.ProvenDialer),
+	// which reaches the port only while Docker shows the sandbox's own container
+	// serving it. Connect sends no password without one.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // DSN is a pgx connection string. It holds the password: never print it.
@@ -47,12 +51,22 @@ func (e Endpoint) GoString() string {
 	return "postgres.Endpoint{" + e.String() + ", password redacted}"
 }
 
-// Connect opens one connection. The error never carries the password.
+// ErrNoDialer is returned by Connect for an endpoint without a proven dialer.
+var ErrNoDialer = errors.New("no proven dialer: labsbx sends no password to a port it has not proven to be the sandbox's")
+
+// Connect opens one connection through the endpoint's proven dialer. The error never
+// carries the password.
 func Connect(ctx context.Context, e Endpoint) (*pgx.Conn, error) {
+	if e.Dial == nil {
+		return nil, fmt.Errorf("postgres %s: %w", e, ErrNoDialer)
+	}
 	cfg, err := pgx.ParseConfig(e.DSN())
 	if err != nil {
 		return nil, fmt.Errorf("postgres %s: bad endpoint", e)
 	}
+	cfg.DialFunc = e.Dial
+	cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+	cfg.Fallbacks = nil
 	c, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres as %s: %w", e, err)

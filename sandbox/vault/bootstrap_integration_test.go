@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,9 +26,10 @@ import (
 // sandboxVault is a real Vault initialised the way labsbx does it: through the guard,
 // with the key saved under a state dir, and reached through an approved client.
 type sandboxVault struct {
-	rec  guard.Record
-	root *api.Client
-	keys *vault.Keys
+	rec   guard.Record
+	proof guard.ReceiverProof
+	root  *api.Client
+	keys  *vault.Keys
 }
 
 func newSandboxVault(t testing.TB) *sandboxVault {
@@ -37,7 +37,7 @@ func newSandboxVault(t testing.TB) *sandboxVault {
 	srv := testenv.Vault(t)
 	ctx := context.Background()
 	rec := guard.Record{Name: "it", UUID: uuid.NewString(), StateDir: t.TempDir(), Vault: &guard.VaultRecord{Addr: srv.Addr}}
-	appr, err := guard.ApproveVaultInit(ctx, rec, srv.Addr)
+	appr, err := guard.ApproveVaultInit(ctx, rec, srv.Addr, srv.Receiver())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func newSandboxVault(t testing.TB) *sandboxVault {
 	if rec.Vault.ClusterID, err = appr.ClusterID(ctx); err != nil {
 		t.Fatal(err)
 	}
-	appr, err = guard.ApproveVault(ctx, rec)
+	appr, err = guard.ApproveVault(ctx, rec, srv.Receiver())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,13 +68,13 @@ func newSandboxVault(t testing.TB) *sandboxVault {
 		t.Fatal(err)
 	}
 	root.SetToken(keys.RootToken)
-	return &sandboxVault{rec: rec, root: root, keys: keys}
+	return &sandboxVault{rec: rec, proof: srv.Receiver(), root: root, keys: keys}
 }
 
 // token returns a client of the same Vault holding tok.
 func (s *sandboxVault) token(t testing.TB, tok string) *api.Client {
 	t.Helper()
-	appr, err := guard.ApproveVault(context.Background(), s.rec)
+	appr, err := guard.ApproveVault(context.Background(), s.rec, s.proof)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,8 +90,7 @@ func (s *sandboxVault) token(t testing.TB, tok string) *api.Client {
 func preparedPostgres(t testing.TB, apps []string) (admin postgres.Endpoint, vaultUser postgres.Endpoint) {
 	t.Helper()
 	pg := testenv.Postgres(t)
-	port, _ := strconv.Atoi(pg.Port)
-	admin = postgres.Endpoint{Host: pg.Host, Port: port, User: pg.User, Password: pg.Password, Database: pg.Database}
+	admin = pg.Endpoint(pg.User, pg.Password, pg.Database)
 	ctx := context.Background()
 	c, err := postgres.Connect(ctx, admin)
 	if err != nil {

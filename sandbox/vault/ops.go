@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/arcodange/labsbx/internal/failpoint"
 	"github.com/arcodange/labsbx/internal/redact"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
@@ -41,6 +42,7 @@ func Init(ctx context.Context, c *api.Client, kp guard.KeyPath) (*Keys, error) {
 		return nil, fmt.Errorf("initialise Vault at %s: %w", c.Address(), err)
 	}
 	k := &Keys{UnsealKeysB64: resp.KeysB64, RootToken: resp.RootToken}
+	failpoint.Hit("vault-initialised")
 	if err := SaveKeys(kp, k); err != nil {
 		return nil, fmt.Errorf("Vault was initialised but its key could not be saved: %w", err)
 	}

@@ -65,38 +65,13 @@ func Delete(ctx context.Context, _ guard.DockerApproval, sandbox, uuid string) (
 	return true, nil
 }
 
-// owned refuses a cluster unless its server and agent nodes all carry the UUID.
+// owned asks the guard whether the cluster's nodes carry the sandbox UUID.
 func owned(c *k3dtypes.Cluster, uuid string) error {
-	n := 0
-	for _, node := range c.Nodes {
-		if node.Role != k3dtypes.ServerRole && node.Role != k3dtypes.AgentRole {
-			continue
-		}
-		n++
-		if uuid == "" || node.RuntimeLabels[guard.LabelUUID] != uuid {
-			return fmt.Errorf("%w: k3d cluster %s: node %s is not sandbox %s's (label %s=%q)",
-				guard.ErrRefused, c.Name, node.Name, uuid, guard.LabelUUID, node.RuntimeLabels[guard.LabelUUID])
-		}
+	nodes := make([]guard.ClusterNode, 0, len(c.Nodes))
+	for _, n := range c.Nodes {
+		nodes = append(nodes, guard.ClusterNode{Name: n.Name, Role: string(n.Role), Labels: n.RuntimeLabels})
 	}
-	if n > 0 {
-		return nil
-	}
-	// What an interrupted create or delete leaves (a load balancer, say): ours if some
-	// node carries the UUID and none carries another.
-	mine := 0
-	for _, node := range c.Nodes {
-		switch v, ok := node.RuntimeLabels[guard.LabelUUID]; {
-		case !ok:
-		case uuid != "" && v == uuid:
-			mine++
-		default:
-			return fmt.Errorf("%w: k3d cluster %s: node %s is not sandbox %s's (label %s=%q)", guard.ErrRefused, c.Name, node.Name, uuid, guard.LabelUUID, v)
-		}
-	}
-	if mine == 0 {
-		return fmt.Errorf("%w: k3d cluster %s has no node that carries sandbox %s's UUID", guard.ErrRefused, c.Name, uuid)
-	}
-	return nil
+	return guard.ApproveCluster(c.Name, nodes, uuid)
 }
 
 // Kubeconfig reads the admin kubeconfig from the cluster's server, as k3d rewrites
