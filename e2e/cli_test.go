@@ -51,6 +51,7 @@ func setup(m *testing.M) (int, error) {
 // VAULT_ADDR, VAULT_TOKEN and KUBECONFIG point elsewhere, and must never steer it.
 type cli struct {
 	t    testing.TB
+	bin  string // the labsbx binary; "" means the one under test (labsbxBin)
 	home string
 	env  map[string]string
 	// transcript collects every command's output, to scan for secrets.
@@ -94,7 +95,7 @@ func (c *cli) run(args ...string) result {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, labsbxBin, args...)
+	cmd := exec.CommandContext(ctx, c.binary(), args...)
 	cmd.Env = c.environ()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -109,6 +110,13 @@ func (c *cli) run(args ...string) result {
 	}
 	fmt.Fprintf(&c.transcript, "$ labsbx %s\n%s%s", strings.Join(args, " "), r.stdout, r.stderr)
 	return r
+}
+
+func (c *cli) binary() string {
+	if c.bin != "" {
+		return c.bin
+	}
+	return labsbxBin
 }
 
 // ok runs labsbx and fails the test unless it exits 0.
@@ -181,7 +189,7 @@ func TestE2ECLIBasics(t *testing.T) {
 
 // command prepares labsbx without running it.
 func (c *cli) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(labsbxBin, args...)
+	cmd := exec.Command(c.binary(), args...)
 	cmd.Env = c.environ()
 	return cmd
 }

@@ -81,7 +81,7 @@ func (c *cli) runQuick(t *testing.T, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, labsbxBin, args...)
+	cmd := exec.CommandContext(ctx, c.binary(), args...)
 	cmd.Env = c.environ()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

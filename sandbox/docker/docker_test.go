@@ -113,3 +113,34 @@ func TestRemoveAllOnlyRemovesLabelled(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 }
+
+// TestRemoveAllOnlyRemovesItsUUID: with state, down removes what carries the
+// sandbox's UUID and lists the same-named objects of another state root.
+func TestRemoveAllOnlyRemovesItsUUID(t *testing.T) {
+	mine := map[string]string{guard.LabelSandbox: "demo", guard.LabelUUID: "u-mine"}
+	theirs := map[string]string{guard.LabelSandbox: "demo", guard.LabelUUID: "u-theirs"}
+	f := &fakeEngine{
+		networks:   map[string]network.Inspect{"labsbx-demo": {ID: "n1", Name: "labsbx-demo", Labels: theirs}},
+		containers: []container.Summary{{ID: "c1", Names: []string{"/labsbx-demo-vault"}, Labels: mine}, {ID: "c2", Names: []string{"/labsbx-demo-postgres"}, Labels: theirs}},
+		volumes:    []*volume.Volume{{Name: "labsbx-demo-vault", Labels: theirs}, {Name: "labsbx-demo-postgres", Labels: map[string]string{guard.LabelSandbox: "demo"}}},
+	}
+	res, err := NewWithEngine(f, "demo", "u-mine").RemoveAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(f.removed, ",") != "container c1" {
+		t.Errorf("removed %v", f.removed)
+	}
+	if len(res.LeftAlone) != 4 {
+		t.Errorf("left alone: %v", res.LeftAlone)
+	}
+	// Without state: only what carries no UUID.
+	f.removed = nil
+	res, err = NewWithEngine(f, "demo", "").RemoveAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(f.removed, ",") != "volume labsbx-demo-postgres" || len(res.LeftAlone) != 4 {
+		t.Errorf("without state: removed %v, left %v", f.removed, res.LeftAlone)
+	}
+}

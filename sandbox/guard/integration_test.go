@@ -222,3 +222,53 @@ func TestIntegrationKube(t *testing.T) {
 		t.Error("Check approved a cluster without the marker")
 	}
 }
+
+// TestIntegrationVaultAdopt: an up interrupted between Vault's init and the record of
+// its cluster_id adopts its Vault only with the key it saved: another initialisation's
+// key (or root token) is refused and leaves the Vault sealed.
+func TestIntegrationVaultAdopt(t *testing.T) {
+	ctx := context.Background()
+	mine, other := testenv.Vault(t), testenv.Vault(t)
+	keysOf := func(v *testenv.VaultServer) (string, string) {
+		rec := guard.Record{Name: "adopt", UUID: itUUID, StateDir: t.TempDir(), Vault: &guard.VaultRecord{Addr: v.Addr}}
+		a, err := guard.ApproveVaultInit(ctx, rec, v.Addr, v.Receiver())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := a.Client()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Sys().InitWithContext(ctx, &api.InitRequest{SecretShares: 1, SecretThreshold: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.KeysB64[0], resp.RootToken
+	}
+	myKey, myRoot := keysOf(mine)
+	otherKey, otherRoot := keysOf(other)
+	rec := guard.Record{Name: "adopt", UUID: itUUID, StateDir: t.TempDir(), Vault: &guard.VaultRecord{Addr: mine.Addr}}
+
+	if _, err := guard.ApproveVaultAdopt(ctx, rec, mine.Addr, mine.Receiver(), []string{otherKey}, otherRoot); !errors.Is(err, guard.ErrRefused) {
+		t.Fatalf("adopt with another initialisation's key = %v", err)
+	}
+	id, err := guard.ApproveVaultAdopt(ctx, rec, mine.Addr, mine.Receiver(), []string{myKey}, myRoot)
+	if err != nil || id == "" {
+		t.Fatalf("adopt with the saved key = %q, %v", id, err)
+	}
+	// Unsealed now: the saved root token proves it; another one does not.
+	if _, err := guard.ApproveVaultAdopt(ctx, rec, mine.Addr, mine.Receiver(), nil, otherRoot); !errors.Is(err, guard.ErrRefused) {
+		t.Errorf("adopt an unsealed Vault with another root token = %v", err)
+	}
+	again, err := guard.ApproveVaultAdopt(ctx, rec, mine.Addr, mine.Receiver(), nil, myRoot)
+	if err != nil || again != id {
+		t.Errorf("adopt an unsealed Vault with the saved root token = %q, %v (want %q)", again, err, id)
+	}
+	rec.Vault.ClusterID = id
+	if _, err := guard.ApproveVault(ctx, rec, mine.Receiver()); err != nil {
+		t.Errorf("ApproveVault after adoption: %v", err)
+	}
+	if _, err := guard.ApproveVaultAdopt(ctx, rec, mine.Addr, mine.Receiver(), []string{myKey}, myRoot); !errors.Is(err, guard.ErrRefused) {
+		t.Errorf("adopt a Vault whose cluster_id is recorded = %v", err)
+	}
+}
