@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -330,5 +331,64 @@ func TestE2EUpConvergesAfterAnyInterruption(t *testing.T) {
 			}
 			converge(label)
 		}
+	}
+}
+
+// TestE2EHintsWork breaks a sandbox in the ways a careless user or a crash does, and
+// follows the next step each error names: it must work.
+func TestE2EHintsWork(t *testing.T) {
+	c := newLocalImagesCLI(t)
+	const name = "hints"
+	t.Cleanup(func() { c.run("down", "--name", name) })
+	secrets := filepath.Join(c.home, name, "secrets")
+	follow := func(label, hint string, r result, steps ...[]string) {
+		t.Helper()
+		if r.code == 0 || !strings.Contains(r.stderr, hint) {
+			t.Fatalf("%s: exit %d, stderr %q; want the hint %q", label, r.code, r.stderr, hint)
+		}
+		for _, s := range steps {
+			c.ok(append(s, "--name", name)...)
+		}
+		c.ok("drill", "run", "seal", "--name", name)
+	}
+	up := []string{"up", "--profile", "vault"}
+	c.ok(append(up, "--name", name)...)
+
+	// A lost unseal key: restore it, or start afresh.
+	if err := os.Remove(filepath.Join(secrets, "vault-keys.json")); err != nil {
+		t.Fatal(err)
+	}
+	follow("lost unseal key", "`labsbx down --name "+name+"` then `labsbx up --name "+name+"`",
+		c.run("vault", "status", "--name", name), []string{"down"}, up)
+
+	// Lost database passwords: env does not mint new ones.
+	if err := os.Remove(filepath.Join(secrets, "postgres.json")); err != nil {
+		t.Fatal(err)
+	}
+	r := c.run("env", "--name", name)
+	if _, err := os.Stat(filepath.Join(secrets, "postgres.json")); err == nil {
+		t.Error("env wrote new database passwords")
+	}
+	follow("lost database passwords", "`labsbx down --name "+name+"` then `labsbx up --name "+name+"`", r, []string{"down"}, up)
+
+	// An interrupted down: up says to finish it.
+	st := loadState(t, c, name)
+	st.Phase = sandbox.PhaseDeleting
+	saveState(t, c, st)
+	follow("interrupted down", "run `labsbx down --name "+name+"` to finish it", c.run(append(up, "--name", name)...), []string{"down"}, up)
+
+	// A corrupt state: down removes nothing it cannot prove, and says how to finish.
+	st = loadState(t, c, name)
+	if err := os.WriteFile(filepath.Join(c.home, name, "state.json"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = c.run("vault", "status", "--name", name)
+	if r.code == 0 || !strings.Contains(r.stderr, "run `labsbx down --name "+name+"`") {
+		t.Fatalf("corrupt state: exit %d, %q", r.code, r.stderr)
+	}
+	r = c.run("down", "--name", name)
+	follow("down over a corrupt state", "labsbx down --name "+name+" --uuid", r, []string{"down", "--uuid", st.UUID}, up)
+	if got := dockerObjects(t, name); len(got) != 5 {
+		t.Errorf("after following the hints: %v", got)
 	}
 }
