@@ -179,7 +179,7 @@ func (p *vaultProfile) images(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p.cfg.log().Info("image", "ref", ref, "state", state)
+		p.cfg.progress().Infof("Image %s: %s", ref, state)
 	}
 	return nil
 }
