@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 // recorder is a TCP listener on 127.0.0.1 that counts every connection it is offered.
@@ -47,8 +48,8 @@ func plantState(t *testing.T, c *cli, name, addr, clusterID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(name, sandbox.DefaultSpec(), time.Now())
-	st.Profile, st.Spec.Profile, st.Phase = sandbox.ProfileVault, sandbox.ProfileVault, sandbox.PhaseReady
+	st := store.New(name, config.DefaultSpec(), time.Now())
+	st.Profile, st.Spec.Profile, st.Phase = config.ProfileVault, config.ProfileVault, sandbox.PhaseReady
 	st.Vault = &sandbox.VaultState{Addr: addr, ClusterID: clusterID}
 	st.Faults = []sandbox.Fault{{Scenario: "seal", Kind: "seal", InjectedAt: time.Now()}}
 	if err := store.Save(st, time.Now()); err != nil {

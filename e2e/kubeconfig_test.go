@@ -13,6 +13,7 @@ import (
 	"github.com/arcodange/labsbx/e2e/kubetest"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -25,8 +26,8 @@ func plantCluster(t *testing.T, c *cli, name, server string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(name, sandbox.DefaultSpec(), time.Now())
-	st.Profile, st.Spec.Profile, st.Phase = sandbox.ProfileFull, sandbox.ProfileFull, sandbox.PhaseReady
+	st := store.New(name, config.DefaultSpec(), time.Now())
+	st.Profile, st.Spec.Profile, st.Phase = config.ProfileFull, config.ProfileFull, sandbox.PhaseReady
 	if err := store.Save(st, time.Now()); err != nil {
 		t.Fatal(err)
 	}

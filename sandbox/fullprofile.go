@@ -5,6 +5,7 @@ import (
 
 	"github.com/arcodange/labsbx/charts"
 	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 // The full profile's releases: where each chart goes and with which values. The
@@ -15,9 +16,9 @@ import (
 // Namespaces and release names of the full profile. Each demo app is release <app>
 // in namespace <app>.
 const (
-	NamespacePostgres = "postgres"
-	NamespaceVault    = "vault"
-	NamespaceVSO      = "vault-secrets-operator"
+	NamespacePostgres = config.NamespacePostgres
+	NamespaceVault    = config.NamespaceVault
+	NamespaceVSO      = config.NamespaceVSO
 	// PostgresAuthSecret holds keys postgres-password and vault-admin-password.
 	PostgresAuthSecret = "labsbx-postgres-auth"
 )
@@ -40,7 +41,7 @@ type FullRelease struct {
 
 // FullReleases lists the full profile's releases in install order: Postgres, Vault,
 // VSO, then one demo app per app.
-func (s Spec) FullReleases() []FullRelease {
+func FullReleases(s config.Spec) []FullRelease {
 	pin := map[string]charts.Ref{}
 	for _, r := range charts.Pinned() {
 		pin[r.Name] = r

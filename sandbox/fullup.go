@@ -24,6 +24,7 @@ import (
 	"github.com/arcodange/labsbx/internal/netx"
 	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/helmx"
 	"github.com/arcodange/labsbx/sandbox/postgres"
@@ -87,7 +88,7 @@ type fullProfile struct {
 // steps are the full profile's bring-up steps, in order, one per release; `up
 // --dry-run` prints their names from a nil profile (method values only, nothing is
 // called).
-func (p *fullProfile) steps(name string, spec Spec, hadVMs bool) []step {
+func (p *fullProfile) steps(name string, spec config.Spec, hadVMs bool) []step {
 	var vp *vaultProfile
 	if p != nil {
 		vp = p.vaultProfile
@@ -110,7 +111,7 @@ func (p *fullProfile) steps(name string, spec Spec, hadVMs bool) []step {
 		{"Creating Secret " + NamespacePostgres + "/" + PostgresAuthSecret + " from the sandbox state", p.postgresSecret},
 	}
 	var apps []step
-	for _, r := range spec.FullReleases() {
+	for _, r := range FullReleases(spec) {
 		st := step{releaseStep(r), p.release(r)}
 		switch r.Chart.Name {
 		case charts.Postgres:
@@ -152,7 +153,7 @@ func (p *fullProfile) dockerEngine(ctx context.Context) error {
 }
 
 // fullImages are the images the full profile needs.
-func fullImages(name string, s Spec) []bundle.Want {
+func fullImages(name string, s config.Spec) []bundle.Want {
 	var out []bundle.Want
 	for _, img := range fullPlanImages(name, s) {
 		out = append(out, bundle.Want{Component: img.Component, Ref: img.Ref})

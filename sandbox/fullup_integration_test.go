@@ -15,6 +15,7 @@ import (
 	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 )
@@ -93,7 +94,7 @@ func (*fullStepper) Infof(string, ...any) {}
 func TestIntegrationFullProfileUntilPods(t *testing.T) {
 	const name = "itfull"
 	conf, cfg := sandboxtest.New(t, name, "webapp")
-	cfg.Spec.Profile = sandbox.ProfileFull
+	cfg.Spec.Profile = config.ProfileFull
 	kube := testenv.KubeAPIServer(t)
 	prov := &apiServerCluster{s: kube, name: name}
 	conf.Clusters = func(_ guard.DockerApproval, sb, _ string) (sandbox.ClusterProvider, error) {

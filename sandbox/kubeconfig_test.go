@@ -13,6 +13,7 @@ import (
 	"github.com/arcodange/labsbx/e2e/kubetest"
 	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -25,11 +26,11 @@ func clusterSandbox(t *testing.T, name string) (*Configuration, *State) {
 		t.Fatal(err)
 	}
 	conf := &Configuration{Store: store, Getenv: func(string) string { return "" }}
-	cfg, err := LoadConfig("", conf.Getenv)
+	cfg, err := config.Load("", conf.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Spec.Profile = ProfileFull
+	cfg.Spec.Profile = config.ProfileFull
 	st := store.New(name, cfg.Spec, time.Now())
 	ca, err := os.ReadFile("../fixtures/guard/ca.crt")
 	if err != nil {

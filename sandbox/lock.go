@@ -11,6 +11,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/arcodange/labsbx/internal/fsutil"
+	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 // ErrLocked is returned when another labsbx run holds the sandbox.
@@ -26,7 +27,7 @@ type Lock struct {
 // Lock takes the sandbox's lock without waiting. When another run holds it, the error
 // names that run's PID.
 func (st *Store) Lock(name string) (*Lock, error) {
-	if err := ValidateName(name); err != nil {
+	if err := config.ValidateName(name); err != nil {
 		return nil, err
 	}
 	dir := st.Dir(name)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/arcodange/labsbx/charts"
 	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -78,25 +79,25 @@ type PlanPort struct {
 // PlanOptions are the inputs of a plan.
 type PlanOptions struct {
 	Name string
-	Spec Spec
+	Spec config.Spec
 	// StateDir is the sandbox's state directory (where the kubeconfig and keys go).
 	StateDir string
 }
 
 // NewPlan computes the plan of `labsbx up` for a validated spec.
 func NewPlan(o PlanOptions) (*Plan, error) {
-	if err := ValidateName(o.Name); err != nil {
+	if err := config.ValidateName(o.Name); err != nil {
 		return nil, err
 	}
 	s := o.Spec
 	p := &Plan{Name: o.Name, Profile: s.Profile, Apps: append([]string(nil), s.Apps...), StateDir: o.StateDir}
 	switch s.Profile {
-	case ProfileVault:
+	case config.ProfileVault:
 		p.vault(s)
-	case ProfileFull:
+	case config.ProfileFull:
 		p.full(s)
 	default:
-		return nil, fmt.Errorf("invalid profile %q: use %q or %q", s.Profile, ProfileFull, ProfileVault)
+		return nil, fmt.Errorf("invalid profile %q: use %q or %q", s.Profile, config.ProfileFull, config.ProfileVault)
 	}
 	return p, nil
 }
@@ -104,7 +105,7 @@ func NewPlan(o PlanOptions) (*Plan, error) {
 // vault is the plan of the vault profile; its steps are the run's own (a sandbox that
 // had VMs and now has none also gets a "Removing the arm64 VMs" step, which depends on
 // the state, not the spec).
-func (p *Plan) vault(s Spec) {
+func (p *Plan) vault(s config.Spec) {
 	p.Available = true
 	obj := func(c string) string { return "labsbx-" + p.Name + "-" + c }
 	p.Docker = &PlanDocker{
@@ -128,7 +129,7 @@ func (p *Plan) vault(s Spec) {
 
 // fullPlanImages are the full profile's images: k3s and k3d's helpers, then the
 // workloads'.
-func fullPlanImages(name string, s Spec) []PlanImage {
+func fullPlanImages(name string, s config.Spec) []PlanImage {
 	o := cluster.Options{Sandbox: name, Servers: s.Cluster.Servers, Agents: s.Cluster.Agents}
 	imgs := []PlanImage{{"k3s", s.Cluster.K3sImage}, {"k3d-tools", cluster.ToolsImage()}}
 	if o.WithLoadBalancer() {
@@ -146,7 +147,7 @@ func fullPlanImages(name string, s Spec) []PlanImage {
 }
 
 // vmSteps are the VM steps of the vault profile, which the full profile shares.
-func vmSteps(s Spec) []string {
+func vmSteps(s config.Spec) []string {
 	var out []string
 	for _, st := range (*vaultProfile)(nil).vmSteps(s, false) {
 		out = append(out, st.name)
@@ -154,7 +155,7 @@ func vmSteps(s Spec) []string {
 	return out
 }
 
-func (p *Plan) full(s Spec) {
+func (p *Plan) full(s config.Spec) {
 	p.Available = true
 	p.Note = "needs every image above in the local Docker engine, pulled or loaded from an offline bundle (up --bundle DIR); without network, also list k3s's own images in spec.cluster.systemImages"
 	o := cluster.Options{Sandbox: p.Name, Servers: s.Cluster.Servers, Agents: s.Cluster.Agents, Image: s.Cluster.K3sImage, APIPort: s.Cluster.APIPort}
@@ -170,7 +171,7 @@ func (p *Plan) full(s Spec) {
 		p.Ports = append(p.Ports, PlanPort{Name: cp.Name, HostIP: cp.HostIP, HostPort: cp.HostPort, Target: cp.Target})
 	}
 	p.Charts = charts.Pinned()
-	p.Releases = s.FullReleases()
+	p.Releases = FullReleases(s)
 
 	p.Steps = nil
 	for _, st := range (*fullProfile)(nil).steps(p.Name, s, false) {
@@ -243,7 +244,7 @@ func (p *Plan) Text() string {
 // profile override, the state dir under the same root (not created).
 func PlanUp(getenv func(string) string, opts UpOptions) (*Plan, error) {
 	if opts.Config == nil {
-		return nil, ErrNoConfig
+		return nil, config.ErrNoConfig
 	}
 	spec := opts.Config.Spec
 	if opts.Profile != "" {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/arcodange/labsbx/internal/goldenfile"
+	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 // TestPlanGolden: the dry-run plan of each profile, as text and JSON, for the
@@ -17,7 +18,7 @@ func TestPlanGolden(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
 	t.Setenv("K3D_HELPER_IMAGE_TAG", "")
 	stateDir := filepath.Join(t.TempDir(), "does-not-exist")
-	cases := map[string][]byte{"default": DefaultConfig()}
+	cases := map[string][]byte{"default": config.Default()}
 	files, err := filepath.Glob("testdata/plan/*.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no plan fixtures: %v", err)
@@ -31,7 +32,7 @@ func TestPlanGolden(t *testing.T) {
 	}
 	for name, doc := range cases {
 		t.Run(name, func(t *testing.T) {
-			cfg, err := ParseConfig(name, doc, nil)
+			cfg, err := config.Parse(name, doc, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,7 +49,7 @@ func TestPlanGolden(t *testing.T) {
 		})
 	}
 	// The goldens name a fixed state dir; a plan for a real (absent) one creates nothing.
-	if _, err := NewPlan(PlanOptions{Name: "demo", Spec: DefaultSpec(), StateDir: stateDir}); err != nil {
+	if _, err := NewPlan(PlanOptions{Name: "demo", Spec: config.DefaultSpec(), StateDir: stateDir}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(stateDir); !os.IsNotExist(err) {
@@ -59,8 +60,8 @@ func TestPlanGolden(t *testing.T) {
 // TestPlanSystemImages: k3s's own images, when listed, are part of the plan's images
 // (and so of bundles and of the import into the nodes).
 func TestPlanSystemImages(t *testing.T) {
-	spec := DefaultSpec()
-	spec.Profile = ProfileFull
+	spec := config.DefaultSpec()
+	spec.Profile = config.ProfileFull
 	spec.Cluster.SystemImages = []string{"rancher/mirrored-pause:3.6", "rancher/local-path-provisioner:v0.0.31"}
 	p, err := NewPlan(PlanOptions{Name: "demo", Spec: spec, StateDir: "/s"})
 	if err != nil {
@@ -75,18 +76,12 @@ func TestPlanSystemImages(t *testing.T) {
 	if strings.Join(got, " ") != "rancher/mirrored-pause:3.6 rancher/local-path-provisioner:v0.0.31" {
 		t.Errorf("system images in the plan: %v", got)
 	}
-	c := &Config{APIVersion: APIVersion, Kind: Kind, Spec: spec}
-	c.Spec.Cluster.SystemImages = []string{"not an image"}
-	errs := c.validate()
-	if len(errs) != 1 || errs[0].Path != "spec.cluster.systemImages[0]" {
-		t.Errorf("validate of a bad system image = %v", errs)
-	}
 }
 
 // TestPlanFull checks what the full plan promises, beyond the golden files.
 func TestPlanFull(t *testing.T) {
-	spec := DefaultSpec()
-	spec.Profile = ProfileFull
+	spec := config.DefaultSpec()
+	spec.Profile = config.ProfileFull
 	spec.Apps = []string{"webapp", "billing", "crm"}
 	p, err := NewPlan(PlanOptions{Name: "demo", Spec: spec, StateDir: "/s"})
 	if err != nil {
@@ -133,7 +128,7 @@ func TestPlanFull(t *testing.T) {
 }
 
 func TestPlanRejects(t *testing.T) {
-	spec := DefaultSpec()
+	spec := config.DefaultSpec()
 	if _, err := NewPlan(PlanOptions{Name: "Bad_Name", Spec: spec}); err == nil {
 		t.Error("a bad sandbox name was planned")
 	}
@@ -166,16 +161,16 @@ func TestPlanUp(t *testing.T) {
 		}
 		return ""
 	}
-	cfg, err := ParseConfig("default", DefaultConfig(), nil)
+	cfg, err := config.Parse("default", config.Default(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 2
-	p, err := PlanUp(getenv, UpOptions{Name: "demo", Config: cfg, Profile: ProfileFull, VMs: &n})
+	p, err := PlanUp(getenv, UpOptions{Name: "demo", Config: cfg, Profile: config.ProfileFull, VMs: &n})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Profile != ProfileFull || p.StateDir != filepath.Join(root, "demo") || !strings.Contains(strings.Join(p.Steps, "\n"), "Starting 2 arm64 VMs") {
+	if p.Profile != config.ProfileFull || p.StateDir != filepath.Join(root, "demo") || !strings.Contains(strings.Join(p.Steps, "\n"), "Starting 2 arm64 VMs") {
 		t.Errorf("plan %s, state %s, steps %v", p.Profile, p.StateDir, p.Steps)
 	}
 	if _, err := os.Stat(root); !os.IsNotExist(err) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
@@ -30,7 +31,7 @@ func (s *State) receiver(getenv func(string) string, component string) (guard.Re
 			return nil, err
 		}
 		r.ContainerID, r.ContainerPort = s.Vault.ContainerID, vaultPort
-		if s.Profile == ProfileFull {
+		if s.Profile == config.ProfileFull {
 			r.ContainerID, r.ContainerPort = "", cluster.VaultNodePort
 		}
 	case ComponentPostgres:
@@ -39,14 +40,14 @@ func (s *State) receiver(getenv func(string) string, component string) (guard.Re
 		}
 		r.HostPort, r.ContainerPort = s.Docker.PostgresPort, postgresPort
 		r.ContainerID = s.Docker.Containers[ComponentPostgres]
-		if s.Profile == ProfileFull {
+		if s.Profile == config.ProfileFull {
 			r.ContainerID, r.ContainerPort = "", cluster.PostgresNodePort
 		}
 	default:
 		return nil, fmt.Errorf("no component %q", component)
 	}
 	r.Container = docker.ObjectName(s.Name, component)
-	if s.Profile == ProfileFull {
+	if s.Profile == config.ProfileFull {
 		if s.Cluster == nil || s.Cluster.ServerNode == "" {
 			return nil, errors.New("no k3d server node is recorded; run `labsbx up` to finish the cluster")
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/arcodange/labsbx/internal/fsutil"
 	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 // Environment variables that place the state root.
@@ -62,14 +63,14 @@ const (
 // State is what labsbx recorded about one sandbox. It holds no secret: secrets live in
 // files of their own under the secrets/ dir (see Secrets).
 type State struct {
-	APIVersion string    `json:"apiVersion"`
-	Name       string    `json:"name"`
-	UUID       string    `json:"uuid"`
-	Profile    string    `json:"profile"`
-	Phase      Phase     `json:"phase"`
-	CreatedAt  time.Time `json:"createdAt"`
-	UpdatedAt  time.Time `json:"updatedAt"`
-	Spec       Spec      `json:"spec"`
+	APIVersion string      `json:"apiVersion"`
+	Name       string      `json:"name"`
+	UUID       string      `json:"uuid"`
+	Profile    string      `json:"profile"`
+	Phase      Phase       `json:"phase"`
+	CreatedAt  time.Time   `json:"createdAt"`
+	UpdatedAt  time.Time   `json:"updatedAt"`
+	Spec       config.Spec `json:"spec"`
 	// EngineID is the ID of the Docker engine the sandbox was created on: the guard
 	// refuses another engine behind the same socket or DOCKER_HOST.
 	EngineID string `json:"engineID,omitempty"`
@@ -164,16 +165,16 @@ func NewStore(root string) (*Store, error) {
 func (st *Store) Dir(name string) string { return filepath.Join(st.Root, name) }
 
 // New returns a fresh, unsaved state for a sandbox.
-func (st *Store) New(name string, spec Spec, now time.Time) *State {
+func (st *Store) New(name string, spec config.Spec, now time.Time) *State {
 	return &State{
-		APIVersion: APIVersion, Name: name, UUID: uuid.NewString(), Profile: spec.Profile,
+		APIVersion: config.APIVersion, Name: name, UUID: uuid.NewString(), Profile: spec.Profile,
 		Phase: PhaseCreating, CreatedAt: now, UpdatedAt: now, Spec: spec, dir: st.Dir(name),
 	}
 }
 
 // Load reads the state of sandbox name, or returns ErrNotFound.
 func (st *Store) Load(name string) (*State, error) {
-	if err := ValidateName(name); err != nil {
+	if err := config.ValidateName(name); err != nil {
 		return nil, err
 	}
 	dir := st.Dir(name)
@@ -193,8 +194,8 @@ func (st *Store) Load(name string) (*State, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, corrupt("it is not valid JSON")
 	}
-	if s.APIVersion != APIVersion {
-		return nil, fmt.Errorf("state of sandbox %q has version %q; this labsbx reads %q: use the labsbx that made it, or remove it with `labsbx down --name %s`", name, s.APIVersion, APIVersion, name)
+	if s.APIVersion != config.APIVersion {
+		return nil, fmt.Errorf("state of sandbox %q has version %q; this labsbx reads %q: use the labsbx that made it, or remove it with `labsbx down --name %s`", name, s.APIVersion, config.APIVersion, name)
 	}
 	if s.Name != name {
 		return nil, corrupt(fmt.Sprintf("it names sandbox %q, not %q", s.Name, name))
@@ -221,7 +222,7 @@ func (st *Store) Save(s *State, now time.Time) error {
 
 // Remove deletes a sandbox's state directory.
 func (st *Store) Remove(name string) error {
-	if err := ValidateName(name); err != nil {
+	if err := config.ValidateName(name); err != nil {
 		return err
 	}
 	return os.RemoveAll(st.Dir(name))
@@ -240,7 +241,7 @@ func (st *Store) List() ([]*State, []error) {
 	var out []*State
 	var errs []error
 	for _, e := range entries {
-		if !e.IsDir() || ValidateName(e.Name()) != nil {
+		if !e.IsDir() || config.ValidateName(e.Name()) != nil {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(st.Root, e.Name(), stateFile)); err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 func TestStateRoot(t *testing.T) {
@@ -35,7 +37,7 @@ func TestStateSaveLoadModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := LoadConfig("", nil)
+	cfg, _ := config.Load("", nil)
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	s := st.New("demo", cfg.Spec, now)
 	s.MarkStep("network", now)

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox/bundle"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // UpOptions are the knobs of one `labsbx up`.
 type UpOptions struct {
 	Name   string
-	Config *Config
+	Config *config.Config
 	// Profile overrides spec.profile when set (--profile).
 	Profile string
 	// VMs overrides spec.vms.count when set (--vms). Without it, an existing sandbox
@@ -69,16 +70,16 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	start := u.cfg.now()
 	spec := u.opts.Config.Spec
 	if u.opts.Profile != "" {
-		if u.opts.Profile != ProfileVault && u.opts.Profile != ProfileFull {
-			return nil, fmt.Errorf("invalid profile %q: use %q or %q", u.opts.Profile, ProfileFull, ProfileVault)
+		if u.opts.Profile != config.ProfileVault && u.opts.Profile != config.ProfileFull {
+			return nil, fmt.Errorf("invalid profile %q: use %q or %q", u.opts.Profile, config.ProfileFull, config.ProfileVault)
 		}
 		spec.Profile = u.opts.Profile
 	}
 	var err error
-	if u.opts.MergeKubeconfig != "" && spec.Profile == ProfileVault {
-		return nil, fmt.Errorf("--merge-kubeconfig: the %s profile has no cluster (Vault and Postgres run as containers; use `labsbx env`)", ProfileVault)
+	if u.opts.MergeKubeconfig != "" && spec.Profile == config.ProfileVault {
+		return nil, fmt.Errorf("--merge-kubeconfig: the %s profile has no cluster (Vault and Postgres run as containers; use `labsbx env`)", config.ProfileVault)
 	}
-	if spec.Profile == ProfileFull && u.cfg.Clusters == nil {
+	if spec.Profile == config.ProfileFull && u.cfg.Clusters == nil {
 		return nil, fmt.Errorf("%w: profile %q needs a cluster provider (k3d), which this build lacks; use --profile vault", ErrProfileUnavailable, spec.Profile)
 	}
 	var bdl *bundle.Bundle
@@ -133,7 +134,7 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	}
 	res := &UpResult{Name: st.Name, UUID: st.UUID, Profile: st.Profile, Apps: spec.Apps, Resumed: resumed, StateDir: st.Dir()}
 	vp := &vaultProfile{cfg: u.cfg, st: st, res: res, dockerOK: dockerOK, bundle: bdl, vaultWait: time.Minute}
-	if st.Profile == ProfileFull {
+	if st.Profile == config.ProfileFull {
 		// Vault is a pod there: its first start includes scheduling it.
 		vp.vaultWait = podsTimeout
 		err = (&fullProfile{vaultProfile: vp}).run(ctx)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/arcodange/labsbx/internal/netx"
 	"github.com/arcodange/labsbx/sandbox/bundle"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
@@ -76,7 +77,7 @@ type step struct {
 // steps are the bring-up steps, in order. `up --dry-run` prints their names from a nil
 // profile, so that the plan and the run cannot drift apart: only method values are
 // taken here, nothing is called.
-func (p *vaultProfile) steps(name string, spec Spec, hadVMs bool) []step {
+func (p *vaultProfile) steps(name string, spec config.Spec, hadVMs bool) []step {
 	return append(p.coreSteps(name), p.vmSteps(spec, hadVMs)...)
 }
 
@@ -93,7 +94,7 @@ func (p *vaultProfile) coreSteps(name string) []step {
 	}
 }
 
-func (p *vaultProfile) vmSteps(spec Spec, hadVMs bool) []step {
+func (p *vaultProfile) vmSteps(spec config.Spec, hadVMs bool) []step {
 	switch n := spec.VMs.Count; {
 	case n > 0:
 		return []step{
@@ -394,7 +395,7 @@ func (p *vaultProfile) initUnseal(ctx context.Context) error {
 			// Killed between Vault's init and the save of its key: nobody can ever
 			// unseal it, and nothing was ever stored in it (labsbx bootstraps only a
 			// Vault whose cluster_id it recorded). Start it afresh.
-			if p.st.Profile != ProfileVault {
+			if p.st.Profile != config.ProfileVault {
 				return fmt.Errorf("%w: remove the sandbox with `labsbx down --name %s`, then run `labsbx up --name %s` again", err, p.st.Name, p.st.Name)
 			}
 			if err := p.resetVault(ctx); err != nil {
@@ -483,7 +484,7 @@ func (s *State) VaultLayout(sec *PostgresSecrets, k8s *vault.KubernetesAuth) (va
 // by its alias (vault profile), or by its Service in the cluster (full profile).
 func (s *State) vaultDatabase(sec *PostgresSecrets) postgres.Endpoint {
 	host := ComponentPostgres
-	if s.Profile == ProfileFull {
+	if s.Profile == config.ProfileFull {
 		host = postgresServiceHost
 	}
 	return postgres.Endpoint{Host: host, Port: postgresPort, User: postgres.VaultAdmin, Password: sec.VaultAdminPassword, Database: "postgres"}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vso"
@@ -363,7 +364,7 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	// until Vault answers.
 	var out []Recovered
 	var env *Env
-	if st.Profile == sandbox.ProfileFull {
+	if st.Profile == config.ProfileFull {
 		// The full profile's components are pods: an interrupted power cycle can leave
 		// the k3d cluster's nodes stopped. Starting a running cluster starts nothing.
 		power, err := clusterPower(cfg, st)
@@ -375,7 +376,7 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 		}
 	}
 	err = poll(ctx, 2*time.Minute, func(ctx context.Context) error {
-		if st.Profile != sandbox.ProfileFull {
+		if st.Profile != config.ProfileFull {
 			did, err := startStopped(ctx, st, rt, pgAdmin, nil)
 			if len(did) > 0 {
 				out = append(out, Recovered{Scenario: "(components)", Action: strings.Join(did, "; ")})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -65,7 +66,7 @@ func newTestDrill(t *testing.T, opts Options) (*Drill, *Env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.New("t", sandbox.DefaultSpec(), time.Now())
+	st := store.New("t", config.DefaultSpec(), time.Now())
 	if err := store.Save(st, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +233,7 @@ func TestLookup(t *testing.T) {
 // scenario that does nothing (target: under 50 ms per phase).
 func BenchmarkEngineOverhead(b *testing.B) {
 	store, _ := sandbox.NewStore(filepath.Join(b.TempDir(), "state"))
-	st := store.New("b", sandbox.DefaultSpec(), time.Now())
+	st := store.New("b", config.DefaultSpec(), time.Now())
 	_ = store.Save(st, time.Now())
 	d := NewDrill(&sandbox.Configuration{Store: store}, Options{Name: "b", Timeout: time.Second})
 	e := &Env{State: st, now: time.Now}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
@@ -102,7 +103,7 @@ func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) 
 		e.now = cfg.Now
 	}
 	e.Consumer = &Consumer{env: e, App: st.Spec.Apps[0]}
-	if st.Profile == sandbox.ProfileFull {
+	if st.Profile == config.ProfileFull {
 		if e.Apps, err = appSide(ctx, st); err == nil {
 			e.Cluster, err = clusterPower(cfg, st)
 		}

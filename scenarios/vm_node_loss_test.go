@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 func TestVMNodeLossApplies(t *testing.T) {
-	without := &sandbox.State{Name: "demo", Profile: sandbox.ProfileVault}
-	with := &sandbox.State{Name: "demo", Profile: sandbox.ProfileVault, VMs: []sandbox.VMState{{Name: "vm-0"}}}
+	without := &sandbox.State{Name: "demo", Profile: config.ProfileVault}
+	with := &sandbox.State{Name: "demo", Profile: config.ProfileVault, VMs: []sandbox.VMState{{Name: "vm-0"}}}
 	has := func(list []Scenario) bool {
 		for _, s := range list {
 			if s.Name() == "vm-node-loss" {
@@ -29,7 +30,7 @@ func TestVMNodeLossApplies(t *testing.T) {
 		t.Error("seal applies everywhere")
 	}
 	// full-restart applies to both profiles (containers, or the whole k3d cluster).
-	full := &sandbox.State{Name: "demo", Profile: sandbox.ProfileFull}
+	full := &sandbox.State{Name: "demo", Profile: config.ProfileFull}
 	if s, _ := Lookup([]string{"full-restart"}); !Applies(s[0], full) || !Applies(s[0], without) {
 		t.Error("full-restart must apply to both profiles")
 	}

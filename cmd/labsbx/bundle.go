@@ -8,6 +8,7 @@ import (
 	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/bundle"
+	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 func newBundleCmd(g *globals) *cobra.Command {
@@ -72,7 +73,7 @@ the same image ID or chart version is kept. The VM image is not part of a bundle
 	cmd.Flags().StringVar(&profile, "profile", "", "profile: full or vault (default: spec.profile of the config)")
 	cmd.Flags().StringVar(&chartRepo, "chart-repo", "", "Helm repository to pull the upstream charts from instead of https://helm.releases.hashicorp.com (a mirror)")
 	cmd.Flags().IntVar(&vms, "vms", 0, "as up --vms (VM images are not bundled)")
-	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{sandbox.ProfileFull, sandbox.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{config.ProfileFull, config.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.ValidArgsFunction = completeDirs
 	return cmd
 }
@@ -140,7 +141,7 @@ also hash every file against the manifest.`,
 	}
 	cmd.Flags().StringVar(&profile, "profile", "", "profile to check the bundle against (default: the bundle's own)")
 	cmd.Flags().BoolVar(&verify, "verify", false, "hash every file against the manifest")
-	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{sandbox.ProfileFull, sandbox.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{config.ProfileFull, config.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.ValidArgsFunction = completeDirs
 	return cmd
 }

@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/arcodange/labsbx/internal/cli"
-	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 func newConfigCmd(g *globals) *cobra.Command {
@@ -29,7 +29,7 @@ variables LABSBX_VAULT_IMAGE and LABSBX_POSTGRES_IMAGE override the images.`,
 			if g.out() == cli.OutputJSON {
 				return cli.WriteJSON(g.stdout, cfg)
 			}
-			b, err := sandbox.MarshalConfig(cfg)
+			b, err := config.Marshal(cfg)
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/cluster/k3d"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -41,7 +42,7 @@ A hard guard refuses every kube context, Vault and key file that labsbx did not 
 			if _, err := cli.ParseOutput(g.output); err != nil {
 				return &usageError{err}
 			}
-			if err := sandbox.ValidateName(g.name); err != nil {
+			if err := config.ValidateName(g.name); err != nil {
 				return &usageError{err}
 			}
 			if g.quiet && g.verbose > 0 {
@@ -116,8 +117,8 @@ func (g *globals) store() (*sandbox.Store, error) {
 }
 
 // loadConfig reads --config or the embedded default, with the image overrides.
-func (g *globals) loadConfig() (*sandbox.Config, error) {
-	return sandbox.LoadConfig(g.configPath, g.getenv)
+func (g *globals) loadConfig() (*config.Config, error) {
+	return config.Load(g.configPath, g.getenv)
 }
 
 // completeNames completes --name with the sandboxes in the state root.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -109,6 +110,6 @@ one that lacks an image or chart fails before anything is touched.`,
 	_ = cmd.MarkFlagDirname("bundle")
 	cmd.Flags().BoolVar(&merge, "merge-kubeconfig", false, "full profile: also merge the cluster's context into ~/.kube/config (see 'labsbx kubeconfig merge')")
 	cmd.Flags().BoolVar(&switchContext, "switch-context", false, "with --merge-kubeconfig: make the sandbox's context current")
-	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{sandbox.ProfileFull, sandbox.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{config.ProfileFull, config.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

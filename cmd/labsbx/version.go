@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/arcodange/labsbx/internal/cli"
-	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 // version and commit are set at build time: -ldflags "-X main.version=… -X main.commit=…".
@@ -40,7 +40,7 @@ func currentVersion() versionInfo {
 	if v.Version == "" {
 		v.Version = "dev"
 	}
-	spec := sandbox.DefaultSpec()
+	spec := config.DefaultSpec()
 	v.Defaults = map[string]string{
 		"vaultImage":    spec.Vault.Image,
 		"postgresImage": spec.Postgres.Image,

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/arcodange/labsbx/internal/cli"
-	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vm"
 	"github.com/arcodange/labsbx/vmimages"
@@ -251,7 +251,7 @@ checked against Debian's SHA512SUMS.`,
 			if len(args) > 1 {
 				return usagef("%q takes at most one recipe", cmd.CommandPath())
 			}
-			recipe := sandbox.DefaultSpec().VMs.Image
+			recipe := config.DefaultSpec().VMs.Image
 			if len(args) == 1 {
 				recipe = args[0]
 			}

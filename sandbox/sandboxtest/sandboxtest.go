@@ -9,23 +9,24 @@ import (
 
 	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 // New returns a configuration with a state root of its own and a vault-profile config
 // on the local test images (labsbx.local/vault, labsbx.local/postgres). The sandbox
 // name is removed with down when the test ends, whatever the test did. Without Docker
 // or the images the test stops through testenv.Require.
-func New(t testing.TB, name string, apps ...string) (*sandbox.Configuration, *sandbox.Config) {
+func New(t testing.TB, name string, apps ...string) (*sandbox.Configuration, *config.Config) {
 	t.Helper()
 	testenv.RequireImage(t, testenv.VaultImage)
 	testenv.RequireImage(t, testenv.PostgresImage)
-	env := map[string]string{sandbox.EnvVaultImage: testenv.VaultImage, sandbox.EnvPostgresImage: testenv.PostgresImage}
+	env := map[string]string{config.EnvVaultImage: testenv.VaultImage, config.EnvPostgresImage: testenv.PostgresImage}
 	getenv := func(k string) string { return env[k] }
-	cfg, err := sandbox.LoadConfig("", getenv)
+	cfg, err := config.Load("", getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Spec.Profile = sandbox.ProfileVault
+	cfg.Spec.Profile = config.ProfileVault
 	if len(apps) > 0 {
 		cfg.Spec.Apps = apps
 	}

@@ -1,4 +1,4 @@
-package sandbox
+package config
 
 import (
 	"bytes"
@@ -153,8 +153,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// MarshalConfig renders a config as YAML, the form `labsbx config view` prints.
-func MarshalConfig(c *Config) ([]byte, error) {
+// Marshal renders a config as YAML, the form `labsbx config view` prints.
+func Marshal(c *Config) ([]byte, error) {
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

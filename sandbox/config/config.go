@@ -1,4 +1,4 @@
-package sandbox
+package config
 
 import (
 	_ "embed"
@@ -23,6 +23,14 @@ const (
 	ProfileVault = "vault"
 )
 
+// Namespaces of the full profile: no app may be named after one, since each demo app is
+// release <app> in namespace <app>.
+const (
+	NamespacePostgres = "postgres"
+	NamespaceVault    = "vault"
+	NamespaceVSO      = "vault-secrets-operator"
+)
+
 // Environment variables that override the images, for mirrors and offline machines.
 const (
 	EnvVaultImage    = "LABSBX_VAULT_IMAGE"
@@ -32,8 +40,8 @@ const (
 //go:embed default.yaml
 var defaultConfig []byte
 
-// DefaultConfig returns the embedded default config document.
-func DefaultConfig() []byte { return append([]byte(nil), defaultConfig...) }
+// Default returns the embedded default config document.
+func Default() []byte { return append([]byte(nil), defaultConfig...) }
 
 // Config is the versioned document, as a user writes it.
 type Config struct {
@@ -132,9 +140,9 @@ func (e *ConfigError) Error() string {
 // maxConfigSize bounds the read of a config file: a real one is a few KiB.
 const maxConfigSize = 1 << 20
 
-// LoadConfig reads the config at path, or the embedded default when path is empty,
+// Load reads the config at path, or the embedded default when path is empty,
 // applies the environment overrides and validates the result.
-func LoadConfig(path string, getenv func(string) string) (*Config, error) {
+func Load(path string, getenv func(string) string) (*Config, error) {
 	src, data := "(embedded default)", defaultConfig
 	if path != "" {
 		b, err := fsutil.ReadRegular(path, maxConfigSize)
@@ -143,12 +151,12 @@ func LoadConfig(path string, getenv func(string) string) (*Config, error) {
 		}
 		src, data = path, b
 	}
-	return ParseConfig(src, data, getenv)
+	return Parse(src, data, getenv)
 }
 
-// ParseConfig decodes data strictly, fills defaults, applies the environment
+// Parse decodes data strictly, fills defaults, applies the environment
 // overrides (getenv may be nil) and validates.
-func ParseConfig(source string, data []byte, getenv func(string) string) (*Config, error) {
+func Parse(source string, data []byte, getenv func(string) string) (*Config, error) {
 	cfg, err := decodeStrict(source, data)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package sandbox
+package config
 
 import (
 	"os"
@@ -21,14 +21,14 @@ func TestConfigGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := ParseConfig(filepath.Base(f), data, nil)
+			cfg, err := Parse(filepath.Base(f), data, nil)
 			var got []byte
 			switch {
 			case strings.HasPrefix(name, "good-"):
 				if err != nil {
 					t.Fatalf("want a valid config, got: %v", err)
 				}
-				if got, err = MarshalConfig(cfg); err != nil {
+				if got, err = Marshal(cfg); err != nil {
 					t.Fatal(err)
 				}
 			case strings.HasPrefix(name, "bad-"):
@@ -45,7 +45,7 @@ func TestConfigGolden(t *testing.T) {
 }
 
 func TestEmbeddedDefault(t *testing.T) {
-	cfg, err := LoadConfig("", func(string) string { return "" })
+	cfg, err := Load("", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,15 +53,15 @@ func TestEmbeddedDefault(t *testing.T) {
 		t.Errorf("default spec: profile %q apps %v, want vault [webapp]", cfg.Spec.Profile, cfg.Spec.Apps)
 	}
 	// A round trip through the rendered form gives the same document.
-	out, err := MarshalConfig(cfg)
+	out, err := Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := ParseConfig("rendered", out, nil)
+	again, err := Parse("rendered", out, nil)
 	if err != nil {
 		t.Fatalf("rendered default does not parse: %v\n%s", err, out)
 	}
-	out2, _ := MarshalConfig(again)
+	out2, _ := Marshal(again)
 	if string(out) != string(out2) {
 		t.Errorf("round trip changed the config:\n%s\n---\n%s", out, out2)
 	}
@@ -69,7 +69,7 @@ func TestEmbeddedDefault(t *testing.T) {
 
 func TestImageOverrides(t *testing.T) {
 	env := map[string]string{EnvVaultImage: "mirror.local/vault:1.21.0", EnvPostgresImage: "mirror.local/postgres:15"}
-	cfg, err := LoadConfig("", func(k string) string { return env[k] })
+	cfg, err := Load("", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,14 +77,14 @@ func TestImageOverrides(t *testing.T) {
 		t.Errorf("overrides not applied: vault %q postgres %q", cfg.Spec.Vault.Image, cfg.Spec.Postgres.Image)
 	}
 	env[EnvVaultImage] = "Not An Image"
-	_, err = LoadConfig("", func(k string) string { return env[k] })
+	_, err = Load("", func(k string) string { return env[k] })
 	if err == nil || !strings.Contains(err.Error(), "spec.vault.image") {
 		t.Errorf("a bad override must name spec.vault.image, got %v", err)
 	}
 }
 
-func TestLoadConfigMissingFile(t *testing.T) {
-	_, err := LoadConfig(filepath.Join(t.TempDir(), "nope.yaml"), nil)
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), nil)
 	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
 		t.Errorf("want an error naming the file, got %v", err)
 	}
