@@ -379,6 +379,9 @@ func RetryUnreachable[T any](ctx context.Context, every time.Duration, fn func()
 // Unreachable reports whether err means "nothing answers there (yet)": also a
 // container that the guard sees not running yet (nothing was sent to it).
 func Unreachable(err error) bool {
+	if errors.Is(err, guard.ErrReceiverStopped) || errors.Is(err, guard.ErrRefused) {
+		return false // nothing will answer until someone acts
+	}
 	var ne net.Error
 	return errors.Is(err, guard.ErrReceiverDown) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) ||

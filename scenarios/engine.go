@@ -68,6 +68,9 @@ type Options struct {
 type Drill struct {
 	cfg  *sandbox.Configuration
 	opts Options
+	// refused is the first guard refusal a phase met: the run stops there and exits
+	// with it (status 3), since nothing more may be done to that sandbox.
+	refused error
 }
 
 // NewDrill prepares a drill run.
@@ -135,7 +138,7 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 		if res.Result != ResultPassed {
 			failed = append(failed, s.Name())
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || d.refused != nil {
 			break
 		}
 	}
@@ -147,6 +150,9 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return rep, err
+	}
+	if d.refused != nil {
+		return rep, d.refused
 	}
 	if len(failed) > 0 {
 		return rep, &VerifyFailure{Failed: failed}
@@ -166,6 +172,9 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 		if err != nil {
 			pr.Result, pr.Error = ResultFailed, err.Error()
 			res.Result, res.FailedPhase, res.Error = ResultFailed, phase, err.Error()
+			if errors.Is(err, guard.ErrRefused) && d.refused == nil {
+				d.refused = err
+			}
 		}
 		res.Phases = append(res.Phases, pr)
 		return err == nil

@@ -12,10 +12,14 @@ import (
 	"github.com/docker/go-connections/nat"
 )
 
-// ErrReceiverDown means that the container which must serve a port is not running (or
-// not publishing yet). It is not a refusal: a wait treats it as "not answering yet".
-// Nothing is sent meanwhile.
+// ErrReceiverDown means that the container which must serve a port is starting (or
+// restarting) and does not publish it yet. It is not a refusal: a wait treats it as
+// "not answering yet". Nothing is sent meanwhile.
 var ErrReceiverDown = errors.New("the sandbox's container is not serving yet")
+
+// ErrReceiverStopped means that the container which must serve a port is stopped:
+// nothing is sent, and nothing will answer until it is started.
+var ErrReceiverStopped = errors.New("the sandbox's container is stopped")
 
 // ReceiverProof proves that a local port is served by the sandbox's own process, not
 // merely that something answers there: before a token, key or password leaves labsbx,
@@ -102,8 +106,10 @@ func judgeReceiver(c container.InspectResponse, r Receiver) (string, error) {
 		return "", refusef("container %s does not carry sandbox %q's UUID %s", r.Container, rec.Name, rec.UUID)
 	case r.ContainerID != "" && c.ID != r.ContainerID:
 		return "", refusef("container %s is not the one labsbx recorded (%.12s)", r.Container, r.ContainerID)
-	case c.State == nil || !c.State.Running || c.State.Paused || c.State.Restarting:
-		return "", fmt.Errorf("%w: container %s is not running (start it with `labsbx up --name %s`)", ErrReceiverDown, r.Container, rec.Name)
+	case c.State == nil || c.State.Restarting:
+		return "", fmt.Errorf("%w: container %s is restarting", ErrReceiverDown, r.Container)
+	case !c.State.Running || c.State.Paused:
+		return "", fmt.Errorf("%w: container %s is not running; start it with `labsbx up --name %s`", ErrReceiverStopped, r.Container, rec.Name)
 	case c.NetworkSettings == nil:
 		return "", fmt.Errorf("%w: container %s publishes no port yet", ErrReceiverDown, r.Container)
 	}

@@ -39,7 +39,7 @@ func TestJudgeReceiver(t *testing.T) {
 	}{
 		{"ours", inspected("c1", ours, true, "t0", bind), r, "ok"},
 		{"a k3d node", inspected("n1", node, true, "t0", bind), nodeR, "ok"},
-		{"stopped", inspected("c1", ours, false, "t0", bind), r, "down"},
+		{"stopped", inspected("c1", ours, false, "t0", bind), r, "stopped"},
 		{"another container ID", inspected("c2", ours, true, "t0", bind), r, "refused"},
 		{"another UUID", inspected("c1", map[string]string{LabelSandbox: "demo", LabelUUID: "other"}, true, "t0", bind), r, "refused"},
 		{"the name only", inspected("c1", map[string]string{LabelSandbox: "demo"}, true, "t0", bind), r, "refused"},
@@ -54,6 +54,8 @@ func TestJudgeReceiver(t *testing.T) {
 		switch {
 		case errors.Is(err, ErrReceiverDown):
 			got = "down"
+		case errors.Is(err, ErrReceiverStopped):
+			got = "stopped"
 		case errors.Is(err, ErrRefused):
 			got = "refused"
 		case err != nil:
