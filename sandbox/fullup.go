@@ -46,8 +46,9 @@ type ClusterProvider interface {
 	ImportImages(ctx context.Context, refs []string) error
 	// Delete removes the cluster, if it exists and is this sandbox's.
 	Delete(ctx context.Context) (bool, error)
-	// Stop stops every node at once, a power cut of the whole cluster; Start starts
-	// them again and waits for the server (the full-restart drill).
+	// Stop stops every node (k3d: one after another, each gracefully), and Start
+	// starts them again and waits for the server: a power cycle of the whole cluster,
+	// not a power cut (the full-restart drill).
 	Stop(ctx context.Context) error
 	Start(ctx context.Context) error
 	// ServerNode is the container of the first server, which publishes the ports.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/k3d-io/k3d/v5/pkg/client"
 	"github.com/k3d-io/k3d/v5/pkg/config/v1alpha5"
@@ -203,7 +202,7 @@ func (p *Provider) Stop(ctx context.Context) error {
 }
 
 // Start starts the cluster's nodes as `k3d cluster start` does, and waits for the
-// server.
+// server, for at most StartTimeout (see startWithin); a timeout says what to do.
 func (p *Provider) Start(ctx context.Context) error {
 	c, err := p.owned(ctx)
 	if err != nil {
@@ -217,9 +216,21 @@ func (p *Provider) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start k3d cluster %s: %w", c.Name, err)
 	}
-	opts := k3dtypes.ClusterStartOpts{WaitForServer: true, Timeout: 3 * time.Minute, EnvironmentInfo: env,
+	opts := k3dtypes.ClusterStartOpts{WaitForServer: true, Timeout: StartTimeout, EnvironmentInfo: env,
 		Intent: k3dtypes.IntentClusterStart, HostAliases: fromLabels.HostAliases}
-	if err := client.ClusterStart(ctx, runtimes.Docker, c, opts); err != nil {
+	err = startWithin(ctx, StartTimeout, startGrace, func(ctx context.Context) error {
+		return client.ClusterStart(ctx, runtimes.Docker, c, opts)
+	})
+	if errors.Is(err, ErrStartTimeout) {
+		servers := 0
+		for _, n := range c.Nodes {
+			if n.Role == k3dtypes.ServerRole {
+				servers++
+			}
+		}
+		return fmt.Errorf("start k3d cluster %s: %w; %s", c.Name, err, startTimeoutHint(p.sandbox, servers))
+	}
+	if err != nil {
 		return fmt.Errorf("start k3d cluster %s: %w", c.Name, err)
 	}
 	return nil
