@@ -182,8 +182,10 @@ func appsBackAfterRestart(ctx context.Context, e *Env) error {
 		}
 		before := e.appsBefore[app]
 		var sync time.Time
-		if ev, ok := vso.FirstSyncedOrRenewed(events); ok {
-			sync = ev.FirstSince(unsealed)
+		for _, ev := range events {
+			if t := ev.FirstSince(unsealed); ev.SyncedOrRenewed() && (sync.IsZero() || t.Before(sync)) {
+				sync = t
+			}
 		}
 		if !s.LastRenewal.Before(unsealed.Truncate(time.Second)) && (sync.IsZero() || s.LastRenewal.Before(sync)) {
 			sync = s.LastRenewal

@@ -183,16 +183,6 @@ func (e Event) SyncedOrRenewed() bool {
 	return false
 }
 
-// FirstSyncedOrRenewed is the first of events that SyncedOrRenewed.
-func FirstSyncedOrRenewed(events []Event) (Event, bool) {
-	for _, e := range events {
-		if e.SyncedOrRenewed() {
-			return e, true
-		}
-	}
-	return Event{}, false
-}
-
 // Observer reads the app's side through the guard-verified connection.
 type Observer struct {
 	cs  kubernetes.Interface

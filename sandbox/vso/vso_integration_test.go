@@ -149,9 +149,6 @@ func TestIntegrationObserver(t *testing.T) {
 	if notInWindow.SyncedOrRenewed() || !rotated.SyncedOrRenewed() || rotated.SyncReason() != SyncReasonVaultTokenRotated {
 		t.Errorf("not-in-window %+v counts as a sync, or the rotation %+v does not (reason %q)", notInWindow, rotated, rotated.SyncReason())
 	}
-	if e, ok := FirstSyncedOrRenewed(events); !ok || e.Reason != ReasonSecretRotated {
-		t.Errorf("FirstSyncedOrRenewed = %+v, %v", e, ok)
-	}
 	if old, _ := obs.Events(ctx, app, vso.now().Add(time.Hour)); len(old) != 0 {
 		t.Errorf("Events in the future = %+v", old)
 	}
