@@ -106,6 +106,31 @@ func TestRenderDemoApp(t *testing.T) {
 	}
 }
 
+// TestDemoAppDoesNotAskForRevocation: VSO revokes a VaultDynamicSecret's lease on
+// deletion with the app's own Vault token, whose runtime policy (production's: read
+// config and creds) grants no sys/leases/revoke; sandbox/vault's
+// TestIntegrationBootstrapLayout shows that token cannot revoke. So the demo app does
+// not ask for revocation, which would only fail with a 403.
+func TestDemoAppDoesNotAskForRevocation(t *testing.T) {
+	for _, doc := range splitDocs(renderDemoApp(t, "webapp")) {
+		var obj struct {
+			Kind string         `json:"kind"`
+			Spec map[string]any `json:"spec"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Fatal(err)
+		}
+		if obj.Kind != "VaultDynamicSecret" {
+			continue
+		}
+		if revoke, ok := obj.Spec["revoke"].(bool); !ok || revoke {
+			t.Errorf("VaultDynamicSecret spec.revoke = %v (set: %v), want false", obj.Spec["revoke"], ok)
+		}
+		return
+	}
+	t.Fatal("no VaultDynamicSecret rendered")
+}
+
 // TestRenderRefusals: the charts refuse values that would break the Vault layout.
 func TestRenderRefusals(t *testing.T) {
 	demo, err := charts.Load(charts.DemoApp)

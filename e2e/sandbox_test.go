@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/scenarios"
 )
 
@@ -66,6 +67,9 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
 	if secrets["VAULT_ADDR"] != up.VaultAddr {
 		t.Errorf("env VAULT_ADDR %q, up said %q", secrets["VAULT_ADDR"], up.VaultAddr)
 	}
+	if profile == "full" {
+		checkFullUp(t, secrets, []string{"webapp"}) // VSO's two syncs on creation; see fullprofile_test.go
+	}
 
 	// CI logs in with the minted token and writes its app's config.
 	tok := strings.TrimSpace(c.ok("ci", "token", "webapp", "--name", name).stdout)
@@ -99,6 +103,9 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
 	for _, s := range rep.Scenarios {
 		t.Logf("drill %-22s %s detect %5d ms  recover %5d ms  total %5d ms", s.Name, s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
 	}
+	if profile == "full" {
+		checkFullDrills(t, rep) // VSO's timing and side effects, as reported
+	}
 
 	// --no-recover leaves the fault: exit 4, a JUnit failure, and drill recover undoes it.
 	failed := filepath.Join(t.TempDir(), "failed")
@@ -114,6 +121,15 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
 	// A drill killed during its inject phase is undone by drill recover.
 	killDuringInject(t, c, name, "full-restart")
 	c.ok("drill", "run", "seal", "lost-lease", "--name", name)
+
+	if profile == "full" {
+		// A new Vault image: up rolls Vault's pod and unseals the new one.
+		image := c.env["LABSBX_VAULT_IMAGE"]
+		if image == "" {
+			image = config.DefaultSpec().Vault.Image
+		}
+		checkVaultRolls(t, c, secrets, name, image)
+	}
 
 	// Nothing secret reached an output other than env and ci token.
 	out := c.transcript.String()

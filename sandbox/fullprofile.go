@@ -104,6 +104,11 @@ func vaultChartValues(image string) map[string]any {
 			"ha":          map[string]any{"enabled": false},
 			"dataStorage": map[string]any{"enabled": true, "size": "1Gi"},
 			"service":     map[string]any{"type": "NodePort", "nodePort": cluster.VaultNodePort},
+			// The chart's default, OnDelete, leaves the old pod running after an image
+			// change until someone deletes it. RollingUpdate makes the StatefulSet
+			// controller replace it; up waits for that, then unseals the new pod
+			// (waitVault, initUnseal).
+			"updateStrategyType": "RollingUpdate",
 			"readinessProbe": map[string]any{
 				"enabled": true,
 				"path":    "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204",

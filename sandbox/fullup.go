@@ -13,6 +13,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,8 +47,9 @@ type ClusterProvider interface {
 	ImportImages(ctx context.Context, refs []string) error
 	// Delete removes the cluster, if it exists and is this sandbox's.
 	Delete(ctx context.Context) (bool, error)
-	// Stop stops every node at once, a power cut of the whole cluster; Start starts
-	// them again and waits for the server (the full-restart drill).
+	// Stop stops every node (k3d: one after another, each gracefully), and Start
+	// starts them again and waits for the server: a power cycle of the whole cluster,
+	// not a power cut (the full-restart drill).
 	Stop(ctx context.Context) error
 	Start(ctx context.Context) error
 	// ServerNode is the container of the first server, which publishes the ports.
@@ -118,6 +120,7 @@ func (p *fullProfile) steps(name string, spec config.Spec, hadVMs bool) []step {
 			s = append(s, st, step{"Waiting for Postgres and its roles Job", p.waitPostgres})
 		case charts.Vault:
 			s = append(s, st,
+				step{"Waiting for Vault's pod to run the release's spec (a replaced pod starts sealed)", p.waitVault},
 				step{"Initialising and unsealing Vault", p.initUnseal},
 				step{"Bootstrapping the Vault layout (kubernetes auth in the cluster, database via " + postgresServiceHost + ")", p.bootstrap})
 		case charts.DemoApp:
@@ -510,6 +513,48 @@ func (p *fullProfile) waitPostgres(ctx context.Context) error {
 	}
 	p.res.Postgres = p.st.PostgresAdminEndpoint(sec).String()
 	return nil
+}
+
+// waitVault waits until Vault's StatefulSet runs the release's latest spec, so that
+// the unseal that follows goes to the pod that stays: after an image change the
+// controller replaces the pod (RollingUpdate, see vaultChartValues), and the new one
+// starts sealed. Its readiness probe passes while sealed.
+func (p *fullProfile) waitVault(ctx context.Context) error {
+	if err := p.connect(ctx); err != nil {
+		return err
+	}
+	return pollUntil(ctx, podsTimeout, podsInterval, func(ctx context.Context) error {
+		ss, err := p.cs.AppsV1().StatefulSets(NamespaceVault).Get(ctx, charts.Vault, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if ok, why := statefulSetRolledOut(ss); !ok {
+			return fmt.Errorf("StatefulSet %s/%s: %s", NamespaceVault, charts.Vault, why)
+		}
+		return nil
+	})
+}
+
+// statefulSetRolledOut is `kubectl rollout status` for a StatefulSet that rolls its
+// pods (RollingUpdate): the controller saw the latest spec, every pod runs its
+// revision and is ready.
+func statefulSetRolledOut(ss *appsv1.StatefulSet) (bool, string) {
+	want := int32(1)
+	if ss.Spec.Replicas != nil {
+		want = *ss.Spec.Replicas
+	}
+	st := ss.Status
+	switch {
+	case st.ObservedGeneration < ss.Generation:
+		return false, "waiting for the StatefulSet controller to see the new spec"
+	case st.UpdateRevision != "" && st.CurrentRevision != st.UpdateRevision:
+		return false, fmt.Sprintf("%d of %d pods run revision %s, the others %s", st.UpdatedReplicas, want, st.UpdateRevision, st.CurrentRevision)
+	case st.UpdatedReplicas < want:
+		return false, fmt.Sprintf("%d of %d pods updated", st.UpdatedReplicas, want)
+	case st.ReadyReplicas < want:
+		return false, fmt.Sprintf("%d of %d pods ready", st.ReadyReplicas, want)
+	}
+	return true, fmt.Sprintf("%d of %d pods updated and ready", st.ReadyReplicas, want)
 }
 
 func (p *fullProfile) initUnseal(ctx context.Context) error { return p.vaultProfile.initUnseal(ctx) }

@@ -74,9 +74,16 @@ func (e *Env) appsRecovered(ctx context.Context, before map[string]vso.AppState,
 	return errors.Join(errs...)
 }
 
-// markAppEvents turns what VSO reported on each app since the fault into milestones at
-// the Events' own (first-seen) times, the first of each reason per app ("webapp: VSO
-// SecretSyncError"), so that the report shows when the app side broke and came back.
+// markAppEvents turns what VSO reported on each app since the fault into milestones,
+// the first of each reason per app ("webapp: VSO SecretSyncError"), so that the report
+// shows when the app side broke and came back. A sync's reason is part of the name
+// ("webapp: VSO SecretRotated (sync_reason=SecretLeaseRenewalError)"): for a revoked
+// lease that rotation is the only trace VSO leaves.
+//
+// VSO's recorder merges identical Events into one whose count grows while its first
+// time stays at the first occurrence ever, so an Event seen more than once is dated
+// by its last sighting unless the whole series lies inside the drill; then it also
+// gets a milestone at its last sighting ("… (last of 3)").
 func (e *Env) markAppEvents(ctx context.Context, since time.Time) error {
 	for _, app := range e.State.Spec.Apps {
 		events, err := e.Apps.Events(ctx, app, since)
@@ -89,13 +96,15 @@ func (e *Env) markAppEvents(ctx context.Context, since time.Time) error {
 				continue
 			}
 			seen[ev.Reason] = true
-			// A repeated Event started at its first sighting, or at the fault if it was
-			// already repeating before.
-			at := ev.First
-			if at.IsZero() {
-				at = ev.Time
+			name := fmt.Sprintf("%s: VSO %s", app, ev.Reason)
+			if r := ev.SyncReason(); r != "" {
+				name += " (sync_reason=" + r + ")"
 			}
-			e.markAt(fmt.Sprintf("%s: VSO %s", app, ev.Reason), later(at, since))
+			at := later(ev.FirstSince(since), since)
+			e.markAt(name, at)
+			if ev.Repeated() && ev.Time.After(at) {
+				e.markAt(fmt.Sprintf("%s (last of %d)", name, ev.Count), ev.Time)
+			}
 		}
 	}
 	return nil

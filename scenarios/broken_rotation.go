@@ -19,7 +19,10 @@ func init() {
 
 // brokenRotation: what Vault needs to mint credentials is broken in the database, so
 // new credentials fail while existing leases live on. Two variants:
-//   - grant: Vault's Postgres admin loses CREATEROLE;
+//   - grant: Vault's Postgres admin loses CREATEROLE. That blocks renewal too (Vault
+//     renews a Postgres lease with ALTER ROLE … VALID UNTIL, which needs CREATEROLE):
+//     existing leases live only to their TTL, and VSO, failing to renew, can neither
+//     renew nor replace them until the grant is back;
 //   - role:  <app>_role, which every dynamic user is granted, is dropped.
 type brokenRotation struct{ variant string }
 
@@ -77,8 +80,21 @@ func (b brokenRotation) Observe(ctx context.Context, e *Env) error {
 	if !strings.Contains(err.Error(), b.symptom(e.Consumer.App)) {
 		return fmt.Errorf("issuing fails, but without the database's error %q: %w", b.symptom(e.Consumer.App), err)
 	}
+	if b.variant == "grant" {
+		err := e.Consumer.Renew(ctx)
+		if err == nil {
+			return errors.New("issuing fails, but the existing lease still renews without CREATEROLE")
+		}
+		if !strings.Contains(err.Error(), "permission denied") {
+			return fmt.Errorf("renewing fails, but without the database's error: %w", err)
+		}
+		e.markOnce(msRenewalBlocked)
+	}
 	return nil
 }
+
+// msRenewalBlocked: without CREATEROLE, leases cannot be renewed either.
+const msRenewalBlocked = "renewing the existing lease fails too: it lives only to its TTL"
 
 func (b brokenRotation) Recover(ctx context.Context, e *Env) error {
 	_, err := b.repair(ctx, e)

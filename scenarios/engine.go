@@ -71,10 +71,15 @@ type Drill struct {
 	// refused is the first guard refusal a phase met: the run stops there and exits
 	// with it (status 3), since nothing more may be done to that sandbox.
 	refused error
+	// vsoSlack is what verify allows VSO beyond its renewal window on the full
+	// profile: its longest back-off and an app's rollout.
+	vsoSlack time.Duration
 }
 
 // NewDrill prepares a drill run.
-func NewDrill(cfg *sandbox.Configuration, opts Options) *Drill { return &Drill{cfg: cfg, opts: opts} }
+func NewDrill(cfg *sandbox.Configuration, opts Options) *Drill {
+	return &Drill{cfg: cfg, opts: opts, vsoSlack: vso.SyncBackoffMax + appRolloutAllowance}
+}
 
 func (d *Drill) now() time.Time { return d.cfg.Clock() }
 
@@ -259,7 +264,7 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 			}
 		}
 		verified := run(PhaseVerify, func(ctx context.Context) error {
-			return poll(ctx, d.verifyTimeout(), func(ctx context.Context) error {
+			return poll(ctx, d.verifyTimeout(e, d.now()), func(ctx context.Context) error {
 				if err := s.Verify(ctx, e); err != nil || e.Apps == nil {
 					return err
 				}
@@ -287,11 +292,35 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 }
 
 // verifyTimeout: with --no-recover nothing will come back, so do not wait long for it.
-func (d *Drill) verifyTimeout() time.Duration {
+// On the full profile the apps come back on VSO's schedule, not the drill's: verify
+// waits at least appRecoveryBudget.
+func (d *Drill) verifyTimeout(e *Env, now time.Time) time.Duration {
 	if d.opts.NoRecover {
 		return min(d.opts.Timeout, 2*time.Second)
 	}
+	if e.Apps != nil {
+		return max(d.opts.Timeout, untilRenewals(e.appsBefore, now)+d.vsoSlack)
+	}
 	return d.opts.Timeout
+}
+
+// appRolloutAllowance is what a demo app's rollout may take once VSO restarted it: a
+// new pod scheduled and started, and its readiness probe (every 5 s) passing.
+const appRolloutAllowance = 2 * time.Minute
+
+// untilRenewals is how long until VSO has tried to renew every app's lease: it
+// notices a revoked lease or a broken database only then (by about 80 % of the
+// lease's duration after its last renewal; measured 42–46 s into a 60 s lease). On top
+// of it, verify allows vsoSlack: a failed sync is retried after a back-off of up to a
+// minute, and the rollout VSO triggers must then finish.
+func untilRenewals(before map[string]vso.AppState, now time.Time) time.Duration {
+	var d time.Duration
+	for _, s := range before {
+		if _, to, ok := vso.RenewalWindow(s); ok {
+			d = max(d, to.Sub(now))
+		}
+	}
+	return d
 }
 
 func (d *Drill) recordFault(st *sandbox.State, s Scenario) error {

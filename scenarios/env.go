@@ -40,6 +40,7 @@ type Env struct {
 
 	cfg        *sandbox.Configuration
 	values     map[string]string // what a scenario carries from one phase to the next
+	seen       map[string]time.Time
 	mu         sync.Mutex
 	milestones []Milestone
 	now        func() time.Time
@@ -64,7 +65,7 @@ func (e *Env) takeMilestones() []Milestone {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	m := e.milestones
-	e.milestones = nil
+	e.milestones, e.seen = nil, nil // both belong to one scenario run
 	return m
 }
 
@@ -333,6 +334,21 @@ func (e *Env) peekMilestones() []Milestone {
 
 // SaveState writes the sandbox state (a VM's new port, for one).
 func (e *Env) SaveState() error { return e.cfg.Store.Save(e.State, e.cfg.Clock()) }
+
+// firstSeen records the first time something was observed (a polled state has no
+// time of its own), and returns it.
+func (e *Env) firstSeen(what string, now time.Time) time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.seen == nil {
+		e.seen = map[string]time.Time{}
+	}
+	if t, ok := e.seen[what]; ok {
+		return t
+	}
+	e.seen[what] = now
+	return now
+}
 
 // set and get carry a value from one phase of a scenario to the next.
 func (e *Env) set(k, v string) {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/postgres"
@@ -20,7 +18,19 @@ func init() { register(fullRestart{}) }
 // fullRestart: every component is power-cycled. Vault comes back sealed; recovery must
 // follow production's order: Postgres up, then Vault up (sealed), then unseal, then
 // credentials, then the consumer.
+//
+// On the full profile the power cycle is k3d's stop and start of the whole cluster.
+// k3d stops the nodes one after another, each gracefully (Docker's stop: SIGTERM,
+// then SIGKILL after a grace period), so this is a power *cycle*, not a power cut:
+// Postgres and Vault get to shut down cleanly.
 type fullRestart struct{}
+
+// AppOutcome: on the full profile the power cycle restarts VSO too. With the chart's
+// default client cache (in memory), a restarted VSO logs in to Vault afresh and then
+// rotates every app: new lease, new Secret, rollout-restart
+// (sync_reason="VaultTokenRotated"). A full restart therefore means "rotated" there.
+// (The vault profile has no apps, and no use for the outcome.)
+func (fullRestart) AppOutcome() AppOutcome { return AppRotated }
 
 // The milestones of the recovery, in the order they must happen.
 const (
@@ -37,17 +47,23 @@ var recoveryOrder = []string{msPostgresUp, msVaultSealed, msUnsealed, msCredsIss
 const (
 	msClusterStopped = "cluster stopped"
 	msClusterStarted = "cluster started"
-	// msVSOSynced: VSO's first successful sync or lease renewal after the unseal. VSO
-	// must log in to Vault again for it (its pod restarted with the cluster), so it
-	// also marks the re-authentication.
-	msVSOSynced = "vso re-authenticated and synced"
-	// msAppsReady: every app pod Ready again after the restart. Apps may come back
-	// before the unseal (their credentials outlive a restart), so this one is timed
-	// and reported, and only required after the cluster started.
+	// msVSOLoggedIn: VSO logged in to Vault again after the unseal (its pod restarted
+	// with the cluster, and a sealed Vault refuses logins). The evidence, earliest
+	// first: a new Vault client ID in the VaultDynamicSecret's status, or anything VSO
+	// can only do logged in (a sync or a renewal).
+	msVSOLoggedIn = "vso logged in again"
+	// msVSOSynced: VSO's first real sync or lease renewal after the unseal: a
+	// SecretSynced or SecretRotated Event, a "Renewed lease" one, or a newer
+	// status.lastRenewalTime. A restarted VSO also records a Normal SecretLeaseRenewal
+	// "Not in renewal window…" without renewing or syncing anything: that one does not
+	// count.
+	msVSOSynced = "vso synced"
+	// msAppsReady: every app's pods Ready on the rotated credentials (VSO restarted the
+	// Deployments after its sync).
 	msAppsReady = "apps ready"
 )
 
-var clusterRecoveryOrder = []string{msClusterStarted, msPostgresUp, msVaultSealed, msUnsealed, msVSOSynced}
+var clusterRecoveryOrder = []string{msClusterStarted, msPostgresUp, msVaultSealed, msUnsealed, msVSOLoggedIn, msVSOSynced, msAppsReady}
 
 // clusterWait bounds how long Postgres may take to answer after the cluster started.
 const clusterWait = 5 * time.Minute
@@ -55,7 +71,8 @@ const clusterWait = 5 * time.Minute
 func (fullRestart) Name() string { return "full-restart" }
 
 func (fullRestart) Description() string {
-	return "every component is stopped and started: Vault comes back sealed and nothing that needs a secret works until unseal"
+	return "every component is stopped and started (a power cycle): Vault comes back sealed and nothing that needs a secret works until unseal; " +
+		"with VSO (full profile), every app then gets new credentials and a rollout"
 }
 func (fullRestart) Runbook(e *Env) string { return "labsbx vault unseal --name " + e.State.Name }
 
@@ -121,8 +138,9 @@ func (fullRestart) Verify(ctx context.Context, e *Env) error {
 	return checkOrder(e.peekMilestones(), recoveryOrder)
 }
 
-// powerCycleCluster stops every node of the k3d cluster at once and starts them again
-// (full profile), then waits for Postgres first, as production recovers.
+// powerCycleCluster stops the k3d cluster's nodes (k3d: one by one, gracefully) and
+// starts them again (full profile), then waits for Postgres first, as production
+// recovers.
 func powerCycleCluster(ctx context.Context, e *Env) error {
 	if err := e.Cluster.Stop(ctx); err != nil {
 		return err
@@ -141,16 +159,18 @@ func powerCycleCluster(ctx context.Context, e *Env) error {
 	return nil
 }
 
-// appsBackAfterRestart requires, for every app, that VSO synced or renewed its
-// credentials after the unseal and that the app's pods are Ready again since the
-// cluster started, and marks when (VSO's times have second precision: one in the
-// second of the unseal counts from the unseal).
+// appsBackAfterRestart requires, for every app, that VSO logged in to Vault again and
+// synced or renewed after the unseal, that it rotated the app (a restarted VSO always
+// does), and that the app's pods are Ready on the new credentials; it then marks when
+// (VSO's Event times have second precision: one in the second of the unseal counts
+// from the unseal). Milestones are marked only once every app is back, at the latest
+// app's times.
 func appsBackAfterRestart(ctx context.Context, e *Env) error {
 	if e.Apps == nil {
 		return errors.New("no view of the apps (VSO) on this sandbox")
 	}
 	unsealed, started := e.milestoneAt(msUnsealed), e.milestoneAt(msClusterStarted)
-	var synced, ready time.Time
+	var loggedIn, synced, ready time.Time
 	for _, app := range e.State.Spec.Apps {
 		s, err := e.Apps.State(ctx, app)
 		if err != nil {
@@ -160,23 +180,40 @@ func appsBackAfterRestart(ctx context.Context, e *Env) error {
 		if err != nil {
 			return err
 		}
-		var back time.Time
-		if ev, ok := vso.First(events, vso.ReasonSecretSynced, vso.ReasonSecretRotated, vso.ReasonSecretLeaseRenewal); ok && ev.Type == corev1.EventTypeNormal {
-			back = ev.Time
+		before := e.appsBefore[app]
+		var sync time.Time
+		for _, ev := range events {
+			if t := ev.FirstSince(unsealed); ev.SyncedOrRenewed() && (sync.IsZero() || t.Before(sync)) {
+				sync = t
+			}
 		}
-		if !s.LastRenewal.Before(unsealed.Truncate(time.Second)) && (back.IsZero() || s.LastRenewal.Before(back)) {
-			back = s.LastRenewal
+		if !s.LastRenewal.Before(unsealed.Truncate(time.Second)) && (sync.IsZero() || s.LastRenewal.Before(sync)) {
+			sync = s.LastRenewal
+		}
+		// A sync needs a login; a new client ID shows one even without a sync.
+		login := sync
+		if before.VaultClientID != "" && s.VaultClientID != "" && s.VaultClientID != before.VaultClientID {
+			if seen := e.firstSeen("vso login "+app+" "+s.VaultClientID, e.now()); login.IsZero() || seen.Before(login) {
+				login = seen
+			}
 		}
 		switch {
-		case back.IsZero():
-			return fmt.Errorf("app %s: VSO has not synced or renewed its credentials since Vault was unsealed", app)
+		case login.IsZero():
+			return fmt.Errorf("app %s: VSO has not logged in to Vault again since the unseal", app)
+		case sync.IsZero():
+			return fmt.Errorf("app %s: VSO logged in again but has not synced or renewed its credentials since the unseal", app)
 		case s.LeaseID == "" || s.SecretUser == "":
 			return fmt.Errorf("app %s: Secret %s holds no credentials", app, vso.SecretName(app))
-		case !s.Ready || s.PodsReadySince.IsZero() || s.PodsReadySince.Before(started.Truncate(time.Second)):
+		}
+		if err := vso.Rotated(before, s); err != nil {
+			return fmt.Errorf("a restarted VSO logs in afresh and rotates every app; %w", err)
+		}
+		if s.PodsReadySince.IsZero() || s.PodsReadySince.Before(started.Truncate(time.Second)) {
 			return fmt.Errorf("app %s: its pods are not Ready again since the cluster restart (%s)", app, s.Rollout)
 		}
-		synced, ready = later(synced, later(back, unsealed)), later(ready, s.PodsReadySince)
+		loggedIn, synced, ready = later(loggedIn, later(login, unsealed)), later(synced, later(sync, unsealed)), later(ready, s.PodsReadySince)
 	}
+	e.markOnceAt(msVSOLoggedIn, loggedIn)
 	e.markOnceAt(msVSOSynced, synced)
 	e.markOnceAt(msAppsReady, later(ready, started))
 	return nil

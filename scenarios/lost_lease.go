@@ -8,12 +8,20 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/arcodange/labsbx/sandbox/postgres"
+	"github.com/arcodange/labsbx/sandbox/vso"
 )
 
 func init() { register(lostLease{}) }
 
 // lostLease: the app's database lease is revoked. Its Postgres user is dropped, and the
 // app must get new credentials, as VSO does.
+//
+// On the full profile VSO notices only when it next tries to renew the lease (67 % of
+// its duration after the last renewal, plus jitter: 42–46 s into a 60 s lease, so 17
+// and 33 s after the fault were measured). It records no warning for a lease that is
+// not found: the first trace is SecretRotated with sync_reason="SecretLeaseRenewalError",
+// then RolloutRestartTriggered. Verify waits for that window (Drill.verifyTimeout), and
+// the report marks when the window opens.
 type lostLease struct{}
 
 func (lostLease) Name() string { return "lost-lease" }
@@ -38,12 +46,15 @@ func (lostLease) Inject(ctx context.Context, e *Env) error {
 	// The full profile: the leases VSO holds for the apps go too, so that VSO has to
 	// notice (at its next renewal) and bring new credentials and a rollout.
 	for _, app := range e.State.Spec.Apps {
-		lease := e.appsBefore[app].LeaseID
-		if e.Apps == nil || lease == "" {
+		before := e.appsBefore[app]
+		if e.Apps == nil || before.LeaseID == "" {
 			continue
 		}
-		if err := e.Vault.Root().Sys().RevokeWithContext(ctx, lease); err != nil {
+		if err := e.Vault.Root().Sys().RevokeWithContext(ctx, before.LeaseID); err != nil {
 			return fmt.Errorf("revoke app %s's lease: %w", app, err)
+		}
+		if from, _, ok := vso.RenewalWindow(before); ok && from.After(e.now()) {
+			e.markAt(app+": VSO's renewal window opens (expected; it notices the revoked lease from then on)", from)
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,6 +202,50 @@ func TestIntegrationBootstrapLayout(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), "permission denied") {
 				t.Errorf("runtime token: %s %s = %v, want permission denied", denied.op, denied.path, err)
+			}
+		}
+	})
+
+	// The runtime identity renews its own lease (Vault's default policy, which a
+	// kubernetes login carries too) but revokes nothing: neither its own lease, by
+	// body or by URL, nor a prefix, nor another app's. VSO's revocation on deletion
+	// would get a 403, hence the demo app's VaultDynamicSecret has revoke: false.
+	t.Run("runtime token cannot revoke", func(t *testing.T) {
+		tok, err := sv.root.Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{Policies: []string{vault.RuntimePolicy("webapp")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(tok.Auth.Policies, "default") {
+			t.Fatalf("runtime token policies %v, want default among them", tok.Auth.Policies)
+		}
+		rt := sv.token(t, tok.Auth.ClientToken)
+		own, err := rt.Logical().ReadWithContext(ctx, vault.CredsPath("webapp"))
+		if err != nil || own == nil {
+			t.Fatalf("read own credentials: %v", err)
+		}
+		other, err := sv.root.Logical().ReadWithContext(ctx, vault.CredsPath("billing"))
+		if err != nil || other == nil {
+			t.Fatalf("read billing's credentials: %v", err)
+		}
+		if _, err := rt.Sys().RenewWithContext(ctx, own.LeaseID, 0); err != nil {
+			t.Errorf("runtime token cannot renew its own lease (VSO needs it): %v", err)
+		}
+		for what, try := range map[string]func() error{
+			"its own lease": func() error { return rt.Sys().RevokeWithContext(ctx, own.LeaseID) },
+			"its own lease, in the URL": func() error {
+				_, err := rt.Logical().WriteWithContext(ctx, "sys/leases/revoke/"+own.LeaseID, nil)
+				return err
+			},
+			"its lease prefix":    func() error { return rt.Sys().RevokePrefixWithContext(ctx, vault.CredsPath("webapp")) },
+			"another app's lease": func() error { return rt.Sys().RevokeWithContext(ctx, other.LeaseID) },
+		} {
+			if err := try(); err == nil || !strings.Contains(err.Error(), "permission denied") {
+				t.Errorf("runtime token revoking %s: %v, want permission denied", what, err)
+			}
+		}
+		for _, lease := range []string{own.LeaseID, other.LeaseID} {
+			if _, err := sv.root.Logical().WriteWithContext(ctx, "sys/leases/lookup", map[string]any{"lease_id": lease}); err != nil {
+				t.Errorf("lease %s is gone: %v", lease, err)
 			}
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -43,8 +44,50 @@ const (
 	ReasonRolloutRestartFailed    = "RolloutRestartFailed"
 )
 
-// ErrorReasons are the reasons that mean VSO cannot get or sync the credentials.
-var ErrorReasons = []string{ReasonSecretSyncError, ReasonSecretLeaseRenewalError, ReasonVaultClientConfigError, ReasonVaultClientError, ReasonRolloutRestartFailed}
+// ErrorReasons are the reasons of the Events VSO records on a VaultDynamicSecret when
+// it cannot get or sync the credentials. VaultClientError is not one of them: VSO
+// v0.10.0 records it on a VaultStaticSecret only (while Vault is sealed, say), never
+// on a VaultDynamicSecret, so nothing here waits for it. Nor does a revoked lease
+// leave one: VSO treats "lease not found" silently and the next Event is
+// SecretRotated with sync_reason="SecretLeaseRenewalError".
+var ErrorReasons = []string{ReasonSecretSyncError, ReasonSecretLeaseRenewalError, ReasonVaultClientConfigError, ReasonRolloutRestartFailed}
+
+// Sync reasons VSO v0.10.0 writes into a SecretSynced or SecretRotated Event's message
+// (sync_reason="…"): why it took new credentials.
+const (
+	SyncReasonInitial           = "InitialSync"
+	SyncReasonRenewalError      = "SecretLeaseRenewalError" // the lease could not be renewed (revoked, expired, database broken)
+	SyncReasonVaultTokenRotated = "VaultTokenRotated"       // VSO logged in afresh (after its own restart, say)
+)
+
+// VSO's timing, as v0.10.0 behaves with the demo app's VaultDynamicSecret
+// (renewalPercent left at its default, 67):
+//   - it renews a lease once 67 % of its duration has passed, plus jitter: measured
+//     42–46 s into a 60 s lease. A lease that was revoked, or a database that cannot
+//     renew it, is noticed only then;
+//   - after a failed sync it backs off from 5 s, doubling, to SyncBackoffMax;
+//   - a VSO that restarts (a cluster power cycle) logs in to Vault afresh, with the
+//     chart's default client cache, and then rotates every app
+//     (sync_reason="VaultTokenRotated");
+//   - it never revokes the lease it replaces: the old Postgres user lives to its TTL;
+//   - on creation it syncs twice within milliseconds (its first reconcile bumps the
+//     status generation): two leases, two rollout-restarts.
+const (
+	renewalFrom    = 0.67
+	renewalTo      = 0.80 // 67 % plus the largest jitter measured, with margin
+	SyncBackoffMax = 60 * time.Second
+)
+
+// RenewalWindow is when VSO will next try to renew the app's lease: from 67 % to about
+// 80 % of its duration after its last renewal or sync. ok is false when the state holds
+// no lease duration or renewal time.
+func RenewalWindow(s AppState) (from, to time.Time, ok bool) {
+	if s.LastRenewal.IsZero() || s.LeaseDuration <= 0 {
+		return time.Time{}, time.Time{}, false
+	}
+	d := float64(s.LeaseDuration)
+	return s.LastRenewal.Add(time.Duration(d * renewalFrom)), s.LastRenewal.Add(time.Duration(d * renewalTo)), true
+}
 
 // AnnotationRestartedAt is what VSO sets on a rollout-restart target's pod template.
 const AnnotationRestartedAt = "vso.secrets.hashicorp.com/restartedAt"
@@ -61,6 +104,12 @@ type AppState struct {
 	// status.lastRenewalTime (VSO's last successful sync or renewal, zero before any).
 	LeaseID     string    `json:"leaseID"`
 	LastRenewal time.Time `json:"lastRenewal,omitzero"`
+	// LeaseDuration is status.secretLease.duration, the lease's TTL when VSO last got
+	// or renewed it.
+	LeaseDuration time.Duration `json:"leaseDuration,omitzero"`
+	// VaultClientID is status.vaultClientMeta.id: VSO's identifier of the Vault login
+	// it used last (never a token). It changes when VSO logs in again.
+	VaultClientID string `json:"vaultClientID,omitempty"`
 	// SecretUser is data.username of Secret <app>-db; SecretVersion its resourceVersion.
 	SecretUser    string `json:"secretUser"`
 	SecretVersion string `json:"secretVersion"`
@@ -82,11 +131,56 @@ type Event struct {
 	Reason  string `json:"reason"`
 	Type    string `json:"type"`
 	Message string `json:"message"`
-	// Time is when the Event was last seen; First when it was first seen (a repeated
-	// Event is one object whose Count grows).
+	// Time is when the Event was last seen; First when it was first seen. VSO's event
+	// recorder merges identical Events into one object whose count grows while its
+	// first time stays at the first occurrence ever, which can be long before a drill
+	// (RolloutRestartTriggered always reads the same); Count says how many.
 	Time  time.Time `json:"time"`
 	First time.Time `json:"first"`
 	Count int32     `json:"count"`
+}
+
+// Repeated reports whether the Event happened more than once: then only Time dates
+// its latest occurrence.
+func (e Event) Repeated() bool { return e.Count > 1 }
+
+// FirstSince is the earliest occurrence of the Event known to be at or after t (t is
+// taken to the second, as Event times are): its first sighting when that is after t,
+// else its last, since the occurrences in between are not recorded.
+func (e Event) FirstSince(t time.Time) time.Time {
+	if !e.First.IsZero() && !e.First.Before(t.Truncate(time.Second)) {
+		return e.First
+	}
+	return e.Time
+}
+
+// SyncReason is the sync_reason VSO wrote in a SecretSynced or SecretRotated Event
+// ("" if none).
+func (e Event) SyncReason() string {
+	_, after, ok := strings.Cut(e.Message, `sync_reason="`)
+	if !ok {
+		return ""
+	}
+	reason, _, _ := strings.Cut(after, `"`)
+	return reason
+}
+
+// SyncedOrRenewed reports whether the Event proves that VSO got or renewed the
+// credentials: a Normal SecretSynced or SecretRotated, or a SecretLeaseRenewal that
+// says it renewed. VSO also records a Normal SecretLeaseRenewal when it only found
+// the lease outside its renewal window ("Not in renewal window…", after its own
+// restart) or when it gave up renewing a truncated lease: neither counts.
+func (e Event) SyncedOrRenewed() bool {
+	if e.Type != corev1.EventTypeNormal {
+		return false
+	}
+	switch e.Reason {
+	case ReasonSecretSynced, ReasonSecretRotated:
+		return true
+	case ReasonSecretLeaseRenewal:
+		return strings.HasPrefix(e.Message, "Renewed lease")
+	}
+	return false
 }
 
 // Observer reads the app's side through the guard-verified connection.
@@ -127,6 +221,10 @@ func (o *Observer) State(ctx context.Context, app string) (AppState, error) {
 	if t, ok, _ := unstructured.NestedInt64(vds.Object, "status", "lastRenewalTime"); ok && t > 0 {
 		s.LastRenewal = time.Unix(t, 0)
 	}
+	if d, ok, _ := unstructured.NestedInt64(vds.Object, "status", "secretLease", "duration"); ok && d > 0 {
+		s.LeaseDuration = time.Duration(d) * time.Second
+	}
+	s.VaultClientID, _, _ = unstructured.NestedString(vds.Object, "status", "vaultClientMeta", "id")
 	// VSO creates the Secret on its first sync: until then it is missing, which
 	// Healthy reports as no credentials.
 	sec, err := o.cs.CoreV1().Secrets(app).Get(ctx, SecretName(app), metav1.GetOptions{})
@@ -195,29 +293,41 @@ func (o *Observer) Events(ctx context.Context, app string, since time.Time) ([]E
 	}
 	var out []Event
 	for _, e := range list.Items {
-		t := eventTime(e)
-		if t.Before(since.Truncate(time.Second)) {
+		ev := fromAPI(e)
+		if ev.Time.Before(since.Truncate(time.Second)) {
 			continue
 		}
-		first := e.FirstTimestamp.Time
-		if first.IsZero() || first.After(t) {
-			first = t
-		}
-		out = append(out, Event{Reason: e.Reason, Type: e.Type, Message: e.Message, Time: t, First: first, Count: e.Count})
+		out = append(out, ev)
 	}
 	slices.SortStableFunc(out, func(a, b Event) int { return a.Time.Compare(b.Time) })
 	return out, nil
 }
 
-// eventTime is when an Event was last seen (second precision for core/v1 Events).
-func eventTime(e corev1.Event) time.Time {
-	switch {
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
+// fromAPI reads an Event's first and last sightings and its count, whichever way the
+// recorder wrote them: core/v1 style (firstTimestamp, lastTimestamp, count; second
+// precision), which VSO uses, or events.k8s.io style (eventTime for the first,
+// series.lastObservedTime and series.count for the repeats).
+func fromAPI(e corev1.Event) Event {
+	first, last := time.Time{}, time.Time{}
+	for _, t := range []time.Time{e.FirstTimestamp.Time, e.EventTime.Time, e.LastTimestamp.Time} {
+		if t.IsZero() {
+			continue
+		}
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
 	}
-	return e.FirstTimestamp.Time
+	count := max(e.Count, 1)
+	if e.Series != nil {
+		if t := e.Series.LastObservedTime.Time; t.After(last) {
+			last = t
+		}
+		count = max(count, e.Series.Count)
+	}
+	return Event{Reason: e.Reason, Type: e.Type, Message: e.Message, Time: last, First: first, Count: count}
 }
 
 // First returns the first event with one of reasons.

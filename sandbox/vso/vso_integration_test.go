@@ -3,6 +3,8 @@ package vso
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +50,12 @@ func TestIntegrationObserver(t *testing.T) {
 		t.Fatalf("Healthy of a fresh app = %v", err)
 	}
 
-	vso.sync("postgres/creds/webapp/AAA", "v-kubernetes-webapp-aaa", "pw-one")
+	// Creation, as VSO v0.10.0 does it: two syncs within milliseconds, each with its
+	// rollout-restart.
+	vso.sync("postgres/creds/webapp/AA0", "v-kubernetes-webapp-aa0", "pw-zero", "client-1")
+	vso.event("SecretSynced", corev1.EventTypeNormal, `Secret synced, lease_id="postgres/creds/webapp/AA0", horizon=41s, sync_reason="InitialSync"`)
+	vso.event("RolloutRestartTriggered", corev1.EventTypeNormal, "Rollout restart triggered for {Deployment webapp}")
+	vso.sync("postgres/creds/webapp/AAA", "v-kubernetes-webapp-aaa", "pw-one", "client-1")
 	vso.rolledOut(1, 1)
 	before, err := obs.State(ctx, app)
 	if err != nil {
@@ -57,8 +64,12 @@ func TestIntegrationObserver(t *testing.T) {
 	if err := Healthy(before); err != nil {
 		t.Fatalf("Healthy after sync: %v (%+v)", err, before)
 	}
-	if before.LeaseID != "postgres/creds/webapp/AAA" || before.SecretUser != "v-kubernetes-webapp-aaa" || before.LastRenewal.IsZero() {
+	if before.LeaseID != "postgres/creds/webapp/AAA" || before.SecretUser != "v-kubernetes-webapp-aaa" || before.LastRenewal.IsZero() ||
+		before.LeaseDuration != time.Minute || before.VaultClientID != "client-1" {
 		t.Errorf("state after sync: %+v", before)
+	}
+	if from, to, ok := RenewalWindow(before); !ok || !from.Equal(before.LastRenewal.Add(40200*time.Millisecond)) || !to.Equal(before.LastRenewal.Add(48*time.Second)) {
+		t.Errorf("renewal window %v–%v (%v) after a renewal at %v", from, to, ok, before.LastRenewal)
 	}
 	if !before.PodsReadySince.IsZero() {
 		t.Errorf("ready since %v without any pod", before.PodsReadySince)
@@ -73,12 +84,19 @@ func TestIntegrationObserver(t *testing.T) {
 		t.Errorf("pods ready since %v while one is not ready", s.PodsReadySince)
 	}
 
-	// Rotation: new lease and credentials, then VSO's rollout-restart.
-	since := time.Now()
-	vso.event("SecretSyncError", corev1.EventTypeWarning, "Failed to get Vault secret data: Vault is sealed")
-	vso.sync("postgres/creds/webapp/BBB", "v-kubernetes-webapp-bbb", "pw-two")
+	// Rotation: VSO fails twice, logs in again, takes a new lease and credentials,
+	// then restarts the app. Its recorder merges identical Events: the second sync
+	// error and the second RolloutRestartTriggered (same text as at creation) only
+	// grow a count.
+	since := vso.now()
+	vso.event("SecretLeaseRenewal", corev1.EventTypeNormal, "Not in renewal window after transitioning to a new leader/pod, lease_id=postgres/creds/webapp/AAA, horizon=12s")
+	for range 2 {
+		vso.event("SecretSyncError", corev1.EventTypeWarning, "Failed to sync the secret, horizon=5s, err=Vault is sealed")
+	}
+	vso.sync("postgres/creds/webapp/BBB", "v-kubernetes-webapp-bbb", "pw-two", "client-2")
+	vso.event("SecretRotated", corev1.EventTypeNormal, `Secret synced, lease_id="postgres/creds/webapp/BBB", horizon=40s, sync_reason="VaultTokenRotated"`)
 	vso.restart("2026-11-27T05:00:00Z")
-	vso.event("SecretRotated", corev1.EventTypeNormal, "Secret synced")
+	vso.event("RolloutRestartTriggered", corev1.EventTypeNormal, "Rollout restart triggered for {Deployment webapp}")
 	now, err := obs.State(ctx, app)
 	if err != nil {
 		t.Fatal(err)
@@ -100,23 +118,44 @@ func TestIntegrationObserver(t *testing.T) {
 		t.Fatal("Rotated accepted an unchanged app")
 	}
 
+	if now.VaultClientID != "client-2" {
+		t.Errorf("client ID after the new login: %q", now.VaultClientID)
+	}
+
 	events, err := obs.Events(ctx, app, since)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 2 || events[0].Reason != ReasonSecretSyncError || events[1].Reason != ReasonSecretRotated {
-		t.Fatalf("Events = %+v", events)
+	var reasons []string
+	for _, e := range events {
+		reasons = append(reasons, e.Reason)
 	}
-	if e, ok := First(events, ErrorReasons...); !ok || e.Type != corev1.EventTypeWarning {
+	if want := []string{ReasonSecretLeaseRenewal, ReasonSecretSyncError, ReasonSecretRotated, ReasonRolloutRestartTriggered}; !slices.Equal(reasons, want) {
+		t.Fatalf("Events since the fault = %v, want %v (the creation's SecretSynced is older)", reasons, want)
+	}
+	notInWindow, syncErr, rotated, restart := events[0], events[1], events[2], events[3]
+	if e, ok := First(events, ErrorReasons...); !ok || e.Type != corev1.EventTypeWarning || e.Count != 2 {
 		t.Errorf("First error event = %+v, %v", e, ok)
 	}
-	if old, _ := obs.Events(ctx, app, time.Now().Add(time.Hour)); len(old) != 0 {
+	// A repeat inside the window: its first sighting is in the window too.
+	if syncErr.Count != 2 || !syncErr.First.Before(syncErr.Time) || !syncErr.FirstSince(since).Equal(syncErr.First) {
+		t.Errorf("repeated sync error: %+v", syncErr)
+	}
+	// A repeat of an Event first seen at creation: only its last sighting is in the
+	// window, and it is dated by that.
+	if restart.Count != 2 || !restart.First.Before(since.Truncate(time.Second)) || !restart.FirstSince(since).Equal(restart.Time) || !restart.Repeated() {
+		t.Errorf("RolloutRestartTriggered seen at creation and after the fault: %+v (since %v)", restart, since)
+	}
+	if notInWindow.SyncedOrRenewed() || !rotated.SyncedOrRenewed() || rotated.SyncReason() != SyncReasonVaultTokenRotated {
+		t.Errorf("not-in-window %+v counts as a sync, or the rotation %+v does not (reason %q)", notInWindow, rotated, rotated.SyncReason())
+	}
+	if old, _ := obs.Events(ctx, app, vso.now().Add(time.Hour)); len(old) != 0 {
 		t.Errorf("Events in the future = %+v", old)
 	}
 
 	// The observer never carries a password.
 	b, _ := json.Marshal([]any{before, now, events})
-	for _, pw := range []string{"pw-one", "pw-two"} {
+	for _, pw := range []string{"pw-zero", "pw-one", "pw-two"} {
 		if strings.Contains(string(b), pw) {
 			t.Errorf("observed state contains the password %q: %s", pw, b)
 		}
@@ -126,10 +165,19 @@ func TestIntegrationObserver(t *testing.T) {
 // vsoPlayer writes, with the test's admin client, what VSO and the deployment
 // controller would.
 type vsoPlayer struct {
-	t   *testing.T
-	c   *kubetest.Cluster
-	app string
-	n   int
+	t     *testing.T
+	c     *kubetest.Cluster
+	app   string
+	clock time.Time // VSO's clock: core/v1 Event times have second precision
+}
+
+// now is the player's clock; each Event moves it on by a second, so that every Event
+// has a second of its own.
+func (p *vsoPlayer) now() time.Time {
+	if p.clock.IsZero() {
+		p.clock = time.Now().Truncate(time.Second).Add(time.Second)
+	}
+	return p.clock
 }
 
 func (p *vsoPlayer) dyn() dynamic.Interface {
@@ -168,16 +216,22 @@ func (p *vsoPlayer) createApp() {
 	}
 }
 
-// sync is VSO getting new credentials: the lease in the status, the Secret's data.
-func (p *vsoPlayer) sync(lease, user, password string) {
+// sync is VSO getting new credentials with the Vault login clientID: the status it
+// writes (the whole of what VSO's schema requires), the Secret's data.
+func (p *vsoPlayer) sync(lease, user, password, clientID string) {
 	ctx := p.t.Context()
 	r := p.dyn().Resource(VaultDynamicSecrets).Namespace(p.app)
 	vds, err := r.Get(ctx, DynamicSecretName(p.app), metav1.GetOptions{})
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	_ = unstructured.SetNestedField(vds.Object, map[string]any{"id": lease, "duration": int64(3600), "renewable": true}, "status", "secretLease")
-	_ = unstructured.SetNestedField(vds.Object, time.Now().Unix(), "status", "lastRenewalTime")
+	vds.Object["status"] = map[string]any{
+		"lastGeneration":  vds.GetGeneration(),
+		"lastRenewalTime": p.now().Unix(),
+		"secretLease": map[string]any{"id": lease, "duration": int64(60), "renewable": true,
+			"requestID": "3f1c0a52-7b1e-4c59-9d11-" + fmt.Sprintf("%012x", p.now().UnixNano()%(1<<48))},
+		"vaultClientMeta": map[string]any{"id": clientID, "cacheKey": "kubernetes-0123456789abcdef"},
+	}
 	if _, err := r.UpdateStatus(ctx, vds, metav1.UpdateOptions{}); err != nil {
 		p.t.Fatal(err)
 	}
@@ -235,22 +289,44 @@ func (p *vsoPlayer) rolledOut(replicas, updated int32) {
 }
 
 // event is VSO's event recorder on the VaultDynamicSecret; an Event on another object
-// goes with it, which the observer must not return.
+// goes with it, which the observer must not return. Like client-go's recorder, which
+// VSO uses, it merges an Event identical to an earlier one (same object, type, reason
+// and message) into that one: the count grows and lastTimestamp moves, while
+// firstTimestamp stays at the first occurrence.
 func (p *vsoPlayer) event(reason, typ, msg string) {
 	ctx := p.t.Context()
-	p.n++
-	// core/v1 Event times have second precision: each event gets its own second.
-	now := metav1.NewTime(time.Now().Add(time.Duration(p.n) * time.Second))
-	for i, obj := range []corev1.ObjectReference{
+	at := metav1.NewTime(p.now())
+	p.clock = p.clock.Add(time.Second)
+	events := p.c.Admin.CoreV1().Events(p.app)
+	for _, obj := range []corev1.ObjectReference{
 		{Kind: "VaultDynamicSecret", Namespace: p.app, Name: DynamicSecretName(p.app), APIVersion: "secrets.hashicorp.com/v1beta1"},
 		{Kind: "VaultStaticSecret", Namespace: p.app, Name: p.app + "-config", APIVersion: "secrets.hashicorp.com/v1beta1"},
 	} {
-		e := &corev1.Event{
-			ObjectMeta:     metav1.ObjectMeta{Name: p.app + "-" + reason + "-" + string(rune('a'+i)), Namespace: p.app},
-			InvolvedObject: obj, Reason: reason, Type: typ, Message: msg, Count: 1,
-			FirstTimestamp: now, LastTimestamp: now, Source: corev1.EventSource{Component: "vault-secrets-operator"},
+		list, err := events.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			p.t.Fatal(err)
 		}
-		if _, err := p.c.Admin.CoreV1().Events(p.app).Create(ctx, e, metav1.CreateOptions{}); err != nil {
+		merged := false
+		for _, e := range list.Items {
+			if e.InvolvedObject.Kind == obj.Kind && e.InvolvedObject.Name == obj.Name && e.Type == typ && e.Reason == reason && e.Message == msg {
+				e.Count++
+				e.LastTimestamp = at
+				if _, err := events.Update(ctx, &e, metav1.UpdateOptions{}); err != nil {
+					p.t.Fatal(err)
+				}
+				merged = true
+				break
+			}
+		}
+		if merged {
+			continue
+		}
+		e := &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", obj.Name, at.UnixNano()), Namespace: p.app},
+			InvolvedObject: obj, Reason: reason, Type: typ, Message: msg, Count: 1,
+			FirstTimestamp: at, LastTimestamp: at, Source: corev1.EventSource{Component: "vault-secrets-operator"},
+		}
+		if _, err := events.Create(ctx, e, metav1.CreateOptions{}); err != nil {
 			p.t.Fatal(err)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/k3d-io/k3d/v5/pkg/client"
 	"github.com/k3d-io/k3d/v5/pkg/config/v1alpha5"
@@ -18,7 +17,9 @@ import (
 
 // These functions drive the k3d library against the local Docker engine. They need a
 // k3s image (and k3d's tools image), which the build machines cannot pull, so no test
-// here exercises them; `go tool task e2e:full` does where the images exist.
+// here exercises them whole; `go tool task e2e:full` does where the images exist. The
+// parts that need no k3s are tested here: the import decision (PlanImport), labsbx's
+// own import stream into a stand-in node, and the bound on a start.
 //
 // k3d's runtime reads DOCKER_HOST itself; the DockerApproval parameter makes every
 // caller ask the guard first, which refuses any engine that is not local.
@@ -142,15 +143,42 @@ func (p *Provider) Kubeconfig(ctx context.Context) (*clientcmdapi.Config, error)
 	return Kubeconfig(ctx, p.appr, p.sandbox)
 }
 
-// ImportImages streams images from the engine into every node (k3d's direct mode, so
-// that no tools node is needed for it).
+// ImportImages streams images from the engine into every server and agent node, as
+// PlanImport decides from the engine: k3d's direct mode on Docker's classic image
+// store (no tools node needed), or labsbx's own import of the nodes' platform on the
+// containerd image store, where k3d's fails.
 func (p *Provider) ImportImages(ctx context.Context, refs []string) error {
 	c, err := p.owned(ctx)
 	if err != nil {
 		return err
 	}
-	if err := client.ImageImportIntoClusterMulti(ctx, runtimes.Docker, refs, c, k3dtypes.ImageImportOpts{Mode: k3dtypes.ImportModeDirect}); err != nil {
-		return fmt.Errorf("import images into k3d cluster %s: %w", c.Name, err)
+	cli, err := p.appr.Client()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	info, err := cli.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("docker info: %w", err)
+	}
+	ver, err := cli.ServerVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("docker version: %w", err)
+	}
+	plan := PlanImport(info, ver)
+	if plan.Mode == ImportK3dDirect {
+		err = client.ImageImportIntoClusterMulti(ctx, runtimes.Docker, refs, c, k3dtypes.ImageImportOpts{Mode: k3dtypes.ImportModeDirect})
+	} else {
+		var nodes []string
+		for _, n := range c.Nodes {
+			if n.Role == k3dtypes.ServerRole || n.Role == k3dtypes.AgentRole {
+				nodes = append(nodes, n.Name)
+			}
+		}
+		err = importNodePlatform(ctx, cli, nodes, refs, plan.Platform)
+	}
+	if err != nil {
+		return fmt.Errorf("import images into k3d cluster %s (%s): %w", c.Name, plan.Why, err)
 	}
 	return nil
 }
@@ -178,7 +206,7 @@ func (p *Provider) Stop(ctx context.Context) error {
 }
 
 // Start starts the cluster's nodes as `k3d cluster start` does, and waits for the
-// server.
+// server, for at most StartTimeout (see startWithin); a timeout says what to do.
 func (p *Provider) Start(ctx context.Context) error {
 	c, err := p.owned(ctx)
 	if err != nil {
@@ -192,9 +220,21 @@ func (p *Provider) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start k3d cluster %s: %w", c.Name, err)
 	}
-	opts := k3dtypes.ClusterStartOpts{WaitForServer: true, Timeout: 3 * time.Minute, EnvironmentInfo: env,
+	opts := k3dtypes.ClusterStartOpts{WaitForServer: true, Timeout: StartTimeout, EnvironmentInfo: env,
 		Intent: k3dtypes.IntentClusterStart, HostAliases: fromLabels.HostAliases}
-	if err := client.ClusterStart(ctx, runtimes.Docker, c, opts); err != nil {
+	err = startWithin(ctx, StartTimeout, startGrace, func(ctx context.Context) error {
+		return client.ClusterStart(ctx, runtimes.Docker, c, opts)
+	})
+	if errors.Is(err, ErrStartTimeout) {
+		servers := 0
+		for _, n := range c.Nodes {
+			if n.Role == k3dtypes.ServerRole {
+				servers++
+			}
+		}
+		return fmt.Errorf("start k3d cluster %s: %w; %s", c.Name, err, startTimeoutHint(p.sandbox, servers))
+	}
+	if err != nil {
 		return fmt.Errorf("start k3d cluster %s: %w", c.Name, err)
 	}
 	return nil
