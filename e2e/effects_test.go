@@ -17,16 +17,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // The adversarial tier for what labsbx deletes and sends, beside the one for
 // connections (guard_test.go) and writes (writes_test.go): another state root's down,
 // impostors on the recorded ports, another engine, and an up killed at every step.
 
-func loadState(t *testing.T, c *cli, name string) *sandbox.State {
+func loadState(t *testing.T, c *cli, name string) *state.State {
 	t.Helper()
-	store, err := sandbox.NewStore(c.home)
+	store, err := state.NewStore(c.home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,9 +37,9 @@ func loadState(t *testing.T, c *cli, name string) *sandbox.State {
 	return st
 }
 
-func saveState(t *testing.T, c *cli, st *sandbox.State) {
+func saveState(t *testing.T, c *cli, st *state.State) {
 	t.Helper()
-	store, err := sandbox.NewStore(c.home)
+	store, err := state.NewStore(c.home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestE2EHintsWork(t *testing.T) {
 
 	// An interrupted down: up says to finish it.
 	st := loadState(t, c, name)
-	st.Phase = sandbox.PhaseDeleting
+	st.Phase = state.PhaseDeleting
 	saveState(t, c, st)
 	follow("interrupted down", "run `labsbx down --name "+name+"` to finish it", c.run(append(up, "--name", name)...), []string{"down"}, up)
 

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // recorder is a TCP listener on 127.0.0.1 that counts every connection it is offered.
@@ -44,14 +44,14 @@ func (r *recorder) port() int { return r.l.Addr().(*net.TCPAddr).Port }
 // tampered with, or copied from another machine.
 func plantState(t *testing.T, c *cli, name, addr, clusterID string) {
 	t.Helper()
-	store, err := sandbox.NewStore(c.home)
+	store, err := state.NewStore(c.home)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := store.New(name, config.DefaultSpec(), time.Now())
-	st.Profile, st.Spec.Profile, st.Phase = config.ProfileVault, config.ProfileVault, sandbox.PhaseReady
-	st.Vault = &sandbox.VaultState{Addr: addr, ClusterID: clusterID}
-	st.Faults = []sandbox.Fault{{Scenario: "seal", Kind: "seal", InjectedAt: time.Now()}}
+	st.Profile, st.Spec.Profile, st.Phase = config.ProfileVault, config.ProfileVault, state.PhaseReady
+	st.Vault = &state.VaultState{Addr: addr, ClusterID: clusterID}
+	st.Faults = []state.Fault{{Scenario: "seal", Kind: "seal", InjectedAt: time.Now()}}
 	if err := store.Save(st, time.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -11,10 +11,10 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/arcodange/labsbx/e2e/kubetest"
-	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // plantCluster writes the state a full-profile sandbox has once its cluster exists: a
@@ -22,12 +22,12 @@ import (
 // kubeconfig says; the record always says https://127.0.0.1:36443.
 func plantCluster(t *testing.T, c *cli, name, server string) {
 	t.Helper()
-	store, err := sandbox.NewStore(c.home)
+	store, err := state.NewStore(c.home)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := store.New(name, config.DefaultSpec(), time.Now())
-	st.Profile, st.Spec.Profile, st.Phase = config.ProfileFull, config.ProfileFull, sandbox.PhaseReady
+	st.Profile, st.Spec.Profile, st.Phase = config.ProfileFull, config.ProfileFull, state.PhaseReady
 	if err := store.Save(st, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func plantCluster(t *testing.T, c *cli, name, server string) {
 	if err := cluster.WriteKubeconfig(path, kc); err != nil {
 		t.Fatal(err)
 	}
-	st.Kube = &sandbox.KubeState{Kubeconfig: path, Context: rec.Context, Cluster: rec.Cluster, User: rec.User,
+	st.Kube = &state.KubeState{Kubeconfig: path, Context: rec.Context, Cluster: rec.Cluster, User: rec.User,
 		Server: rec.Server, CAFingerprint: rec.CAFingerprint, MarkerWritten: true}
 	if err := store.Save(st, time.Now()); err != nil {
 		t.Fatal(err)

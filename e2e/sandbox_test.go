@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/scenarios"
 )
 
@@ -99,7 +99,7 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
 	reports := filepath.Join(t.TempDir(), "all")
 	var rep scenarios.Report
 	c.json(&rep, "drill", "run", "--all", "--name", name, "--report-dir", reports)
-	checkReports(t, reports, len(scenarios.ApplicableTo(&sandbox.State{Profile: profile})), 0) // vm-node-loss needs VMs
+	checkReports(t, reports, len(scenarios.ApplicableTo(&state.State{Profile: profile})), 0) // vm-node-loss needs VMs
 	for _, s := range rep.Scenarios {
 		t.Logf("drill %-22s %s detect %5d ms  recover %5d ms  total %5d ms", s.Name, s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
 	}

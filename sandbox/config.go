@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // Progress reports bring-up steps to a person (the CLI prints them on stderr).
@@ -18,7 +19,7 @@ type Progress interface {
 // report, and what the environment says. Clients for Docker, Vault and the cluster are
 // built from guard approvals inside each operation, never from here.
 type Configuration struct {
-	Store    *Store
+	Store    *state.Store
 	Progress Progress
 	Log      *slog.Logger
 	// Getenv reads the user's environment. It never chooses a target: only image
@@ -53,14 +54,14 @@ func (c *Configuration) WriteScope() guard.WriteScope {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	for _, env := range []string{EnvHome, envXDG, ""} {
+	for _, env := range []string{state.EnvHome, state.EnvXDG, ""} {
 		only := func(k string) string {
 			if k == env {
 				return getenv(k)
 			}
 			return ""
 		}
-		if r, err := StateRoot(only); err == nil {
+		if r, err := state.StateRoot(only); err == nil {
 			roots = append(roots, r)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // DownOptions are the knobs of one `labsbx down`.
@@ -72,10 +73,10 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	defer lock.Unlock()
 	res := &DownResult{Name: d.opts.Name}
 	st, err := d.cfg.Store.Load(d.opts.Name)
-	corrupt := errors.Is(err, ErrCorruptState)
+	corrupt := errors.Is(err, state.ErrCorruptState)
 	switch {
 	case err == nil:
-	case errors.Is(err, ErrNotFound), corrupt:
+	case errors.Is(err, state.ErrNotFound), corrupt:
 		st = nil
 	default:
 		return nil, err
@@ -89,7 +90,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	}
 	if corrupt && uuid != "" {
 		// --uuid vouches for a state that cannot be read: its VMs can go too.
-		st = &State{Name: d.opts.Name, UUID: uuid, dir: d.cfg.Store.Dir(d.opts.Name)}
+		st = d.cfg.Store.Stub(d.opts.Name, uuid)
 	}
 	rt, err := docker.New(appr, d.opts.Name, uuid)
 	if err != nil {
@@ -115,7 +116,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 		}
 	}
 	if st != nil && !corrupt {
-		st.Phase = PhaseDeleting
+		st.Phase = state.PhaseDeleting
 		if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
 			return nil, err
 		}
@@ -126,7 +127,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 		}
 		return d.cfg.Store.Save(st, d.cfg.now())
 	}
-	if st != nil && (len(st.VMs) > 0 || dirExists(st.VMManager(d.cfg).VMsDir())) {
+	if st != nil && (len(st.VMs) > 0 || dirExists(VMManager(st, d.cfg).VMsDir())) {
 		// VMs first: they need the state (their PID files, the UUID in their command
 		// line), and must be gone before it is.
 		err := d.cfg.progress().Step(fmt.Sprintf("Stopping and removing %d arm64 VMs of %s", len(st.VMs), d.opts.Name), func() error {
@@ -193,7 +194,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	}
 	if d.opts.KeepState {
 		if st != nil && !corrupt {
-			st.Phase = PhaseRemoved
+			st.Phase = state.PhaseRemoved
 			st.Steps, st.Docker, st.Vault, st.Faults = nil, nil, nil, nil
 			if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
 				return res, err

@@ -29,6 +29,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/helmx"
 	"github.com/arcodange/labsbx/sandbox/postgres"
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vso"
 )
@@ -59,16 +60,6 @@ type ClusterProvider interface {
 // ClusterProviders makes the cluster provider of one sandbox. The CLI sets it to
 // k3d's; without one, the full profile is not available.
 type ClusterProviders func(a guard.DockerApproval, sandbox, uuid string) (ClusterProvider, error)
-
-// ClusterState records the full profile's cluster.
-type ClusterState struct {
-	Name       string `json:"name"`
-	APIPort    int    `json:"apiPort"` // on 127.0.0.1
-	ServerNode string `json:"serverNode"`
-	// Imported maps each image imported into the nodes to its image ID then, so that a
-	// second up imports only what changed.
-	Imported map[string]string `json:"imported,omitempty"`
-}
 
 // Waiting limits of the full profile's bring-up, for pods to start.
 const (
@@ -197,9 +188,9 @@ func (p *fullProfile) cluster(ctx context.Context) error {
 		if st.Spec.Cluster.APIPort > 0 {
 			ports[0] = st.Spec.Cluster.APIPort
 		}
-		st.Cluster = &ClusterState{Name: cluster.Name(st.Name), APIPort: ports[0]}
-		st.Vault = &VaultState{Addr: "http://127.0.0.1:" + strconv.Itoa(ports[1])}
-		st.Docker = &DockerState{PostgresPort: ports[2]}
+		st.Cluster = &state.ClusterState{Name: cluster.Name(st.Name), APIPort: ports[0]}
+		st.Vault = &state.VaultState{Addr: "http://127.0.0.1:" + strconv.Itoa(ports[1])}
+		st.Docker = &state.DockerState{PostgresPort: ports[2]}
 		if err := p.cfg.Store.Save(st, p.cfg.now()); err != nil {
 			return err
 		}
@@ -257,7 +248,7 @@ func (p *fullProfile) kubeconfig(ctx context.Context) error {
 	}
 	old := p.st.Kube
 	same := old != nil && old.Server == rec.Server && old.CAFingerprint == rec.CAFingerprint
-	ks := &KubeState{Kubeconfig: path, Context: rec.Context, Cluster: rec.Cluster, User: rec.User, Server: rec.Server,
+	ks := &state.KubeState{Kubeconfig: path, Context: rec.Context, Cluster: rec.Cluster, User: rec.User, Server: rec.Server,
 		CAFingerprint: rec.CAFingerprint, MarkerWritten: same && old.MarkerWritten}
 	if old != nil {
 		ks.Merged = old.Merged
@@ -347,10 +338,10 @@ func (p *fullProfile) postgresSecret(ctx context.Context) error {
 	}
 	secrets := p.cs.CoreV1().Secrets(NamespacePostgres)
 	sec, err := p.st.PostgresSecrets()
-	if errors.Is(err, ErrNoPostgresSecrets) {
+	if errors.Is(err, state.ErrNoPostgresSecrets) {
 		// Passwords are made only before Postgres exists: before its Secret does.
 		if _, gerr := secrets.Get(ctx, PostgresAuthSecret, metav1.GetOptions{}); apierrors.IsNotFound(gerr) {
-			sec, err = p.st.createPostgresSecrets()
+			sec, err = p.st.CreatePostgresSecrets()
 		}
 	}
 	if err != nil {
@@ -504,7 +495,7 @@ func (p *fullProfile) waitPostgres(ctx context.Context) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	admin, err := p.st.ProvenPostgresAdmin(sec, p.cfg.Getenv)
+	admin, err := ProvenPostgresAdmin(p.st, sec, p.cfg.Getenv)
 	if err != nil {
 		return err
 	}
@@ -572,7 +563,7 @@ func (p *fullProfile) bootstrap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	layout, err := p.st.VaultLayout(p.pgSec, &vault.KubernetesAuth{InCluster: true, CACertPEM: ca})
+	layout, err := VaultLayout(p.st, p.pgSec, &vault.KubernetesAuth{InCluster: true, CACertPEM: ca})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // ErrNoCluster is returned for kubeconfig operations on a sandbox without a cluster.
@@ -27,7 +28,7 @@ func DefaultMergeTarget() (string, error) {
 
 // approvedKubeconfig returns the sandbox's own kubeconfig once the guard approved it
 // offline as the cluster the state records.
-func approvedKubeconfig(st *State) (string, error) {
+func approvedKubeconfig(st *state.State) (string, error) {
 	if st.Kube == nil || st.Kube.Kubeconfig == "" {
 		return "", fmt.Errorf("%w: sandbox %q (profile %s) has no kubeconfig; the full profile writes one, the vault profile runs Vault and Postgres as containers (see `labsbx env --name %s`)",
 			ErrNoCluster, st.Name, st.Profile, st.Name)
@@ -50,7 +51,7 @@ func (c *Configuration) Kubeconfig(name string) (string, error) {
 // MergeKubeconfig adds the sandbox's context to the kubeconfig at target (and makes
 // it current when switchContext), and records what it added so that down removes it.
 func (c *Configuration) MergeKubeconfig(name, target string, switchContext bool) (m *cluster.Merged, err error) {
-	err = c.withState(name, func(st *State) error {
+	err = c.withState(name, func(st *state.State) error {
 		if m, err = c.merge(st, target, switchContext); err != nil {
 			return err
 		}
@@ -60,7 +61,7 @@ func (c *Configuration) MergeKubeconfig(name, target string, switchContext bool)
 }
 
 // withState runs fn on the sandbox's state under its lock.
-func (c *Configuration) withState(name string, fn func(*State) error) error {
+func (c *Configuration) withState(name string, fn func(*state.State) error) error {
 	lock, err := c.Store.Lock(name)
 	if err != nil {
 		return err
@@ -75,7 +76,7 @@ func (c *Configuration) withState(name string, fn func(*State) error) error {
 
 // merge is MergeKubeconfig under the caller's lock; it records the merge in st (the
 // caller saves it).
-func (c *Configuration) merge(st *State, target string, switchContext bool) (*cluster.Merged, error) {
+func (c *Configuration) merge(st *state.State, target string, switchContext bool) (*cluster.Merged, error) {
 	path, err := approvedKubeconfig(st)
 	if err != nil {
 		return nil, err
@@ -107,14 +108,14 @@ func (c *Configuration) merge(st *State, target string, switchContext bool) (*cl
 // UnmergeKubeconfig removes what MergeKubeconfig added; it is harmless when nothing
 // was merged.
 func (c *Configuration) UnmergeKubeconfig(name string) (removed []string, err error) {
-	err = c.withState(name, func(st *State) error {
+	err = c.withState(name, func(st *state.State) error {
 		removed, err = c.unmerge(st)
 		return err
 	})
 	return removed, err
 }
 
-func (c *Configuration) unmerge(st *State) ([]string, error) {
+func (c *Configuration) unmerge(st *state.State) ([]string, error) {
 	if st.Kube == nil || st.Kube.Merged == nil {
 		return nil, nil
 	}

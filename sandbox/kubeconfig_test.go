@@ -15,13 +15,14 @@ import (
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // clusterSandbox is a sandbox whose state records a cluster and holds its kubeconfig,
 // as the full profile leaves them after creating the cluster.
-func clusterSandbox(t *testing.T, name string) (*Configuration, *State) {
+func clusterSandbox(t *testing.T, name string) (*Configuration, *state.State) {
 	t.Helper()
-	store, err := NewStore(filepath.Join(t.TempDir(), "state"))
+	store, err := state.NewStore(filepath.Join(t.TempDir(), "state"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func clusterSandbox(t *testing.T, name string) (*Configuration, *State) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Kube = &KubeState{Kubeconfig: path, Context: rec.Context, Cluster: rec.Cluster, User: rec.User,
+	st.Kube = &state.KubeState{Kubeconfig: path, Context: rec.Context, Cluster: rec.Cluster, User: rec.User,
 		Server: rec.Server, CAFingerprint: rec.CAFingerprint, MarkerWritten: true}
 	if err := store.Save(st, time.Now()); err != nil {
 		t.Fatal(err)

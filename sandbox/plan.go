@@ -10,6 +10,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // Plan is what `labsbx up` would do, computed from the config alone (`up --dry-run`):
@@ -257,7 +258,7 @@ func PlanUp(getenv func(string) string, opts UpOptions) (*Plan, error) {
 		}
 		spec.VMs.Count = *n
 	}
-	root, err := StateRoot(getenv)
+	root, err := state.StateRoot(getenv)
 	if err != nil {
 		return nil, err
 	}

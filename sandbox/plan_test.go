@@ -9,6 +9,7 @@ import (
 
 	"github.com/arcodange/labsbx/internal/goldenfile"
 	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // TestPlanGolden: the dry-run plan of each profile, as text and JSON, for the
@@ -156,7 +157,7 @@ func TestSplitImage(t *testing.T) {
 func TestPlanUp(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "root")
 	getenv := func(k string) string {
-		if k == EnvHome {
+		if k == state.EnvHome {
 			return root
 		}
 		return ""

@@ -9,6 +9,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // receiver is the guard's proof that a component's host port is served by this
@@ -16,7 +17,7 @@ import (
 // container (vault profile), or the recorded k3d server node that publishes the
 // NodePort (full profile). Every connection that carries a token, key or password is
 // opened between two such proofs.
-func (s *State) receiver(getenv func(string) string, component string) (guard.ReceiverProof, error) {
+func receiver(s *state.State, getenv func(string) string, component string) (guard.ReceiverProof, error) {
 	appr, err := guard.ApproveDocker(getenv)
 	if err != nil {
 		return nil, err
@@ -58,9 +59,9 @@ func (s *State) receiver(getenv func(string) string, component string) (guard.Re
 
 // ProvenPostgresAdmin is the superuser endpoint of the sandbox's Postgres with the
 // guard's proven dialer: the password goes only to the sandbox's own container.
-func (s *State) ProvenPostgresAdmin(sec *PostgresSecrets, getenv func(string) string) (postgres.Endpoint, error) {
+func ProvenPostgresAdmin(s *state.State, sec *state.PostgresSecrets, getenv func(string) string) (postgres.Endpoint, error) {
 	ep := s.PostgresAdminEndpoint(sec)
-	proof, err := s.receiver(getenv, ComponentPostgres)
+	proof, err := receiver(s, getenv, ComponentPostgres)
 	if err != nil {
 		return ep, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // UpOptions are the knobs of one `labsbx up`.
@@ -113,11 +114,11 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		spec.VMs.Count = st.Spec.VMs.Count // `up --vms N` sticks until `up --vms 0`
 	}
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, state.ErrNotFound):
 		st = u.cfg.Store.New(u.opts.Name, spec, u.cfg.now())
 	case err != nil:
 		return nil, err
-	case st.Phase == PhaseDeleting:
+	case st.Phase == state.PhaseDeleting:
 		return nil, fmt.Errorf("sandbox %q was being removed by a `labsbx down` that did not finish; run `labsbx down --name %s` to finish it, then `labsbx up --name %s`", st.Name, st.Name, st.Name)
 	case st.Profile != spec.Profile:
 		return nil, fmt.Errorf("sandbox %q exists with profile %q; run `labsbx down --name %s` first to change it to %q", st.Name, st.Profile, st.Name, spec.Profile)
@@ -125,8 +126,8 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	if err := st.Preflight(ctx); err != nil {
 		return nil, err
 	}
-	if st.Phase == PhaseReady {
-		st.Phase = PhaseCreating
+	if st.Phase == state.PhaseReady {
+		st.Phase = state.PhaseCreating
 	}
 	st.Spec = spec
 	if err := u.cfg.Store.Save(st, u.cfg.now()); err != nil {
@@ -151,9 +152,9 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		})
 	}
 	if err != nil {
-		st.Phase = PhaseFailed
+		st.Phase = state.PhaseFailed
 		if errors.Is(err, context.Canceled) {
-			st.Phase = PhaseCreating
+			st.Phase = state.PhaseCreating
 		}
 		if serr := u.cfg.Store.Save(st, u.cfg.now()); serr != nil {
 			err = errors.Join(err, serr)
@@ -166,7 +167,7 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		res.Changes = append(res.Changes, "undid the fault of interrupted drill "+f.Scenario)
 	}
 	st.Faults = nil
-	st.Phase = PhaseReady
+	st.Phase = state.PhaseReady
 	if err := u.cfg.Store.Save(st, u.cfg.now()); err != nil {
 		return res, err
 	}

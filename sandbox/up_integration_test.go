@@ -12,6 +12,7 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
 
@@ -46,7 +47,7 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Phase != sandbox.PhaseCreating || !st.StepDone("Starting Postgres") || st.StepDone("Starting Vault") {
+	if st.Phase != state.PhaseCreating || !st.StepDone("Starting Postgres") || st.StepDone("Starting Vault") {
 		t.Fatalf("state after interruption: phase %s steps %v", st.Phase, st.Steps)
 	}
 
@@ -62,12 +63,12 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Phase != sandbox.PhaseReady || st.Vault == nil || st.Vault.ClusterID == "" {
+	if st.Phase != state.PhaseReady || st.Vault == nil || st.Vault.ClusterID == "" {
 		t.Fatalf("state after up: %+v", st)
 	}
 	// Secrets stay in the state dir with mode 0600.
 	for _, f := range []string{"vault-keys.json", "postgres.json", "ci-signing-key.pem"} {
-		fi, err := os.Stat(filepath.Join(st.Dir(), sandbox.SecretsDir, f))
+		fi, err := os.Stat(filepath.Join(st.Dir(), state.SecretsDir, f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +76,7 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 			t.Errorf("%s has mode %v", f, fi.Mode().Perm())
 		}
 	}
-	sess, err := st.OpenVault(ctx, conf.Getenv)
+	sess, err := sandbox.OpenVault(ctx, st, conf.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ = conf.Store.Load(name)
-	st.Faults = append(st.Faults, sandbox.Fault{Scenario: "seal", Kind: "seal", InjectedAt: time.Now()})
+	st.Faults = append(st.Faults, state.Fault{Scenario: "seal", Kind: "seal", InjectedAt: time.Now()})
 	if err := conf.Store.Save(st, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 	if len(down.Removed.Containers) != 2 || len(down.Removed.Volumes) != 2 || len(down.Removed.Networks) != 1 || !down.StateRemoved {
 		t.Errorf("down removed %+v", down)
 	}
-	rt, err := st.DockerRuntime(ctx, conf.Getenv)
+	rt, err := sandbox.DockerRuntime(ctx, st, conf.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

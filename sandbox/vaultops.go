@@ -9,13 +9,14 @@ import (
 
 	"github.com/arcodange/labsbx/internal/failpoint"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
 
 // VaultSession is an approved connection to a sandbox's Vault. Its client holds the
 // root token only when Root was asked for.
 type VaultSession struct {
-	State    *State
+	State    *state.State
 	Client   *api.Client
 	Approval guard.VaultApproval
 	Keys     *vault.Keys
@@ -29,7 +30,7 @@ func (c *Configuration) OpenVault(ctx context.Context, name string) (*VaultSessi
 	if err != nil {
 		return nil, err
 	}
-	return st.OpenVault(ctx, c.Getenv)
+	return OpenVault(ctx, st, c.Getenv)
 }
 
 // OpenVault asks the guard for this sandbox's Vault. The address and cluster_id come
@@ -38,7 +39,7 @@ func (c *Configuration) OpenVault(ctx context.Context, name string) (*VaultSessi
 // port on the recorded engine: cluster_id is public, so an impostor on the port could
 // quote it. A sealed Vault cannot report its cluster_id: the guard approves it pending,
 // and Unseal verifies it.
-func (s *State) OpenVault(ctx context.Context, getenv func(string) string) (*VaultSession, error) {
+func OpenVault(ctx context.Context, s *state.State, getenv func(string) string) (*VaultSession, error) {
 	if err := s.Preflight(ctx); err != nil {
 		return nil, err
 	}
@@ -56,7 +57,7 @@ func (s *State) OpenVault(ctx context.Context, getenv func(string) string) (*Vau
 	if err != nil {
 		return nil, err
 	}
-	proof, err := s.receiver(getenv, ComponentVault)
+	proof, err := receiver(s, getenv, ComponentVault)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func (c *Configuration) Bootstrap(ctx context.Context, name string) ([]vault.Cha
 	if err != nil {
 		return nil, err
 	}
-	layout, err := s.State.VaultLayout(sec, nil)
+	layout, err := VaultLayout(s.State, sec, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +150,7 @@ func (c *Configuration) InitVault(ctx context.Context, name string) (vault.Statu
 		return vault.Status{}, false, fmt.Errorf("sandbox %q has no Vault yet; run `labsbx up --name %s`", name, name)
 	}
 	if st.Vault.ClusterID != "" {
-		s, err := st.OpenVault(ctx, c.Getenv)
+		s, err := OpenVault(ctx, st, c.Getenv)
 		if err != nil {
 			return vault.Status{}, false, err
 		}
@@ -160,7 +161,7 @@ func (c *Configuration) InitVault(ctx context.Context, name string) (vault.Statu
 	if err != nil {
 		return vault.Status{}, false, err
 	}
-	s, err := st.OpenVault(ctx, c.Getenv)
+	s, err := OpenVault(ctx, st, c.Getenv)
 	if err != nil {
 		return vault.Status{}, changed != "", err
 	}
@@ -177,8 +178,8 @@ var ErrVaultUnkeyed = errors.New("the sandbox's Vault was initialised, but its u
 // (the key saved before anything else), unsealed and recorded; an initialised one with
 // no recorded cluster_id is adopted when the saved key unseals it (or the saved root
 // token is root there). It says what it did ("" when nothing).
-func (c *Configuration) ensureInitialised(ctx context.Context, st *State) (string, error) {
-	proof, err := st.receiver(c.Getenv, ComponentVault)
+func (c *Configuration) ensureInitialised(ctx context.Context, st *state.State) (string, error) {
+	proof, err := receiver(st, c.Getenv, ComponentVault)
 	if err != nil {
 		return "", err
 	}
@@ -218,7 +219,7 @@ func (c *Configuration) ensureInitialised(ctx context.Context, st *State) (strin
 
 // adoptVault records the cluster_id of an initialised Vault that an interrupted up
 // left unrecorded, once the guard has proven it ours with the saved key.
-func (c *Configuration) adoptVault(ctx context.Context, st *State, proof guard.ReceiverProof) (string, error) {
+func (c *Configuration) adoptVault(ctx context.Context, st *state.State, proof guard.ReceiverProof) (string, error) {
 	kp, err := st.VaultKeysPath()
 	if err != nil {
 		return "", err

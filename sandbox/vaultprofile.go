@@ -18,6 +18,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/vmimages"
 )
@@ -54,12 +55,12 @@ const vaultConfigPath = "/vault/config/labsbx.hcl"
 // unseals and bootstraps Vault.
 type vaultProfile struct {
 	cfg *Configuration
-	st  *State
+	st  *state.State
 	res *UpResult
 
 	dockerOK guard.DockerApproval
 	rt       *docker.Runtime
-	pgSec    *PostgresSecrets
+	pgSec    *state.PostgresSecrets
 	pgAdmin  postgres.Endpoint // the superuser, through the guard's proven dialer
 	vs       *VaultSession
 	vmImg    *vmimages.Image
@@ -187,7 +188,7 @@ func (p *vaultProfile) images(ctx context.Context) error {
 
 func (p *vaultProfile) network(ctx context.Context) error {
 	if p.st.Docker == nil {
-		p.st.Docker = &DockerState{}
+		p.st.Docker = &state.DockerState{}
 	}
 	created, err := p.rt.EnsureNetwork(ctx)
 	if err != nil {
@@ -202,18 +203,9 @@ func (p *vaultProfile) network(ctx context.Context) error {
 
 func (p *vaultProfile) change(s string) { p.res.Changes = append(p.res.Changes, s) }
 
-// PostgresAdminEndpoint is the superuser endpoint of the sandbox's Postgres, from the host.
-func (s *State) PostgresAdminEndpoint(sec *PostgresSecrets) postgres.Endpoint {
-	port := 0
-	if s.Docker != nil {
-		port = s.Docker.PostgresPort
-	}
-	return postgres.Endpoint{Host: "127.0.0.1", Port: port, User: "postgres", Password: sec.SuperuserPassword, Database: "postgres"}
-}
-
 func (p *vaultProfile) postgres(ctx context.Context) error {
 	sec, err := p.st.PostgresSecrets()
-	if errors.Is(err, ErrNoPostgresSecrets) {
+	if errors.Is(err, state.ErrNoPostgresSecrets) {
 		// Passwords are made only before Postgres exists: a volume may hold a database
 		// set up with the lost ones.
 		exists, verr := p.rt.VolumeExists(ctx, ComponentPostgres)
@@ -221,7 +213,7 @@ func (p *vaultProfile) postgres(ctx context.Context) error {
 		case verr != nil:
 			return verr
 		case !exists:
-			sec, err = p.st.createPostgresSecrets()
+			sec, err = p.st.CreatePostgresSecrets()
 		}
 	}
 	if err != nil {
@@ -258,7 +250,7 @@ func (p *vaultProfile) postgres(ctx context.Context) error {
 	p.containerChange(ComponentPostgres, action)
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if p.pgAdmin, err = p.st.ProvenPostgresAdmin(sec, p.cfg.Getenv); err != nil {
+	if p.pgAdmin, err = ProvenPostgresAdmin(p.st, sec, p.cfg.Getenv); err != nil {
 		return err
 	}
 	err = postgres.WaitReady(wctx, p.pgAdmin, 200*time.Millisecond)
@@ -323,7 +315,7 @@ func (p *vaultProfile) vault(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p.st.Vault = &VaultState{Addr: "http://127.0.0.1:" + strconv.Itoa(port)}
+		p.st.Vault = &state.VaultState{Addr: "http://127.0.0.1:" + strconv.Itoa(port)}
 		if err := p.cfg.Store.Save(p.st, p.cfg.now()); err != nil {
 			return err
 		}
@@ -412,7 +404,7 @@ func (p *vaultProfile) initUnseal(ctx context.Context) error {
 		p.change(changed)
 	}
 	sess, err := RetryUnreachable(wctx, 100*time.Millisecond, func() (*VaultSession, error) {
-		return p.st.OpenVault(wctx, p.cfg.Getenv)
+		return OpenVault(wctx, p.st, p.cfg.Getenv)
 	})
 	if err != nil {
 		return err
@@ -443,7 +435,7 @@ func (p *vaultProfile) resetVault(ctx context.Context) error {
 }
 
 func (p *vaultProfile) bootstrap(ctx context.Context) error {
-	layout, err := p.st.VaultLayout(p.pgSec, nil)
+	layout, err := VaultLayout(p.st, p.pgSec, nil)
 	if err != nil {
 		return err
 	}
@@ -460,7 +452,7 @@ func (p *vaultProfile) bootstrap(ctx context.Context) error {
 
 // VaultLayout is the bootstrap layout of this sandbox: its apps, Vault's route to
 // Postgres, the lease TTLs and the CI signing key.
-func (s *State) VaultLayout(sec *PostgresSecrets, k8s *vault.KubernetesAuth) (vault.Layout, error) {
+func VaultLayout(s *state.State, sec *state.PostgresSecrets, k8s *vault.KubernetesAuth) (vault.Layout, error) {
 	kp, err := s.CISigningKeyPath()
 	if err != nil {
 		return vault.Layout{}, err
@@ -475,7 +467,7 @@ func (s *State) VaultLayout(sec *PostgresSecrets, k8s *vault.KubernetesAuth) (va
 	}
 	return vault.Layout{
 		Apps:            s.Spec.Apps,
-		Database:        s.vaultDatabase(sec),
+		Database:        vaultDatabase(s, sec),
 		DefaultTTL:      s.Spec.Drills.DefaultTTL.Duration,
 		MaxTTL:          s.Spec.Drills.MaxTTL.Duration,
 		JWTPublicKeyPEM: pub,
@@ -485,7 +477,7 @@ func (s *State) VaultLayout(sec *PostgresSecrets, k8s *vault.KubernetesAuth) (va
 
 // vaultDatabase is how Vault (not labsbx) reaches Postgres: over the sandbox network
 // by its alias (vault profile), or by its Service in the cluster (full profile).
-func (s *State) vaultDatabase(sec *PostgresSecrets) postgres.Endpoint {
+func vaultDatabase(s *state.State, sec *state.PostgresSecrets) postgres.Endpoint {
 	host := ComponentPostgres
 	if s.Profile == config.ProfileFull {
 		host = postgresServiceHost
@@ -495,7 +487,7 @@ func (s *State) vaultDatabase(sec *PostgresSecrets) postgres.Endpoint {
 
 // DockerRuntime asks the guard for the local Docker engine, checks that it is the one
 // the sandbox was created on, and returns the runtime of this sandbox's containers.
-func (s *State) DockerRuntime(ctx context.Context, getenv func(string) string) (*docker.Runtime, error) {
+func DockerRuntime(ctx context.Context, s *state.State, getenv func(string) string) (*docker.Runtime, error) {
 	appr, err := guard.ApproveDocker(getenv)
 	if err != nil {
 		return nil, err

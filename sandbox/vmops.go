@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vm"
 )
 
@@ -31,12 +32,12 @@ type VMStatus struct {
 
 // VMs opens a sandbox's VMs: its state and their manager. It takes no lock: like
 // `vault unseal`, the VM commands are what a person runs during a --manual drill.
-func (c *Configuration) VMs(name string) (*State, *vm.Manager, error) {
+func (c *Configuration) VMs(name string) (*state.State, *vm.Manager, error) {
 	st, err := c.Store.Load(name)
 	if err != nil {
 		return nil, nil, err
 	}
-	return st, st.VMManager(c), nil
+	return st, VMManager(st, c), nil
 }
 
 // ListVMs reports every VM of the sandbox and whether its QEMU runs (as the guard sees it).
@@ -66,7 +67,7 @@ func (c *Configuration) ListVMs(name string) ([]VMStatus, error) {
 }
 
 // vmOf finds a VM of the state or says which exist.
-func vmOf(st *State, vmName string) (*VMState, error) {
+func vmOf(st *state.State, vmName string) (*state.VMState, error) {
 	if v := st.VM(vmName); v != nil {
 		return v, nil
 	}
@@ -111,7 +112,7 @@ func (c *Configuration) StartVM(ctx context.Context, name, vmName string) (bool,
 }
 
 // updateVM writes one VM's record into the sandbox state as it is on disk now.
-func (c *Configuration) updateVM(name string, v VMState) error {
+func (c *Configuration) updateVM(name string, v state.VMState) error {
 	st, err := c.Store.Load(name)
 	if err != nil {
 		return err
@@ -183,7 +184,7 @@ func (c *Configuration) VMSSHArgs(name, vmName string) ([]string, error) {
 	if _, err := m.WriteAccessFiles(st.VMs); err != nil {
 		return nil, err
 	}
-	hosts, err := m.Hosts([]VMState{*v})
+	hosts, err := m.Hosts([]state.VMState{*v})
 	if err != nil {
 		return nil, err
 	}

@@ -7,12 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vm"
 	"github.com/arcodange/labsbx/vmimages"
 )
-
-// VMState is what the state records about one arm64 VM (see package vm).
-type VMState = vm.State
 
 // MaxVMs bounds spec.vms.count and --vms.
 const MaxVMs = 8
@@ -23,18 +21,8 @@ const vmReadyTimeout = 10 * time.Minute
 
 // VMManager is the manager of this sandbox's VMs. Its secrets (the sandbox's SSH key,
 // each VM's host key) live in the secrets dir, through the guard.
-func (s *State) VMManager(cfg *Configuration) *vm.Manager {
+func VMManager(s *state.State, cfg *Configuration) *vm.Manager {
 	return vm.New(vm.Sandbox{Record: s.GuardRecord(), SecretPath: s.SecretPath, Getenv: cfg.Getenv, Log: cfg.log()})
-}
-
-// VM returns the recorded VM called name, or nil.
-func (s *State) VM(name string) *VMState {
-	for i := range s.VMs {
-		if s.VMs[i].Name == name {
-			return &s.VMs[i]
-		}
-	}
-	return nil
 }
 
 // VMSummary is one VM in `labsbx up`'s result.
@@ -75,7 +63,7 @@ func (p *vaultProfile) vmImage(ctx context.Context) error {
 // (a running VM of ours is left alone; a dead one restarts on its own overlay). It
 // then waits until all of them are SSH-ready.
 func (p *vaultProfile) vms(ctx context.Context) error {
-	m := p.st.VMManager(p.cfg)
+	m := VMManager(p.st, p.cfg)
 	want := p.st.Spec.VMs.Count
 	for len(p.st.VMs) > want {
 		last := p.st.VMs[len(p.st.VMs)-1]
@@ -165,11 +153,11 @@ func (p *vaultProfile) vms(ctx context.Context) error {
 
 // removeVMs stops every VM of the sandbox, and any VM directory a crashed run left
 // unrecorded, and deletes their overlays: what down does before the state goes.
-func removeVMs(ctx context.Context, cfg *Configuration, st *State) ([]string, error) {
-	m := st.VMManager(cfg)
-	all := append([]VMState(nil), st.VMs...)
+func removeVMs(ctx context.Context, cfg *Configuration, st *state.State) ([]string, error) {
+	m := VMManager(st, cfg)
+	all := append([]state.VMState(nil), st.VMs...)
 	for _, o := range m.Orphans(st.VMs) {
-		all = append(all, VMState{Name: o})
+		all = append(all, state.VMState{Name: o})
 	}
 	var removed []string
 	var errs []error

@@ -12,6 +12,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vso"
 )
@@ -323,13 +324,13 @@ func untilRenewals(before map[string]vso.AppState, now time.Time) time.Duration 
 	return d
 }
 
-func (d *Drill) recordFault(st *sandbox.State, s Scenario) error {
-	st.Faults = append(st.Faults, sandbox.Fault{Scenario: s.Name(), Kind: s.Name(), InjectedAt: d.now()})
+func (d *Drill) recordFault(st *state.State, s Scenario) error {
+	st.Faults = append(st.Faults, state.Fault{Scenario: s.Name(), Kind: s.Name(), InjectedAt: d.now()})
 	return d.cfg.Store.Save(st, d.now())
 }
 
-func (d *Drill) clearFault(st *sandbox.State, s Scenario) error {
-	st.Faults = slices.DeleteFunc(st.Faults, func(f sandbox.Fault) bool { return f.Scenario == s.Name() })
+func (d *Drill) clearFault(st *state.State, s Scenario) error {
+	st.Faults = slices.DeleteFunc(st.Faults, func(f state.Fault) bool { return f.Scenario == s.Name() })
 	return d.cfg.Store.Save(st, d.now())
 }
 
@@ -384,7 +385,7 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	if err := st.Preflight(ctx); err != nil {
 		return nil, err
 	}
-	rt, err := st.DockerRuntime(ctx, cfg.Getenv)
+	rt, err := sandbox.DockerRuntime(ctx, st, cfg.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +394,7 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	if err != nil {
 		return nil, err
 	}
-	pgAdmin, err := st.ProvenPostgresAdmin(sec, cfg.Getenv)
+	pgAdmin, err := sandbox.ProvenPostgresAdmin(st, sec, cfg.Getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // fakeScenario is a scenario at the engine's boundary: it touches nothing real, and
@@ -62,7 +63,7 @@ func (f *fakeScenario) Verify(context.Context, *Env) error {
 
 func newTestDrill(t *testing.T, opts Options) (*Drill, *Env) {
 	t.Helper()
-	store, err := sandbox.NewStore(filepath.Join(t.TempDir(), "state"))
+	store, err := state.NewStore(filepath.Join(t.TempDir(), "state"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func TestLookup(t *testing.T) {
 // BenchmarkEngineOverhead measures what the engine itself costs per phase, with a
 // scenario that does nothing (target: under 50 ms per phase).
 func BenchmarkEngineOverhead(b *testing.B) {
-	store, _ := sandbox.NewStore(filepath.Join(b.TempDir(), "state"))
+	store, _ := state.NewStore(filepath.Join(b.TempDir(), "state"))
 	st := store.New("b", config.DefaultSpec(), time.Now())
 	_ = store.Save(st, time.Now())
 	d := NewDrill(&sandbox.Configuration{Store: store}, Options{Name: "b", Timeout: time.Second})

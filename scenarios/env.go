@@ -15,6 +15,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vm"
 	"github.com/arcodange/labsbx/sandbox/vso"
@@ -23,7 +24,7 @@ import (
 // Env is what a scenario works on: the sandbox's Vault, Docker objects and Postgres,
 // all reached through guard approvals, and the consumer whose view the drill checks.
 type Env struct {
-	State    *sandbox.State
+	State    *state.State
 	Vault    *sandbox.VaultSession
 	Docker   *docker.Runtime
 	PGAdmin  postgres.Endpoint
@@ -71,17 +72,17 @@ func (e *Env) takeMilestones() []Milestone {
 
 // NewEnv opens the sandbox's components for drills. A sealed Vault is fine: it is
 // approved pending its cluster_id, which unseal verifies.
-func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) (*Env, error) {
+func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *state.State) (*Env, error) {
 	// A Vault container that is just starting does not answer yet: wait a little.
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	sess, err := sandbox.RetryUnreachable(wctx, 100*time.Millisecond, func() (*sandbox.VaultSession, error) {
-		return st.OpenVault(wctx, cfg.Getenv)
+		return sandbox.OpenVault(wctx, st, cfg.Getenv)
 	})
 	if err != nil {
 		return nil, err
 	}
-	rt, err := st.DockerRuntime(ctx, cfg.Getenv)
+	rt, err := sandbox.DockerRuntime(ctx, st, cfg.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) 
 		_ = rt.Close()
 		return nil, err
 	}
-	pgAdmin, err := st.ProvenPostgresAdmin(sec, cfg.Getenv)
+	pgAdmin, err := sandbox.ProvenPostgresAdmin(st, sec, cfg.Getenv)
 	if err != nil {
 		_ = rt.Close()
 		return nil, err
@@ -98,7 +99,7 @@ func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *sandbox.State) 
 	e := &Env{State: st, Vault: sess, Docker: rt, PGAdmin: pgAdmin, now: time.Now,
 		cfg: cfg, values: map[string]string{}}
 	if len(st.VMs) > 0 {
-		e.VMs = st.VMManager(cfg)
+		e.VMs = sandbox.VMManager(st, cfg)
 	}
 	if cfg.Now != nil {
 		e.now = cfg.Now
@@ -123,7 +124,7 @@ type ClusterPower interface {
 }
 
 // clusterPower is the sandbox's cluster provider, on the guard-approved engine.
-func clusterPower(cfg *sandbox.Configuration, st *sandbox.State) (ClusterPower, error) {
+func clusterPower(cfg *sandbox.Configuration, st *state.State) (ClusterPower, error) {
 	if cfg.Clusters == nil {
 		return nil, fmt.Errorf("%w: this build has no cluster provider for sandbox %q", sandbox.ErrProfileUnavailable, st.Name)
 	}
@@ -136,7 +137,7 @@ func clusterPower(cfg *sandbox.Configuration, st *sandbox.State) (ClusterPower, 
 
 // appSide connects to the sandbox's cluster through the guard (recorded kubeconfig,
 // server and CA, then the marker) and observes VSO and the apps there.
-func appSide(ctx context.Context, st *sandbox.State) (AppSide, error) {
+func appSide(ctx context.Context, st *state.State) (AppSide, error) {
 	if st.Kube == nil {
 		return nil, fmt.Errorf("sandbox %q has no cluster recorded; run `labsbx up --name %s`", st.Name, st.Name)
 	}

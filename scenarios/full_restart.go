@@ -10,6 +10,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/postgres"
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vso"
 )
 
@@ -273,7 +274,7 @@ func (fullRestart) Undo(ctx context.Context, e *Env) (string, error) {
 
 // startStopped starts whichever of Postgres and Vault is stopped, Postgres first and
 // ready before Vault starts, and says what it did.
-func startStopped(ctx context.Context, st *sandbox.State, rt *docker.Runtime, pg postgres.Endpoint, mark func(string)) ([]string, error) {
+func startStopped(ctx context.Context, st *state.State, rt *docker.Runtime, pg postgres.Endpoint, mark func(string)) ([]string, error) {
 	var did []string
 	for _, c := range []string{sandbox.ComponentPostgres, sandbox.ComponentVault} {
 		info, ok, err := rt.Inspect(ctx, c)

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // Scenario is one failure drill.
@@ -39,17 +39,17 @@ type Scenario interface {
 // has (VMs, say). `drill run --all` runs only the scenarios that apply; a scenario
 // named explicitly runs anyway and fails its steady-state phase, saying what is missing.
 type Applicable interface {
-	Applies(st *sandbox.State) bool
+	Applies(st *state.State) bool
 }
 
 // Applies reports whether s applies to the sandbox st.
-func Applies(s Scenario, st *sandbox.State) bool {
+func Applies(s Scenario, st *state.State) bool {
 	a, ok := s.(Applicable)
 	return !ok || a.Applies(st)
 }
 
 // ApplicableTo returns the scenarios of All that apply to st, in order.
-func ApplicableTo(st *sandbox.State) []Scenario {
+func ApplicableTo(st *state.State) []Scenario {
 	var out []Scenario
 	for _, s := range All() {
 		if Applies(s, st) {

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 func init() { register(vmNodeLoss{}) }
@@ -47,17 +47,17 @@ func (vmNodeLoss) Runbook(e *Env) string {
 }
 
 // Applies: only a sandbox with VMs (`labsbx up --vms N`).
-func (vmNodeLoss) Applies(st *sandbox.State) bool { return len(st.VMs) > 0 }
+func (vmNodeLoss) Applies(st *state.State) bool { return len(st.VMs) > 0 }
 
 // targetVM is the VM that loses power: the first one.
-func targetVM(st *sandbox.State) string {
+func targetVM(st *state.State) string {
 	if len(st.VMs) == 0 {
 		return "vm-0"
 	}
 	return st.VMs[0].Name
 }
 
-func (vmNodeLoss) vm(e *Env) (*sandbox.VMState, error) {
+func (vmNodeLoss) vm(e *Env) (*state.VMState, error) {
 	if e.VMs == nil || len(e.State.VMs) == 0 {
 		return nil, permanent{fmt.Errorf("sandbox %q has no VMs: create one with `labsbx up --vms 1 --name %s`", e.State.Name, e.State.Name)}
 	}
@@ -130,7 +130,7 @@ func (s vmNodeLoss) Recover(ctx context.Context, e *Env) error {
 }
 
 // start starts the VM on its overlay, records a moved port and waits until it is ready.
-func (vmNodeLoss) start(ctx context.Context, e *Env, v *sandbox.VMState) error {
+func (vmNodeLoss) start(ctx context.Context, e *Env, v *state.VMState) error {
 	port := v.SSHPort
 	if _, err := e.VMs.Start(ctx, v); err != nil {
 		return err

@@ -5,13 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 func TestVMNodeLossApplies(t *testing.T) {
-	without := &sandbox.State{Name: "demo", Profile: config.ProfileVault}
-	with := &sandbox.State{Name: "demo", Profile: config.ProfileVault, VMs: []sandbox.VMState{{Name: "vm-0"}}}
+	without := &state.State{Name: "demo", Profile: config.ProfileVault}
+	with := &state.State{Name: "demo", Profile: config.ProfileVault, VMs: []state.VMState{{Name: "vm-0"}}}
 	has := func(list []Scenario) bool {
 		for _, s := range list {
 			if s.Name() == "vm-node-loss" {
@@ -30,7 +30,7 @@ func TestVMNodeLossApplies(t *testing.T) {
 		t.Error("seal applies everywhere")
 	}
 	// full-restart applies to both profiles (containers, or the whole k3d cluster).
-	full := &sandbox.State{Name: "demo", Profile: config.ProfileFull}
+	full := &state.State{Name: "demo", Profile: config.ProfileFull}
 	if s, _ := Lookup([]string{"full-restart"}); !Applies(s[0], full) || !Applies(s[0], without) {
 		t.Error("full-restart must apply to both profiles")
 	}
@@ -38,7 +38,7 @@ func TestVMNodeLossApplies(t *testing.T) {
 
 // A sandbox without VMs fails the steady state, saying how to get one.
 func TestVMNodeLossWithoutVMs(t *testing.T) {
-	e := &Env{State: &sandbox.State{Name: "demo"}, values: map[string]string{}}
+	e := &Env{State: &state.State{Name: "demo"}, values: map[string]string{}}
 	err := vmNodeLoss{}.Steady(context.Background(), e)
 	if err == nil || !strings.Contains(err.Error(), "has no VMs") || !strings.Contains(err.Error(), "up --vms 1") {
 		t.Errorf("steady state without VMs: %v", err)

@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/arcodange/labsbx/internal/cli"
-	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 func newGuardCmd(g *globals) *cobra.Command {
@@ -91,7 +91,7 @@ func guardRecord(g *globals) (guard.Record, error) {
 		return guard.Record{}, err
 	}
 	s, err := st.Load(g.name)
-	if errors.Is(err, sandbox.ErrNotFound) {
+	if errors.Is(err, state.ErrNotFound) {
 		return guard.Record{Name: g.name, StateDir: st.Dir(g.name)}, nil
 	}
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/cluster/k3d"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // globals are the flags every command shares, and what they give access to.
@@ -103,12 +104,12 @@ func (g *globals) logger() *slog.Logger {
 }
 
 // store opens the state root.
-func (g *globals) store() (*sandbox.Store, error) {
-	root, err := sandbox.StateRoot(g.getenv)
+func (g *globals) store() (*state.Store, error) {
+	root, err := state.StateRoot(g.getenv)
 	if err != nil {
 		return nil, err
 	}
-	s, err := sandbox.NewStore(root)
+	s, err := state.NewStore(root)
 	if err != nil {
 		return nil, err
 	}

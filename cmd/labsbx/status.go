@@ -8,21 +8,21 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/arcodange/labsbx/internal/cli"
-	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // sandboxSummary is one row of `labsbx status`.
 type sandboxSummary struct {
-	Name      string        `json:"name"`
-	UUID      string        `json:"uuid"`
-	Profile   string        `json:"profile"`
-	Phase     sandbox.Phase `json:"phase"`
-	Apps      []string      `json:"apps"`
-	VaultAddr string        `json:"vaultAddr,omitempty"`
-	Context   string        `json:"kubeContext,omitempty"`
-	Faults    int           `json:"pendingFaults"`
-	CreatedAt time.Time     `json:"createdAt"`
-	StateDir  string        `json:"stateDir"`
+	Name      string      `json:"name"`
+	UUID      string      `json:"uuid"`
+	Profile   string      `json:"profile"`
+	Phase     state.Phase `json:"phase"`
+	Apps      []string    `json:"apps"`
+	VaultAddr string      `json:"vaultAddr,omitempty"`
+	Context   string      `json:"kubeContext,omitempty"`
+	Faults    int         `json:"pendingFaults"`
+	CreatedAt time.Time   `json:"createdAt"`
+	StateDir  string      `json:"stateDir"`
 }
 
 type statusResult struct {

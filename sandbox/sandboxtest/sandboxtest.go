@@ -10,6 +10,7 @@ import (
 	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/state"
 )
 
 // New returns a configuration with a state root of its own and a vault-profile config
@@ -30,7 +31,7 @@ func New(t testing.TB, name string, apps ...string) (*sandbox.Configuration, *co
 	if len(apps) > 0 {
 		cfg.Spec.Apps = apps
 	}
-	store, err := sandbox.NewStore(filepath.Join(t.TempDir(), "state"))
+	store, err := state.NewStore(filepath.Join(t.TempDir(), "state"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sandbox
+package state
 
 import (
 	"bufio"
@@ -20,8 +20,8 @@ func TestStateRoot(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{EnvHome: "/tmp/lh", envXDG: "/tmp/xdg"}, "/tmp/lh"},
-		{map[string]string{envXDG: "/tmp/xdg"}, "/tmp/xdg/labsbx"},
+		{map[string]string{EnvHome: "/tmp/lh", EnvXDG: "/tmp/xdg"}, "/tmp/lh"},
+		{map[string]string{EnvXDG: "/tmp/xdg"}, "/tmp/xdg/labsbx"},
 		{map[string]string{}, filepath.Join(home, ".local/state/labsbx")},
 	}
 	for _, c := range cases {

@@ -1,4 +1,4 @@
-package sandbox
+package state
 
 import (
 	"encoding/json"
@@ -15,12 +15,13 @@ import (
 	"github.com/arcodange/labsbx/internal/fsutil"
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/vm"
 )
 
 // Environment variables that place the state root.
 const (
 	EnvHome = "LABSBX_HOME"
-	envXDG  = "XDG_STATE_HOME"
+	EnvXDG  = "XDG_STATE_HOME"
 )
 
 const stateFile = "state.json"
@@ -39,7 +40,7 @@ func StateRoot(getenv func(string) string) (string, error) {
 	if v := getenv(EnvHome); v != "" {
 		return filepath.Abs(v)
 	}
-	if v := getenv(envXDG); v != "" {
+	if v := getenv(EnvXDG); v != "" {
 		return filepath.Abs(filepath.Join(v, "labsbx"))
 	}
 	home, err := os.UserHomeDir()
@@ -172,6 +173,12 @@ func (st *Store) New(name string, spec config.Spec, now time.Time) *State {
 	}
 }
 
+// Stub is a state that records only a sandbox's name and UUID, in this root: what
+// `down --uuid` vouches for when the state file cannot be read.
+func (st *Store) Stub(name, uuid string) *State {
+	return &State{APIVersion: config.APIVersion, Name: name, UUID: uuid, dir: st.Dir(name)}
+}
+
 // Load reads the state of sandbox name, or returns ErrNotFound.
 func (st *Store) Load(name string) (*State, error) {
 	if err := config.ValidateName(name); err != nil {
@@ -298,4 +305,27 @@ func (st *Store) warn(msg string) {
 	if st.Warn != nil {
 		st.Warn(msg)
 	}
+}
+
+// ClusterState records the full profile's cluster.
+type ClusterState struct {
+	Name       string `json:"name"`
+	APIPort    int    `json:"apiPort"` // on 127.0.0.1
+	ServerNode string `json:"serverNode"`
+	// Imported maps each image imported into the nodes to its image ID then, so that a
+	// second up imports only what changed.
+	Imported map[string]string `json:"imported,omitempty"`
+}
+
+// VMState is what the state records about one arm64 VM (see package vm).
+type VMState = vm.State
+
+// VM returns the recorded VM called name, or nil.
+func (s *State) VM(name string) *VMState {
+	for i := range s.VMs {
+		if s.VMs[i].Name == name {
+			return &s.VMs[i]
+		}
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package sandbox
+package state
 
 import (
 	"context"
@@ -8,9 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/postgres"
 )
 
 // SecretsDir is the sub-directory of a sandbox's state dir that holds its secrets.
@@ -82,8 +86,8 @@ func (s *State) PostgresSecrets() (*PostgresSecrets, error) {
 	return &ps, nil
 }
 
-// createPostgresSecrets writes new database passwords, for up before Postgres exists.
-func (s *State) createPostgresSecrets() (*PostgresSecrets, error) {
+// CreatePostgresSecrets writes new database passwords, for up before Postgres exists.
+func (s *State) CreatePostgresSecrets() (*PostgresSecrets, error) {
 	kp, err := s.SecretPath(postgresFile)
 	if err != nil {
 		return nil, err
@@ -104,6 +108,18 @@ func randomPassword() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// VaultPort is the host port of the recorded Vault address.
+func (s *State) VaultPort() (int, error) {
+	if s.Vault == nil {
+		return 0, errors.New("no Vault is recorded")
+	}
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(strings.TrimPrefix(s.Vault.Addr, "http://"), "https://"))
+	if err != nil {
+		return 0, fmt.Errorf("recorded Vault address %q: %w", s.Vault.Addr, err)
+	}
+	return strconv.Atoi(port)
+}
+
 // Preflight runs the guard's offline checks on everything the state recorded, before
 // an operation changes anything: a tampered or foreign address is refused without a
 // connection.
@@ -113,7 +129,7 @@ func (s *State) Preflight(ctx context.Context) error {
 	}
 	if s.Vault.ClusterID == "" {
 		// Before init the address is still the one up wrote: http://127.0.0.1:<port>.
-		port, err := addrPort(s.Vault.Addr)
+		port, err := s.VaultPort()
 		if err != nil || s.Vault.Addr != fmt.Sprintf("http://127.0.0.1:%d", port) {
 			return &guard.Refusal{Reason: fmt.Sprintf("vault address %q in the state of sandbox %q is not one labsbx records", s.Vault.Addr, s.Name)}
 		}
@@ -121,4 +137,13 @@ func (s *State) Preflight(ctx context.Context) error {
 	}
 	rep := guard.Check(ctx, s.GuardRecord(), guard.Target{VaultAddr: s.Vault.Addr}, guard.CheckOptions{Offline: true})
 	return rep.Err()
+}
+
+// PostgresAdminEndpoint is the superuser endpoint of the sandbox's Postgres, from the host.
+func (s *State) PostgresAdminEndpoint(sec *PostgresSecrets) postgres.Endpoint {
+	port := 0
+	if s.Docker != nil {
+		port = s.Docker.PostgresPort
+	}
+	return postgres.Endpoint{Host: "127.0.0.1", Port: port, User: "postgres", Password: sec.SuperuserPassword, Database: "postgres"}
 }
