@@ -266,19 +266,7 @@ func (p *fullProfile) connect(ctx context.Context) error {
 	if p.kube != nil {
 		return nil
 	}
-	rec := p.st.GuardRecord()
-	appr, _, err := guard.ApproveKube(rec, []string{p.st.Kube.Kubeconfig}, p.st.Kube.Context)
-	if err != nil {
-		return err
-	}
-	k, err := appr.Connect(ctx, rec)
-	if err != nil {
-		return err
-	}
-	if err := k.WriteMarker(ctx); err != nil {
-		return err
-	}
-	cs, err := k.Clientset()
+	k, cs, err := p.conn.Kube(ctx)
 	if err != nil {
 		return err
 	}
@@ -495,7 +483,7 @@ func (p *fullProfile) waitPostgres(ctx context.Context) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	admin, err := ProvenPostgresAdmin(p.st, sec, p.cfg.Getenv)
+	admin, err := p.conn.PostgresAdmin(sec)
 	if err != nil {
 		return err
 	}

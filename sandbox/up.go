@@ -8,6 +8,7 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
 )
@@ -134,7 +135,7 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		return nil, err
 	}
 	res := &UpResult{Name: st.Name, UUID: st.UUID, Profile: st.Profile, Apps: spec.Apps, Resumed: resumed, StateDir: st.Dir()}
-	vp := &vaultProfile{cfg: u.cfg, st: st, res: res, dockerOK: dockerOK, bundle: bdl, vaultWait: time.Minute}
+	vp := &vaultProfile{cfg: u.cfg, st: st, res: res, dockerOK: dockerOK, conn: connect.New(st, u.cfg.Getenv), bundle: bdl, vaultWait: time.Minute}
 	if st.Profile == config.ProfileFull {
 		// Vault is a pod there: its first start includes scheduling it.
 		vp.vaultWait = podsTimeout

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
@@ -76,7 +77,7 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 			t.Errorf("%s has mode %v", f, fi.Mode().Perm())
 		}
 	}
-	sess, err := sandbox.OpenVault(ctx, st, conf.Getenv)
+	sess, err := connect.New(st, conf.Getenv).Vault(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,11 +143,12 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 	if len(down.Removed.Containers) != 2 || len(down.Removed.Volumes) != 2 || len(down.Removed.Networks) != 1 || !down.StateRemoved {
 		t.Errorf("down removed %+v", down)
 	}
-	rt, err := sandbox.DockerRuntime(ctx, st, conf.Getenv)
+	conn := connect.New(st, conf.Getenv)
+	defer conn.Close()
+	rt, err := conn.Docker(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rt.Close()
 	if left, err := rt.Leftovers(ctx); err != nil || len(left) != 0 {
 		t.Errorf("leftovers after down: %v, %v", left, err)
 	}

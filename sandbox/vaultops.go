@@ -5,111 +5,22 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/hashicorp/vault/api"
-
 	"github.com/arcodange/labsbx/internal/failpoint"
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
 
-// VaultSession is an approved connection to a sandbox's Vault. Its client holds the
-// root token only when Root was asked for.
-type VaultSession struct {
-	State    *state.State
-	Client   *api.Client
-	Approval guard.VaultApproval
-	Keys     *vault.Keys
-}
-
-// OpenVault asks the guard for the sandbox's Vault: the address and cluster_id come
-// only from the state. It does not take the sandbox lock: seal and unseal must work while
-// a drill waits for a person to recover.
-func (c *Configuration) OpenVault(ctx context.Context, name string) (*VaultSession, error) {
+// OpenVault asks the guard for the sandbox's Vault (see connect.VaultSession). It
+// does not take the sandbox lock: seal and unseal must work while a drill waits for a
+// person to recover.
+func (c *Configuration) OpenVault(ctx context.Context, name string) (*connect.VaultSession, error) {
 	st, err := c.Store.Load(name)
 	if err != nil {
 		return nil, err
 	}
-	return OpenVault(ctx, st, c.Getenv)
-}
-
-// OpenVault asks the guard for this sandbox's Vault. The address and cluster_id come
-// only from the state, and every connection, sealed or not, opens only while Docker
-// shows the recorded, labelled container (or k3d server node) publishing the recorded
-// port on the recorded engine: cluster_id is public, so an impostor on the port could
-// quote it. A sealed Vault cannot report its cluster_id: the guard approves it pending,
-// and Unseal verifies it.
-func OpenVault(ctx context.Context, s *state.State, getenv func(string) string) (*VaultSession, error) {
-	if err := s.Preflight(ctx); err != nil {
-		return nil, err
-	}
-	if s.Vault == nil || s.Vault.ClusterID == "" {
-		return nil, fmt.Errorf("sandbox %q has no initialised Vault; run `labsbx up --name %s`", s.Name, s.Name)
-	}
-	kp, err := s.VaultKeysPath()
-	if err != nil {
-		return nil, err
-	}
-	keys, err := vault.LoadKeys(kp)
-	if errors.Is(err, vault.ErrNoKeys) {
-		return nil, fmt.Errorf("%w: without it the sandbox's Vault can never be unsealed again; restore the file from a backup, or start afresh with `labsbx down --name %s` then `labsbx up --name %s`", err, s.Name, s.Name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	proof, err := receiver(s, getenv, ComponentVault)
-	if err != nil {
-		return nil, err
-	}
-	appr, err := guard.ApproveVault(ctx, s.GuardRecord(), proof)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := appr.Client()
-	if err != nil {
-		return nil, err
-	}
-	// Fail fast: a sealed Vault answers 503, which the client would otherwise retry.
-	cl.SetMaxRetries(0)
-	return &VaultSession{State: s, Client: cl, Approval: appr, Keys: keys}, nil
-}
-
-// NewClient is another client of the same approved Vault, holding token.
-func (v *VaultSession) NewClient(token string) (*api.Client, error) {
-	c, err := v.Approval.Client()
-	if err != nil {
-		return nil, err
-	}
-	c.SetMaxRetries(0)
-	c.SetToken(token)
-	return c, nil
-}
-
-// Root puts the root token on the session's client.
-func (v *VaultSession) Root() *api.Client {
-	v.Client.SetToken(v.Keys.RootToken)
-	return v.Client
-}
-
-// Unseal unseals with the sandbox key, then checks that the Vault that opened is the one
-// labsbx initialised.
-func (v *VaultSession) Unseal(ctx context.Context) (vault.Status, error) {
-	st, err := vault.Unseal(ctx, v.Client, v.Keys)
-	if err != nil {
-		return st, err
-	}
-	if err := v.Approval.VerifyClusterID(ctx); err != nil {
-		return st, err
-	}
-	return st, nil
-}
-
-// Seal seals the sandbox's Vault.
-func (v *VaultSession) Seal(ctx context.Context) error { return vault.Seal(ctx, v.Root()) }
-
-// Status reads the seal status.
-func (v *VaultSession) Status(ctx context.Context) (vault.Status, error) {
-	return vault.GetStatus(ctx, v.Client)
+	return connect.New(st, c.Getenv).Vault(ctx)
 }
 
 // Bootstrap converges the sandbox's Vault layout; it takes the sandbox lock.
@@ -150,18 +61,20 @@ func (c *Configuration) InitVault(ctx context.Context, name string) (vault.Statu
 		return vault.Status{}, false, fmt.Errorf("sandbox %q has no Vault yet; run `labsbx up --name %s`", name, name)
 	}
 	if st.Vault.ClusterID != "" {
-		s, err := OpenVault(ctx, st, c.Getenv)
+		s, err := connect.New(st, c.Getenv).Vault(ctx)
 		if err != nil {
 			return vault.Status{}, false, err
 		}
 		vs, err := s.Status(ctx)
 		return vs, false, err
 	}
-	changed, err := c.ensureInitialised(ctx, st)
+	conn := connect.New(st, c.Getenv)
+	defer conn.Close()
+	changed, err := c.ensureInitialised(ctx, conn)
 	if err != nil {
 		return vault.Status{}, false, err
 	}
-	s, err := OpenVault(ctx, st, c.Getenv)
+	s, err := conn.Vault(ctx)
 	if err != nil {
 		return vault.Status{}, changed != "", err
 	}
@@ -178,8 +91,9 @@ var ErrVaultUnkeyed = errors.New("the sandbox's Vault was initialised, but its u
 // (the key saved before anything else), unsealed and recorded; an initialised one with
 // no recorded cluster_id is adopted when the saved key unseals it (or the saved root
 // token is root there). It says what it did ("" when nothing).
-func (c *Configuration) ensureInitialised(ctx context.Context, st *state.State) (string, error) {
-	proof, err := receiver(st, c.Getenv, ComponentVault)
+func (c *Configuration) ensureInitialised(ctx context.Context, conn *connect.Conn) (string, error) {
+	st := conn.State()
+	proof, err := conn.Receiver(connect.ComponentVault)
 	if err != nil {
 		return "", err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/arcodange/labsbx/internal/netx"
 	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
@@ -25,14 +26,14 @@ import (
 
 // Components of the vault profile, as their dev.labsbx.component labels say.
 const (
-	ComponentPostgres = "postgres"
-	ComponentVault    = "vault"
+	ComponentPostgres = connect.ComponentPostgres
+	ComponentVault    = connect.ComponentVault
 )
 
 // Ports inside the containers.
 const (
-	vaultPort    = 8200
-	postgresPort = 5432
+	vaultPort    = connect.VaultPort
+	postgresPort = connect.PostgresPort
 )
 
 // vaultServerConfig is a real (not dev-mode) server: file storage on a named volume.
@@ -62,7 +63,8 @@ type vaultProfile struct {
 	rt       *docker.Runtime
 	pgSec    *state.PostgresSecrets
 	pgAdmin  postgres.Endpoint // the superuser, through the guard's proven dialer
-	vs       *VaultSession
+	vs       *connect.VaultSession
+	conn     *connect.Conn
 	vmImg    *vmimages.Image
 	// bundle, when set, is where images come from (`up --bundle`).
 	bundle *bundle.Bundle
@@ -115,11 +117,7 @@ func (p *vaultProfile) run(ctx context.Context) error {
 // runSteps runs the steps in order, timing each and recording it in the state once
 // it is done.
 func (p *vaultProfile) runSteps(ctx context.Context, steps []step) error {
-	defer func() {
-		if p.rt != nil {
-			_ = p.rt.Close()
-		}
-	}()
+	defer p.conn.Close()
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -142,17 +140,11 @@ func (p *vaultProfile) runSteps(ctx context.Context, steps []step) error {
 // records, its identity: a sandbox lives on the engine it was created on.
 func (p *vaultProfile) dockerEngine(ctx context.Context) error {
 	var err error
-	if p.rt, err = docker.New(p.dockerOK, p.st.Name, p.st.UUID); err != nil {
-		return err
-	}
-	if err := p.rt.Ping(ctx); err != nil {
+	if p.rt, err = p.conn.Docker(ctx); err != nil {
 		return err
 	}
 	id, err := p.rt.EngineID(ctx)
 	if err != nil {
-		return err
-	}
-	if err := guard.ApproveEngine(p.st.GuardRecord(), id); err != nil {
 		return err
 	}
 	if p.st.EngineID == "" {
@@ -250,7 +242,7 @@ func (p *vaultProfile) postgres(ctx context.Context) error {
 	p.containerChange(ComponentPostgres, action)
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if p.pgAdmin, err = ProvenPostgresAdmin(p.st, sec, p.cfg.Getenv); err != nil {
+	if p.pgAdmin, err = p.conn.PostgresAdmin(sec); err != nil {
 		return err
 	}
 	err = postgres.WaitReady(wctx, p.pgAdmin, 200*time.Millisecond)
@@ -384,7 +376,7 @@ func (p *vaultProfile) initUnseal(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, cmp.Or(p.vaultWait, time.Minute))
 	defer cancel()
 	if p.st.Vault.ClusterID == "" {
-		initialise := func() (string, error) { return p.cfg.ensureInitialised(wctx, p.st) }
+		initialise := func() (string, error) { return p.cfg.ensureInitialised(wctx, p.conn) }
 		changed, err := RetryUnreachable(wctx, 100*time.Millisecond, initialise)
 		if errors.Is(err, ErrVaultUnkeyed) {
 			// Killed between Vault's init and the save of its key: nobody can ever
@@ -403,8 +395,8 @@ func (p *vaultProfile) initUnseal(ctx context.Context) error {
 		}
 		p.change(changed)
 	}
-	sess, err := RetryUnreachable(wctx, 100*time.Millisecond, func() (*VaultSession, error) {
-		return OpenVault(wctx, p.st, p.cfg.Getenv)
+	sess, err := RetryUnreachable(wctx, 100*time.Millisecond, func() (*connect.VaultSession, error) {
+		return p.conn.Vault(wctx)
 	})
 	if err != nil {
 		return err
@@ -483,26 +475,4 @@ func vaultDatabase(s *state.State, sec *state.PostgresSecrets) postgres.Endpoint
 		host = postgresServiceHost
 	}
 	return postgres.Endpoint{Host: host, Port: postgresPort, User: postgres.VaultAdmin, Password: sec.VaultAdminPassword, Database: "postgres"}
-}
-
-// DockerRuntime asks the guard for the local Docker engine, checks that it is the one
-// the sandbox was created on, and returns the runtime of this sandbox's containers.
-func DockerRuntime(ctx context.Context, s *state.State, getenv func(string) string) (*docker.Runtime, error) {
-	appr, err := guard.ApproveDocker(getenv)
-	if err != nil {
-		return nil, err
-	}
-	rt, err := docker.New(appr, s.Name, s.UUID)
-	if err != nil {
-		return nil, err
-	}
-	id, err := rt.EngineID(ctx)
-	if err == nil {
-		err = guard.ApproveEngine(s.GuardRecord(), id)
-	}
-	if err != nil {
-		_ = rt.Close()
-		return nil, err
-	}
-	return rt, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
@@ -385,16 +386,17 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	if err := st.Preflight(ctx); err != nil {
 		return nil, err
 	}
-	rt, err := sandbox.DockerRuntime(ctx, st, cfg.Getenv)
+	conn := connect.New(st, cfg.Getenv)
+	defer conn.Close()
+	rt, err := conn.Docker(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer rt.Close()
 	sec, err := st.PostgresSecrets()
 	if err != nil {
 		return nil, err
 	}
-	pgAdmin, err := sandbox.ProvenPostgresAdmin(st, sec, cfg.Getenv)
+	pgAdmin, err := conn.PostgresAdmin(sec)
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +427,7 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 			}
 		}
 		var err error
-		env, err = NewEnv(ctx, cfg, st)
+		env, err = newEnv(ctx, cfg, conn)
 		if errors.Is(err, guard.ErrRefused) {
 			return permanent{err}
 		}
@@ -434,7 +436,6 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	if err != nil {
 		return out, err
 	}
-	defer env.Close()
 	for len(st.Faults) > 0 {
 		f := st.Faults[0]
 		s, ok := registry[f.Scenario]

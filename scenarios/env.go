@@ -12,6 +12,7 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
@@ -25,7 +26,7 @@ import (
 // all reached through guard approvals, and the consumer whose view the drill checks.
 type Env struct {
 	State    *state.State
-	Vault    *sandbox.VaultSession
+	Vault    *connect.VaultSession
 	Docker   *docker.Runtime
 	PGAdmin  postgres.Endpoint
 	Consumer *Consumer
@@ -40,6 +41,7 @@ type Env struct {
 	appsBefore map[string]vso.AppState
 
 	cfg        *sandbox.Configuration
+	conn       *connect.Conn
 	values     map[string]string // what a scenario carries from one phase to the next
 	seen       map[string]time.Time
 	mu         sync.Mutex
@@ -73,31 +75,40 @@ func (e *Env) takeMilestones() []Milestone {
 // NewEnv opens the sandbox's components for drills. A sealed Vault is fine: it is
 // approved pending its cluster_id, which unseal verifies.
 func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *state.State) (*Env, error) {
+	conn := connect.New(st, cfg.Getenv)
+	e, err := newEnv(ctx, cfg, conn)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func newEnv(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn) (*Env, error) {
+	st := conn.State()
 	// A Vault container that is just starting does not answer yet: wait a little.
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	sess, err := sandbox.RetryUnreachable(wctx, 100*time.Millisecond, func() (*sandbox.VaultSession, error) {
-		return sandbox.OpenVault(wctx, st, cfg.Getenv)
+	sess, err := sandbox.RetryUnreachable(wctx, 100*time.Millisecond, func() (*connect.VaultSession, error) {
+		return conn.Vault(wctx)
 	})
 	if err != nil {
 		return nil, err
 	}
-	rt, err := sandbox.DockerRuntime(ctx, st, cfg.Getenv)
+	rt, err := conn.Docker(ctx)
 	if err != nil {
 		return nil, err
 	}
 	sec, err := st.PostgresSecrets()
 	if err != nil {
-		_ = rt.Close()
 		return nil, err
 	}
-	pgAdmin, err := sandbox.ProvenPostgresAdmin(st, sec, cfg.Getenv)
+	pgAdmin, err := conn.PostgresAdmin(sec)
 	if err != nil {
-		_ = rt.Close()
 		return nil, err
 	}
 	e := &Env{State: st, Vault: sess, Docker: rt, PGAdmin: pgAdmin, now: time.Now,
-		cfg: cfg, values: map[string]string{}}
+		cfg: cfg, conn: conn, values: map[string]string{}}
 	if len(st.VMs) > 0 {
 		e.VMs = sandbox.VMManager(st, cfg)
 	}
@@ -106,11 +117,10 @@ func NewEnv(ctx context.Context, cfg *sandbox.Configuration, st *state.State) (*
 	}
 	e.Consumer = &Consumer{env: e, App: st.Spec.Apps[0]}
 	if st.Profile == config.ProfileFull {
-		if e.Apps, err = appSide(ctx, st); err == nil {
+		if e.Apps, err = appSide(ctx, conn); err == nil {
 			e.Cluster, err = clusterPower(cfg, st)
 		}
 		if err != nil {
-			_ = rt.Close()
 			return nil, err
 		}
 	}
@@ -137,28 +147,17 @@ func clusterPower(cfg *sandbox.Configuration, st *state.State) (ClusterPower, er
 
 // appSide connects to the sandbox's cluster through the guard (recorded kubeconfig,
 // server and CA, then the marker) and observes VSO and the apps there.
-func appSide(ctx context.Context, st *state.State) (AppSide, error) {
-	if st.Kube == nil {
-		return nil, fmt.Errorf("sandbox %q has no cluster recorded; run `labsbx up --name %s`", st.Name, st.Name)
-	}
-	rec := st.GuardRecord()
-	appr, _, err := guard.ApproveKube(rec, []string{st.Kube.Kubeconfig}, st.Kube.Context)
+func appSide(ctx context.Context, conn *connect.Conn) (AppSide, error) {
+	// The marker exists since up: the connection checks its UUID, which unlocks it.
+	k, _, err := conn.Kube(ctx)
 	if err != nil {
-		return nil, err
-	}
-	k, err := appr.Connect(ctx, rec)
-	if err != nil {
-		return nil, err
-	}
-	// The marker exists since up: this checks its UUID and unlocks the connection.
-	if err := k.WriteMarker(ctx); err != nil {
 		return nil, err
 	}
 	return vso.New(k)
 }
 
 // Close releases connections.
-func (e *Env) Close() error { return e.Docker.Close() }
+func (e *Env) Close() error { return e.conn.Close() }
 
 // Admin runs fn on a superuser connection to the sandbox's Postgres.
 func (e *Env) Admin(ctx context.Context, fn func(*pgx.Conn) error) error {

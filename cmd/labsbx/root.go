@@ -12,6 +12,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/cluster/k3d"
 	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
 )
@@ -169,7 +170,7 @@ func k3dClusters(a guard.DockerApproval, name, uuid string) (sandbox.ClusterProv
 }
 
 // openVault asks the guard for the sandbox's Vault (address and key from the state).
-func (g *globals) openVault(ctx context.Context) (*sandbox.VaultSession, error) {
+func (g *globals) openVault(ctx context.Context) (*connect.VaultSession, error) {
 	conf, err := g.configuration()
 	if err != nil {
 		return nil, err

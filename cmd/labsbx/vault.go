@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/arcodange/labsbx/internal/cli"
-	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
 
@@ -20,12 +20,12 @@ the sandbox state, never from VAULT_ADDR or VAULT_TOKEN.`,
 		Args: noArgs,
 	}
 	unseal := vaultStatusCmd(g, "unseal", "Unseal the sandbox's Vault with the sandbox's own key", "Unsealing Vault",
-		func(s *sandbox.VaultSession, ctx context.Context) error { _, err := s.Unseal(ctx); return err })
+		func(s *connect.VaultSession, ctx context.Context) error { _, err := s.Unseal(ctx); return err })
 	unseal.Long = `Unseal the sandbox's Vault with the key kept in the sandbox state. This is the step
 a recovery rehearses; production's key is never read.`
 	cmd.AddCommand(
 		vaultStatusCmd(g, "status", "Show whether the sandbox's Vault is initialised and sealed", "", nil),
-		vaultStatusCmd(g, "seal", "Seal the sandbox's Vault", "Sealing Vault", (*sandbox.VaultSession).Seal),
+		vaultStatusCmd(g, "seal", "Seal the sandbox's Vault", "Sealing Vault", (*connect.VaultSession).Seal),
 		unseal,
 		&cobra.Command{
 			Use:   "init",
@@ -82,7 +82,7 @@ a recovery rehearses; production's key is never read.`
 
 // vaultStatusCmd opens the sandbox's Vault, runs action as a step when there is one, and
 // prints the seal status that follows.
-func vaultStatusCmd(g *globals, use, short, step string, action func(*sandbox.VaultSession, context.Context) error) *cobra.Command {
+func vaultStatusCmd(g *globals, use, short, step string, action func(*connect.VaultSession, context.Context) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
