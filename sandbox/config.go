@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
 )
@@ -28,7 +29,7 @@ type Configuration struct {
 	Now    func() time.Time
 	// Clusters makes the full profile's cluster provider (k3d); nil in a build or test
 	// without one, where the full profile is not available.
-	Clusters ClusterProviders
+	Clusters cluster.Providers
 }
 
 // Clock is the configuration's time (time.Now unless a test set Now).
@@ -67,6 +68,9 @@ func (c *Configuration) WriteScope() guard.WriteScope {
 	}
 	return guard.WriteScope{StateRoots: roots}
 }
+
+// Logger is the configuration's logger (one that discards, when none is set).
+func (c *Configuration) Logger() *slog.Logger { return c.log() }
 
 func (c *Configuration) log() *slog.Logger {
 	if c.Log != nil {

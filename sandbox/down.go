@@ -9,6 +9,7 @@ import (
 
 	uuidpkg "github.com/google/uuid"
 
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
@@ -127,7 +128,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 		}
 		return d.cfg.Store.Save(st, d.cfg.now())
 	}
-	if st != nil && (len(st.VMs) > 0 || dirExists(VMManager(st, d.cfg).VMsDir())) {
+	if st != nil && (len(st.VMs) > 0 || dirExists(connect.New(st, d.cfg.Getenv).VMs(d.cfg.log()).VMsDir())) {
 		// VMs first: they need the state (their PID files, the UUID in their command
 		// line), and must be gone before it is.
 		err := d.cfg.progress().Step(fmt.Sprintf("Stopping and removing %d arm64 VMs of %s", len(st.VMs), d.opts.Name), func() error {

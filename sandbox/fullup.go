@@ -19,7 +19,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/arcodange/labsbx/charts"
 	"github.com/arcodange/labsbx/internal/netx"
@@ -34,33 +33,6 @@ import (
 	"github.com/arcodange/labsbx/sandbox/vso"
 )
 
-// ClusterProvider is the full profile's cluster boundary: k3d (sandbox/cluster/k3d)
-// on the local Docker engine.
-type ClusterProvider interface {
-	// Exists reports whether the sandbox's cluster exists; one of that name that is
-	// not this sandbox's (its nodes lack the UUID) is a refusal.
-	Exists(ctx context.Context) (bool, error)
-	// Create runs the cluster and waits for its server.
-	Create(ctx context.Context, o cluster.Options) error
-	// Kubeconfig is the cluster's admin kubeconfig (context k3d-labsbx-<name>).
-	Kubeconfig(ctx context.Context) (*clientcmdapi.Config, error)
-	// ImportImages copies images from the Docker engine into the cluster's nodes.
-	ImportImages(ctx context.Context, refs []string) error
-	// Delete removes the cluster, if it exists and is this sandbox's.
-	Delete(ctx context.Context) (bool, error)
-	// Stop stops every node (k3d: one after another, each gracefully), and Start
-	// starts them again and waits for the server: a power cycle of the whole cluster,
-	// not a power cut (the full-restart drill).
-	Stop(ctx context.Context) error
-	Start(ctx context.Context) error
-	// ServerNode is the container of the first server, which publishes the ports.
-	ServerNode() string
-}
-
-// ClusterProviders makes the cluster provider of one sandbox. The CLI sets it to
-// k3d's; without one, the full profile is not available.
-type ClusterProviders func(a guard.DockerApproval, sandbox, uuid string) (ClusterProvider, error)
-
 // Waiting limits of the full profile's bring-up, for pods to start.
 const (
 	podsTimeout  = 5 * time.Minute
@@ -72,7 +44,7 @@ const (
 // initialisation, bootstrap code and VMs.
 type fullProfile struct {
 	*vaultProfile
-	clusters ClusterProvider
+	clusters cluster.Provider
 	kube     *guard.Kube
 	cs       kubernetes.Interface
 	helm     *helmx.Client

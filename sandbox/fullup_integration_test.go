@@ -20,7 +20,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 )
 
-// apiServerCluster stands in for k3d at the ClusterProvider boundary: its "cluster" is
+// apiServerCluster stands in for k3d at the cluster.Provider boundary: its "cluster" is
 // a real kube-apiserver (no nodes, so no pod ever runs).
 type apiServerCluster struct {
 	mu       sync.Mutex
@@ -97,7 +97,7 @@ func TestIntegrationFullProfileUntilPods(t *testing.T) {
 	cfg.Spec.Profile = config.ProfileFull
 	kube := testenv.KubeAPIServer(t)
 	prov := &apiServerCluster{s: kube, name: name}
-	conf.Clusters = func(_ guard.DockerApproval, sb, _ string) (sandbox.ClusterProvider, error) {
+	conf.Clusters = func(_ guard.DockerApproval, sb, _ string) (cluster.Provider, error) {
 		if sb != name {
 			return nil, errors.New("provider asked for another sandbox: " + sb)
 		}

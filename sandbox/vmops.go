@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vm"
@@ -37,7 +38,7 @@ func (c *Configuration) VMs(name string) (*state.State, *vm.Manager, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return st, VMManager(st, c), nil
+	return st, connect.New(st, c.Getenv).VMs(c.log()), nil
 }
 
 // ListVMs reports every VM of the sandbox and whether its QEMU runs (as the guard sees it).

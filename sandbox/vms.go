@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vm"
 	"github.com/arcodange/labsbx/vmimages"
@@ -18,12 +19,6 @@ const MaxVMs = 8
 // vmReadyTimeout bounds one VM's boot to SSH-ready: about 15 s under TCG on an idle
 // machine of this kind, several times that on a busy one.
 const vmReadyTimeout = 10 * time.Minute
-
-// VMManager is the manager of this sandbox's VMs. Its secrets (the sandbox's SSH key,
-// each VM's host key) live in the secrets dir, through the guard.
-func VMManager(s *state.State, cfg *Configuration) *vm.Manager {
-	return vm.New(vm.Sandbox{Record: s.GuardRecord(), SecretPath: s.SecretPath, Getenv: cfg.Getenv, Log: cfg.log()})
-}
 
 // VMSummary is one VM in `labsbx up`'s result.
 type VMSummary struct {
@@ -63,7 +58,7 @@ func (p *vaultProfile) vmImage(ctx context.Context) error {
 // (a running VM of ours is left alone; a dead one restarts on its own overlay). It
 // then waits until all of them are SSH-ready.
 func (p *vaultProfile) vms(ctx context.Context) error {
-	m := VMManager(p.st, p.cfg)
+	m := p.conn.VMs(p.cfg.log())
 	want := p.st.Spec.VMs.Count
 	for len(p.st.VMs) > want {
 		last := p.st.VMs[len(p.st.VMs)-1]
@@ -154,7 +149,7 @@ func (p *vaultProfile) vms(ctx context.Context) error {
 // removeVMs stops every VM of the sandbox, and any VM directory a crashed run left
 // unrecorded, and deletes their overlays: what down does before the state goes.
 func removeVMs(ctx context.Context, cfg *Configuration, st *state.State) ([]string, error) {
-	m := VMManager(st, cfg)
+	m := connect.New(st, cfg.Getenv).VMs(cfg.log())
 	all := append([]state.VMState(nil), st.VMs...)
 	for _, o := range m.Orphans(st.VMs) {
 		all = append(all, state.VMState{Name: o})

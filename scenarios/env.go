@@ -110,7 +110,7 @@ func newEnv(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn)
 	e := &Env{State: st, Vault: sess, Docker: rt, PGAdmin: pgAdmin, now: time.Now,
 		cfg: cfg, conn: conn, values: map[string]string{}}
 	if len(st.VMs) > 0 {
-		e.VMs = sandbox.VMManager(st, cfg)
+		e.VMs = conn.VMs(cfg.Logger())
 	}
 	if cfg.Now != nil {
 		e.now = cfg.Now
@@ -127,7 +127,7 @@ func newEnv(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn)
 	return e, nil
 }
 
-// ClusterPower stops and starts the whole cluster (sandbox.ClusterProvider).
+// ClusterPower stops and starts the whole cluster (cluster.Provider).
 type ClusterPower interface {
 	Stop(ctx context.Context) error
 	Start(ctx context.Context) error

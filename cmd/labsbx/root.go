@@ -10,6 +10,7 @@ import (
 
 	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/cluster/k3d"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
@@ -165,7 +166,7 @@ func (g *globals) configuration() (*sandbox.Configuration, error) {
 }
 
 // k3dClusters is the full profile's cluster provider: the k3d library.
-func k3dClusters(a guard.DockerApproval, name, uuid string) (sandbox.ClusterProvider, error) {
+func k3dClusters(a guard.DockerApproval, name, uuid string) (cluster.Provider, error) {
 	return k3d.NewProvider(a, name, uuid), nil
 }
 

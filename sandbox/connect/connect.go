@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"k8s.io/client-go/kubernetes"
@@ -19,6 +20,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/sandbox/vm"
 )
 
 // Components whose ports labsbx sends secrets to, as their dev.labsbx.component labels
@@ -231,4 +233,10 @@ func (c *Conn) Vault(ctx context.Context) (*VaultSession, error) {
 	// Fail fast: a sealed Vault answers 503, which the client would otherwise retry.
 	cl.SetMaxRetries(0)
 	return &VaultSession{State: s, Client: cl, Approval: appr, Keys: keys}, nil
+}
+
+// VMs is the manager of the sandbox's arm64 VMs. Their secrets (the sandbox's SSH key,
+// each VM's host key) live in the secrets dir, through the guard.
+func (c *Conn) VMs(log *slog.Logger) *vm.Manager {
+	return vm.New(vm.Sandbox{Record: c.st.GuardRecord(), SecretPath: c.st.SecretPath, Getenv: c.getenv, Log: log})
 }

@@ -99,7 +99,7 @@ func get(ctx context.Context, sandbox string) (*k3dtypes.Cluster, error) {
 }
 
 // Provider is one sandbox's cluster through the k3d library: what the full profile's
-// bring-up and down need (sandbox.ClusterProvider).
+// bring-up and down need (cluster.Provider).
 type Provider struct {
 	appr          guard.DockerApproval
 	sandbox, uuid string
