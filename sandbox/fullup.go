@@ -22,6 +22,7 @@ import (
 
 	"github.com/arcodange/labsbx/charts"
 	"github.com/arcodange/labsbx/internal/netx"
+	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/config"
@@ -428,7 +429,7 @@ func (p *fullProfile) waitPostgres(ctx context.Context) error {
 		}
 	}
 	sec := p.pgSec
-	err := pollUntil(ctx, podsTimeout, podsInterval, func(ctx context.Context) error {
+	err := wait.Poll(ctx, wait.Options{Timeout: podsTimeout, Interval: podsInterval}, func(ctx context.Context) error {
 		ss, err := p.cs.AppsV1().StatefulSets(NamespacePostgres).Get(ctx, charts.Postgres, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -474,7 +475,7 @@ func (p *fullProfile) waitVault(ctx context.Context) error {
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
-	return pollUntil(ctx, podsTimeout, podsInterval, func(ctx context.Context) error {
+	return wait.Poll(ctx, wait.Options{Timeout: podsTimeout, Interval: podsInterval}, func(ctx context.Context) error {
 		ss, err := p.cs.AppsV1().StatefulSets(NamespaceVault).Get(ctx, charts.Vault, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -553,7 +554,7 @@ func (p *fullProfile) waitApps(ctx context.Context) error {
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
-	return pollUntil(ctx, podsTimeout, podsInterval, func(ctx context.Context) error {
+	return wait.Poll(ctx, wait.Options{Timeout: podsTimeout, Interval: podsInterval}, func(ctx context.Context) error {
 		var errs []error
 		for _, app := range p.st.Spec.Apps {
 			d, err := p.cs.AppsV1().Deployments(app).Get(ctx, vso.DeploymentName(app), metav1.GetOptions{})
@@ -567,22 +568,4 @@ func (p *fullProfile) waitApps(ctx context.Context) error {
 		}
 		return errors.Join(errs...)
 	})
-}
-
-// pollUntil calls fn every interval until it returns nil or timeout passes; the error
-// is then fn's last one.
-func pollUntil(ctx context.Context, timeout, interval time.Duration, fn func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		err := fn(ctx)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("not within %s: %w", timeout, err)
-		case <-time.After(interval):
-		}
-	}
 }

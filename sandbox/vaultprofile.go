@@ -5,14 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/arcodange/labsbx/internal/netx"
+	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
@@ -344,40 +343,12 @@ func addrPort(addr string) (int, error) {
 	return strconv.Atoi(port)
 }
 
-// RetryUnreachable calls fn until it stops failing because the target does not answer
-// yet (a container that is still starting), or ctx ends.
-func RetryUnreachable[T any](ctx context.Context, every time.Duration, fn func() (T, error)) (T, error) {
-	for {
-		v, err := fn()
-		if err == nil || !Unreachable(err) {
-			return v, err
-		}
-		select {
-		case <-ctx.Done():
-			return v, fmt.Errorf("%w (gave up: %v)", err, ctx.Err())
-		case <-time.After(every):
-		}
-	}
-}
-
-// Unreachable reports whether err means "nothing answers there (yet)": also a
-// container that the guard sees not running yet (nothing was sent to it).
-func Unreachable(err error) bool {
-	if errors.Is(err, guard.ErrReceiverStopped) || errors.Is(err, guard.ErrRefused) {
-		return false // nothing will answer until someone acts
-	}
-	var ne net.Error
-	return errors.Is(err, guard.ErrReceiverDown) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) ||
-		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "EOF")
-}
-
 func (p *vaultProfile) initUnseal(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, cmp.Or(p.vaultWait, time.Minute))
 	defer cancel()
 	if p.st.Vault.ClusterID == "" {
 		initialise := func() (string, error) { return p.cfg.ensureInitialised(wctx, p.conn) }
-		changed, err := RetryUnreachable(wctx, 100*time.Millisecond, initialise)
+		changed, err := wait.Retry(wctx, 100*time.Millisecond, initialise)
 		if errors.Is(err, ErrVaultUnkeyed) {
 			// Killed between Vault's init and the save of its key: nobody can ever
 			// unseal it, and nothing was ever stored in it (labsbx bootstraps only a
@@ -388,14 +359,14 @@ func (p *vaultProfile) initUnseal(ctx context.Context) error {
 			if err := p.resetVault(ctx); err != nil {
 				return err
 			}
-			changed, err = RetryUnreachable(wctx, 100*time.Millisecond, initialise)
+			changed, err = wait.Retry(wctx, 100*time.Millisecond, initialise)
 		}
 		if err != nil {
 			return err
 		}
 		p.change(changed)
 	}
-	sess, err := RetryUnreachable(wctx, 100*time.Millisecond, func() (*connect.VaultSession, error) {
+	sess, err := wait.Retry(wctx, 100*time.Millisecond, func() (*connect.VaultSession, error) {
 		return p.conn.Vault(wctx)
 	})
 	if err != nil {

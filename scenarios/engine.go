@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
@@ -446,7 +447,7 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 		err := poll(ctx, 2*time.Minute, func(ctx context.Context) error {
 			var err error
 			msg, err = s.Undo(ctx, env)
-			if err != nil && !sandbox.Unreachable(err) && !vault.IsSealedErr(err) {
+			if err != nil && !wait.NotAnsweringYet(err) && !vault.IsSealedErr(err) {
 				return permanent{err}
 			}
 			return err

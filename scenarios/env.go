@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
@@ -89,7 +90,7 @@ func newEnv(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn)
 	// A Vault container that is just starting does not answer yet: wait a little.
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	sess, err := sandbox.RetryUnreachable(wctx, 100*time.Millisecond, func() (*connect.VaultSession, error) {
+	sess, err := wait.Retry(wctx, 100*time.Millisecond, func() (*connect.VaultSession, error) {
 		return conn.Vault(wctx)
 	})
 	if err != nil {

@@ -6,14 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/arcodange/labsbx/internal/wait"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -335,7 +334,5 @@ func (k *Kube) WriteMarker(ctx context.Context) error {
 
 // isUnreachable reports whether err only says the server could not be reached.
 func isUnreachable(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial" ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, context.DeadlineExceeded)
+	return wait.NotAnsweringYet(err) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -2,7 +2,6 @@ package guard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -15,11 +14,20 @@ import (
 // ErrReceiverDown means that the container which must serve a port is starting (or
 // restarting) and does not publish it yet. It is not a refusal: a wait treats it as
 // "not answering yet". Nothing is sent meanwhile.
-var ErrReceiverDown = errors.New("the sandbox's container is not serving yet")
+var ErrReceiverDown error = &receiverError{"the sandbox's container is not serving yet", true}
 
 // ErrReceiverStopped means that the container which must serve a port is stopped:
 // nothing is sent, and nothing will answer until it is started.
-var ErrReceiverStopped = errors.New("the sandbox's container is stopped")
+var ErrReceiverStopped error = &receiverError{"the sandbox's container is stopped", false}
+
+// receiverError says for itself whether a wait should go on (internal/wait).
+type receiverError struct {
+	msg     string
+	waiting bool
+}
+
+func (e *receiverError) Error() string         { return e.msg }
+func (e *receiverError) NotAnsweringYet() bool { return e.waiting }
 
 // ReceiverProof proves that a local port is served by the sandbox's own process, not
 // merely that something answers there: before a token, key or password leaves labsbx,

@@ -22,6 +22,9 @@ func (r *Refusal) Error() string { return "refused: " + r.Reason }
 // Is makes errors.Is(err, ErrRefused) true for every refusal.
 func (r *Refusal) Is(target error) bool { return target == ErrRefused }
 
+// NotAnsweringYet is false: a refusal is final, and no wait retries it.
+func (r *Refusal) NotAnsweringYet() bool { return false }
+
 // Unwrap exposes the cause.
 func (r *Refusal) Unwrap() error { return r.Err }
 

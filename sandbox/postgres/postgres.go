@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -76,23 +77,18 @@ func Connect(ctx context.Context, e Endpoint) (*pgx.Conn, error) {
 
 // WaitReady retries Connect until it succeeds or ctx ends.
 func WaitReady(ctx context.Context, e Endpoint, every time.Duration) error {
-	var last error
-	for {
+	err := wait.Poll(ctx, wait.Options{Interval: every}, func(ctx context.Context) error {
 		c, err := Connect(ctx, e)
-		if err == nil {
-			err = c.Ping(ctx)
-			_ = c.Close(context.Background())
-			if err == nil {
-				return nil
-			}
+		if err != nil {
+			return err
 		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("postgres at %s is not ready: %w", e, errors.Join(ctx.Err(), last))
-		case <-time.After(every):
-		}
+		defer c.Close(context.Background())
+		return c.Ping(ctx)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres at %s is not ready: %w", e, err)
 	}
+	return nil
 }
 
 // Ident quotes a Postgres identifier.

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/vault/api"
 
 	"github.com/arcodange/labsbx/internal/failpoint"
 	"github.com/arcodange/labsbx/internal/redact"
+	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -73,19 +73,20 @@ func Unseal(ctx context.Context, c *api.Client, k *Keys) (Status, error) {
 // WaitActive polls sys/health until Vault is unsealed and active: right after an
 // unseal it spends a moment in standby, answering 503 to everything else.
 func WaitActive(ctx context.Context, c *api.Client) error {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
+	err := wait.Poll(ctx, wait.Options{}, func(ctx context.Context) error {
 		h, err := c.Sys().HealthWithContext(ctx)
-		if err == nil && h.Initialized && !h.Sealed && !h.Standby {
-			return nil
+		switch {
+		case err != nil:
+			return err
+		case !h.Initialized || h.Sealed || h.Standby:
+			return errors.New("not active yet")
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("Vault at %s did not become active: %w", c.Address(), errors.Join(ctx.Err(), err))
-		case <-t.C:
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("Vault at %s did not become active: %w", c.Address(), err)
 	}
+	return nil
 }
 
 // Seal seals Vault. It needs the root token on the client.

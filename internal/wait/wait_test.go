@@ -1,0 +1,80 @@
+package wait_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/arcodange/labsbx/internal/wait"
+	"github.com/arcodange/labsbx/sandbox/guard"
+)
+
+func TestPoll(t *testing.T) {
+	ctx := context.Background()
+	n := 0
+	if err := wait.Poll(ctx, wait.Options{Interval: time.Millisecond}, func(context.Context) error {
+		if n++; n < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	}); err != nil || n != 3 {
+		t.Errorf("Poll = %v after %d tries, want nil after 3", err, n)
+	}
+	err := wait.Poll(ctx, wait.Options{Interval: time.Millisecond, Timeout: 20 * time.Millisecond}, func(context.Context) error { return errors.New("still down") })
+	if err == nil || !strings.HasPrefix(err.Error(), "not within 20ms: still down") {
+		t.Errorf("Poll past its timeout = %v", err)
+	}
+	boom := errors.New("boom")
+	n = 0
+	err = wait.Poll(ctx, wait.Options{Interval: time.Millisecond}, func(context.Context) error { n++; return wait.Permanent(boom) })
+	if !errors.Is(err, boom) || n != 1 {
+		t.Errorf("Poll of a permanent error = %v after %d tries", err, n)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
+	err = wait.Poll(cctx, wait.Options{Interval: time.Millisecond}, func(context.Context) error { return errors.New("down") })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Poll interrupted = %v, want it to wrap context.Canceled", err)
+	}
+}
+
+func TestRetryAndNotAnsweringYet(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{refused, true},
+		{fmt.Errorf("get: %w", syscall.ECONNRESET), true},
+		{guard.ErrReceiverDown, true},
+		{fmt.Errorf("dial: %w", guard.ErrReceiverStopped), false},
+		{&guard.Refusal{Reason: "not ours", Err: refused}, false},
+		{errors.New("permission denied"), false},
+		{nil, false},
+	}
+	for _, tc := range cases {
+		if got := wait.NotAnsweringYet(tc.err); got != tc.want {
+			t.Errorf("NotAnsweringYet(%v) = %v", tc.err, got)
+		}
+	}
+	n := 0
+	v, err := wait.Retry(context.Background(), time.Millisecond, func() (int, error) {
+		if n++; n < 3 {
+			return 0, refused
+		}
+		return 42, nil
+	})
+	if v != 42 || err != nil {
+		t.Errorf("Retry = %d, %v", v, err)
+	}
+	n = 0
+	_, err = wait.Retry(context.Background(), time.Millisecond, func() (int, error) { n++; return 0, guard.ErrReceiverStopped })
+	if !errors.Is(err, guard.ErrReceiverStopped) || n != 1 {
+		t.Errorf("Retry of a stopped receiver = %v after %d tries", err, n)
+	}
+}
