@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/arcodange/labsbx/internal/execx"
+	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/vmimages"
 )
 
@@ -57,45 +58,42 @@ func (m *Manager) WaitReady(ctx context.Context, st *State) (Readiness, error) {
 	defer m.stopSeed(st.Name)
 	t0 := time.Now()
 	var r Readiness
-	var last error
-	for {
+	err := wait.Poll(ctx, wait.Options{Interval: 250 * time.Millisecond}, func(ctx context.Context) error {
 		p, err := m.Process(st)
 		if err != nil {
-			return r, fmt.Errorf("VM %s stopped while booting (%w); its console:\n%s", st.Name, err, m.consoleTail(st, 20))
+			return wait.Permanent(fmt.Errorf("VM %s stopped while booting (%w); its console:\n%s", st.Name, err, m.consoleTail(st, 20)))
 		}
 		addr, err := p.SSHAddr()
 		if err != nil {
-			return r, err
+			return wait.Permanent(err)
 		}
-		if last = ProbeBanner(ctx, addr, 2*time.Second); last == nil {
-			break
-		}
-		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
-			return r, fmt.Errorf("VM %s: no SSH banner (%v): %w; its console:\n%s", st.Name, last, err, m.consoleTail(st, 20))
-		}
+		return ProbeBanner(ctx, addr, 2*time.Second)
+	})
+	if err != nil {
+		return r, fmt.Errorf("VM %s: no SSH banner: %w; its console:\n%s", st.Name, err, m.consoleTail(st, 20))
 	}
 	r.Banner = time.Since(t0)
 	check := "test -e /var/lib/labsbx/first-boot && sudo -n systemctl is-system-running --wait"
 	if img, err := m.image(st); err == nil && img.FirstBoot == vmimages.FirstBootCloudInit {
 		check = "sudo -n cloud-init status --wait >/dev/null; " + check
 	}
-	for {
+	err = wait.Poll(ctx, wait.Options{Interval: 500 * time.Millisecond}, func(ctx context.Context) error {
 		out, err := m.Run(ctx, st, check)
 		state := strings.TrimSpace(string(out))
 		var ee *ssh.ExitError
-		switch {
-		case err == nil || errors.As(err, &ee) && (state == "degraded" || state == "running"):
+		if err == nil || errors.As(err, &ee) && (state == "degraded" || state == "running") {
 			r.Ready, r.SystemState = time.Since(t0), state
-			if state == "degraded" {
-				m.sb.Log.Warn("VM booted with failed units (systemctl --failed shows them)", "vm", st.Name)
-			}
-			return r, nil
+			return nil
 		}
-		last = err
-		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
-			return r, fmt.Errorf("VM %s: first boot did not finish (%v): %w; its console:\n%s", st.Name, last, err, m.consoleTail(st, 20))
-		}
+		return err
+	})
+	if err != nil {
+		return r, fmt.Errorf("VM %s: first boot did not finish: %w; its console:\n%s", st.Name, err, m.consoleTail(st, 20))
 	}
+	if r.SystemState == "degraded" {
+		m.sb.Log.Warn("VM booted with failed units (systemctl --failed shows them)", "vm", st.Name)
+	}
+	return r, nil
 }
 
 // Dial opens an SSH connection to the VM: to the address its approved QEMU forwards,
@@ -176,13 +174,4 @@ func (m *Manager) consoleTail(st *State, n int) string {
 		return "(no console log: " + err.Error() + ")"
 	}
 	return execx.Tail(string(b), n)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/docker/docker/api/types"
 	containertypes "github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/system"
@@ -192,22 +193,24 @@ func execWithStdin(ctx context.Context, cli *client.Client, container string, cm
 	att.Close() // the command is done with its streams: unblock a copy it did not read
 	<-fed
 
-	for {
+	err = wait.Poll(ctx, wait.Options{Interval: 50 * time.Millisecond}, func(ctx context.Context) error {
 		insp, err := cli.ContainerExecInspect(ctx, ex.ID)
-		if err != nil {
-			return fmt.Errorf("inspect exec of %q in %s: %w", strings.Join(cmd, " "), container, err)
+		switch {
+		case err != nil:
+			return wait.Permanent(fmt.Errorf("inspect exec of %q in %s: %w", strings.Join(cmd, " "), container, err))
+		case insp.Running:
+			return errors.New("still running")
+		case insp.ExitCode != 0:
+			return wait.Permanent(&ExecError{Container: container, Cmd: cmd, ExitCode: insp.ExitCode, Output: out.String()})
 		}
-		if !insp.Running {
-			if insp.ExitCode != 0 {
-				return &ExecError{Container: container, Cmd: cmd, ExitCode: insp.ExitCode, Output: out.String()}
-			}
-			break
+		return nil
+	})
+	if err != nil {
+		var ee *ExecError
+		if errors.As(err, &ee) {
+			return ee
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
