@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // K3dVersion is the k3d library in go.mod. Its helper images (k3d-tools, and
@@ -31,7 +33,7 @@ func LoadBalancerImage() string { return "ghcr.io/k3d-io/k3d-proxy:" + K3dVersio
 
 // Name is the k3d cluster of a sandbox: labsbx-<name>. Its kube context is
 // k3d-labsbx-<name> (guard.ContextName).
-func Name(sandbox string) string { return "labsbx-" + sandbox }
+func Name(sandbox string) string { return guard.ClusterName(sandbox) }
 
 // Options are what the cluster config is built from. Every port is a host port on
 // 127.0.0.1 and must be chosen (non-zero) before the config is built: labsbx picks

@@ -80,6 +80,18 @@ var writeChecks = []step[*writeRun]{
 	{"write-content", (*writeRun).content},            // an existing file parses as what labsbx is about to write there (a kubeconfig, a drill report, …)
 }
 
+// clusterChecks decide whether the k3d cluster labsbx-<name>, as the Docker engine
+// shows it (not as k3d's node structs do: they keep only k3d.* labels), is the
+// sandbox's, to use or to remove (ApproveCluster). A failed create's leftovers are
+// judged the same way.
+var clusterChecks = []step[*clusterRun]{
+	{"cluster-record", (*clusterRun).record},      // a valid sandbox name and a recorded UUID
+	{"cluster-network", (*clusterRun).network},    // network k3d-labsbx-<name>, if present, carries the UUID (labsbx makes it before k3d reuses it)
+	{"cluster-volume", (*clusterRun).imageVolume}, // image volume k3d-labsbx-<name>-images, if present, carries the UUID (likewise)
+	{"cluster-nodes", (*clusterRun).nodes},        // every container labelled k3d.cluster=labsbx-<name> carries the UUID, or is k3d's tools container, proven: exactly k3d-labsbx-<name>-tools, k3d's labels app=k3d, k3d.cluster=labsbx-<name>, k3d.role=noRole, no labsbx label, and it mounts that image volume carrying the UUID
+	{"cluster-proof", (*clusterRun).proof},        // something present carries the UUID
+}
+
 // dockerChecks decide whether the Docker engine is the local one.
 var dockerChecks = []step[*dockerRun]{
 	{"docker-host", (*dockerRun).host},       // DOCKER_HOST, if set, is a unix:// socket (npipe:// on Windows) or tcp:// on a loopback literal

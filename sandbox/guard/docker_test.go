@@ -143,33 +143,88 @@ func TestOwnerAndApproveRemoval(t *testing.T) {
 	}
 }
 
+// TestApproveCluster: a k3d cluster is the sandbox's when every container, its network
+// and its image volume carry the UUID; k3d's tools container, which no config can
+// label, is the sandbox's only with proof: its exact name, k3d's labels of the
+// cluster, and a mount of the image volume that carries the UUID.
 func TestApproveCluster(t *testing.T) {
-	node := func(name, role, uuid string) ClusterNode {
-		l := map[string]string{}
+	const other = "0f0f0f0f-0000-4000-8000-000000000000"
+	ours := map[string]string{LabelUUID: fxUUID, LabelComponent: "k3d"}
+	k3dOnly := map[string]string{K3dLabelApp: "k3d", K3dLabelCluster: "labsbx-demo"}
+	node := func(name string, uuid string) ClusterNode {
+		l := map[string]string{K3dLabelApp: "k3d", K3dLabelCluster: "labsbx-demo", K3dLabelRole: "server"}
 		if uuid != "" {
 			l[LabelUUID] = uuid
 		}
-		return ClusterNode{Name: name, Role: role, Labels: l}
+		return ClusterNode{Name: name, Labels: l, Volumes: []string{"k3d-labsbx-demo-images"}}
 	}
+	// tools is the container as k3d's runToolsNode makes it, with edit applied.
+	tools := func(edit func(*ClusterNode)) ClusterNode {
+		n := ClusterNode{
+			Name:    "k3d-labsbx-demo-tools",
+			Labels:  map[string]string{K3dLabelApp: "k3d", "k3d.version": "v5.8.3", K3dLabelCluster: "labsbx-demo", K3dLabelRole: "noRole"},
+			Volumes: []string{"k3d-labsbx-demo-images"},
+		}
+		if edit != nil {
+			edit(&n)
+		}
+		return n
+	}
+	vol := func(l map[string]string) *ClusterObject {
+		return &ClusterObject{Name: "k3d-labsbx-demo-images", Labels: l}
+	}
+	net := func(l map[string]string) *ClusterObject { return &ClusterObject{Name: "k3d-labsbx-demo", Labels: l} }
 	cases := []struct {
-		name  string
-		nodes []ClusterNode
-		uuid  string
-		ok    bool
+		name string
+		v    ClusterView
+		uuid string
+		ok   bool
 	}{
-		{"all nodes carry the UUID", []ClusterNode{node("s0", "server", fxUUID), node("lb", "loadbalancer", fxUUID)}, fxUUID, true},
-		{"a tools container without labels beside our nodes", []ClusterNode{node("s0", "server", fxUUID), node("tools", "noRole", "")}, fxUUID, true},
-		{"a server without the UUID", []ClusterNode{node("s0", "server", fxUUID), node("a0", "agent", "")}, fxUUID, false},
-		{"a node of another UUID", []ClusterNode{node("lb", "loadbalancer", "other")}, fxUUID, false},
-		{"leftovers: only a load balancer of ours", []ClusterNode{node("lb", "loadbalancer", fxUUID), node("tools", "noRole", "")}, fxUUID, true},
-		{"nothing carries the UUID", []ClusterNode{node("tools", "noRole", "")}, fxUUID, false},
-		{"no state", []ClusterNode{node("s0", "server", fxUUID)}, "", false},
+		{"a whole cluster", ClusterView{Nodes: []ClusterNode{node("k3d-labsbx-demo-server-0", fxUUID), node("k3d-labsbx-demo-serverlb", fxUUID), tools(nil)}, Network: net(ours), ImageVolume: vol(ours)}, fxUUID, true},
+		{"leftovers: the tools container alone, with proof", ClusterView{Nodes: []ClusterNode{tools(nil)}, ImageVolume: vol(ours)}, fxUUID, true},
+		{"leftovers: tools, network and volume", ClusterView{Nodes: []ClusterNode{tools(nil)}, Network: net(ours), ImageVolume: vol(ours)}, fxUUID, true},
+		{"leftovers: a network and a volume", ClusterView{Network: net(ours), ImageVolume: vol(ours)}, fxUUID, true},
+		{"leftovers: a load balancer of ours", ClusterView{Nodes: []ClusterNode{node("k3d-labsbx-demo-serverlb", fxUUID)}}, fxUUID, true},
+
+		{"the tools name, no volume at all", ClusterView{Nodes: []ClusterNode{tools(nil)}}, fxUUID, false},
+		{"the tools name, a volume k3d made (no UUID)", ClusterView{Nodes: []ClusterNode{tools(nil)}, ImageVolume: vol(k3dOnly)}, fxUUID, false},
+		{"the tools name, not mounting the volume", ClusterView{Nodes: []ClusterNode{tools(func(n *ClusterNode) { n.Volumes = []string{"scratch"} })}, ImageVolume: vol(ours)}, fxUUID, false},
+		{"the tools name, on our network only", ClusterView{Nodes: []ClusterNode{tools(func(n *ClusterNode) { n.Volumes = nil })}, Network: net(ours)}, fxUUID, false},
+		{"the tools name, another cluster's label", ClusterView{Nodes: []ClusterNode{tools(func(n *ClusterNode) { n.Labels[K3dLabelCluster] = "labsbx-other" })}, ImageVolume: vol(ours)}, fxUUID, false},
+		{"the tools name, not k3d's role", ClusterView{Nodes: []ClusterNode{tools(func(n *ClusterNode) { n.Labels[K3dLabelRole] = "agent" })}, ImageVolume: vol(ours)}, fxUUID, false},
+		{"the tools name, no app=k3d", ClusterView{Nodes: []ClusterNode{tools(func(n *ClusterNode) { delete(n.Labels, K3dLabelApp) })}, ImageVolume: vol(ours)}, fxUUID, false},
+		{"the tools name with a sandbox name label", ClusterView{Nodes: []ClusterNode{tools(func(n *ClusterNode) { n.Labels[LabelSandbox] = "demo" })}, ImageVolume: vol(ours)}, fxUUID, false},
+		{"another container without the UUID, mounting our volume", ClusterView{Nodes: []ClusterNode{tools(func(n *ClusterNode) { n.Name = "k3d-labsbx-demo-tools-2" })}, ImageVolume: vol(ours)}, fxUUID, false},
+		{"a server without the UUID", ClusterView{Nodes: []ClusterNode{node("k3d-labsbx-demo-server-0", fxUUID), node("k3d-labsbx-demo-agent-0", "")}, ImageVolume: vol(ours)}, fxUUID, false},
+
+		{"the tools container of another UUID", ClusterView{Nodes: []ClusterNode{tools(func(n *ClusterNode) { n.Labels[LabelUUID] = other })}, ImageVolume: vol(ours)}, fxUUID, false},
+		{"the tools container on another UUID's volume", ClusterView{Nodes: []ClusterNode{tools(nil)}, ImageVolume: vol(map[string]string{LabelUUID: other})}, fxUUID, false},
+		{"a node of another UUID", ClusterView{Nodes: []ClusterNode{node("k3d-labsbx-demo-serverlb", other)}}, fxUUID, false},
+		{"a network of another UUID", ClusterView{Nodes: []ClusterNode{node("k3d-labsbx-demo-server-0", fxUUID)}, Network: net(map[string]string{LabelUUID: other})}, fxUUID, false},
+		{"a network k3d made (no UUID)", ClusterView{Nodes: []ClusterNode{node("k3d-labsbx-demo-server-0", fxUUID)}, Network: net(map[string]string{K3dLabelApp: "k3d"})}, fxUUID, false},
+		{"a volume of another name", ClusterView{ImageVolume: &ClusterObject{Name: "k3d-labsbx-demo-images2", Labels: ours}}, fxUUID, false},
+
+		{"nothing", ClusterView{}, fxUUID, false},
+		{"no state", ClusterView{Nodes: []ClusterNode{node("k3d-labsbx-demo-server-0", fxUUID)}}, "", false},
 	}
 	for _, tc := range cases {
-		err := ApproveCluster("k3d-labsbx-demo", tc.nodes, tc.uuid)
+		err := ApproveCluster("demo", tc.v, tc.uuid)
+		t.Logf("%s: %v", tc.name, err)
 		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrRefused) {
 			t.Errorf("%s: ApproveCluster = %v, want ok %v", tc.name, err, tc.ok)
 		}
+	}
+	if err := ApproveCluster("../demo", ClusterView{ImageVolume: vol(ours)}, fxUUID); err == nil {
+		t.Error("an invalid sandbox name was approved")
+	}
+	// The refusal of a look-alike says what is missing.
+	err := ApproveCluster("demo", ClusterView{Nodes: []ClusterNode{tools(nil)}, ImageVolume: vol(k3dOnly)}, fxUUID)
+	if err == nil || !strings.Contains(err.Error(), "volume k3d-labsbx-demo-images of k3d cluster labsbx-demo does not carry") {
+		t.Errorf("refusal of a tools container on a volume without the UUID: %v", err)
+	}
+	err = ApproveCluster("demo", ClusterView{Nodes: []ClusterNode{tools(nil)}}, fxUUID)
+	if err == nil || !strings.Contains(err.Error(), "a name and labels alone prove nothing") {
+		t.Errorf("refusal of a tools container without its volume: %v", err)
 	}
 }
 

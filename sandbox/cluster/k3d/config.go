@@ -35,18 +35,14 @@ func Config(ctx context.Context, o cluster.Options) (*v1alpha5.ClusterConfig, er
 		return nil, fmt.Errorf("cluster config: %w", err)
 	}
 	pinHelperImages()
-	labels := func() map[string]string {
-		// The UUID marks the nodes as this sandbox's (Delete checks it). The name label
-		// is left off on purpose: `down` of the vault profile removes every container
-		// carrying it, and k3d's objects are k3d's to remove.
-		return map[string]string{guard.LabelUUID: o.UUID, guard.LabelComponent: "k3d"}
-	}
+	// The UUID marks the nodes as this sandbox's (guard.ApproveCluster checks it).
+	labels := func() map[string]string { return sandboxLabels(o.UUID) }
 	api := &k3dtypes.ExposureOpts{Host: "127.0.0.1"}
 	api.Port = k3dtypes.DefaultAPIPort
 	api.Binding = nat.PortBinding{HostIP: "127.0.0.1", HostPort: strconv.Itoa(o.APIPort)}
 	c := k3dtypes.Cluster{
 		Name:    name,
-		Network: k3dtypes.ClusterNetwork{Name: k3dtypes.DefaultObjectNamePrefix + "-" + name},
+		Network: k3dtypes.ClusterNetwork{Name: guard.K3dNetworkName(o.Sandbox)}, // made by labsbx with the UUID (prepare)
 		KubeAPI: api,
 		Nodes:   []*k3dtypes.Node{},
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/k3d-io/k3d/v5/pkg/client"
-	"github.com/k3d-io/k3d/v5/pkg/config/v1alpha5"
 	"github.com/k3d-io/k3d/v5/pkg/runtimes"
 	k3dtypes "github.com/k3d-io/k3d/v5/pkg/types"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -17,63 +16,14 @@ import (
 
 // These functions drive the k3d library against the local Docker engine. They need a
 // k3s image (and k3d's tools image), which the build machines cannot pull, so no test
-// here exercises them whole; `go tool task e2e:full` does where the images exist. The
-// parts that need no k3s are tested here: the import decision (PlanImport), labsbx's
-// own import stream into a stand-in node, and the bound on a start.
+// here runs them against a real engine; `go tool task e2e:full` does where the images
+// exist. The parts that need no k3s are tested here: the import decision (PlanImport),
+// labsbx's own import stream into a stand-in node, the bound on a start, and the
+// provider's ownership, leftovers and cleanup after a failed create, with k3d's own
+// ClusterRun, ClusterCreate and EnsureToolsNode driving a stand-in runtime and engine.
 //
 // k3d's runtime reads DOCKER_HOST itself; the DockerApproval parameter makes every
 // caller ask the guard first, which refuses any engine that is not local.
-
-// Create runs the cluster (k3d's ClusterRun: network, image volume, tools node,
-// nodes, start, wait for the server). It does not write any kubeconfig.
-func Create(ctx context.Context, _ guard.DockerApproval, cfg *v1alpha5.ClusterConfig) error {
-	if err := client.ClusterRun(ctx, runtimes.Docker, cfg); err != nil {
-		return fmt.Errorf("create k3d cluster %s: %w", cfg.Name, err)
-	}
-	return nil
-}
-
-// Exists reports whether k3d finds nodes of the sandbox's cluster.
-func Exists(ctx context.Context, _ guard.DockerApproval, sandbox string) (bool, error) {
-	_, err := get(ctx, sandbox)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, client.ClusterGetNoNodesFoundError):
-		return false, nil
-	default:
-		return false, err
-	}
-}
-
-// Delete removes the sandbox's cluster (nodes, network, image volume) when it exists
-// and every one of its k3s nodes carries the sandbox UUID; a cluster with the same
-// name but another (or no) UUID is refused. It reports whether it deleted anything.
-func Delete(ctx context.Context, _ guard.DockerApproval, sandbox, uuid string) (bool, error) {
-	c, err := get(ctx, sandbox)
-	if errors.Is(err, client.ClusterGetNoNodesFoundError) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if err := owned(c, uuid); err != nil {
-		return false, err
-	}
-	if err := client.ClusterDelete(ctx, runtimes.Docker, c, k3dtypes.ClusterDeleteOpts{}); err != nil {
-		return false, fmt.Errorf("delete k3d cluster %s: %w", c.Name, err)
-	}
-	return true, nil
-}
-
-// owned asks the guard whether the cluster's nodes carry the sandbox UUID.
-func owned(c *k3dtypes.Cluster, uuid string) error {
-	nodes := make([]guard.ClusterNode, 0, len(c.Nodes))
-	for _, n := range c.Nodes {
-		nodes = append(nodes, guard.ClusterNode{Name: n.Name, Role: string(n.Role), Labels: n.RuntimeLabels})
-	}
-	return guard.ApproveCluster(c.Name, nodes, uuid)
-}
 
 // Kubeconfig reads the admin kubeconfig from the cluster's server, as k3d rewrites
 // it: context and cluster k3d-labsbx-<name>, user admin@k3d-labsbx-<name>, server
@@ -103,36 +53,81 @@ func get(ctx context.Context, sandbox string) (*k3dtypes.Cluster, error) {
 type Provider struct {
 	appr          guard.DockerApproval
 	sandbox, uuid string
+	// open connects to the approved engine, for what labsbx does itself; rt is the
+	// runtime k3d's ClusterRun drives (k3d's Docker runtime, which reads DOCKER_HOST
+	// itself: the DockerApproval makes every caller ask the guard first, and it
+	// refuses any engine that is not local). Tests put stand-ins in both.
+	open func() (engine, error)
+	rt   runtimes.Runtime
 }
 
 // NewProvider is the provider of the sandbox's cluster, on the guard-approved engine.
 func NewProvider(a guard.DockerApproval, sandbox, uuid string) *Provider {
-	return &Provider{appr: a, sandbox: sandbox, uuid: uuid}
+	open := func() (engine, error) {
+		c, err := a.Client()
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	return &Provider{appr: a, sandbox: sandbox, uuid: uuid, open: open, rt: runtimes.Docker}
 }
 
-// Exists reports whether the cluster exists; one of that name whose nodes lack the
-// sandbox UUID is refused, never adopted.
+// objects reads the cluster's objects from the engine and has the guard judge them;
+// an empty view is no cluster, and needs no judgement.
+func (p *Provider) objects(ctx context.Context, eng engine) (objects, error) {
+	o, err := readObjects(ctx, eng, p.sandbox)
+	if err != nil || o.view.Empty() {
+		return o, err
+	}
+	return o, guard.ApproveCluster(p.sandbox, o.view, p.uuid)
+}
+
+// Exists reports whether the cluster's servers or agents exist. What a failed create
+// leaves without them (a load balancer, the tools container, the network, the image
+// volume) is no cluster: Create removes it first. Anything of that name that the
+// guard does not prove the sandbox's is refused, never adopted.
 func (p *Provider) Exists(ctx context.Context) (bool, error) {
-	c, err := get(ctx, p.sandbox)
-	switch {
-	case errors.Is(err, client.ClusterGetNoNodesFoundError):
-		return false, nil
-	case err != nil:
+	eng, err := p.open()
+	if err != nil {
 		return false, err
 	}
-	return true, owned(c, p.uuid)
+	defer eng.Close()
+	o, err := p.objects(ctx, eng)
+	if err != nil {
+		return false, err
+	}
+	return o.kubeNodes() > 0, nil
 }
 
-// Create builds the cluster config from o and runs it.
+// Create removes what an earlier attempt left, makes the network and image volume
+// with the UUID (prepare), builds the cluster config from o and runs it with k3d's
+// ClusterRun (network, image volume, tools node, nodes, start, wait for the server),
+// which writes no kubeconfig. k3d does not undo a failed create: then Create removes
+// what it made, the tools container included, even when ctx was cancelled, so that
+// the next up starts clean.
 func (p *Provider) Create(ctx context.Context, o cluster.Options) error {
 	cfg, err := Config(ctx, o)
 	if err != nil {
 		return err
 	}
-	if err := Create(ctx, p.appr, cfg); err != nil {
-		// k3d does not undo a failed create: remove what it made (the nodes carry the
-		// UUID), even when ctx was cancelled, so that the next up starts clean.
-		_, derr := p.Delete(context.WithoutCancel(ctx))
+	eng, err := p.open()
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	if _, err := p.remove(ctx, eng); err != nil {
+		return err
+	}
+	err = prepare(ctx, eng, p.sandbox, p.uuid)
+	if err == nil {
+		if err = client.ClusterRun(ctx, p.rt, cfg); err != nil {
+			err = fmt.Errorf("create k3d cluster %s: %w", cfg.Name, err)
+			waitToolsNode(toolsGrace, toolsWait)
+		}
+	}
+	if err != nil {
+		_, derr := p.remove(context.WithoutCancel(ctx), eng)
 		return errors.Join(err, derr)
 	}
 	return nil
@@ -183,9 +178,29 @@ func (p *Provider) ImportImages(ctx context.Context, refs []string) error {
 	return nil
 }
 
-// Delete removes the cluster if it is the sandbox's.
+// Delete removes the sandbox's cluster: every container labelled with its k3d
+// cluster name, its network and its image volume, when the guard proves all of them
+// the sandbox's (guard.ApproveCluster); otherwise it removes nothing. This covers what
+// a failed create leaves, such as k3d's tools container alone. It reports whether it
+// removed anything.
 func (p *Provider) Delete(ctx context.Context) (bool, error) {
-	return Delete(ctx, p.appr, p.sandbox, p.uuid)
+	eng, err := p.open()
+	if err != nil {
+		return false, err
+	}
+	defer eng.Close()
+	return p.remove(ctx, eng)
+}
+
+func (p *Provider) remove(ctx context.Context, eng engine) (bool, error) {
+	o, err := p.objects(ctx, eng)
+	if err != nil || o.view.Empty() {
+		return false, err
+	}
+	if err := removeObjects(ctx, eng, o); err != nil {
+		return true, fmt.Errorf("delete k3d cluster %s: %w", guard.ClusterName(p.sandbox), err)
+	}
+	return true, nil
 }
 
 // ServerNode is the first server's container, which publishes the NodePorts.
@@ -240,11 +255,20 @@ func (p *Provider) Start(ctx context.Context) error {
 	return nil
 }
 
-// owned is the sandbox's cluster, refused unless its nodes carry the sandbox UUID.
+// owned is the sandbox's cluster as k3d sees it, once the guard has proved its
+// objects, as the engine shows them, the sandbox's.
 func (p *Provider) owned(ctx context.Context) (*k3dtypes.Cluster, error) {
-	c, err := get(ctx, p.sandbox)
+	eng, err := p.open()
 	if err != nil {
 		return nil, err
 	}
-	return c, owned(c, p.uuid)
+	defer eng.Close()
+	o, err := p.objects(ctx, eng)
+	if err != nil {
+		return nil, err
+	}
+	if o.kubeNodes() == 0 {
+		return nil, fmt.Errorf("k3d cluster %s has no server or agent node; run `labsbx up` to create it again", guard.ClusterName(p.sandbox))
+	}
+	return get(ctx, p.sandbox)
 }
