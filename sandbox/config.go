@@ -7,21 +7,16 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/internal/bringup"
 	"github.com/arcodange/labsbx/sandbox/state"
 )
-
-// Progress reports bring-up steps to a person (the CLI prints them on stderr).
-type Progress interface {
-	Step(msg string, fn func() error) error
-	Infof(format string, args ...any)
-}
 
 // Configuration is what every operation on a sandbox shares: where state lives, how to
 // report, and what the environment says. Clients for Docker, Vault and the cluster are
 // built from guard approvals inside each operation, never from here.
 type Configuration struct {
 	Store    *state.Store
-	Progress Progress
+	Progress bringup.Progress
 	Log      *slog.Logger
 	// Getenv reads the user's environment. It never chooses a target: only image
 	// overrides and DOCKER_HOST (a local socket) are read through it.
@@ -79,14 +74,14 @@ func (c *Configuration) log() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func (c *Configuration) progress() Progress {
+func (c *Configuration) progress() bringup.Progress {
 	if c.Progress != nil {
 		return c.Progress
 	}
-	return nopProgress{}
+	return bringup.NopProgress{}
 }
 
-type nopProgress struct{}
-
-func (nopProgress) Step(_ string, fn func() error) error { return fn() }
-func (nopProgress) Infof(string, ...any)                 {}
+// bringup is the configuration as bring-up takes it.
+func (c *Configuration) bringup() *bringup.Config {
+	return &bringup.Config{Store: c.Store, Progress: c.Progress, Log: c.Log, Getenv: c.Getenv, Now: c.Now, Clusters: c.Clusters}
+}

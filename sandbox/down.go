@@ -196,7 +196,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	if d.opts.KeepState {
 		if st != nil && !corrupt {
 			st.Phase = state.PhaseRemoved
-			st.Steps, st.Docker, st.Vault, st.Faults = nil, nil, nil, nil
+			st.Docker, st.Vault, st.Faults = nil, nil, nil
 			if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
 				return res, err
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/internal/bringup"
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 )
 
@@ -151,11 +152,11 @@ func TestIntegrationFullProfileUntilPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec, err := admin.CoreV1().Secrets(sandbox.NamespacePostgres).Get(ctx, sandbox.PostgresAuthSecret, metav1.GetOptions{})
+	sec, err := admin.CoreV1().Secrets(config.NamespacePostgres).Get(ctx, bringup.PostgresAuthSecret, metav1.GetOptions{})
 	if err != nil || string(sec.Data["postgres-password"]) != pw.SuperuserPassword || string(sec.Data["vault-admin-password"]) != pw.VaultAdminPassword {
 		t.Fatalf("postgres auth Secret: %v", err)
 	}
-	if _, err := admin.AppsV1().StatefulSets(sandbox.NamespacePostgres).Get(ctx, "postgres", metav1.GetOptions{}); err != nil {
+	if _, err := admin.AppsV1().StatefulSets(config.NamespacePostgres).Get(ctx, "postgres", metav1.GetOptions{}); err != nil {
 		t.Fatalf("postgres StatefulSet: %v", err)
 	}
 	for _, s := range stepper.ran {

@@ -7,9 +7,12 @@ import (
 	"strings"
 
 	"github.com/arcodange/labsbx/charts"
+	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/internal/bringup"
 	"github.com/arcodange/labsbx/sandbox/state"
 )
 
@@ -24,11 +27,11 @@ type Plan struct {
 	Note      string `json:"note,omitempty"`
 	StateDir  string `json:"stateDir"`
 
-	Docker   *PlanDocker   `json:"docker,omitempty"`  // vault profile
-	Cluster  *PlanCluster  `json:"cluster,omitempty"` // full profile
-	Images   []PlanImage   `json:"images"`
-	Charts   []charts.Ref  `json:"charts,omitempty"`
-	Releases []FullRelease `json:"releases,omitempty"`
+	Docker   *PlanDocker           `json:"docker,omitempty"`  // vault profile
+	Cluster  *PlanCluster          `json:"cluster,omitempty"` // full profile
+	Images   []PlanImage           `json:"images"`
+	Charts   []charts.Ref          `json:"charts,omitempty"`
+	Releases []bringup.FullRelease `json:"releases,omitempty"`
 	// Ports are published on 127.0.0.1; HostPort 0 is chosen (free) at up and recorded.
 	Ports []PlanPort `json:"ports"`
 	Steps []string   `json:"steps"`
@@ -111,47 +114,28 @@ func (p *Plan) vault(s config.Spec) {
 	obj := func(c string) string { return "labsbx-" + p.Name + "-" + c }
 	p.Docker = &PlanDocker{
 		Network: "labsbx-" + p.Name,
-		Volumes: []string{obj(ComponentPostgres), obj(ComponentVault)},
+		Volumes: []string{obj(connect.ComponentPostgres), obj(connect.ComponentVault)},
 		Containers: []PlanContainer{
-			{Name: obj(ComponentPostgres), Component: ComponentPostgres, Image: s.Postgres.Image, Volume: obj(ComponentPostgres), Mount: "/var/lib/postgresql/data"},
-			{Name: obj(ComponentVault), Component: ComponentVault, Image: s.Vault.Image, Volume: obj(ComponentVault), Mount: "/vault/file"},
+			{Name: obj(connect.ComponentPostgres), Component: connect.ComponentPostgres, Image: s.Postgres.Image, Volume: obj(connect.ComponentPostgres), Mount: "/var/lib/postgresql/data"},
+			{Name: obj(connect.ComponentVault), Component: connect.ComponentVault, Image: s.Vault.Image, Volume: obj(connect.ComponentVault), Mount: "/vault/file"},
 		},
 	}
-	p.Images = []PlanImage{{ComponentPostgres, s.Postgres.Image}, {ComponentVault, s.Vault.Image}}
+	p.Images = []PlanImage{{connect.ComponentPostgres, s.Postgres.Image}, {connect.ComponentVault, s.Vault.Image}}
 	p.Ports = []PlanPort{
-		{Name: ComponentPostgres, HostIP: "127.0.0.1", Target: obj(ComponentPostgres) + ":" + strconv.Itoa(postgresPort)},
-		{Name: ComponentVault, HostIP: "127.0.0.1", Target: obj(ComponentVault) + ":" + strconv.Itoa(vaultPort)},
+		{Name: connect.ComponentPostgres, HostIP: "127.0.0.1", Target: obj(connect.ComponentPostgres) + ":" + strconv.Itoa(connect.PostgresPort)},
+		{Name: connect.ComponentVault, HostIP: "127.0.0.1", Target: obj(connect.ComponentVault) + ":" + strconv.Itoa(connect.VaultPort)},
 	}
 	p.Steps = nil
-	for _, st := range (*vaultProfile)(nil).steps(p.Name, s, false) {
-		p.Steps = append(p.Steps, st.name)
+	for _, st := range bringup.VaultSteps(p.Name, s, false) {
+		p.Steps = append(p.Steps, st.Name)
 	}
-}
-
-// fullPlanImages are the full profile's images: k3s and k3d's helpers, then the
-// workloads'.
-func fullPlanImages(name string, s config.Spec) []PlanImage {
-	o := cluster.Options{Sandbox: name, Servers: s.Cluster.Servers, Agents: s.Cluster.Agents}
-	imgs := []PlanImage{{"k3s", s.Cluster.K3sImage}, {"k3d-tools", cluster.ToolsImage()}}
-	if o.WithLoadBalancer() {
-		imgs = append(imgs, PlanImage{"k3d-proxy", cluster.LoadBalancerImage()})
-	}
-	for _, ref := range s.Cluster.SystemImages {
-		imgs = append(imgs, PlanImage{"k3s-system", ref})
-	}
-	return append(imgs,
-		PlanImage{"postgres", s.Postgres.Image},
-		PlanImage{"vault", s.Vault.Image},
-		PlanImage{"vault-secrets-operator", charts.VSOImage},
-		PlanImage{"kube-rbac-proxy", charts.KubeRbacProxyImage},
-	)
 }
 
 // vmSteps are the VM steps of the vault profile, which the full profile shares.
 func vmSteps(s config.Spec) []string {
 	var out []string
-	for _, st := range (*vaultProfile)(nil).vmSteps(s, false) {
-		out = append(out, st.name)
+	for _, st := range bringup.VMSteps(s, false) {
+		out = append(out, st.Name)
 	}
 	return out
 }
@@ -167,16 +151,16 @@ func (p *Plan) full(s config.Spec) {
 		Kubeconfig: filepath.Join(p.StateDir, "kubeconfig"),
 		Marker:     guard.MarkerNamespace + "/" + guard.MarkerName + " (data.uuid = the sandbox UUID)",
 	}
-	p.Images = fullPlanImages(p.Name, s)
+	p.Images = planImages(bringup.FullImages(p.Name, s))
 	for _, cp := range o.Ports() {
 		p.Ports = append(p.Ports, PlanPort{Name: cp.Name, HostIP: cp.HostIP, HostPort: cp.HostPort, Target: cp.Target})
 	}
 	p.Charts = charts.Pinned()
-	p.Releases = FullReleases(s)
+	p.Releases = bringup.FullReleases(s)
 
 	p.Steps = nil
-	for _, st := range (*fullProfile)(nil).steps(p.Name, s, false) {
-		p.Steps = append(p.Steps, st.name)
+	for _, st := range bringup.FullSteps(p.Name, s, false) {
+		p.Steps = append(p.Steps, st.Name)
 	}
 }
 
@@ -253,8 +237,8 @@ func PlanUp(getenv func(string) string, opts UpOptions) (*Plan, error) {
 	}
 	// --vms, as Up takes it (an existing sandbox's own VM count is state, not shown).
 	if n := opts.VMs; n != nil {
-		if *n < 0 || *n > MaxVMs {
-			return nil, fmt.Errorf("--vms %d: use 0 to %d", *n, MaxVMs)
+		if *n < 0 || *n > bringup.MaxVMs {
+			return nil, fmt.Errorf("--vms %d: use 0 to %d", *n, bringup.MaxVMs)
 		}
 		spec.VMs.Count = *n
 	}
@@ -263,4 +247,13 @@ func PlanUp(getenv func(string) string, opts UpOptions) (*Plan, error) {
 		return nil, err
 	}
 	return NewPlan(PlanOptions{Name: opts.Name, Spec: spec, StateDir: filepath.Join(root, opts.Name)})
+}
+
+// planImages lists images as the plan shows them.
+func planImages(wants []bundle.Want) []PlanImage {
+	out := make([]PlanImage, 0, len(wants))
+	for _, w := range wants {
+		out = append(out, PlanImage{Component: w.Component, Ref: w.Ref})
+	}
+	return out
 }

@@ -139,19 +139,6 @@ func TestPlanRejects(t *testing.T) {
 	}
 }
 
-func TestSplitImage(t *testing.T) {
-	for in, want := range map[string][2]string{
-		"hashicorp/vault:1.21.0":           {"hashicorp/vault", "1.21.0"},
-		"registry.local:5000/vault":        {"registry.local:5000/vault", "latest"},
-		"registry.local:5000/vault:1.21.0": {"registry.local:5000/vault", "1.21.0"},
-		"labsbx.local/vault:1.21.0":        {"labsbx.local/vault", "1.21.0"},
-	} {
-		if r, tag := splitImage(in); r != want[0] || tag != want[1] {
-			t.Errorf("splitImage(%q) = %q, %q", in, r, tag)
-		}
-	}
-}
-
 // TestPlanUp: the plan takes --profile and --vms as Up does, and places the state dir
 // under the same root, without creating it.
 func TestPlanUp(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/config"
-	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/internal/bringup"
 	"github.com/arcodange/labsbx/sandbox/state"
 )
 
@@ -33,25 +33,19 @@ type UpOptions struct {
 
 // UpResult is what `labsbx up` prints.
 type UpResult struct {
-	Name       string        `json:"name"`
-	UUID       string        `json:"uuid"`
-	Profile    string        `json:"profile"`
-	VaultAddr  string        `json:"vaultAddr"`
-	Postgres   string        `json:"postgres"`
-	Apps       []string      `json:"apps"`
-	Resumed    bool          `json:"resumed"`
-	VMs        []VMSummary   `json:"vms,omitempty"`
-	Changes    []string      `json:"changes"`
-	Steps      []StepTiming  `json:"steps"`
-	Duration   time.Duration `json:"-"`
-	DurationMs int64         `json:"durationMs"`
-	StateDir   string        `json:"stateDir"`
-}
-
-// StepTiming is how long one bring-up step took.
-type StepTiming struct {
-	Name       string `json:"name"`
-	DurationMs int64  `json:"durationMs"`
+	Name       string               `json:"name"`
+	UUID       string               `json:"uuid"`
+	Profile    string               `json:"profile"`
+	VaultAddr  string               `json:"vaultAddr"`
+	Postgres   string               `json:"postgres"`
+	Apps       []string             `json:"apps"`
+	Resumed    bool                 `json:"resumed"`
+	VMs        []bringup.VMSummary  `json:"vms,omitempty"`
+	Changes    []string             `json:"changes"`
+	Steps      []bringup.StepTiming `json:"steps"`
+	Duration   time.Duration        `json:"-"`
+	DurationMs int64                `json:"durationMs"`
+	StateDir   string               `json:"stateDir"`
 }
 
 // Up brings a sandbox up, or converges one that exists. Every step is idempotent and
@@ -93,8 +87,7 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		}
 	}
 	// The guard approves the Docker engine before anything is written.
-	dockerOK, err := guard.ApproveDocker(u.cfg.Getenv)
-	if err != nil {
+	if _, err := guard.ApproveDocker(u.cfg.Getenv); err != nil {
 		return nil, err
 	}
 	lock, err := u.cfg.Store.Lock(u.opts.Name)
@@ -104,8 +97,8 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	defer lock.Unlock()
 
 	if n := u.opts.VMs; n != nil {
-		if *n < 0 || *n > MaxVMs {
-			return nil, fmt.Errorf("--vms %d: use 0 to %d", *n, MaxVMs)
+		if *n < 0 || *n > bringup.MaxVMs {
+			return nil, fmt.Errorf("--vms %d: use 0 to %d", *n, bringup.MaxVMs)
 		}
 		spec.VMs.Count = *n
 	}
@@ -135,14 +128,12 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		return nil, err
 	}
 	res := &UpResult{Name: st.Name, UUID: st.UUID, Profile: st.Profile, Apps: spec.Apps, Resumed: resumed, StateDir: st.Dir()}
-	vp := &vaultProfile{cfg: u.cfg, st: st, res: res, dockerOK: dockerOK, conn: connect.New(st, u.cfg.Getenv), bundle: bdl, vaultWait: time.Minute}
-	if st.Profile == config.ProfileFull {
-		// Vault is a pod there: its first start includes scheduling it.
-		vp.vaultWait = podsTimeout
-		err = (&fullProfile{vaultProfile: vp}).run(ctx)
-	} else {
-		err = vp.run(ctx)
+	var done bringup.Result
+	run, err := bringup.New(u.cfg.bringup(), st, bdl, &done)
+	if err == nil {
+		err = bringup.Run(ctx, run, bringup.Steps(st.Name, st.Spec, len(st.VMs) > 0))
 	}
+	res.VaultAddr, res.Postgres, res.VMs, res.Changes, res.Steps = done.VaultAddr, done.Postgres, done.VMs, done.Changes, done.Steps
 	if err == nil && u.opts.MergeKubeconfig != "" {
 		err = u.cfg.progress().Step("Merging context "+guard.ContextName(st.Name)+" into "+u.opts.MergeKubeconfig, func() error {
 			m, err := u.cfg.merge(st, u.opts.MergeKubeconfig, u.opts.SwitchContext)

@@ -48,8 +48,8 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Phase != state.PhaseCreating || !st.StepDone("Starting Postgres") || st.StepDone("Starting Vault") {
-		t.Fatalf("state after interruption: phase %s steps %v", st.Phase, st.Steps)
+	if st.Phase != state.PhaseCreating || st.Docker == nil || st.Docker.Containers["postgres"] == "" || st.Vault != nil {
+		t.Fatalf("state after interruption: phase %s, docker %+v, vault %+v", st.Phase, st.Docker, st.Vault)
 	}
 
 	conf.Progress = nil

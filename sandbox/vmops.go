@@ -8,6 +8,7 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/internal/bringup"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vm"
 )
@@ -106,7 +107,7 @@ func (c *Configuration) StartVM(ctx context.Context, name, vmName string) (bool,
 			return did, vm.Readiness{}, err
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, vmReadyTimeout)
+	wctx, cancel := context.WithTimeout(ctx, bringup.VMReadyTimeout)
 	defer cancel()
 	r, err := m.WaitReady(wctx, v)
 	return did, r, err

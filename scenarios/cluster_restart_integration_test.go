@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vso"
@@ -22,7 +22,7 @@ type containerCluster struct {
 }
 
 func (c *containerCluster) Stop(ctx context.Context) error {
-	for _, comp := range []string{sandbox.ComponentVault, sandbox.ComponentPostgres} {
+	for _, comp := range []string{connect.ComponentVault, connect.ComponentPostgres} {
 		if err := c.rt.Stop(ctx, comp, 10*time.Second); err != nil {
 			return err
 		}
@@ -31,7 +31,7 @@ func (c *containerCluster) Stop(ctx context.Context) error {
 }
 
 func (c *containerCluster) Start(ctx context.Context) error {
-	for _, comp := range []string{sandbox.ComponentVault, sandbox.ComponentPostgres} {
+	for _, comp := range []string{connect.ComponentVault, connect.ComponentPostgres} {
 		if err := c.rt.Start(ctx, comp); err != nil {
 			return err
 		}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/state"
@@ -83,7 +83,7 @@ func (fullRestart) Inject(ctx context.Context, e *Env) error {
 	if e.Cluster != nil {
 		return powerCycleCluster(ctx, e)
 	}
-	for _, c := range []string{sandbox.ComponentVault, sandbox.ComponentPostgres} {
+	for _, c := range []string{connect.ComponentVault, connect.ComponentPostgres} {
 		if err := e.Docker.Stop(ctx, c, 10*time.Second); err != nil {
 			return err
 		}
@@ -276,7 +276,7 @@ func (fullRestart) Undo(ctx context.Context, e *Env) (string, error) {
 // ready before Vault starts, and says what it did.
 func startStopped(ctx context.Context, st *state.State, rt *docker.Runtime, pg postgres.Endpoint, mark func(string)) ([]string, error) {
 	var did []string
-	for _, c := range []string{sandbox.ComponentPostgres, sandbox.ComponentVault} {
+	for _, c := range []string{connect.ComponentPostgres, connect.ComponentVault} {
 		info, ok, err := rt.Inspect(ctx, c)
 		if err != nil {
 			return did, err
@@ -291,7 +291,7 @@ func startStopped(ctx context.Context, st *state.State, rt *docker.Runtime, pg p
 			return did, err
 		}
 		did = append(did, "started "+rt.ObjectName(c))
-		if c == sandbox.ComponentPostgres {
+		if c == connect.ComponentPostgres {
 			wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 			err := postgres.WaitReady(wctx, pg, 50*time.Millisecond)
 			cancel()

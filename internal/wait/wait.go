@@ -114,5 +114,6 @@ func NotAnsweringYet(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.As(err, &op) || errors.As(err, &ne) && ne.Timeout() ||
-		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "EOF")
+		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "EOF") ||
+		strings.Contains(err.Error(), "server closed idle connection") // net/http's, when a starting server hangs up
 }

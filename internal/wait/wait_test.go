@@ -52,6 +52,7 @@ func TestRetryAndNotAnsweringYet(t *testing.T) {
 		{refused, true},
 		{fmt.Errorf("get: %w", syscall.ECONNRESET), true},
 		{guard.ErrReceiverDown, true},
+		{errors.New(`Get "http://127.0.0.1:1/v1/sys/health": http: server closed idle connection`), true},
 		{fmt.Errorf("dial: %w", guard.ErrReceiverStopped), false},
 		{&guard.Refusal{Reason: "not ours", Err: refused}, false},
 		{errors.New("permission denied"), false},

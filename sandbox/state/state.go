@@ -74,11 +74,9 @@ type State struct {
 	Spec       config.Spec `json:"spec"`
 	// EngineID is the ID of the Docker engine the sandbox was created on: the guard
 	// refuses another engine behind the same socket or DOCKER_HOST.
-	EngineID string `json:"engineID,omitempty"`
-	// Steps records each bring-up step that completed, so that up can resume.
-	Steps  map[string]time.Time `json:"steps,omitempty"`
-	Docker *DockerState         `json:"docker,omitempty"`
-	Kube   *KubeState           `json:"kube,omitempty"`
+	EngineID string       `json:"engineID,omitempty"`
+	Docker   *DockerState `json:"docker,omitempty"`
+	Kube     *KubeState   `json:"kube,omitempty"`
 	// Cluster is the full profile's k3d cluster.
 	Cluster *ClusterState `json:"cluster,omitempty"`
 	Vault   *VaultState   `json:"vault,omitempty"`
@@ -134,17 +132,6 @@ type Fault struct {
 
 // Dir is the sandbox's state directory.
 func (s *State) Dir() string { return s.dir }
-
-// StepDone reports whether a bring-up step completed before.
-func (s *State) StepDone(step string) bool { _, ok := s.Steps[step]; return ok }
-
-// MarkStep records a completed step.
-func (s *State) MarkStep(step string, at time.Time) {
-	if s.Steps == nil {
-		s.Steps = map[string]time.Time{}
-	}
-	s.Steps[step] = at
-}
 
 // Store is the state root: one directory per sandbox.
 type Store struct {

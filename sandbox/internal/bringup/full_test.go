@@ -1,4 +1,4 @@
-package sandbox
+package bringup
 
 import (
 	"strings"
@@ -24,8 +24,8 @@ func TestVaultRollsOnChange(t *testing.T) {
 		t.Errorf("vault chart server.updateStrategyType = %v, want RollingUpdate", got)
 	}
 	var names []string
-	for _, s := range (*fullProfile)(nil).steps("t", config.DefaultSpec(), false) {
-		names = append(names, s.name)
+	for _, s := range FullSteps("t", config.DefaultSpec(), false) {
+		names = append(names, s.Name)
 	}
 	steps := strings.Join(names, "\n")
 	release, wait, unseal := strings.Index(steps, "as release vault/vault"), strings.Index(steps, "Waiting for Vault's pod"), strings.Index(steps, "Initialising and unsealing Vault")
@@ -52,6 +52,19 @@ func TestVaultRollsOnChange(t *testing.T) {
 		ok, why := statefulSetRolledOut(tc.ss)
 		if ok != (tc.want == "") || (tc.want != "" && !strings.Contains(why, tc.want)) {
 			t.Errorf("%s: %v, %q; want %q", tc.name, ok, why, tc.want)
+		}
+	}
+}
+
+func TestSplitImage(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"hashicorp/vault:1.21.0":           {"hashicorp/vault", "1.21.0"},
+		"registry.local:5000/vault":        {"registry.local:5000/vault", "latest"},
+		"registry.local:5000/vault:1.21.0": {"registry.local:5000/vault", "1.21.0"},
+		"labsbx.local/vault:1.21.0":        {"labsbx.local/vault", "1.21.0"},
+	} {
+		if r, tag := splitImage(in); r != want[0] || tag != want[1] {
+			t.Errorf("splitImage(%q) = %q, %q", in, r, tag)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package sandbox
+package bringup
 
 import (
 	"cmp"
@@ -16,11 +16,9 @@ import (
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
-	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
-	"github.com/arcodange/labsbx/vmimages"
 )
 
 // Components of the vault profile, as their dev.labsbx.component labels say.
@@ -51,93 +49,9 @@ ui            = false
 
 const vaultConfigPath = "/vault/config/labsbx.hcl"
 
-// vaultProfile brings up Postgres and Vault as Docker containers, then initialises,
-// unseals and bootstraps Vault.
-type vaultProfile struct {
-	cfg *Configuration
-	st  *state.State
-	res *UpResult
-
-	dockerOK guard.DockerApproval
-	rt       *docker.Runtime
-	pgSec    *state.PostgresSecrets
-	pgAdmin  postgres.Endpoint // the superuser, through the guard's proven dialer
-	vs       *connect.VaultSession
-	conn     *connect.Conn
-	vmImg    *vmimages.Image
-	// bundle, when set, is where images come from (`up --bundle`).
-	bundle *bundle.Bundle
-	// vaultWait is how long a starting Vault may take to answer.
-	vaultWait time.Duration
-}
-
-type step struct {
-	name string
-	fn   func(context.Context) error
-}
-
-// steps are the bring-up steps, in order. `up --dry-run` prints their names from a nil
-// profile, so that the plan and the run cannot drift apart: only method values are
-// taken here, nothing is called.
-func (p *vaultProfile) steps(name string, spec config.Spec, hadVMs bool) []step {
-	return append(p.coreSteps(name), p.vmSteps(spec, hadVMs)...)
-}
-
-func (p *vaultProfile) coreSteps(name string) []step {
-	return []step{
-		{"Checking the Docker engine", p.dockerEngine},
-		{"Ensuring images", p.images},
-		{"Creating network labsbx-" + name, p.network},
-		{"Starting Postgres", p.postgres},
-		{"Preparing Postgres roles", p.postgresRoles},
-		{"Starting Vault", p.vault},
-		{"Initialising and unsealing Vault", p.initUnseal},
-		{"Bootstrapping the Vault layout", p.bootstrap},
-	}
-}
-
-func (p *vaultProfile) vmSteps(spec config.Spec, hadVMs bool) []step {
-	switch n := spec.VMs.Count; {
-	case n > 0:
-		return []step{
-			{"Ensuring VM image " + spec.VMs.Image, p.vmImage},
-			{fmt.Sprintf("Starting %d arm64 VMs", n), p.vms},
-		}
-	case hadVMs:
-		return []step{{"Removing the arm64 VMs", p.vms}}
-	}
-	return nil
-}
-
-func (p *vaultProfile) run(ctx context.Context) error {
-	return p.runSteps(ctx, p.steps(p.st.Name, p.st.Spec, len(p.st.VMs) > 0))
-}
-
-// runSteps runs the steps in order, timing each and recording it in the state once
-// it is done.
-func (p *vaultProfile) runSteps(ctx context.Context, steps []step) error {
-	defer p.conn.Close()
-	for _, s := range steps {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		t0 := time.Now()
-		err := p.cfg.progress().Step(s.name, func() error { return s.fn(ctx) })
-		p.res.Steps = append(p.res.Steps, StepTiming{Name: s.name, DurationMs: time.Since(t0).Milliseconds()})
-		if err != nil {
-			return err
-		}
-		p.st.MarkStep(s.name, p.cfg.now())
-		if err := p.cfg.Store.Save(p.st, p.cfg.now()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // dockerEngine connects to the approved engine and checks, or on the first run
 // records, its identity: a sandbox lives on the engine it was created on.
-func (p *vaultProfile) dockerEngine(ctx context.Context) error {
+func dockerEngine(ctx context.Context, p *Context) error {
 	var err error
 	if p.rt, err = p.conn.Docker(ctx); err != nil {
 		return err
@@ -153,7 +67,7 @@ func (p *vaultProfile) dockerEngine(ctx context.Context) error {
 	return nil
 }
 
-func (p *vaultProfile) images(ctx context.Context) error {
+func images(ctx context.Context, p *Context) error {
 	if p.bundle != nil {
 		loaded, err := p.bundle.LoadImages(ctx, p.rt, []bundle.Want{
 			{Component: ComponentPostgres, Ref: p.st.Spec.Postgres.Image},
@@ -177,7 +91,7 @@ func (p *vaultProfile) images(ctx context.Context) error {
 	return nil
 }
 
-func (p *vaultProfile) network(ctx context.Context) error {
+func network(ctx context.Context, p *Context) error {
 	if p.st.Docker == nil {
 		p.st.Docker = &state.DockerState{}
 	}
@@ -192,9 +106,7 @@ func (p *vaultProfile) network(ctx context.Context) error {
 	return nil
 }
 
-func (p *vaultProfile) change(s string) { p.res.Changes = append(p.res.Changes, s) }
-
-func (p *vaultProfile) postgres(ctx context.Context) error {
+func postgresStep(ctx context.Context, p *Context) error {
 	sec, err := p.st.PostgresSecrets()
 	if errors.Is(err, state.ErrNoPostgresSecrets) {
 		// Passwords are made only before Postgres exists: a volume may hold a database
@@ -252,7 +164,7 @@ func (p *vaultProfile) postgres(ctx context.Context) error {
 	return err
 }
 
-func (p *vaultProfile) containerChange(component, action string) {
+func (p *Context) containerChange(component, action string) {
 	switch action {
 	case docker.ContainerCreated:
 		p.change("created container " + p.rt.ObjectName(component))
@@ -261,14 +173,14 @@ func (p *vaultProfile) containerChange(component, action string) {
 	}
 }
 
-func (p *vaultProfile) setContainer(component, id string) {
+func (p *Context) setContainer(component, id string) {
 	if p.st.Docker.Containers == nil {
 		p.st.Docker.Containers = map[string]string{}
 	}
 	p.st.Docker.Containers[component] = id
 }
 
-func (p *vaultProfile) postgresRoles(ctx context.Context) error {
+func postgresRoles(ctx context.Context, p *Context) error {
 	c, err := postgres.Connect(ctx, p.pgAdmin)
 	if err != nil {
 		return err
@@ -293,7 +205,7 @@ func (p *vaultProfile) postgresRoles(ctx context.Context) error {
 	return nil
 }
 
-func (p *vaultProfile) vault(ctx context.Context) error {
+func vaultStep(ctx context.Context, p *Context) error {
 	vol, created, err := p.rt.EnsureVolume(ctx, ComponentVault)
 	if err != nil {
 		return err
@@ -343,11 +255,11 @@ func addrPort(addr string) (int, error) {
 	return strconv.Atoi(port)
 }
 
-func (p *vaultProfile) initUnseal(ctx context.Context) error {
+func initUnseal(ctx context.Context, p *Context) error {
 	wctx, cancel := context.WithTimeout(ctx, cmp.Or(p.vaultWait, time.Minute))
 	defer cancel()
 	if p.st.Vault.ClusterID == "" {
-		initialise := func() (string, error) { return p.cfg.ensureInitialised(wctx, p.conn) }
+		initialise := func() (string, error) { return EnsureInitialised(wctx, p.cfg, p.conn) }
 		changed, err := wait.Retry(wctx, 100*time.Millisecond, initialise)
 		if errors.Is(err, ErrVaultUnkeyed) {
 			// Killed between Vault's init and the save of its key: nobody can ever
@@ -388,16 +300,16 @@ func (p *vaultProfile) initUnseal(ctx context.Context) error {
 
 // resetVault removes the Vault container and its volume (the guard's removal rule:
 // this sandbox's UUID) and starts them afresh.
-func (p *vaultProfile) resetVault(ctx context.Context) error {
+func (p *Context) resetVault(ctx context.Context) error {
 	if err := p.rt.RemoveComponent(ctx, ComponentVault); err != nil {
 		return err
 	}
 	p.change("removed a Vault whose unseal key an interrupted up never saved")
 	p.st.Vault.ContainerID = ""
-	return p.vault(ctx)
+	return vaultStep(ctx, p)
 }
 
-func (p *vaultProfile) bootstrap(ctx context.Context) error {
+func bootstrap(ctx context.Context, p *Context) error {
 	layout, err := VaultLayout(p.st, p.pgSec, nil)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package sandbox
+package bringup
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -17,7 +16,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/arcodange/labsbx/charts"
@@ -40,64 +38,6 @@ const (
 	podsInterval = 2 * time.Second
 )
 
-// fullProfile brings up the k3d cluster and installs Postgres, Vault, VSO and the
-// demo apps with Helm. It shares the vault profile's Docker check, Vault
-// initialisation, bootstrap code and VMs.
-type fullProfile struct {
-	*vaultProfile
-	clusters cluster.Provider
-	kube     *guard.Kube
-	cs       kubernetes.Interface
-	helm     *helmx.Client
-}
-
-// steps are the full profile's bring-up steps, in order, one per release; `up
-// --dry-run` prints their names from a nil profile (method values only, nothing is
-// called).
-func (p *fullProfile) steps(name string, spec config.Spec, hadVMs bool) []step {
-	var vp *vaultProfile
-	if p != nil {
-		vp = p.vaultProfile
-	}
-	var refs []string
-	for _, w := range fullImages(name, spec) {
-		refs = append(refs, w.Ref)
-	}
-	servers := plural(spec.Cluster.Servers, "server")
-	if spec.Cluster.Agents > 0 {
-		servers += ", " + plural(spec.Cluster.Agents, "agent")
-	}
-	s := []step{
-		{"Checking the Docker engine", p.dockerEngine},
-		{"Ensuring images (" + strings.Join(refs, ", ") + ")", p.images},
-		{"Creating k3d cluster " + cluster.Name(name) + " (" + servers + "; API, Vault and Postgres on 127.0.0.1)", p.cluster},
-		{"Writing the kubeconfig into the sandbox state (~/.kube/config untouched)", p.kubeconfig},
-		{"Approving context " + guard.ContextName(name) + " and writing marker " + guard.MarkerNamespace + "/" + guard.MarkerName, p.marker},
-		{"Importing the Postgres, Vault, VSO and k3s system images into the cluster (its nodes may not pull)", p.importImages},
-		{"Creating Secret " + NamespacePostgres + "/" + PostgresAuthSecret + " from the sandbox state", p.postgresSecret},
-	}
-	var apps []step
-	for _, r := range FullReleases(spec) {
-		st := step{releaseStep(r), p.release(r)}
-		switch r.Chart.Name {
-		case charts.Postgres:
-			s = append(s, st, step{"Waiting for Postgres and its roles Job", p.waitPostgres})
-		case charts.Vault:
-			s = append(s, st,
-				step{"Waiting for Vault's pod to run the release's spec (a replaced pod starts sealed)", p.waitVault},
-				step{"Initialising and unsealing Vault", p.initUnseal},
-				step{"Bootstrapping the Vault layout (kubernetes auth in the cluster, database via " + postgresServiceHost + ")", p.bootstrap})
-		case charts.DemoApp:
-			apps = append(apps, st)
-		default:
-			s = append(s, st)
-		}
-	}
-	s = append(s, apps...)
-	s = append(s, step{"Waiting for the apps to be ready (" + strings.Join(spec.Apps, ", ") + "): their credentials from VSO connect to Postgres", p.waitApps})
-	return append(s, vp.vmSteps(spec, hadVMs)...)
-}
-
 func releaseStep(r FullRelease) string {
 	src := r.Chart.Name
 	if !r.Chart.Embedded {
@@ -106,12 +46,8 @@ func releaseStep(r FullRelease) string {
 	return fmt.Sprintf("Installing chart %s %s as release %s/%s", src, r.Chart.Version, r.Namespace, r.Name)
 }
 
-func (p *fullProfile) run(ctx context.Context) error {
-	return p.runSteps(ctx, p.steps(p.st.Name, p.st.Spec, len(p.st.VMs) > 0))
-}
-
-func (p *fullProfile) dockerEngine(ctx context.Context) error {
-	if err := p.vaultProfile.dockerEngine(ctx); err != nil {
+func fullDockerEngine(ctx context.Context, p *Context) error {
+	if err := dockerEngine(ctx, p); err != nil {
 		return err
 	}
 	var err error
@@ -119,17 +55,8 @@ func (p *fullProfile) dockerEngine(ctx context.Context) error {
 	return err
 }
 
-// fullImages are the images the full profile needs.
-func fullImages(name string, s config.Spec) []bundle.Want {
-	var out []bundle.Want
-	for _, img := range fullPlanImages(name, s) {
-		out = append(out, bundle.Want{Component: img.Component, Ref: img.Ref})
-	}
-	return out
-}
-
-func (p *fullProfile) images(ctx context.Context) error {
-	wants := fullImages(p.st.Name, p.st.Spec)
+func fullImagesStep(ctx context.Context, p *Context) error {
+	wants := FullImages(p.st.Name, p.st.Spec)
 	if p.bundle != nil {
 		loaded, err := p.bundle.LoadImages(ctx, p.rt, wants)
 		for _, l := range loaded {
@@ -151,7 +78,7 @@ func (p *fullProfile) images(ctx context.Context) error {
 
 // cluster chooses the host ports (recorded before the cluster exists, so that a
 // resumed up reuses them) and creates the cluster unless it exists.
-func (p *fullProfile) cluster(ctx context.Context) error {
+func clusterStep(ctx context.Context, p *Context) error {
 	st := p.st
 	if st.Cluster == nil {
 		ports, err := netx.FreePorts(3) // API, Vault, Postgres
@@ -206,7 +133,7 @@ func (p *fullProfile) cluster(ctx context.Context) error {
 // kubeconfig writes the cluster's kubeconfig into the state and records it for the
 // guard. A cluster made again has a new CA: the record follows it, and the marker
 // must be written again.
-func (p *fullProfile) kubeconfig(ctx context.Context) error {
+func kubeconfig(ctx context.Context, p *Context) error {
 	kc, err := p.clusters.Kubeconfig(ctx)
 	if err != nil {
 		return err
@@ -235,7 +162,7 @@ func (p *fullProfile) kubeconfig(ctx context.Context) error {
 
 // connect asks the guard for the cluster: the recorded kubeconfig, server and CA,
 // then the marker (written on first use, checked afterwards).
-func (p *fullProfile) connect(ctx context.Context) error {
+func (p *Context) connect(ctx context.Context) error {
 	if p.kube != nil {
 		return nil
 	}
@@ -247,7 +174,7 @@ func (p *fullProfile) connect(ctx context.Context) error {
 	return nil
 }
 
-func (p *fullProfile) marker(ctx context.Context) error {
+func marker(ctx context.Context, p *Context) error {
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
@@ -260,7 +187,7 @@ func (p *fullProfile) marker(ctx context.Context) error {
 
 // importImages copies the workload images into the nodes, which cannot pull either;
 // an image already imported with the same ID is not copied again.
-func (p *fullProfile) importImages(ctx context.Context) error {
+func importImages(ctx context.Context, p *Context) error {
 	var refs []string
 	ids := map[string]string{}
 	want := append([]string{p.st.Spec.Postgres.Image, p.st.Spec.Vault.Image, charts.VSOImage, charts.KubeRbacProxyImage}, p.st.Spec.Cluster.SystemImages...)
@@ -293,7 +220,7 @@ func (p *fullProfile) importImages(ctx context.Context) error {
 
 // postgresSecret creates the Secret the Postgres chart reads its passwords from, so
 // that no password is in any Helm value or release.
-func (p *fullProfile) postgresSecret(ctx context.Context) error {
+func postgresSecret(ctx context.Context, p *Context) error {
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
@@ -339,11 +266,11 @@ func (p *fullProfile) postgresSecret(ctx context.Context) error {
 }
 
 // release returns the step that installs or upgrades r.
-func (p *fullProfile) release(r FullRelease) func(context.Context) error {
-	return func(ctx context.Context) error { return p.apply(ctx, r) }
+func release(r FullRelease) func(context.Context, *Context) error {
+	return func(ctx context.Context, p *Context) error { return p.apply(ctx, r) }
 }
 
-func (p *fullProfile) apply(ctx context.Context, r FullRelease) error {
+func (p *Context) apply(ctx context.Context, r FullRelease) error {
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
@@ -373,7 +300,7 @@ func (p *fullProfile) apply(ctx context.Context, r FullRelease) error {
 
 // chart loads a chart: ours from the binary; an upstream one from the bundle, or from
 // labsbx's chart cache, pulling it there first.
-func (p *fullProfile) chart(ref charts.Ref) (*chart.Chart, error) {
+func (p *Context) chart(ref charts.Ref) (*chart.Chart, error) {
 	if ref.Embedded {
 		return charts.Load(ref.Name)
 	}
@@ -418,7 +345,7 @@ func chartCache() (string, error) {
 
 // waitPostgres waits for the StatefulSet and the roles Job, then for Postgres from the
 // host through its published NodePort.
-func (p *fullProfile) waitPostgres(ctx context.Context) error {
+func waitPostgres(ctx context.Context, p *Context) error {
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
@@ -471,7 +398,7 @@ func (p *fullProfile) waitPostgres(ctx context.Context) error {
 // the unseal that follows goes to the pod that stays: after an image change the
 // controller replaces the pod (RollingUpdate, see vaultChartValues), and the new one
 // starts sealed. Its readiness probe passes while sealed.
-func (p *fullProfile) waitVault(ctx context.Context) error {
+func waitVault(ctx context.Context, p *Context) error {
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
@@ -509,11 +436,9 @@ func statefulSetRolledOut(ss *appsv1.StatefulSet) (bool, string) {
 	return true, fmt.Sprintf("%d of %d pods updated and ready", st.ReadyReplicas, want)
 }
 
-func (p *fullProfile) initUnseal(ctx context.Context) error { return p.vaultProfile.initUnseal(ctx) }
-
 // bootstrap lays Vault out as the vault profile does, with Vault reaching Postgres by
 // its Service and reviewing ServiceAccount tokens as its own pod.
-func (p *fullProfile) bootstrap(ctx context.Context) error {
+func fullBootstrap(ctx context.Context, p *Context) error {
 	if p.pgSec == nil {
 		var err error
 		if p.pgSec, err = p.st.PostgresSecrets(); err != nil {
@@ -550,7 +475,7 @@ func clusterCA(kubeconfig, name string) (string, error) {
 
 // waitApps waits until every app's Deployment is rolled out and ready: its readiness
 // probe connects to Postgres with the credentials VSO wrote.
-func (p *fullProfile) waitApps(ctx context.Context) error {
+func waitApps(ctx context.Context, p *Context) error {
 	if err := p.connect(ctx); err != nil {
 		return err
 	}
@@ -568,4 +493,23 @@ func (p *fullProfile) waitApps(ctx context.Context) error {
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// FullImages are the full profile's images: k3s and k3d's helpers, then the
+// workloads'.
+func FullImages(name string, s config.Spec) []bundle.Want {
+	o := cluster.Options{Sandbox: name, Servers: s.Cluster.Servers, Agents: s.Cluster.Agents}
+	imgs := []bundle.Want{{Component: "k3s", Ref: s.Cluster.K3sImage}, {Component: "k3d-tools", Ref: cluster.ToolsImage()}}
+	if o.WithLoadBalancer() {
+		imgs = append(imgs, bundle.Want{Component: "k3d-proxy", Ref: cluster.LoadBalancerImage()})
+	}
+	for _, ref := range s.Cluster.SystemImages {
+		imgs = append(imgs, bundle.Want{Component: "k3s-system", Ref: ref})
+	}
+	return append(imgs,
+		bundle.Want{Component: "postgres", Ref: s.Postgres.Image},
+		bundle.Want{Component: "vault", Ref: s.Vault.Image},
+		bundle.Want{Component: "vault-secrets-operator", Ref: charts.VSOImage},
+		bundle.Want{Component: "kube-rbac-proxy", Ref: charts.KubeRbacProxyImage},
+	)
 }
