@@ -4,9 +4,9 @@ package charts
 type PostgresValues struct {
 	Image       string              `json:"image,omitempty"`
 	Apps        []string            `json:"apps"`
-	Auth        PostgresAuth        `json:"auth"`
-	Service     PostgresService     `json:"service"`
-	Persistence PostgresPersistence `json:"persistence"`
+	Auth        PostgresAuth        `json:"auth,omitzero"`
+	Service     PostgresService     `json:"service,omitzero"`
+	Persistence PostgresPersistence `json:"persistence,omitzero"`
 }
 
 // PostgresAuth says where the two passwords come from: an existing Secret (keys
@@ -34,7 +34,7 @@ type DemoAppValues struct {
 	App      string          `json:"app"`
 	Image    string          `json:"image,omitempty"`
 	Postgres DemoAppPostgres `json:"postgres"`
-	Vault    DemoAppVault    `json:"vault"`
+	Vault    DemoAppVault    `json:"vault,omitzero"`
 }
 
 type DemoAppPostgres struct {

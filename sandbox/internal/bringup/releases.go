@@ -1,6 +1,7 @@
 package bringup
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/arcodange/labsbx/charts"
@@ -50,12 +51,12 @@ func FullReleases(s config.Spec) []FullRelease {
 		{
 			Name: charts.Postgres, Namespace: NamespacePostgres, Chart: pin[charts.Postgres],
 			Purpose: "Postgres (official image): vault_admin and per app <app>_role owning schema <app>",
-			Values: map[string]any{
-				"image":   s.Postgres.Image,
-				"apps":    append([]string(nil), s.Apps...),
-				"auth":    map[string]any{"existingSecret": PostgresAuthSecret},
-				"service": map[string]any{"nodePort": cluster.PostgresNodePort},
-			},
+			Values: values(charts.PostgresValues{
+				Image:   s.Postgres.Image,
+				Apps:    append([]string(nil), s.Apps...),
+				Auth:    charts.PostgresAuth{ExistingSecret: PostgresAuthSecret},
+				Service: charts.PostgresService{NodePort: cluster.PostgresNodePort},
+			}),
 		},
 		{
 			Name: charts.Vault, Namespace: NamespaceVault, Chart: pin[charts.Vault],
@@ -79,14 +80,24 @@ func FullReleases(s config.Spec) []FullRelease {
 		out = append(out, FullRelease{
 			Name: app, Namespace: app, Chart: pin[charts.DemoApp],
 			Purpose: "app " + app + ": ServiceAccount, VaultAuth, VaultDynamicSecret postgres/creds/" + app + ", VaultStaticSecret kvv2/" + app + "/config, Deployment",
-			Values: map[string]any{
-				"app":      app,
-				"image":    s.Postgres.Image,
-				"postgres": map[string]any{"host": postgresServiceHost, "port": 5432, "database": "postgres"},
-			},
+			Values: values(charts.DemoAppValues{
+				App:      app,
+				Image:    s.Postgres.Image,
+				Postgres: charts.DemoAppPostgres{Host: postgresServiceHost, Port: 5432, Database: "postgres"},
+			}),
 		})
 	}
 	return out
+}
+
+// values turns our charts' typed values into Helm's map, the one form both the run
+// and the tests use. They are plain structs, so the conversion cannot fail.
+func values(v any) map[string]any {
+	m, err := charts.Values(v)
+	if err != nil {
+		panic(fmt.Sprintf("chart values %T: %v", v, err))
+	}
+	return m
 }
 
 // vaultChartValues configure hashicorp/vault as the vault profile runs it: a real
