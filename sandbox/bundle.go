@@ -85,3 +85,55 @@ func openBundle(getenv func(string) string, opts UpOptions) (*bundle.Bundle, err
 	}
 	return b, nil
 }
+
+// BundleInspect shows what the bundle in Dir holds and whether it covers the plan of
+// Up, with Verify hashing every file against its manifest (`labsbx bundle inspect`).
+type BundleInspect struct {
+	cfg    *Configuration
+	Dir    string
+	Up     UpOptions
+	Verify bool
+}
+
+// NewBundleInspect prepares an inspection.
+func NewBundleInspect(cfg *Configuration) *BundleInspect { return &BundleInspect{cfg: cfg} }
+
+// BundleInspection is a bundle's manifest, and whether it covers the plan.
+type BundleInspection struct {
+	*bundle.Manifest
+	Dir      string `json:"dir"`
+	Verified bool   `json:"verified"`
+	Covers   bool   `json:"covers"`
+	Missing  string `json:"missing,omitempty"`
+	// Profile is the profile the bundle was checked against.
+	Profile string `json:"-"`
+}
+
+// Run opens, optionally verifies, and checks the bundle. A bundle that lacks part of
+// the plan is an error too, returned with the inspection.
+func (b *BundleInspect) Run() (*BundleInspection, error) {
+	bd, err := bundle.Open(b.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if b.Verify {
+		if err := bd.Verify(); err != nil {
+			return nil, err
+		}
+	}
+	up := b.Up
+	if up.Profile == "" {
+		up.Profile = bd.Manifest.Profile
+	}
+	contents, err := BundleContents(b.cfg.Getenv, up)
+	if err != nil {
+		return nil, err
+	}
+	res := &BundleInspection{Manifest: &bd.Manifest, Dir: bd.Dir, Verified: b.Verify, Profile: up.Profile}
+	covers := bd.Covers(contents)
+	res.Covers = covers == nil
+	if covers != nil {
+		res.Missing = covers.Error()
+	}
+	return res, covers
+}

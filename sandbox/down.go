@@ -44,12 +44,12 @@ type DownResult struct {
 // but another UUID (a same-named sandbox of another state root) is listed and left.
 // Running it twice, or on a half-made sandbox, is harmless.
 type Down struct {
-	cfg  *Configuration
-	opts DownOptions
+	cfg *Configuration
+	DownOptions
 }
 
 // NewDown prepares a down.
-func NewDown(cfg *Configuration, opts DownOptions) *Down { return &Down{cfg: cfg, opts: opts} }
+func NewDown(cfg *Configuration, opts DownOptions) *Down { return &Down{cfg: cfg, DownOptions: opts} }
 
 // ErrLeftAlone is returned by down when the sandbox's state could not be read and
 // Docker objects of its name were left because nothing proves them its own.
@@ -62,18 +62,18 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.opts.UUID != "" {
-		if _, err := uuidpkg.Parse(d.opts.UUID); err != nil {
-			return nil, fmt.Errorf("--uuid %q is not a sandbox UUID", d.opts.UUID)
+	if d.DownOptions.UUID != "" {
+		if _, err := uuidpkg.Parse(d.DownOptions.UUID); err != nil {
+			return nil, fmt.Errorf("--uuid %q is not a sandbox UUID", d.DownOptions.UUID)
 		}
 	}
-	lock, err := d.cfg.Store.Lock(d.opts.Name)
+	lock, err := d.cfg.Store.Lock(d.DownOptions.Name)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
-	res := &DownResult{Name: d.opts.Name}
-	st, err := d.cfg.Store.Load(d.opts.Name)
+	res := &DownResult{Name: d.DownOptions.Name}
+	st, err := d.cfg.Store.Load(d.DownOptions.Name)
 	corrupt := errors.Is(err, state.ErrCorruptState)
 	switch {
 	case err == nil:
@@ -82,7 +82,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	default:
 		return nil, err
 	}
-	uuid := d.opts.UUID
+	uuid := d.DownOptions.UUID
 	if st != nil {
 		if uuid != "" && uuid != st.UUID {
 			return nil, fmt.Errorf("the state of sandbox %q records UUID %s; --uuid %s names another sandbox: run down with the LABSBX_HOME that made it", st.Name, st.UUID, uuid)
@@ -91,9 +91,9 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	}
 	if corrupt && uuid != "" {
 		// --uuid vouches for a state that cannot be read: its VMs can go too.
-		st = d.cfg.Store.Stub(d.opts.Name, uuid)
+		st = d.cfg.Store.Stub(d.DownOptions.Name, uuid)
 	}
-	rt, err := docker.New(appr, d.opts.Name, uuid)
+	rt, err := docker.New(appr, d.DownOptions.Name, uuid)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	if st != nil && (len(st.VMs) > 0 || dirExists(connect.New(st, d.cfg.Getenv).VMs(d.cfg.log()).VMsDir())) {
 		// VMs first: they need the state (their PID files, the UUID in their command
 		// line), and must be gone before it is.
-		err := d.cfg.progress().Step(fmt.Sprintf("Stopping and removing %d arm64 VMs of %s", len(st.VMs), d.opts.Name), func() error {
+		err := d.cfg.progress().Step(fmt.Sprintf("Stopping and removing %d arm64 VMs of %s", len(st.VMs), d.DownOptions.Name), func() error {
 			var err error
 			res.VMs, err = removeVMs(ctx, d.cfg, st)
 			return err
@@ -177,7 +177,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 			return res, err
 		}
 	}
-	err = d.cfg.progress().Step("Removing containers, volumes and network of "+d.opts.Name, func() error {
+	err = d.cfg.progress().Step("Removing containers, volumes and network of "+d.DownOptions.Name, func() error {
 		res.Removed, err = rt.RemoveAll(ctx)
 		return err
 	})
@@ -190,10 +190,10 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	if corrupt && uuid == "" {
 		// Nothing proves whose the objects are: keep the state, and say how to finish.
 		if len(res.Removed.LeftAlone) > 0 {
-			return res, fmt.Errorf("%w: the state of sandbox %q is corrupt, so nothing proves the objects listed above are its own; if they are, run `labsbx down --name %s --uuid <UUID>` with the UUID they carry", ErrLeftAlone, d.opts.Name, d.opts.Name)
+			return res, fmt.Errorf("%w: the state of sandbox %q is corrupt, so nothing proves the objects listed above are its own; if they are, run `labsbx down --name %s --uuid <UUID>` with the UUID they carry", ErrLeftAlone, d.DownOptions.Name, d.DownOptions.Name)
 		}
 	}
-	if d.opts.KeepState {
+	if d.DownOptions.KeepState {
 		if st != nil && !corrupt {
 			st.Phase = state.PhaseRemoved
 			st.Docker, st.Vault, st.Faults = nil, nil, nil
@@ -203,8 +203,8 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 		}
 		return res, nil
 	}
-	err = d.cfg.progress().Step("Removing state of "+d.opts.Name, func() error {
-		if err := d.cfg.Store.Remove(d.opts.Name); err != nil {
+	err = d.cfg.progress().Step("Removing state of "+d.DownOptions.Name, func() error {
+		if err := d.cfg.Store.Remove(d.DownOptions.Name); err != nil {
 			return fmt.Errorf("remove state: %w", err)
 		}
 		// The lock made the dir; only a state that existed counts as removed.

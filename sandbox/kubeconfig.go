@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/arcodange/labsbx/internal/fsutil"
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
@@ -39,20 +40,55 @@ func approvedKubeconfig(st *state.State) (string, error) {
 	return st.Kube.Kubeconfig, nil
 }
 
-// Kubeconfig returns the path of the sandbox's kubeconfig, checked by the guard.
-func (c *Configuration) Kubeconfig(name string) (string, error) {
-	st, err := c.Store.Load(name)
+// KubeconfigPath is the path of the sandbox's kubeconfig, once the guard has checked
+// it against the record (`labsbx kubeconfig path`).
+type KubeconfigPath struct {
+	cfg  *Configuration
+	Name string
+}
+
+// NewKubeconfigPath prepares it.
+func NewKubeconfigPath(cfg *Configuration) *KubeconfigPath { return &KubeconfigPath{cfg: cfg} }
+
+// Run returns the path.
+func (k *KubeconfigPath) Run() (string, error) {
+	st, err := k.cfg.Store.Load(k.Name)
 	if err != nil {
 		return "", err
 	}
 	return approvedKubeconfig(st)
 }
 
-// MergeKubeconfig adds the sandbox's context to the kubeconfig at target (and makes
-// it current when switchContext), and records what it added so that down removes it.
-func (c *Configuration) MergeKubeconfig(name, target string, switchContext bool) (m *cluster.Merged, err error) {
-	err = c.withState(name, func(st *state.State) error {
-		if m, err = c.merge(st, target, switchContext); err != nil {
+// maxKubeconfigRead bounds `kubeconfig get`'s read of the state's kubeconfig.
+const maxKubeconfigRead = 4 << 20
+
+// Contents reads the approved kubeconfig (`labsbx kubeconfig get`): it holds the
+// cluster admin's key.
+func (k *KubeconfigPath) Contents() ([]byte, error) {
+	p, err := k.Run()
+	if err != nil {
+		return nil, err
+	}
+	return fsutil.ReadRegular(p, maxKubeconfigRead)
+}
+
+// KubeconfigMerge adds the sandbox's context to the kubeconfig at Target (and makes it
+// current when SwitchContext), and records what it added so that down removes it
+// (`labsbx kubeconfig merge`). The guard judges Target first.
+type KubeconfigMerge struct {
+	cfg           *Configuration
+	Name, Target  string
+	SwitchContext bool
+}
+
+// NewKubeconfigMerge prepares a merge.
+func NewKubeconfigMerge(cfg *Configuration) *KubeconfigMerge { return &KubeconfigMerge{cfg: cfg} }
+
+// Run merges.
+func (k *KubeconfigMerge) Run() (m *cluster.Merged, err error) {
+	c := k.cfg
+	err = c.withState(k.Name, func(st *state.State) error {
+		if m, err = c.merge(st, k.Target, k.SwitchContext); err != nil {
 			return err
 		}
 		return c.Store.Save(st, c.now())
@@ -105,14 +141,30 @@ func (c *Configuration) merge(st *state.State, target string, switchContext bool
 	return m, nil
 }
 
-// UnmergeKubeconfig removes what MergeKubeconfig added; it is harmless when nothing
-// was merged.
-func (c *Configuration) UnmergeKubeconfig(name string) (removed []string, err error) {
-	err = c.withState(name, func(st *state.State) error {
-		removed, err = c.unmerge(st)
+// KubeconfigUnmerge removes what a merge added (`labsbx kubeconfig unmerge`); it is
+// harmless when nothing was merged.
+type KubeconfigUnmerge struct {
+	cfg  *Configuration
+	Name string
+}
+
+// NewKubeconfigUnmerge prepares an unmerge.
+func NewKubeconfigUnmerge(cfg *Configuration) *KubeconfigUnmerge { return &KubeconfigUnmerge{cfg: cfg} }
+
+// UnmergeResult lists what was removed.
+type UnmergeResult struct {
+	Removed []string `json:"removed"`
+}
+
+// Run removes it.
+func (k *KubeconfigUnmerge) Run() (*UnmergeResult, error) {
+	res := &UnmergeResult{}
+	err := k.cfg.withState(k.Name, func(st *state.State) error {
+		var err error
+		res.Removed, err = k.cfg.unmerge(st)
 		return err
 	})
-	return removed, err
+	return res, err
 }
 
 func (c *Configuration) unmerge(st *state.State) ([]string, error) {

@@ -61,10 +61,10 @@ func clusterSandbox(t *testing.T, name string) (*Configuration, *state.State) {
 func TestMergeKubeconfigRecordsAndUnmerges(t *testing.T) {
 	conf, st := clusterSandbox(t, "demo")
 	target := filepath.Join(t.TempDir(), "config")
-	if p, err := conf.Kubeconfig("demo"); err != nil || p != st.Kube.Kubeconfig {
+	if p, err := (&KubeconfigPath{cfg: conf, Name: "demo"}).Run(); err != nil || p != st.Kube.Kubeconfig {
 		t.Fatalf("Kubeconfig = %q, %v", p, err)
 	}
-	m, err := conf.MergeKubeconfig("demo", target, true)
+	m, err := (&KubeconfigMerge{cfg: conf, Name: "demo", Target: target, SwitchContext: true}).Run()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,19 +80,19 @@ func TestMergeKubeconfigRecordsAndUnmerges(t *testing.T) {
 		t.Fatalf("state does not record the merge: %+v", after.Kube)
 	}
 	// Another target while merged is refused (down would forget the first).
-	if _, err := conf.MergeKubeconfig("demo", filepath.Join(t.TempDir(), "other"), false); err == nil {
+	if _, err := (&KubeconfigMerge{cfg: conf, Name: "demo", Target: filepath.Join(t.TempDir(), "other")}).Run(); err == nil {
 		t.Error("merge into a second file succeeded")
 	}
-	removed, err := conf.UnmergeKubeconfig("demo")
-	if err != nil || len(removed) == 0 {
-		t.Fatalf("UnmergeKubeconfig = %v, %v", removed, err)
+	um, err := (&KubeconfigUnmerge{cfg: conf, Name: "demo"}).Run()
+	if err != nil || len(um.Removed) == 0 {
+		t.Fatalf("unmerge = %+v, %v", um, err)
 	}
 	got, _ = clientcmd.LoadFromFile(target)
 	if len(got.Contexts) != 0 || got.CurrentContext != "" {
 		t.Errorf("after unmerge: %+v", got)
 	}
-	if removed, err := conf.UnmergeKubeconfig("demo"); err != nil || removed != nil {
-		t.Errorf("second unmerge = %v, %v", removed, err)
+	if um, err := (&KubeconfigUnmerge{cfg: conf, Name: "demo"}).Run(); err != nil || um.Removed != nil {
+		t.Errorf("second unmerge = %+v, %v", um, err)
 	}
 }
 
@@ -109,7 +109,7 @@ func TestMergeKubeconfigAsksTheGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := filepath.Join(t.TempDir(), "config")
-	if _, err := conf.MergeKubeconfig("demo", target, false); !errors.Is(err, guard.ErrRefused) {
+	if _, err := (&KubeconfigMerge{cfg: conf, Name: "demo", Target: target, SwitchContext: false}).Run(); !errors.Is(err, guard.ErrRefused) {
 		t.Fatalf("merge of a tampered kubeconfig = %v, want a refusal", err)
 	}
 	if _, err := os.Stat(target); !os.IsNotExist(err) {
@@ -123,7 +123,7 @@ func TestKubeconfigOfAVaultProfileSandbox(t *testing.T) {
 	if err := conf.Store.Save(st, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conf.Kubeconfig("demo"); !errors.Is(err, ErrNoCluster) {
+	if _, err := (&KubeconfigPath{cfg: conf, Name: "demo"}).Run(); !errors.Is(err, ErrNoCluster) {
 		t.Fatalf("Kubeconfig without a cluster = %v", err)
 	}
 }
@@ -135,7 +135,7 @@ func TestIntegrationDownRemovesMergedEntries(t *testing.T) {
 	conf, _ := clusterSandbox(t, "merged")
 	conf.Getenv = os.Getenv
 	target := filepath.Join(t.TempDir(), "config")
-	if _, err := conf.MergeKubeconfig("merged", target, false); err != nil {
+	if _, err := (&KubeconfigMerge{cfg: conf, Name: "merged", Target: target, SwitchContext: false}).Run(); err != nil {
 		t.Fatal(err)
 	}
 	res, err := NewDown(conf, DownOptions{Name: "merged"}).Run(context.Background())

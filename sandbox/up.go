@@ -51,12 +51,12 @@ type UpResult struct {
 // Up brings a sandbox up, or converges one that exists. Every step is idempotent and
 // recorded in the state, so that a run interrupted anywhere resumes on the next up.
 type Up struct {
-	cfg  *Configuration
-	opts UpOptions
+	cfg *Configuration
+	UpOptions
 }
 
 // NewUp prepares an up.
-func NewUp(cfg *Configuration, opts UpOptions) *Up { return &Up{cfg: cfg, opts: opts} }
+func NewUp(cfg *Configuration, opts UpOptions) *Up { return &Up{cfg: cfg, UpOptions: opts} }
 
 // ErrProfileUnavailable is returned for a profile this build cannot bring up yet.
 var ErrProfileUnavailable = errors.New("profile not available")
@@ -64,23 +64,23 @@ var ErrProfileUnavailable = errors.New("profile not available")
 // Run executes the bring-up.
 func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	start := u.cfg.now()
-	spec := u.opts.Config.Spec
-	if u.opts.Profile != "" {
-		if u.opts.Profile != config.ProfileVault && u.opts.Profile != config.ProfileFull {
-			return nil, fmt.Errorf("invalid profile %q: use %q or %q", u.opts.Profile, config.ProfileFull, config.ProfileVault)
+	spec := u.UpOptions.Config.Spec
+	if u.UpOptions.Profile != "" {
+		if u.UpOptions.Profile != config.ProfileVault && u.UpOptions.Profile != config.ProfileFull {
+			return nil, fmt.Errorf("invalid profile %q: use %q or %q", u.UpOptions.Profile, config.ProfileFull, config.ProfileVault)
 		}
-		spec.Profile = u.opts.Profile
+		spec.Profile = u.UpOptions.Profile
 	}
 	var err error
-	if u.opts.MergeKubeconfig != "" && spec.Profile == config.ProfileVault {
+	if u.UpOptions.MergeKubeconfig != "" && spec.Profile == config.ProfileVault {
 		return nil, fmt.Errorf("--merge-kubeconfig: the %s profile has no cluster (Vault and Postgres run as containers; use `labsbx env`)", config.ProfileVault)
 	}
 	if spec.Profile == config.ProfileFull && u.cfg.Clusters == nil {
 		return nil, fmt.Errorf("%w: profile %q needs a cluster provider (k3d), which this build lacks; use --profile vault", ErrProfileUnavailable, spec.Profile)
 	}
 	var bdl *bundle.Bundle
-	if u.opts.Bundle != "" {
-		o := u.opts
+	if u.UpOptions.Bundle != "" {
+		o := u.UpOptions
 		o.Profile = spec.Profile
 		if bdl, err = openBundle(u.cfg.Getenv, o); err != nil {
 			return nil, err
@@ -90,26 +90,26 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	if _, err := guard.ApproveDocker(u.cfg.Getenv); err != nil {
 		return nil, err
 	}
-	lock, err := u.cfg.Store.Lock(u.opts.Name)
+	lock, err := u.cfg.Store.Lock(u.UpOptions.Name)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
 
-	if n := u.opts.VMs; n != nil {
+	if n := u.UpOptions.VMs; n != nil {
 		if *n < 0 || *n > bringup.MaxVMs {
 			return nil, fmt.Errorf("--vms %d: use 0 to %d", *n, bringup.MaxVMs)
 		}
 		spec.VMs.Count = *n
 	}
-	st, err := u.cfg.Store.Load(u.opts.Name)
+	st, err := u.cfg.Store.Load(u.UpOptions.Name)
 	resumed := err == nil
-	if resumed && u.opts.VMs == nil && spec.VMs.Count == 0 {
+	if resumed && u.UpOptions.VMs == nil && spec.VMs.Count == 0 {
 		spec.VMs.Count = st.Spec.VMs.Count // `up --vms N` sticks until `up --vms 0`
 	}
 	switch {
 	case errors.Is(err, state.ErrNotFound):
-		st = u.cfg.Store.New(u.opts.Name, spec, u.cfg.now())
+		st = u.cfg.Store.New(u.UpOptions.Name, spec, u.cfg.now())
 	case err != nil:
 		return nil, err
 	case st.Phase == state.PhaseDeleting:
@@ -134,9 +134,9 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 		err = bringup.Run(ctx, run, bringup.Steps(st.Name, st.Spec, len(st.VMs) > 0))
 	}
 	res.VaultAddr, res.Postgres, res.VMs, res.Changes, res.Steps = done.VaultAddr, done.Postgres, done.VMs, done.Changes, done.Steps
-	if err == nil && u.opts.MergeKubeconfig != "" {
-		err = u.cfg.progress().Step("Merging context "+guard.ContextName(st.Name)+" into "+u.opts.MergeKubeconfig, func() error {
-			m, err := u.cfg.merge(st, u.opts.MergeKubeconfig, u.opts.SwitchContext)
+	if err == nil && u.UpOptions.MergeKubeconfig != "" {
+		err = u.cfg.progress().Step("Merging context "+guard.ContextName(st.Name)+" into "+u.UpOptions.MergeKubeconfig, func() error {
+			m, err := u.cfg.merge(st, u.UpOptions.MergeKubeconfig, u.UpOptions.SwitchContext)
 			if err == nil {
 				res.Changes = append(res.Changes, "merged context "+m.Context+" into "+m.Path)
 			}

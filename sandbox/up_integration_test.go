@@ -130,9 +130,10 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 	}
 
 	// The bootstrap alone also finds nothing to do.
-	changes, err := conf.Bootstrap(ctx, name)
-	if err != nil || len(changes) != 0 {
-		t.Errorf("bootstrap after up: %v, %v", changes, err)
+	b := sandbox.NewVaultBootstrap(conf)
+	b.Name = name
+	if boot, err := b.Run(ctx); err != nil || len(boot.Changes) != 0 {
+		t.Errorf("bootstrap after up: %+v, %v", boot, err)
 	}
 
 	// Down removes everything labelled, and a second down is harmless.

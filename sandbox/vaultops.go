@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/internal/bringup"
@@ -20,14 +21,72 @@ func (c *Configuration) OpenVault(ctx context.Context, name string) (*connect.Va
 	return connect.New(st, c.Getenv).Vault(ctx)
 }
 
-// Bootstrap converges the sandbox's Vault layout; it takes the sandbox lock.
-func (c *Configuration) Bootstrap(ctx context.Context, name string) ([]vault.Change, error) {
-	lock, err := c.Store.Lock(name)
+// VaultDo is what a VaultOp does before it reads the seal status.
+type VaultDo string
+
+const (
+	VaultStatus VaultDo = "status" // nothing
+	VaultSeal   VaultDo = "seal"
+	VaultUnseal VaultDo = "unseal" // with the sandbox's own key, then the cluster_id is verified
+)
+
+// VaultOp operates the sandbox's Vault and reports its seal status (`labsbx vault
+// status|seal|unseal`). It does not take the sandbox lock: seal and unseal must work
+// while a drill waits for a person to recover.
+type VaultOp struct {
+	cfg  *Configuration
+	Name string
+	Do   VaultDo
+}
+
+// NewVaultOp prepares a Vault operation.
+func NewVaultOp(cfg *Configuration, do VaultDo) *VaultOp { return &VaultOp{cfg: cfg, Do: do} }
+
+// Run does it.
+func (o *VaultOp) Run(ctx context.Context) (vault.Status, error) {
+	s, err := o.cfg.OpenVault(ctx, o.Name)
+	if err != nil {
+		return vault.Status{}, err
+	}
+	var do func() error
+	switch o.Do {
+	case VaultSeal:
+		do = func() error { return s.Seal(ctx) }
+	case VaultUnseal:
+		do = func() error { _, err := s.Unseal(ctx); return err }
+	}
+	if do != nil {
+		verb := strings.ToUpper(string(o.Do[:1])) + string(o.Do[1:])
+		if err := o.cfg.progress().Step(verb+"ing Vault at "+s.Client.Address(), do); err != nil {
+			return vault.Status{}, err
+		}
+	}
+	return s.Status(ctx)
+}
+
+// VaultBootstrap converges the sandbox's Vault layout (`labsbx vault bootstrap`); it
+// takes the sandbox lock.
+type VaultBootstrap struct {
+	cfg  *Configuration
+	Name string
+}
+
+// NewVaultBootstrap prepares a bootstrap.
+func NewVaultBootstrap(cfg *Configuration) *VaultBootstrap { return &VaultBootstrap{cfg: cfg} }
+
+// BootstrapResult is what a bootstrap changed.
+type BootstrapResult struct {
+	Changes []vault.Change `json:"changes"`
+}
+
+// Run converges the layout.
+func (b *VaultBootstrap) Run(ctx context.Context) (*BootstrapResult, error) {
+	lock, err := b.cfg.Store.Lock(b.Name)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
-	s, err := c.OpenVault(ctx, name)
+	s, err := b.cfg.OpenVault(ctx, b.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -39,42 +98,58 @@ func (c *Configuration) Bootstrap(ctx context.Context, name string) ([]vault.Cha
 	if err != nil {
 		return nil, err
 	}
-	return vault.Bootstrap(ctx, s.Root(), layout)
+	changes, err := vault.Bootstrap(ctx, s.Root(), layout)
+	if changes == nil {
+		changes = []vault.Change{}
+	}
+	return &BootstrapResult{Changes: changes}, err
 }
 
-// InitVault initialises the sandbox's Vault if labsbx has not done so yet. It is what
-// `up` does in its init step, for a person who stopped before it.
-func (c *Configuration) InitVault(ctx context.Context, name string) (vault.Status, bool, error) {
-	lock, err := c.Store.Lock(name)
+// VaultInit initialises the sandbox's Vault if labsbx has not done so yet (`labsbx
+// vault init`): what up does in its init step, for a person who stopped before it.
+type VaultInit struct {
+	cfg  *Configuration
+	Name string
+}
+
+// NewVaultInit prepares an init.
+func NewVaultInit(cfg *Configuration) *VaultInit { return &VaultInit{cfg: cfg} }
+
+// VaultInitResult is the seal status after init, and whether this run initialised it.
+type VaultInitResult struct {
+	vault.Status
+	Initialised bool `json:"initialisedNow"`
+}
+
+// Run initialises it, or says it was already.
+func (v *VaultInit) Run(ctx context.Context) (*VaultInitResult, error) {
+	c := v.cfg
+	lock, err := c.Store.Lock(v.Name)
 	if err != nil {
-		return vault.Status{}, false, err
+		return nil, err
 	}
 	defer lock.Unlock()
-	st, err := c.Store.Load(name)
+	st, err := c.Store.Load(v.Name)
 	if err != nil {
-		return vault.Status{}, false, err
+		return nil, err
 	}
 	if st.Vault == nil || st.Vault.Addr == "" {
-		return vault.Status{}, false, fmt.Errorf("sandbox %q has no Vault yet; run `labsbx up --name %s`", name, name)
-	}
-	if st.Vault.ClusterID != "" {
-		s, err := connect.New(st, c.Getenv).Vault(ctx)
-		if err != nil {
-			return vault.Status{}, false, err
-		}
-		vs, err := s.Status(ctx)
-		return vs, false, err
+		return nil, fmt.Errorf("sandbox %q has no Vault yet; run `labsbx up --name %s`", v.Name, v.Name)
 	}
 	conn := connect.New(st, c.Getenv)
 	defer conn.Close()
-	changed, err := bringup.EnsureInitialised(ctx, c.bringup(), conn)
-	if err != nil {
-		return vault.Status{}, false, err
+	res := &VaultInitResult{}
+	if st.Vault.ClusterID == "" {
+		changed, err := bringup.EnsureInitialised(ctx, c.bringup(), conn)
+		if err != nil {
+			return nil, err
+		}
+		res.Initialised = changed != ""
 	}
 	s, err := conn.Vault(ctx)
 	if err != nil {
-		return vault.Status{}, changed != "", err
+		return nil, err
 	}
-	vs, err := s.Status(ctx)
-	return vs, changed != "", err
+	res.Status, err = s.Status(ctx)
+	return res, err
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/internal/bringup"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vm"
+	"github.com/arcodange/labsbx/vmimages"
 )
 
 // ErrNoVM is returned for a VM name the sandbox does not have.
@@ -42,8 +44,8 @@ func (c *Configuration) VMs(name string) (*state.State, *vm.Manager, error) {
 	return st, connect.New(st, c.Getenv).VMs(c.log()), nil
 }
 
-// ListVMs reports every VM of the sandbox and whether its QEMU runs (as the guard sees it).
-func (c *Configuration) ListVMs(name string) ([]VMStatus, error) {
+// listVMs reports every VM of the sandbox and whether its QEMU runs (as the guard sees it).
+func (c *Configuration) listVMs(name string) ([]VMStatus, error) {
 	st, m, err := c.VMs(name)
 	if err != nil {
 		return nil, err
@@ -83,8 +85,8 @@ func vmOf(st *state.State, vmName string) (*state.VMState, error) {
 	return nil, fmt.Errorf("%w %q in sandbox %q (it has %v)", ErrNoVM, vmName, st.Name, names)
 }
 
-// StartVM starts a stopped VM on its overlay and waits until it is SSH-ready.
-func (c *Configuration) StartVM(ctx context.Context, name, vmName string) (bool, vm.Readiness, error) {
+// startVM starts a stopped VM on its overlay and waits until it is SSH-ready.
+func (c *Configuration) startVM(ctx context.Context, name, vmName string) (bool, vm.Readiness, error) {
 	st, m, err := c.VMs(name)
 	if err != nil {
 		return false, vm.Readiness{}, err
@@ -125,9 +127,9 @@ func (c *Configuration) updateVM(name string, v state.VMState) error {
 	return c.Store.Save(st, c.now())
 }
 
-// StopVM stops a VM: the guest powers off cleanly unless hard is set, in which case
+// stopVM stops a VM: the guest powers off cleanly unless hard is set, in which case
 // QEMU gets SIGTERM (and SIGKILL after a grace period). It says whether it was running.
-func (c *Configuration) StopVM(ctx context.Context, name, vmName string, hard bool) (bool, error) {
+func (c *Configuration) stopVM(ctx context.Context, name, vmName string, hard bool) (bool, error) {
 	st, m, err := c.VMs(name)
 	if err != nil {
 		return false, err
@@ -146,8 +148,8 @@ func (c *Configuration) StopVM(ctx context.Context, name, vmName string, hard bo
 	return true, m.Shutdown(ctx, v, 90*time.Second)
 }
 
-// VMAccess writes and returns how clients reach the sandbox's VMs.
-func (c *Configuration) VMAccess(name string) ([]vm.Host, vm.AccessFiles, error) {
+// vmAccess writes and returns how clients reach the sandbox's VMs.
+func (c *Configuration) vmAccess(name string) ([]vm.Host, vm.AccessFiles, error) {
 	st, m, err := c.VMs(name)
 	if err != nil {
 		return nil, vm.AccessFiles{}, err
@@ -160,10 +162,10 @@ func (c *Configuration) VMAccess(name string) ([]vm.Host, vm.AccessFiles, error)
 	return hosts, files, err
 }
 
-// VMSSHArgs is the ssh(1) command line into a running VM: the port comes from the
+// vmSSHArgs is the ssh(1) command line into a running VM: the port comes from the
 // guard-approved QEMU process itself, the host is always 127.0.0.1 and the VM's host
 // key is pinned.
-func (c *Configuration) VMSSHArgs(name, vmName string) ([]string, error) {
+func (c *Configuration) vmSSHArgs(name, vmName string) ([]string, error) {
 	st, m, err := c.VMs(name)
 	if err != nil {
 		return nil, err
@@ -196,3 +198,154 @@ func (c *Configuration) VMSSHArgs(name, vmName string) ([]string, error) {
 	}
 	return vm.SSHArgs(h), nil
 }
+
+// VMImageBuild builds (Linux) or downloads (macOS, or Source cloud) the VM image of
+// Recipe into the cache, keyed by the recipe's hash; nothing happens when it is there
+// unless Force (`labsbx vm image build`).
+type VMImageBuild struct {
+	cfg    *Configuration
+	Recipe string
+	Source vmimages.Source
+	Force  bool
+}
+
+// NewVMImageBuild prepares a build of the default recipe.
+func NewVMImageBuild(cfg *Configuration) *VMImageBuild {
+	return &VMImageBuild{cfg: cfg, Recipe: config.DefaultSpec().VMs.Image, Source: vmimages.SourceAuto}
+}
+
+// Run ensures the image.
+func (b *VMImageBuild) Run(ctx context.Context) (*vmimages.Result, error) {
+	root, err := vmimages.CacheRoot(b.cfg.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	builder := &vmimages.Builder{CacheRoot: root, Source: b.Source, Getenv: b.cfg.Getenv, Log: b.cfg.log()}
+	var res *vmimages.Result
+	err = b.cfg.progress().Step("Ensuring VM image "+b.Recipe, func() error {
+		res, err = builder.Ensure(ctx, b.Recipe, b.Force)
+		return err
+	})
+	return res, err
+}
+
+// VMList lists the sandbox's VMs, whether each runs, and how to reach it (`labsbx vm
+// list`).
+type VMList struct {
+	cfg  *Configuration
+	Name string
+}
+
+// NewVMList prepares a list.
+func NewVMList(cfg *Configuration) *VMList { return &VMList{cfg: cfg} }
+
+// Run lists them.
+func (o *VMList) Run() ([]VMStatus, error) { return o.cfg.listVMs(o.Name) }
+
+// VMStart starts a stopped VM on its own disk and waits until SSH answers (`labsbx vm
+// start`).
+type VMStart struct {
+	cfg      *Configuration
+	Name, VM string
+}
+
+// NewVMStart prepares a start.
+func NewVMStart(cfg *Configuration) *VMStart { return &VMStart{cfg: cfg} }
+
+// VMStartResult says whether the VM was started and how long it took to be ready.
+type VMStartResult struct {
+	VM        string       `json:"vm"`
+	Started   bool         `json:"started"`
+	Readiness vm.Readiness `json:"readiness"`
+}
+
+// Run starts it.
+func (o *VMStart) Run(ctx context.Context) (*VMStartResult, error) {
+	res := &VMStartResult{VM: o.VM}
+	err := o.cfg.progress().Step("Starting VM "+o.VM+" and waiting for SSH", func() error {
+		var err error
+		res.Started, res.Readiness, err = o.cfg.startVM(ctx, o.Name, o.VM)
+		return err
+	})
+	return res, err
+}
+
+// VMStop stops a VM: the guest powers off cleanly, or with Hard QEMU is terminated
+// (`labsbx vm stop`). The disk is kept.
+type VMStop struct {
+	cfg      *Configuration
+	Name, VM string
+	Hard     bool
+}
+
+// NewVMStop prepares a stop.
+func NewVMStop(cfg *Configuration) *VMStop { return &VMStop{cfg: cfg} }
+
+// VMStopResult says whether the VM was running.
+type VMStopResult struct {
+	VM      string `json:"vm"`
+	Stopped bool   `json:"stopped"`
+}
+
+// Run stops it.
+func (o *VMStop) Run(ctx context.Context) (*VMStopResult, error) {
+	res := &VMStopResult{VM: o.VM}
+	err := o.cfg.progress().Step("Stopping VM "+o.VM, func() error {
+		var err error
+		res.Stopped, err = o.cfg.stopVM(ctx, o.Name, o.VM, o.Hard)
+		return err
+	})
+	return res, err
+}
+
+// VMInventory writes the sandbox's access files (Ansible inventories, ssh_config,
+// known_hosts) and renders one of them in Format (`labsbx vm inventory`).
+type VMInventory struct {
+	cfg    *Configuration
+	Name   string
+	Format string
+}
+
+// NewVMInventory prepares an inventory in YAML.
+func NewVMInventory(cfg *Configuration) *VMInventory { return &VMInventory{cfg: cfg, Format: vm.FormatYAML} }
+
+// VMInventoryResult is every VM's host entry and the access files, and the rendered
+// inventory (Text).
+type VMInventoryResult struct {
+	Hosts []vm.Host      `json:"hosts"`
+	Files vm.AccessFiles `json:"files"`
+	Text  string         `json:"-"`
+}
+
+// ErrBadFormat is returned for an inventory format labsbx does not write.
+var ErrBadFormat = errors.New("unknown inventory format")
+
+// Run writes and renders them.
+func (o *VMInventory) Run() (*VMInventoryResult, error) {
+	hosts, files, err := o.cfg.vmAccess(o.Name)
+	if err != nil {
+		return nil, err
+	}
+	if hosts == nil {
+		hosts = []vm.Host{}
+	}
+	text, err := vm.RenderInventory(o.Format, o.Name, hosts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadFormat, err)
+	}
+	return &VMInventoryResult{Hosts: hosts, Files: files, Text: text}, nil
+}
+
+// VMSSH is the ssh(1) command line into a running VM (`labsbx vm ssh`): the port comes
+// from the guard-approved QEMU process itself, the host is always 127.0.0.1 and the
+// VM's host key is pinned.
+type VMSSH struct {
+	cfg      *Configuration
+	Name, VM string
+}
+
+// NewVMSSH prepares it.
+func NewVMSSH(cfg *Configuration) *VMSSH { return &VMSSH{cfg: cfg} }
+
+// Args returns ssh's arguments.
+func (o *VMSSH) Args() ([]string, error) { return o.cfg.vmSSHArgs(o.Name, o.VM) }

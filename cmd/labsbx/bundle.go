@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
-	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/bundle"
 	"github.com/arcodange/labsbx/sandbox/config"
@@ -62,12 +62,11 @@ the same image ID or chart version is kept. The VM image is not part of a bundle
 			if err != nil {
 				return err
 			}
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, m)
-			}
-			printManifest(g, args[0], m)
-			fmt.Fprintf(g.stdout, "Use it:   labsbx up --profile %s --bundle %s\n", m.Profile, args[0])
-			return nil
+			return g.print(m, func(w io.Writer) error {
+				manifestText(w, args[0], m)
+				_, err := fmt.Fprintf(w, "Use it:   labsbx up --profile %s --bundle %s\n", m.Profile, args[0])
+				return err
+			})
 		},
 	}
 	cmd.Flags().StringVar(&profile, "profile", "", "profile: full or vault (default: spec.profile of the config)")
@@ -79,8 +78,7 @@ the same image ID or chart version is kept. The VM image is not part of a bundle
 }
 
 func newBundleInspectCmd(g *globals) *cobra.Command {
-	var profile string
-	var verify bool
+	op := sandbox.NewBundleInspect(g.conf)
 	cmd := &cobra.Command{
 		Use:   "inspect DIR",
 		Short: "Show what a bundle holds and whether it covers this config",
@@ -95,64 +93,45 @@ also hash every file against the manifest.`,
 			if err != nil {
 				return err
 			}
-			b, err := bundle.Open(args[0])
-			if err != nil {
+			if _, err := g.configuration(); err != nil {
 				return err
 			}
-			if verify {
-				if err := b.Verify(); err != nil {
-					return err
-				}
-			}
-			if profile == "" {
-				profile = b.Manifest.Profile
-			}
-			contents, err := sandbox.BundleContents(g.getenv, sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile})
-			if err != nil {
+			op.Dir, op.Up.Name, op.Up.Config = args[0], g.name, cfg
+			res, err := op.Run()
+			if res == nil {
 				return err
 			}
-			covers := b.Covers(contents)
-			if g.out() == cli.OutputJSON {
-				out := struct {
-					*bundle.Manifest
-					Dir      string `json:"dir"`
-					Verified bool   `json:"verified"`
-					Covers   bool   `json:"covers"`
-					Missing  string `json:"missing,omitempty"`
-				}{Manifest: &b.Manifest, Dir: b.Dir, Verified: verify, Covers: covers == nil}
-				if covers != nil {
-					out.Missing = covers.Error()
-				}
-				if err := cli.WriteJSON(g.stdout, out); err != nil {
-					return err
-				}
-				return covers
+			if perr := g.print(res, func(w io.Writer) error { return inspectionText(w, res) }); perr != nil {
+				return perr
 			}
-			printManifest(g, b.Dir, &b.Manifest)
-			if verify {
-				fmt.Fprintln(g.stdout, "Verified: every file matches its sha256")
-			}
-			if covers != nil {
-				return covers
-			}
-			fmt.Fprintf(g.stdout, "Covers:   profile %s of this config\n", profile)
-			return nil
+			return err
 		},
 	}
-	cmd.Flags().StringVar(&profile, "profile", "", "profile to check the bundle against (default: the bundle's own)")
-	cmd.Flags().BoolVar(&verify, "verify", false, "hash every file against the manifest")
+	cmd.Flags().StringVar(&op.Up.Profile, "profile", "", "profile to check the bundle against (default: the bundle's own)")
+	cmd.Flags().BoolVar(&op.Verify, "verify", false, "hash every file against the manifest")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{config.ProfileFull, config.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.ValidArgsFunction = completeDirs
 	return cmd
 }
 
-func printManifest(g *globals, dir string, m *bundle.Manifest) {
-	fmt.Fprintf(g.stdout, "Bundle:   %s (profile %s, saved %s by labsbx %s)\n", dir, m.Profile, m.Created.Format("2006-01-02 15:04 MST"), m.Labsbx)
+func inspectionText(w io.Writer, res *sandbox.BundleInspection) error {
+	manifestText(w, res.Dir, res.Manifest)
+	if res.Verified {
+		fmt.Fprintln(w, "Verified: every file matches its sha256")
+	}
+	if res.Covers {
+		fmt.Fprintf(w, "Covers:   profile %s of this config\n", res.Profile)
+	}
+	return nil
+}
+
+func manifestText(w io.Writer, dir string, m *bundle.Manifest) {
+	fmt.Fprintf(w, "Bundle:   %s (profile %s, saved %s by labsbx %s)\n", dir, m.Profile, m.Created.Format("2006-01-02 15:04 MST"), m.Labsbx)
 	for _, i := range m.Images {
-		fmt.Fprintf(g.stdout, "Image:    %-24s %s  %s\n", i.Component, i.Ref, mib(i.Size))
+		fmt.Fprintf(w, "Image:    %-24s %s  %s\n", i.Component, i.Ref, mib(i.Size))
 	}
 	for _, c := range m.Charts {
-		fmt.Fprintf(g.stdout, "Chart:    %-24s %s  %s\n", c.Name, c.Version, c.Source)
+		fmt.Fprintf(w, "Chart:    %-24s %s  %s\n", c.Name, c.Version, c.Source)
 	}
 }
 

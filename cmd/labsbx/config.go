@@ -1,9 +1,10 @@
 package main
 
 import (
+	"io"
+
 	"github.com/spf13/cobra"
 
-	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/sandbox/config"
 )
 
@@ -26,15 +27,14 @@ variables LABSBX_VAULT_IMAGE and LABSBX_POSTGRES_IMAGE override the images.`,
 			if err != nil {
 				return err
 			}
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, cfg)
-			}
-			b, err := config.Marshal(cfg)
-			if err != nil {
+			return g.print(cfg, func(w io.Writer) error {
+				b, err := config.Marshal(cfg)
+				if err != nil {
+					return err
+				}
+				_, err = w.Write(b)
 				return err
-			}
-			_, err = g.stdout.Write(b)
-			return err
+			})
 		},
 	})
 	return cmd

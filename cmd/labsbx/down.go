@@ -2,16 +2,15 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
-	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/sandbox"
 )
 
 func newDownCmd(g *globals) *cobra.Command {
-	var keep bool
-	var uuid string
+	op := sandbox.NewDown(g.conf, sandbox.DownOptions{})
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Remove the sandbox: its containers, volumes, network, VMs, cluster and state",
@@ -29,38 +28,39 @@ state directory (keys, reports) stays.`,
   labsbx down --name demo --uuid 7c9e6679-7425-40de-944b-e07fc1f90ae7   # its state is lost`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conf, err := g.configuration()
-			if err != nil {
+			if _, err := g.configuration(); err != nil {
 				return err
 			}
-			res, err := sandbox.NewDown(conf, sandbox.DownOptions{Name: g.name, KeepState: keep, UUID: uuid}).Run(cmd.Context())
+			op.Name = g.name
+			res, err := op.Run(cmd.Context())
 			if err != nil {
-				if res != nil && g.out() == cli.OutputJSON {
-					_ = cli.WriteJSON(g.stdout, res)
+				if res != nil {
+					g.partial(res)
 				}
 				return err
 			}
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, res)
-			}
-			n := len(res.Removed.Containers) + len(res.Removed.Volumes) + len(res.Removed.Networks) + len(res.VMs)
-			if n == 0 && !res.StateRemoved {
-				fmt.Fprintf(g.stdout, "Sandbox %q: nothing to remove.\n", res.Name)
-				return nil
-			}
-			fmt.Fprintf(g.stdout, "Sandbox %q removed: %d containers, %d volumes, %d networks", res.Name,
-				len(res.Removed.Containers), len(res.Removed.Volumes), len(res.Removed.Networks))
-			if len(res.VMs) > 0 {
-				fmt.Fprintf(g.stdout, ", %d VMs and their disks", len(res.VMs))
-			}
-			if res.StateRemoved {
-				fmt.Fprint(g.stdout, ", state")
-			}
-			fmt.Fprintln(g.stdout, ".")
-			return nil
+			return g.print(res, func(w io.Writer) error { return downText(w, res) })
 		},
 	}
-	cmd.Flags().BoolVar(&keep, "keep-state", false, "keep the state directory")
-	cmd.Flags().StringVar(&uuid, "uuid", "", "without a readable state, remove the Docker objects (and VMs) of the sandbox with this UUID")
+	cmd.Flags().BoolVar(&op.KeepState, "keep-state", false, "keep the state directory")
+	cmd.Flags().StringVar(&op.UUID, "uuid", "", "without a readable state, remove the Docker objects (and VMs) of the sandbox with this UUID")
 	return cmd
+}
+
+func downText(w io.Writer, res *sandbox.DownResult) error {
+	n := len(res.Removed.Containers) + len(res.Removed.Volumes) + len(res.Removed.Networks) + len(res.VMs)
+	if n == 0 && !res.StateRemoved {
+		_, err := fmt.Fprintf(w, "Sandbox %q: nothing to remove.\n", res.Name)
+		return err
+	}
+	fmt.Fprintf(w, "Sandbox %q removed: %d containers, %d volumes, %d networks", res.Name,
+		len(res.Removed.Containers), len(res.Removed.Volumes), len(res.Removed.Networks))
+	if len(res.VMs) > 0 {
+		fmt.Fprintf(w, ", %d VMs and their disks", len(res.VMs))
+	}
+	if res.StateRemoved {
+		fmt.Fprint(w, ", state")
+	}
+	_, err := fmt.Fprintln(w, ".")
+	return err
 }

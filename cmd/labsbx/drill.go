@@ -3,12 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/scenarios"
 )
 
@@ -36,16 +36,15 @@ func newDrillListCmd(g *globals) *cobra.Command {
 			for _, s := range scenarios.All() {
 				rows = append(rows, row{s.Name(), s.Description()})
 			}
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, rows)
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SCENARIO\tWHAT BREAKS")
-			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\n", r.Name, r.Description)
-			}
-			fmt.Fprintln(tw, "\n'broken-rotation' runs both broken-rotation/* variants.")
-			return tw.Flush()
+			return g.print(rows, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SCENARIO\tWHAT BREAKS")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\n", r.Name, r.Description)
+				}
+				fmt.Fprintln(tw, "\n'broken-rotation' runs both broken-rotation/* variants.")
+				return tw.Flush()
+			})
 		},
 	}
 }
@@ -121,12 +120,8 @@ refused.`,
 				}
 				g.status().Infof("Reports written to %s (report.json, junit.xml, report.md)", reportDir)
 			}
-			if g.out() == cli.OutputJSON {
-				if err := cli.WriteJSON(g.stdout, rep); err != nil {
-					return err
-				}
-			} else {
-				printDrillSummary(g, rep)
+			if err := g.print(rep, func(w io.Writer) error { drillSummaryText(w, rep); return nil }); err != nil {
+				return err
 			}
 			if noRecover && runErr != nil {
 				g.status().Infof("The fault is still in place: undo it with 'labsbx drill recover --name %s'.", g.name)
@@ -144,8 +139,8 @@ refused.`,
 	return cmd
 }
 
-func printDrillSummary(g *globals, rep *scenarios.Report) {
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+func drillSummaryText(w io.Writer, rep *scenarios.Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tRESULT\tDETECT\tRECOVER\tTOTAL\tFAILED PHASE")
 	for _, s := range rep.Scenarios {
 		fmt.Fprintf(tw, "%s\t%s\t%dms\t%dms\t%dms\t%s\n", s.Name, s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs, s.FailedPhase)
@@ -153,7 +148,7 @@ func printDrillSummary(g *globals, rep *scenarios.Report) {
 	_ = tw.Flush()
 	for _, s := range rep.Scenarios {
 		if s.Error != "" {
-			fmt.Fprintf(g.stdout, "%s: %s: %s\n", s.Name, s.FailedPhase, s.Error)
+			fmt.Fprintf(w, "%s: %s: %s\n", s.Name, s.FailedPhase, s.Error)
 		}
 	}
 }
@@ -169,20 +164,22 @@ func newDrillRecoverCmd(g *globals) *cobra.Command {
 				return err
 			}
 			done, err := scenarios.Recover(cmd.Context(), conf, g.name)
-			if g.out() == cli.OutputJSON {
-				if done == nil {
-					done = []scenarios.Recovered{}
-				}
-				if jerr := cli.WriteJSON(g.stdout, map[string]any{"recovered": done}); jerr != nil {
-					return jerr
-				}
-				return err
+			if done == nil {
+				done = []scenarios.Recovered{}
 			}
-			for _, d := range done {
-				fmt.Fprintf(g.stdout, "%s: %s\n", d.Scenario, d.Action)
-			}
-			if err == nil && len(done) == 0 {
-				fmt.Fprintf(g.stdout, "Sandbox %q has no pending drill fault.\n", g.name)
+			res := struct {
+				Recovered []scenarios.Recovered `json:"recovered"`
+			}{done}
+			if perr := g.print(res, func(w io.Writer) error {
+				for _, d := range done {
+					fmt.Fprintf(w, "%s: %s\n", d.Scenario, d.Action)
+				}
+				if err == nil && len(done) == 0 {
+					fmt.Fprintf(w, "Sandbox %q has no pending drill fault.\n", g.name)
+				}
+				return nil
+			}); perr != nil {
+				return perr
 			}
 			return err
 		},

@@ -2,14 +2,16 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
-	"github.com/arcodange/labsbx/internal/cli"
+	"github.com/arcodange/labsbx/sandbox"
 )
 
 func newEnvCmd(g *globals) *cobra.Command {
+	op := sandbox.NewEnv(g.conf)
 	return &cobra.Command{
 		Use:   "env",
 		Short: "Print VAULT_ADDR, VAULT_TOKEN and the Postgres endpoint of the sandbox, for vault and psql",
@@ -24,44 +26,20 @@ This prints the sandbox's root token and Postgres password: it is the one comman
 that shows them, and only because you asked.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.openVault(cmd.Context())
+			if _, err := g.configuration(); err != nil {
+				return err
+			}
+			op.Name = g.name
+			res, err := op.Run(cmd.Context())
 			if err != nil {
 				return err
 			}
-			sec, err := s.State.PostgresSecrets()
-			if err != nil {
-				return err
-			}
-			pg := s.State.PostgresAdminEndpoint(sec)
-			vars := [][2]string{
-				{"VAULT_ADDR", s.Client.Address()},
-				{"VAULT_TOKEN", s.Keys.RootToken},
-				{"PGHOST", pg.Host},
-				{"PGPORT", strconv.Itoa(pg.Port)},
-				{"PGUSER", pg.User},
-				{"PGPASSWORD", pg.Password},
-				{"PGDATABASE", pg.Database},
-			}
-			if s.State.Kube != nil {
-				// The full profile: kubectl on the sandbox's own kubeconfig, once the
-				// guard has checked it against the record.
-				kc, err := g.kubeconfigPath()
-				if err != nil {
-					return err
+			return g.print(res, func(w io.Writer) error {
+				for _, v := range res.Vars {
+					fmt.Fprintf(w, "export %s=%s\n", v.Name, strconv.Quote(v.Value))
 				}
-				vars = append(vars, [2]string{"KUBECONFIG", kc})
-			}
-			if g.out() == cli.OutputJSON {
-				m := map[string]string{}
-				for _, v := range vars {
-					m[v[0]] = v[1]
-				}
-				return cli.WriteJSON(g.stdout, m)
-			}
-			for _, v := range vars {
-				fmt.Fprintf(g.stdout, "export %s=%s\n", v[0], strconv.Quote(v[1]))
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 }

@@ -2,12 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/sandbox"
 )
 
@@ -27,36 +26,38 @@ guard): a kubeconfig that names another server or CA is refused.`,
 }
 
 func newKubeconfigPathCmd(g *globals) *cobra.Command {
+	op := sandbox.NewKubeconfigPath(g.conf)
 	return &cobra.Command{
 		Use:     "path",
 		Short:   "Print the path of the sandbox's kubeconfig",
 		Example: `  kubectl --kubeconfig "$(labsbx kubeconfig path)" get pods -A`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := g.kubeconfigPath()
+			if _, err := g.configuration(); err != nil {
+				return err
+			}
+			op.Name = g.name
+			p, err := op.Run()
 			if err != nil {
 				return err
 			}
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, map[string]string{"path": p})
-			}
-			_, err = fmt.Fprintln(g.stdout, p)
-			return err
+			return g.print(map[string]string{"path": p}, func(w io.Writer) error { _, err := fmt.Fprintln(w, p); return err })
 		},
 	}
 }
 
 func newKubeconfigGetCmd(g *globals) *cobra.Command {
+	op := sandbox.NewKubeconfigPath(g.conf)
 	return &cobra.Command{
 		Use:   "get",
 		Short: "Print the sandbox's kubeconfig (it holds the cluster admin's key)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := g.kubeconfigPath()
-			if err != nil {
+			if _, err := g.configuration(); err != nil {
 				return err
 			}
-			b, err := os.ReadFile(p)
+			op.Name = g.name
+			b, err := op.Contents()
 			if err != nil {
 				return err
 			}
@@ -67,8 +68,7 @@ func newKubeconfigGetCmd(g *globals) *cobra.Command {
 }
 
 func newKubeconfigMergeCmd(g *globals) *cobra.Command {
-	var target string
-	var switchContext bool
+	op := sandbox.NewKubeconfigMerge(g.conf)
 	cmd := &cobra.Command{
 		Use:   "merge",
 		Short: "Add the sandbox's context to your kubeconfig (~/.kube/config)",
@@ -77,77 +77,69 @@ kubeconfig of yours, ~/.kube/config unless --kubeconfig. $KUBECONFIG is not read
 
 Your other entries are kept as they are, and current-context is left alone unless
 --switch-context. An existing entry of the same name that this sandbox did not write
-is refused, not overwritten. The sandbox records what it added; 'labsbx kubeconfig
-unmerge' and 'labsbx down' remove exactly that, and restore the previous
-current-context.`,
+is refused, not overwritten. The target must be a kubeconfig or a new file: the guard
+refuses a key file, a device, a FIFO, a file in a sandbox's state and anything under
+~/.arcodange. The sandbox records what it added; 'labsbx kubeconfig unmerge' and
+'labsbx down' remove exactly that, and restore the previous current-context.`,
 		Example: `  labsbx kubeconfig merge
   labsbx kubeconfig merge --switch-context
   labsbx kubeconfig merge --kubeconfig ~/.kube/labsbx.yaml`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conf, err := g.configuration()
-			if err != nil {
+			if _, err := g.configuration(); err != nil {
 				return err
 			}
-			if target == "" {
-				if target, err = sandbox.DefaultMergeTarget(); err != nil {
+			op.Name = g.name
+			if op.Target == "" {
+				var err error
+				if op.Target, err = sandbox.DefaultMergeTarget(); err != nil {
 					return err
 				}
 			}
-			m, err := conf.MergeKubeconfig(g.name, target, switchContext)
+			m, err := op.Run()
 			if err != nil {
 				return err
 			}
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, m)
-			}
-			fmt.Fprintf(g.stdout, "Merged context %s into %s.\n", m.Context, m.Path)
-			if m.Switched {
-				fmt.Fprintf(g.stdout, "Current context: %s (was %q; unmerge restores it).\n", m.Context, m.PreviousContext)
-			} else {
-				fmt.Fprintf(g.stdout, "Use it:   kubectl --context %s get pods -A\n", m.Context)
-			}
-			return nil
+			return g.print(m, func(w io.Writer) error {
+				fmt.Fprintf(w, "Merged context %s into %s.\n", m.Context, m.Path)
+				if m.Switched {
+					fmt.Fprintf(w, "Current context: %s (was %q; unmerge restores it).\n", m.Context, m.PreviousContext)
+				} else {
+					fmt.Fprintf(w, "Use it:   kubectl --context %s get pods -A\n", m.Context)
+				}
+				return nil
+			})
 		},
 	}
-	cmd.Flags().StringVar(&target, "kubeconfig", "", "kubeconfig file to merge into (default ~/.kube/config)")
-	cmd.Flags().BoolVar(&switchContext, "switch-context", false, "also make the sandbox's context the current one")
+	cmd.Flags().StringVar(&op.Target, "kubeconfig", "", "kubeconfig file to merge into (default ~/.kube/config)")
+	cmd.Flags().BoolVar(&op.SwitchContext, "switch-context", false, "also make the sandbox's context the current one")
 	_ = cmd.MarkFlagFilename("kubeconfig")
 	return cmd
 }
 
 func newKubeconfigUnmergeCmd(g *globals) *cobra.Command {
+	op := sandbox.NewKubeconfigUnmerge(g.conf)
 	return &cobra.Command{
 		Use:   "unmerge",
 		Short: "Remove what 'kubeconfig merge' added to your kubeconfig",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conf, err := g.configuration()
+			if _, err := g.configuration(); err != nil {
+				return err
+			}
+			op.Name = g.name
+			res, err := op.Run()
 			if err != nil {
 				return err
 			}
-			removed, err := conf.UnmergeKubeconfig(g.name)
-			if err != nil {
+			return g.print(res, func(w io.Writer) error {
+				if len(res.Removed) == 0 {
+					_, err := fmt.Fprintln(w, "Nothing merged; nothing to remove.")
+					return err
+				}
+				_, err := fmt.Fprintf(w, "Removed %s.\n", strings.Join(res.Removed, ", "))
 				return err
-			}
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, map[string][]string{"removed": removed})
-			}
-			if len(removed) == 0 {
-				_, err = fmt.Fprintln(g.stdout, "Nothing merged; nothing to remove.")
-				return err
-			}
-			_, err = fmt.Fprintf(g.stdout, "Removed %s.\n", strings.Join(removed, ", "))
-			return err
+			})
 		},
 	}
-}
-
-// kubeconfigPath is the sandbox's kubeconfig, once the guard has checked it.
-func (g *globals) kubeconfigPath() (string, error) {
-	conf, err := g.configuration()
-	if err != nil {
-		return "", err
-	}
-	return conf.Kubeconfig(g.name)
 }

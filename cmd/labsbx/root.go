@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/cluster/k3d"
 	"github.com/arcodange/labsbx/sandbox/config"
-	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
 )
@@ -26,10 +24,15 @@ type globals struct {
 
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// conf is what every operation shares. Operations are made with it when the
+	// commands are built, so that flags bind onto their fields; configuration()
+	// fills it once the global flags are parsed, as helm does with its
+	// action.Configuration.
+	conf *sandbox.Configuration
 }
 
 func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
-	g := &globals{stdout: stdout, stderr: stderr, getenv: getenv}
+	g := &globals{stdout: stdout, stderr: stderr, getenv: getenv, conf: &sandbox.Configuration{}}
 	root := &cobra.Command{
 		Use:   "labsbx",
 		Short: "Rehearse Vault, VSO and Postgres failures on a sandbox that cannot touch production",
@@ -87,6 +90,19 @@ A hard guard refuses every kube context, Vault and key file that labsbx did not 
 
 // out is the parsed -o value (validated in PersistentPreRunE).
 func (g *globals) out() cli.Output { return cli.Output(g.output) }
+
+// print writes a result on stdout: JSON with -o json, else its text form.
+func (g *globals) print(v any, text func(w io.Writer) error) error {
+	return cli.Print(g.stdout, g.out(), v, text)
+}
+
+// partial writes what a failed operation did get done, with -o json only (text says
+// it in the error), so that a script sees it.
+func (g *globals) partial(v any) {
+	if g.out() == cli.OutputJSON && v != nil {
+		_ = cli.WriteJSON(g.stdout, v)
+	}
+}
 
 // status is the step printer on stderr.
 func (g *globals) status() *cli.Status { return cli.NewStatus(g.stderr, g.quiet) }
@@ -157,24 +173,21 @@ func exactArgs(n int) cobra.PositionalArgs {
 }
 
 // configuration is what every sandbox operation shares.
+// configuration fills the configuration every operation shares, from the global
+// flags and the environment, once.
 func (g *globals) configuration() (*sandbox.Configuration, error) {
+	if g.conf.Store != nil {
+		return g.conf, nil
+	}
 	st, err := g.store()
 	if err != nil {
 		return nil, err
 	}
-	return &sandbox.Configuration{Store: st, Progress: g.status(), Log: g.logger(), Getenv: g.getenv, Clusters: k3dClusters}, nil
+	*g.conf = sandbox.Configuration{Store: st, Progress: g.status(), Log: g.logger(), Getenv: g.getenv, Clusters: k3dClusters}
+	return g.conf, nil
 }
 
 // k3dClusters is the full profile's cluster provider: the k3d library.
 func k3dClusters(a guard.DockerApproval, name, uuid string) (cluster.Provider, error) {
 	return k3d.NewProvider(a, name, uuid), nil
-}
-
-// openVault asks the guard for the sandbox's Vault (address and key from the state).
-func (g *globals) openVault(ctx context.Context) (*connect.VaultSession, error) {
-	conf, err := g.configuration()
-	if err != nil {
-		return nil, err
-	}
-	return conf.OpenVault(ctx, g.name)
 }

@@ -2,21 +2,19 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
 )
 
 func newUpCmd(g *globals) *cobra.Command {
-	var profile string
-	var dryRun bool
+	op := sandbox.NewUp(g.conf, sandbox.UpOptions{})
+	var dryRun, merge bool
 	var vms int
-	var bundleDir string
-	var merge, switchContext bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create the sandbox, or converge and resume an existing one",
@@ -55,61 +53,53 @@ one that lacks an image or chart fails before anything is touched.`,
 			if err != nil {
 				return err
 			}
+			op.Name, op.Config = g.name, cfg
+			if cmd.Flags().Changed("vms") {
+				op.VMs = &vms
+			}
 			if dryRun {
-				popts := sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile}
-				if cmd.Flags().Changed("vms") {
-					popts.VMs = &vms
-				}
-				plan, err := sandbox.PlanUp(g.getenv, popts)
+				plan, err := sandbox.PlanUp(g.getenv, op.UpOptions)
 				if err != nil {
 					return err
 				}
-				if g.out() == cli.OutputJSON {
-					return cli.WriteJSON(g.stdout, plan)
-				}
-				_, err = fmt.Fprint(g.stdout, plan.Text())
+				return g.print(plan, func(w io.Writer) error { _, err := fmt.Fprint(w, plan.Text()); return err })
+			}
+			if _, err := g.configuration(); err != nil {
 				return err
 			}
-			conf, err := g.configuration()
-			if err != nil {
-				return err
-			}
-			opts := sandbox.UpOptions{Name: g.name, Config: cfg, Profile: profile, Bundle: bundleDir, SwitchContext: switchContext}
-			if merge || switchContext {
-				if opts.MergeKubeconfig, err = sandbox.DefaultMergeTarget(); err != nil {
+			if merge || op.SwitchContext {
+				if op.MergeKubeconfig, err = sandbox.DefaultMergeTarget(); err != nil {
 					return err
 				}
 			}
-			if cmd.Flags().Changed("vms") {
-				opts.VMs = &vms
-			}
-			res, err := sandbox.NewUp(conf, opts).Run(cmd.Context())
+			res, err := op.Run(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, res)
-			}
-			if len(res.Changes) == 0 {
-				fmt.Fprintf(g.stdout, "Sandbox %q is ready; nothing changed (%s).\n", res.Name, res.Duration.Round(time.Millisecond))
-			} else {
-				fmt.Fprintf(g.stdout, "Sandbox %q is ready: %d changes in %s.\n", res.Name, len(res.Changes), res.Duration.Round(time.Millisecond))
-			}
-			fmt.Fprintf(g.stdout, "Vault:    %s\nPostgres: %s\nApps:     %v\n", res.VaultAddr, res.Postgres, res.Apps)
-			fmt.Fprintf(g.stdout, "Use it:   eval \"$(labsbx env --name %s)\"\n", res.Name)
-			for _, v := range res.VMs {
-				fmt.Fprintf(g.stdout, "VM:       %s  ssh %s@%s (%s)  labsbx vm ssh %s --name %s\n", v.Name, v.User, v.SSH, v.Accel, v.Name, res.Name)
-			}
-			return nil
+			return g.print(res, func(w io.Writer) error { return upText(w, res) })
 		},
 	}
-	cmd.Flags().StringVar(&profile, "profile", "", "profile: full or vault (default: spec.profile of the config)")
+	cmd.Flags().StringVar(&op.Profile, "profile", "", "profile: full or vault (default: spec.profile of the config)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and touch nothing")
 	cmd.Flags().IntVar(&vms, "vms", 0, "number of arm64 VMs (default: spec.vms.count; an existing sandbox keeps its count until --vms 0)")
-	cmd.Flags().StringVar(&bundleDir, "bundle", "", "offline bundle directory (from `labsbx bundle save`): images come from it, nothing is pulled")
+	cmd.Flags().StringVar(&op.Bundle, "bundle", "", "offline bundle directory (from `labsbx bundle save`): images come from it, nothing is pulled")
 	_ = cmd.MarkFlagDirname("bundle")
 	cmd.Flags().BoolVar(&merge, "merge-kubeconfig", false, "full profile: also merge the cluster's context into ~/.kube/config (see 'labsbx kubeconfig merge')")
-	cmd.Flags().BoolVar(&switchContext, "switch-context", false, "with --merge-kubeconfig: make the sandbox's context current")
+	cmd.Flags().BoolVar(&op.SwitchContext, "switch-context", false, "with --merge-kubeconfig: make the sandbox's context current")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{config.ProfileFull, config.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+func upText(w io.Writer, res *sandbox.UpResult) error {
+	if len(res.Changes) == 0 {
+		fmt.Fprintf(w, "Sandbox %q is ready; nothing changed (%s).\n", res.Name, res.Duration.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(w, "Sandbox %q is ready: %d changes in %s.\n", res.Name, len(res.Changes), res.Duration.Round(time.Millisecond))
+	}
+	fmt.Fprintf(w, "Vault:    %s\nPostgres: %s\nApps:     %v\n", res.VaultAddr, res.Postgres, res.Apps)
+	fmt.Fprintf(w, "Use it:   eval \"$(labsbx env --name %s)\"\n", res.Name)
+	for _, v := range res.VMs {
+		fmt.Fprintf(w, "VM:       %s  ssh %s@%s (%s)  labsbx vm ssh %s --name %s\n", v.Name, v.User, v.SSH, v.Accel, v.Name, res.Name)
+	}
+	return nil
 }

@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
-	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/sandbox/config"
 )
 
@@ -56,17 +56,16 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := currentVersion()
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, v)
-			}
-			fmt.Fprintf(g.stdout, "labsbx %s", v.Version)
-			if v.Commit != "" {
-				fmt.Fprintf(g.stdout, " (%s)", v.Commit)
-			}
-			fmt.Fprintf(g.stdout, " %s %s\n", v.Go, v.Platform)
-			fmt.Fprintf(g.stdout, "default images: vault %s, postgres %s, k3s %s\n",
-				v.Defaults["vaultImage"], v.Defaults["postgresImage"], v.Defaults["k3sImage"])
-			return nil
+			return g.print(v, func(w io.Writer) error {
+				fmt.Fprintf(w, "labsbx %s", v.Version)
+				if v.Commit != "" {
+					fmt.Fprintf(w, " (%s)", v.Commit)
+				}
+				fmt.Fprintf(w, " %s %s\n", v.Go, v.Platform)
+				_, err := fmt.Fprintf(w, "default images: vault %s, postgres %s, k3s %s\n",
+					v.Defaults["vaultImage"], v.Defaults["postgresImage"], v.Defaults["k3sImage"])
+				return err
+			})
 		},
 	}
 }

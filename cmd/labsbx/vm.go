@@ -3,14 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/arcodange/labsbx/internal/cli"
-	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vm"
 	"github.com/arcodange/labsbx/vmimages"
@@ -32,38 +32,40 @@ before labsbx signals it or connects to its port.`,
 }
 
 func newVMListCmd(g *globals) *cobra.Command {
+	op := sandbox.NewVMList(g.conf)
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the sandbox's VMs, whether each runs, and how to reach it",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			conf, err := g.configuration()
+			if _, err := g.configuration(); err != nil {
+				return err
+			}
+			op.Name = g.name
+			rows, err := op.Run()
 			if err != nil {
 				return err
 			}
-			rows, err := conf.ListVMs(g.name)
-			if err != nil {
-				return err
-			}
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, rows)
-			}
-			if len(rows) == 0 {
-				fmt.Fprintf(g.stdout, "Sandbox %q has no VMs; create them with 'labsbx up --vms N --name %s'.\n", g.name, g.name)
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSTATE\tPID\tSSH\tUSER\tACCEL\tCPUS\tMEMORY\tIMAGE")
-			for _, r := range rows {
-				pid := "-"
-				if r.PID > 0 {
-					pid = fmt.Sprint(r.PID)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s:%d\t%s\t%s\t%d\t%d MiB\t%s\n", r.Name, r.State, pid, r.Host, r.Port, r.User, r.Accel, r.CPUs, r.MemoryMiB, r.Image)
-			}
-			return tw.Flush()
+			return g.print(rows, func(w io.Writer) error { return vmListText(w, g.name, rows) })
 		},
 	}
+}
+
+func vmListText(w io.Writer, name string, rows []sandbox.VMStatus) error {
+	if len(rows) == 0 {
+		_, err := fmt.Fprintf(w, "Sandbox %q has no VMs; create them with 'labsbx up --vms N --name %s'.\n", name, name)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tSSH\tUSER\tACCEL\tCPUS\tMEMORY\tIMAGE")
+	for _, r := range rows {
+		pid := "-"
+		if r.PID > 0 {
+			pid = fmt.Sprint(r.PID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s:%d\t%s\t%s\t%d\t%d MiB\t%s\n", r.Name, r.State, pid, r.Host, r.Port, r.User, r.Accel, r.CPUs, r.MemoryMiB, r.Image)
+	}
+	return tw.Flush()
 }
 
 // remoteExit carries the exit status of a command run in a VM, which labsbx exits with.
@@ -76,6 +78,7 @@ func (e *remoteExit) Error() string       { return fmt.Sprintf("%s: exit status 
 func (e *remoteExit) RemoteExitCode() int { return e.code }
 
 func newVMSSHCmd(g *globals) *cobra.Command {
+	op := sandbox.NewVMSSH(g.conf)
 	return &cobra.Command{
 		Use:   "ssh <vm> [-- command...]",
 		Short: "Log into a VM, or run a command in it, with the sandbox's SSH key",
@@ -92,11 +95,11 @@ labsbx exits with the command's exit status.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			conf, err := g.configuration()
-			if err != nil {
+			if _, err := g.configuration(); err != nil {
 				return err
 			}
-			sshArgs, err := conf.VMSSHArgs(g.name, args[0])
+			op.Name, op.VM = g.name, args[0]
+			sshArgs, err := op.Args()
 			if err != nil {
 				return err
 			}
@@ -122,73 +125,64 @@ labsbx exits with the command's exit status.`,
 }
 
 func newVMStopCmd(g *globals) *cobra.Command {
-	var hard bool
+	op := sandbox.NewVMStop(g.conf)
 	cmd := &cobra.Command{
 		Use:   "stop <vm>",
 		Short: "Stop a VM: the guest powers off cleanly (--hard: QEMU is terminated)",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			conf, err := g.configuration()
+			if _, err := g.configuration(); err != nil {
+				return err
+			}
+			op.Name, op.VM = g.name, args[0]
+			res, err := op.Run(cmd.Context())
 			if err != nil {
 				return err
 			}
-			var was bool
-			err = g.status().Step("Stopping VM "+args[0], func() error {
-				was, err = conf.StopVM(cmd.Context(), g.name, args[0], hard)
+			return g.print(res, func(w io.Writer) error {
+				if !res.Stopped {
+					_, err := fmt.Fprintf(w, "VM %s was not running.\n", res.VM)
+					return err
+				}
+				_, err := fmt.Fprintf(w, "VM %s stopped; its disk is kept. Start it with 'labsbx vm start %s --name %s'.\n", res.VM, res.VM, g.name)
 				return err
 			})
-			if err != nil {
-				return err
-			}
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, map[string]any{"vm": args[0], "stopped": was})
-			}
-			if !was {
-				fmt.Fprintf(g.stdout, "VM %s was not running.\n", args[0])
-				return nil
-			}
-			fmt.Fprintf(g.stdout, "VM %s stopped; its disk is kept. Start it with 'labsbx vm start %s --name %s'.\n", args[0], args[0], g.name)
-			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&hard, "hard", false, "terminate QEMU (SIGTERM, then SIGKILL) instead of powering the guest off")
+	cmd.Flags().BoolVar(&op.Hard, "hard", false, "terminate QEMU (SIGTERM, then SIGKILL) instead of powering the guest off")
 	return cmd
 }
 
 func newVMStartCmd(g *globals) *cobra.Command {
+	op := sandbox.NewVMStart(g.conf)
 	return &cobra.Command{
 		Use:   "start <vm>",
 		Short: "Start a stopped VM on its own disk and wait until SSH answers",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			conf, err := g.configuration()
+			if _, err := g.configuration(); err != nil {
+				return err
+			}
+			op.Name, op.VM = g.name, args[0]
+			res, err := op.Run(cmd.Context())
 			if err != nil {
 				return err
 			}
-			var did bool
-			var r vm.Readiness
-			err = g.status().Step("Starting VM "+args[0]+" and waiting for SSH", func() error {
-				did, r, err = conf.StartVM(cmd.Context(), g.name, args[0])
+			return g.print(res, func(w io.Writer) error {
+				if !res.Started {
+					_, err := fmt.Fprintf(w, "VM %s is already running.\n", res.VM)
+					return err
+				}
+				r := res.Readiness
+				_, err := fmt.Fprintf(w, "VM %s is up: SSH banner after %s, ready after %s.\n", res.VM, r.Banner.Round(100*time.Millisecond), r.Ready.Round(100*time.Millisecond))
 				return err
 			})
-			if err != nil {
-				return err
-			}
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, map[string]any{"vm": args[0], "started": did, "readiness": r})
-			}
-			if !did {
-				fmt.Fprintf(g.stdout, "VM %s is already running.\n", args[0])
-				return nil
-			}
-			fmt.Fprintf(g.stdout, "VM %s is up: SSH banner after %s, ready after %s.\n", args[0], r.Banner.Round(100*time.Millisecond), r.Ready.Round(100*time.Millisecond))
-			return nil
 		},
 	}
 }
 
 func newVMInventoryCmd(g *globals) *cobra.Command {
-	var format string
+	op := sandbox.NewVMInventory(g.conf)
 	cmd := &cobra.Command{
 		Use:   "inventory",
 		Short: "Print an Ansible inventory (YAML or INI) or an ssh_config of the sandbox's VMs",
@@ -199,29 +193,21 @@ in the sandbox state, beside the known_hosts file that pins each VM's host key.`
   labsbx vm inventory -f ssh-config > ssh_config && ssh -F ssh_config vm-0 uname -m`,
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			conf, err := g.configuration()
-			if err != nil {
+			if _, err := g.configuration(); err != nil {
 				return err
 			}
-			hosts, files, err := conf.VMAccess(g.name)
-			if err != nil {
-				return err
-			}
-			if g.out() == cli.OutputJSON {
-				if hosts == nil {
-					hosts = []vm.Host{}
-				}
-				return cli.WriteJSON(g.stdout, map[string]any{"hosts": hosts, "files": files})
-			}
-			text, err := vm.RenderInventory(format, g.name, hosts)
-			if err != nil {
+			op.Name = g.name
+			res, err := op.Run()
+			if errors.Is(err, sandbox.ErrBadFormat) {
 				return &usageError{err}
 			}
-			_, err = fmt.Fprint(g.stdout, text)
-			return err
+			if err != nil {
+				return err
+			}
+			return g.print(res, func(w io.Writer) error { _, err := fmt.Fprint(w, res.Text); return err })
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", vm.FormatYAML, "yaml, ini or ssh-config")
+	cmd.Flags().StringVarP(&op.Format, "format", "f", vm.FormatYAML, "yaml, ini or ssh-config")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(vm.Formats, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -232,8 +218,8 @@ func newVMImageCmd(g *globals) *cobra.Command {
 		Short: "Build the VM images",
 		Args:  noArgs,
 	}
+	op := sandbox.NewVMImageBuild(g.conf)
 	var source string
-	var force bool
 	build := &cobra.Command{
 		Use:   "build [recipe]",
 		Short: "Build a VM image into the cache (by recipe hash); nothing happens when it is there",
@@ -251,43 +237,36 @@ checked against Debian's SHA512SUMS.`,
 			if len(args) > 1 {
 				return usagef("%q takes at most one recipe", cmd.CommandPath())
 			}
-			recipe := config.DefaultSpec().VMs.Image
 			if len(args) == 1 {
-				recipe = args[0]
+				op.Recipe = args[0]
 			}
 			src, err := vmimages.ParseSource(source)
 			if err != nil {
 				return &usageError{err}
 			}
-			root, err := vmimages.CacheRoot(g.getenv)
-			if err != nil {
+			op.Source = src
+			if _, err := g.configuration(); err != nil {
 				return err
 			}
-			b := &vmimages.Builder{CacheRoot: root, Source: src, Getenv: g.getenv, Log: g.logger()}
-			var res *vmimages.Result
-			err = g.status().Step("Ensuring VM image "+recipe, func() error {
-				res, err = b.Ensure(cmd.Context(), recipe, force)
-				return err
-			})
+			res, err := op.Run(cmd.Context())
 			if errors.Is(err, vmimages.ErrUnknownRecipe) {
 				return &usageError{err}
 			}
 			if err != nil {
 				return err
 			}
-			if g.out() == cli.OutputJSON {
-				return cli.WriteJSON(g.stdout, res)
-			}
-			verb := "cached"
-			if res.Built {
-				verb = "built in " + res.Duration.Round(time.Second).String()
-			}
-			fmt.Fprintf(g.stdout, "Image %s-%s (%s): %s\n%s\n", res.Image.Recipe, res.Image.Hash, res.Image.Source, verb, res.Image.Dir)
-			return nil
+			return g.print(res, func(w io.Writer) error {
+				verb := "cached"
+				if res.Built {
+					verb = "built in " + res.Duration.Round(time.Second).String()
+				}
+				_, err := fmt.Fprintf(w, "Image %s-%s (%s): %s\n%s\n", res.Image.Recipe, res.Image.Hash, res.Image.Source, verb, res.Image.Dir)
+				return err
+			})
 		},
 	}
 	build.Flags().StringVar(&source, "source", "auto", "auto (local on Linux, cloud elsewhere), local or cloud")
-	build.Flags().BoolVar(&force, "force", false, "build again even when the image is cached")
+	build.Flags().BoolVar(&op.Force, "force", false, "build again even when the image is cached")
 	cmd.AddCommand(build)
 	return cmd
 }

@@ -29,3 +29,13 @@ func WriteJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// Print writes a command's result v on w: as indented JSON when format is json, else
+// through text, the command's own form for people (v as JSON when text is nil). It is
+// the one place where a command's output format is decided.
+func Print(w io.Writer, format Output, v any, text func(io.Writer) error) error {
+	if format == OutputJSON || text == nil {
+		return WriteJSON(w, v)
+	}
+	return text(w)
+}
