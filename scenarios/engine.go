@@ -50,7 +50,7 @@ func (f *VerifyFailure) DrillFailed() bool { return true }
 type Options struct {
 	Name      string
 	Scenarios []string
-	// All runs every scenario that applies to the sandbox (see Applicable) after the
+	// All runs every scenario that applies to the sandbox (see the catalogue) after the
 	// ones named in Scenarios.
 	All bool
 	// Manual makes the recover phase wait for a person to follow the runbook.
@@ -438,7 +438,7 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	}
 	for len(st.Faults) > 0 {
 		f := st.Faults[0]
-		s, ok := registry[f.Scenario]
+		s, ok := newScenario(f.Scenario)
 		if !ok {
 			return out, fmt.Errorf("the state records a fault of unknown scenario %q; run `labsbx down` and `labsbx up`", f.Scenario)
 		}

@@ -14,8 +14,6 @@ import (
 	"github.com/arcodange/labsbx/sandbox/vso"
 )
 
-func init() { register(fullRestart{}) }
-
 // fullRestart: every component is power-cycled. Vault comes back sealed; recovery must
 // follow production's order: Postgres up, then Vault up (sealed), then unseal, then
 // credentials, then the consumer.
@@ -25,6 +23,8 @@ func init() { register(fullRestart{}) }
 // then SIGKILL after a grace period), so this is a power *cycle*, not a power cut:
 // Postgres and Vault get to shut down cleanly.
 type fullRestart struct{}
+
+func newFullRestart() Scenario { return fullRestart{} }
 
 // AppOutcome: on the full profile the power cycle restarts VSO too. With the chart's
 // default client cache (in memory), a restarted VSO logs in to Vault afresh and then

@@ -14,8 +14,6 @@ import (
 	"github.com/arcodange/labsbx/sandbox/state"
 )
 
-func init() { register(vmNodeLoss{}) }
-
 // vmNodeLoss: a VM loses power, as a Raspberry Pi does when its supply is pulled. Its
 // QEMU is killed with SIGKILL: the guest flushes nothing. SSH is refused until the VM
 // is started again on its own disk; it must then boot to SSH-ready with what it had
@@ -26,6 +24,9 @@ func init() { register(vmNodeLoss{}) }
 // drill checks. The cut itself has no guest `sync` before it (TOOLCHAIN.md measured
 // that SIGKILL after a sync is safe; here the sync belongs to the write, not to the cut).
 type vmNodeLoss struct{}
+
+// newVMNodeLoss: the catalogue runs it with --all only on a sandbox with VMs.
+func newVMNodeLoss() Scenario { return vmNodeLoss{} }
 
 // The drill's marker, in the login user's home.
 const vmMarker = ".labsbx-drill-marker"
@@ -45,9 +46,6 @@ func (vmNodeLoss) Description() string {
 func (vmNodeLoss) Runbook(e *Env) string {
 	return fmt.Sprintf("labsbx vm start %s --name %s", targetVM(e.State), e.State.Name)
 }
-
-// Applies: only a sandbox with VMs (`labsbx up --vms N`).
-func (vmNodeLoss) Applies(st *state.State) bool { return len(st.VMs) > 0 }
 
 // targetVM is the VM that loses power: the first one.
 func targetVM(st *state.State) string {
