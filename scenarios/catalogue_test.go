@@ -52,3 +52,14 @@ func TestCatalogueRejectsClashes(t *testing.T) {
 		t.Error("distinct names refused")
 	}
 }
+
+// Each run gets a fresh scenario: what one run carried from phase to phase is not
+// there in the next.
+func TestCatalogueMakesFreshScenarios(t *testing.T) {
+	first, _ := Lookup([]string{"vm-node-loss"})
+	first[0].(*vmNodeLoss).nonce = "from the first run"
+	second, _ := Lookup([]string{"vm-node-loss"})
+	if second[0].(*vmNodeLoss).nonce != "" {
+		t.Error("a second run sees the first run's nonce")
+	}
+}

@@ -22,16 +22,20 @@ import (
 // k3d stops the nodes one after another, each gracefully (Docker's stop: SIGTERM,
 // then SIGKILL after a grace period), so this is a power *cycle*, not a power cut:
 // Postgres and Vault get to shut down cleanly.
-type fullRestart struct{}
+type fullRestart struct {
+	// loginSeen is when verify first saw each new VSO client ID ("<app> <client ID>"):
+	// a polled state has no time of its own.
+	loginSeen map[string]time.Time
+}
 
-func newFullRestart() Scenario { return fullRestart{} }
+func newFullRestart() Scenario { return &fullRestart{} }
 
 // AppOutcome: on the full profile the power cycle restarts VSO too. With the chart's
 // default client cache (in memory), a restarted VSO logs in to Vault afresh and then
 // rotates every app: new lease, new Secret, rollout-restart
 // (sync_reason="VaultTokenRotated"). A full restart therefore means "rotated" there.
 // (The vault profile has no apps, and no use for the outcome.)
-func (fullRestart) AppOutcome() AppOutcome { return AppRotated }
+func (*fullRestart) AppOutcome() AppOutcome { return AppRotated }
 
 // The milestones of the recovery, in the order they must happen.
 const (
@@ -69,17 +73,17 @@ var clusterRecoveryOrder = []string{msClusterStarted, msPostgresUp, msVaultSeale
 // clusterWait bounds how long Postgres may take to answer after the cluster started.
 const clusterWait = 5 * time.Minute
 
-func (fullRestart) Name() string { return "full-restart" }
+func (*fullRestart) Name() string { return "full-restart" }
 
-func (fullRestart) Description() string {
+func (*fullRestart) Description() string {
 	return "every component is stopped and started (a power cycle): Vault comes back sealed and nothing that needs a secret works until unseal; " +
 		"with VSO (full profile), every app then gets new credentials and a rollout"
 }
-func (fullRestart) Runbook(e *Env) string { return "labsbx vault unseal --name " + e.State.Name }
+func (*fullRestart) Runbook(e *Env) string { return "labsbx vault unseal --name " + e.State.Name }
 
-func (fullRestart) Steady(ctx context.Context, e *Env) error { return e.Consumer.Works(ctx) }
+func (*fullRestart) Steady(ctx context.Context, e *Env) error { return e.Consumer.Works(ctx) }
 
-func (fullRestart) Inject(ctx context.Context, e *Env) error {
+func (*fullRestart) Inject(ctx context.Context, e *Env) error {
 	if e.Cluster != nil {
 		return powerCycleCluster(ctx, e)
 	}
@@ -93,7 +97,7 @@ func (fullRestart) Inject(ctx context.Context, e *Env) error {
 	return err
 }
 
-func (fullRestart) Observe(ctx context.Context, e *Env) error {
+func (*fullRestart) Observe(ctx context.Context, e *Env) error {
 	st, err := e.Vault.Status(ctx)
 	if err != nil {
 		return fmt.Errorf("Vault does not answer yet: %w", err)
@@ -105,7 +109,7 @@ func (fullRestart) Observe(ctx context.Context, e *Env) error {
 	return expectSealed("issuing credentials", e.Consumer.Fetch(ctx))
 }
 
-func (fullRestart) Recover(ctx context.Context, e *Env) error {
+func (*fullRestart) Recover(ctx context.Context, e *Env) error {
 	if _, err := e.Vault.Unseal(ctx); err != nil {
 		return err
 	}
@@ -113,7 +117,7 @@ func (fullRestart) Recover(ctx context.Context, e *Env) error {
 	return nil
 }
 
-func (fullRestart) Verify(ctx context.Context, e *Env) error {
+func (f *fullRestart) Verify(ctx context.Context, e *Env) error {
 	st, err := e.Vault.Status(ctx)
 	if err != nil {
 		return err
@@ -131,7 +135,7 @@ func (fullRestart) Verify(ctx context.Context, e *Env) error {
 	}
 	e.markOnce(msConsumerConn)
 	if e.Cluster != nil {
-		if err := appsBackAfterRestart(ctx, e); err != nil {
+		if err := f.appsBackAfterRestart(ctx, e); err != nil {
 			return err
 		}
 		return checkOrder(e.peekMilestones(), clusterRecoveryOrder)
@@ -166,7 +170,7 @@ func powerCycleCluster(ctx context.Context, e *Env) error {
 // (VSO's Event times have second precision: one in the second of the unseal counts
 // from the unseal). Milestones are marked only once every app is back, at the latest
 // app's times.
-func appsBackAfterRestart(ctx context.Context, e *Env) error {
+func (f *fullRestart) appsBackAfterRestart(ctx context.Context, e *Env) error {
 	if e.Apps == nil {
 		return errors.New("no view of the apps (VSO) on this sandbox")
 	}
@@ -194,7 +198,7 @@ func appsBackAfterRestart(ctx context.Context, e *Env) error {
 		// A sync needs a login; a new client ID shows one even without a sync.
 		login := sync
 		if before.VaultClientID != "" && s.VaultClientID != "" && s.VaultClientID != before.VaultClientID {
-			if seen := e.firstSeen("vso login "+app+" "+s.VaultClientID, e.now()); login.IsZero() || seen.Before(login) {
+			if seen := f.firstSeen(app+" "+s.VaultClientID, e.now()); login.IsZero() || seen.Before(login) {
 				login = seen
 			}
 		}
@@ -218,6 +222,18 @@ func appsBackAfterRestart(ctx context.Context, e *Env) error {
 	e.markOnceAt(msVSOSynced, synced)
 	e.markOnceAt(msAppsReady, later(ready, started))
 	return nil
+}
+
+// firstSeen records when a new VSO client ID was first seen, and returns it.
+func (f *fullRestart) firstSeen(appClient string, now time.Time) time.Time {
+	if t, ok := f.loginSeen[appClient]; ok {
+		return t
+	}
+	if f.loginSeen == nil {
+		f.loginSeen = map[string]time.Time{}
+	}
+	f.loginSeen[appClient] = now
+	return now
 }
 
 func later(a, b time.Time) time.Time {
@@ -249,7 +265,7 @@ func checkOrder(got []Milestone, want []string) error {
 	return nil
 }
 
-func (fullRestart) Undo(ctx context.Context, e *Env) (string, error) {
+func (*fullRestart) Undo(ctx context.Context, e *Env) (string, error) {
 	if e.Cluster != nil {
 		// Starting a running cluster starts nothing: safe whatever the fault left.
 		if err := e.Cluster.Start(ctx); err != nil {
