@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
+	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/state"
@@ -29,6 +31,8 @@ type fullRestart struct {
 }
 
 func newFullRestart() Scenario { return &fullRestart{} }
+
+var _ Reviver = (*fullRestart)(nil)
 
 // AppOutcome: on the full profile the power cycle restarts VSO too. With the chart's
 // default client cache (in memory), a restarted VSO logs in to Vault afresh and then
@@ -286,6 +290,37 @@ func (*fullRestart) Undo(ctx context.Context, e *Env) (string, error) {
 		return "", err
 	}
 	return strings.Join(append(did, msg), "; "), nil
+}
+
+// Revive: an interrupted full restart can leave the components stopped, or still
+// stopping when `drill recover` runs. On the full profile they are pods: the k3d
+// cluster's nodes are started at once (starting a running cluster starts nothing). On
+// the vault profile they are containers: whichever is stopped is started, Postgres
+// first, before each try to open Vault.
+func (*fullRestart) Revive(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn) (func(context.Context) ([]string, error), error) {
+	st := conn.State()
+	rt, err := conn.Docker(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := st.PostgresSecrets()
+	if err != nil {
+		return nil, err
+	}
+	pgAdmin, err := conn.PostgresAdmin(sec)
+	if err != nil {
+		return nil, err
+	}
+	if st.Profile == config.ProfileFull {
+		power, err := clusterPower(cfg, st)
+		if err != nil {
+			return nil, err
+		}
+		return nil, power.Start(ctx)
+	}
+	return func(ctx context.Context) ([]string, error) {
+		return startStopped(ctx, st, rt, pgAdmin, nil)
+	}, nil
 }
 
 // startStopped starts whichever of Postgres and Vault is stopped, Postgres first and

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
-	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vault"
@@ -18,6 +17,17 @@ import (
 type Recovered struct {
 	Scenario string `json:"scenario"`
 	Action   string `json:"action"`
+}
+
+// Reviver is implemented by a scenario whose fault stops the sandbox's components, so
+// that nothing can be opened until they run again. Before `drill recover` opens the
+// sandbox it asks every reviver of the catalogue, whichever faults the state records:
+// whatever stopped the components, no fault can be undone until they run.
+type Reviver interface {
+	// Revive starts at once what it can, and returns what Recover repeats before each
+	// try to open the sandbox, until one succeeds (nil: nothing to repeat). The
+	// repeated step says what it did.
+	Revive(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn) (again func(context.Context) ([]string, error), err error)
 }
 
 // Recover undoes every fault that an interrupted drill left in the state.
@@ -39,37 +49,26 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	}
 	conn := connect.New(st, cfg.Getenv)
 	defer conn.Close()
-	rt, err := conn.Docker(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sec, err := st.PostgresSecrets()
-	if err != nil {
-		return nil, err
-	}
-	pgAdmin, err := conn.PostgresAdmin(sec)
-	if err != nil {
-		return nil, err
-	}
-	// An interrupted full restart can leave containers stopped, or still stopping when
-	// this runs, and nothing can be opened until they run again: start what is stopped
-	// until Vault answers.
-	var out []Recovered
-	var env *Env
-	if st.Profile == config.ProfileFull {
-		// The full profile's components are pods: an interrupted power cycle can leave
-		// the k3d cluster's nodes stopped. Starting a running cluster starts nothing.
-		power, err := clusterPower(cfg, st)
+	var again []func(context.Context) ([]string, error)
+	for _, s := range All() {
+		r, ok := s.(Reviver)
+		if !ok {
+			continue
+		}
+		fn, err := r.Revive(ctx, cfg, conn)
 		if err != nil {
 			return nil, err
 		}
-		if err := power.Start(ctx); err != nil {
-			return nil, err
+		if fn != nil {
+			again = append(again, fn)
 		}
 	}
+	// Start what is stopped until Vault answers.
+	var out []Recovered
+	var env *Env
 	err = poll(ctx, 2*time.Minute, func(ctx context.Context) error {
-		if st.Profile != config.ProfileFull {
-			did, err := startStopped(ctx, st, rt, pgAdmin, nil)
+		for _, fn := range again {
+			did, err := fn(ctx)
 			if len(did) > 0 {
 				out = append(out, Recovered{Scenario: "(components)", Action: strings.Join(did, "; ")})
 			}
