@@ -18,15 +18,6 @@ import (
 // times are accurate to about this.
 const PollInterval = 50 * time.Millisecond
 
-// Phase names, in the order a scenario runs them.
-const (
-	PhaseSteady  = "steady-state"
-	PhaseInject  = "inject"
-	PhaseObserve = "observe"
-	PhaseRecover = "recover"
-	PhaseVerify  = "verify"
-)
-
 // ErrVerifyFailed marks a drill run in which at least one scenario did not verify;
 // the CLI maps it to exit status 4.
 var ErrVerifyFailed = errors.New("drill verification failed")
@@ -163,130 +154,112 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 	return rep, nil
 }
 
-// runScenario runs the five phases of one scenario and times them.
+// runScenario runs one scenario through the phase table (phases.go) and times it.
 func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res ScenarioResult) {
 	res = ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: d.now(), Result: ResultPassed}
 	_ = e.takeMilestones()
 	e.Mark("drill started")
-	run := func(phase string, fn func(context.Context) error) bool {
-		t0 := d.now()
-		err := fn(ctx)
-		pr := PhaseResult{Name: phase, StartedAt: t0, DurationMs: ms(d.now().Sub(t0)), Result: ResultPassed}
-		if err != nil {
-			pr.Result, pr.Error = ResultFailed, err.Error()
-			res.Result, res.FailedPhase, res.Error = ResultFailed, phase, err.Error()
-			if errors.Is(err, guard.ErrRefused) && d.refused == nil {
-				d.refused = err
-			}
-		}
-		res.Phases = append(res.Phases, pr)
-		return err == nil
-	}
-	skip := func(phase, why string) {
-		res.Phases = append(res.Phases, PhaseResult{Name: phase, StartedAt: d.now(), Result: ResultSkipped, Error: why})
-	}
 	defer func() {
 		res.FinishedAt = d.now()
 		res.TotalMs = ms(res.FinishedAt.Sub(res.StartedAt))
 		res.Milestones = milestoneOffsets(e.takeMilestones(), res.StartedAt)
 	}()
+	r := &scenarioRun{d: d, e: e, s: s, res: &res}
+	for i, p := range phases {
+		if p.needs != nil && !p.needs(r) {
+			continue
+		}
+		r.start(p.startsOnBegin)
+		if p.skipIf != nil && p.skipIf(r) {
+			r.skip(p.name, p.skipWhy)
+			continue
+		}
+		if !r.run(ctx, p) && p.failureSkipsRest != "" {
+			for _, later := range phases[i+1:] {
+				r.skip(later.name, p.failureSkipsRest)
+			}
+			break
+		}
+	}
+	return res
+}
 
-	var appsBefore map[string]vso.AppState
-	steady := func(ctx context.Context) error {
-		if err := s.Steady(ctx, e); err != nil || e.Apps == nil {
-			return err
+func (r *scenarioRun) skip(phase, why string) {
+	r.res.Phases = append(r.res.Phases, PhaseResult{Name: phase, StartedAt: r.d.now(), Result: ResultSkipped, Error: why})
+}
+
+// run runs phase p, reports it, and does what its row says follows; it says whether
+// the phase passed.
+func (r *scenarioRun) run(ctx context.Context, p phase) bool {
+	d, e, res := r.d, r.e, r.res
+	if p.undoFirst && res.FailedPhase == PhaseObserve {
+		if _, err := r.s.Undo(ctx, e); err != nil {
+			res.Error += "; undo: " + err.Error()
 		}
-		var err error
-		appsBefore, err = e.appStates(ctx)
-		e.appsBefore = appsBefore
-		return err
 	}
-	if !run(PhaseSteady, steady) {
-		for _, p := range []string{PhaseInject, PhaseObserve, PhaseRecover, PhaseVerify} {
-			skip(p, "the steady state did not hold before the fault")
+	t0 := d.now()
+	err := r.step(ctx, p)
+	pr := PhaseResult{Name: p.name, StartedAt: t0, DurationMs: ms(d.now().Sub(t0)), Result: ResultPassed}
+	if err != nil {
+		pr.Result, pr.Error = ResultFailed, err.Error()
+		res.Result, res.FailedPhase, res.Error = ResultFailed, p.name, err.Error()
+		if errors.Is(err, guard.ErrRefused) && d.refused == nil {
+			d.refused = err
 		}
-		return res
 	}
-	// Time to detect runs from the moment the fault is in place (the end of inject) to
-	// the symptom.
-	var recorded bool
-	var injectStart, injected time.Time
-	ok := run(PhaseInject, func(ctx context.Context) error {
-		// The fault goes into the state before it happens, so an interrupted drill can
-		// be undone by `labsbx drill recover` or the next `up`.
+	res.Phases = append(res.Phases, pr)
+	if p.appEvents && e.Apps != nil {
+		if err := e.markAppEvents(ctx, r.recordedAt); err != nil {
+			res.Result, res.FailedPhase, res.Error = ResultFailed, p.name, "reading VSO's events: "+err.Error()
+		}
+	}
+	if err != nil {
+		return false
+	}
+	if p.passMark != "" {
+		e.Mark(p.passMark)
+	}
+	r.stop(p.stopsOnPass)
+	r.start(p.startsOnPass)
+	if p.clearsFault {
+		if err := d.clearFault(e.State, r.s); err != nil {
+			res.Result, res.Error = ResultFailed, err.Error()
+		}
+	}
+	return true
+}
+
+// step does the work of phase p: once, or polled until it passes or its deadline.
+func (r *scenarioRun) step(ctx context.Context, p phase) error {
+	d, e, s := r.d, r.e, r.s
+	if p.recordsFault {
 		if err := d.recordFault(e.State, s); err != nil {
 			return err
 		}
-		recorded = true
-		injectStart = d.now()
-		e.Mark("injecting the fault")
-		if err := s.Inject(ctx, e); err != nil {
+		r.recorded, r.recordedAt = true, d.now()
+	}
+	if p.startMark != "" {
+		e.Mark(p.startMark)
+	}
+	step, wait := p.step, p.wait
+	manual := d.opts.Manual && p.manual != nil
+	if manual {
+		step, wait = p.manual, p.manualWait
+	}
+	deadline := r.deadline(wait)
+	if manual && d.opts.Prompt != nil {
+		fmt.Fprintf(d.opts.Prompt, "\n[%s] Recover by hand, then labsbx carries on (deadline %s):\n\n    %s\n\n", s.Name(), deadline, s.Runbook(e))
+	}
+	try := func(ctx context.Context) error {
+		if err := step(s, ctx, e); err != nil || e.Apps == nil || p.apps == nil {
 			return err
 		}
-		e.Mark("fault in place")
-		injected = d.now()
-		return nil
-	})
-	if ok {
-		ok = run(PhaseObserve, func(ctx context.Context) error {
-			err := poll(ctx, d.opts.Timeout, func(ctx context.Context) error { return s.Observe(ctx, e) })
-			if err == nil {
-				e.Mark("symptom observed")
-				res.TimeToDetectMs = ms(d.now().Sub(injected))
-			}
-			return err
-		})
+		return p.apps(r, ctx)
 	}
-	if !recorded {
-		return res
+	if wait == once {
+		return try(ctx)
 	}
-	recoverStart := d.now()
-	switch {
-	case d.opts.NoRecover:
-		skip(PhaseRecover, "--no-recover: the fault stays in place")
-	case d.opts.Manual:
-		run(PhaseRecover, func(ctx context.Context) error {
-			if d.opts.Prompt != nil {
-				fmt.Fprintf(d.opts.Prompt, "\n[%s] Recover by hand, then labsbx carries on (deadline %s):\n\n    %s\n\n", s.Name(), d.opts.Timeout, s.Runbook(e))
-			}
-			return poll(ctx, d.opts.Timeout, func(ctx context.Context) error { return s.Verify(ctx, e) })
-		})
-	default:
-		run(PhaseRecover, func(ctx context.Context) error { return s.Recover(ctx, e) })
-	}
-	if res.Result == ResultPassed || res.FailedPhase == PhaseObserve {
-		if res.FailedPhase == PhaseObserve {
-			// The symptom never showed; still put things back before verifying.
-			if _, err := s.Undo(ctx, e); err != nil {
-				res.Error += "; undo: " + err.Error()
-			}
-		}
-		verified := run(PhaseVerify, func(ctx context.Context) error {
-			return poll(ctx, d.verifyTimeout(e, d.now()), func(ctx context.Context) error {
-				if err := s.Verify(ctx, e); err != nil || e.Apps == nil {
-					return err
-				}
-				// The full profile: the apps must have come back too, as the scenario says.
-				return e.appsRecovered(ctx, appsBefore, outcomeOf(s))
-			})
-		})
-		if e.Apps != nil {
-			if err := e.markAppEvents(ctx, injectStart); err != nil {
-				// The report would miss the app side: the drill did not do its job.
-				res.Result, res.FailedPhase, res.Error = ResultFailed, PhaseVerify, "reading VSO's events: "+err.Error()
-			}
-		}
-		if verified {
-			e.Mark("steady state verified")
-			res.TimeToRecoverMs = ms(d.now().Sub(recoverStart))
-			if err := d.clearFault(e.State, s); err != nil {
-				res.Result, res.Error = ResultFailed, err.Error()
-			}
-		}
-	} else {
-		skip(PhaseVerify, "recovery failed")
-	}
-	return res
+	return poll(ctx, deadline, try)
 }
 
 // verifyTimeout: with --no-recover nothing will come back, so do not wait long for it.

@@ -1,6 +1,7 @@
-// Package scenarios is the drill engine: a scenario is a named list of phases —
-// steady-state check, inject, observe the symptom, recover, verify — that the engine
-// runs, times and reports. One scenario lives in one file.
+// Package scenarios is the drill engine. A scenario does its part of each phase of a
+// drill — steady-state check, inject, observe the symptom, recover, verify — and the
+// engine runs the phases as their table says (phases.go), times them and reports.
+// One scenario lives in one file, and has one line in the catalogue (catalogue.go).
 package scenarios
 
 import (
