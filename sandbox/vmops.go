@@ -307,7 +307,9 @@ type VMInventory struct {
 }
 
 // NewVMInventory prepares an inventory in YAML.
-func NewVMInventory(cfg *Configuration) *VMInventory { return &VMInventory{cfg: cfg, Format: vm.FormatYAML} }
+func NewVMInventory(cfg *Configuration) *VMInventory {
+	return &VMInventory{cfg: cfg, Format: vm.FormatYAML}
+}
 
 // VMInventoryResult is every VM's host entry and the access files, and the rendered
 // inventory (Text).

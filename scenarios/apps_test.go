@@ -221,9 +221,10 @@ func TestAppsBackAfterRestart(t *testing.T) {
 		s.VaultClientID, s.LastRenewal, s.PodsReadySince = b.client, b.renewed, b.ready
 		return s
 	}
+	f := &fullRestart{}
 	check := func(want string) {
 		t.Helper()
-		err := appsBackAfterRestart(context.Background(), e)
+		err := f.appsBackAfterRestart(context.Background(), e)
 		switch {
 		case want == "" && err != nil:
 			t.Fatal(err)

@@ -11,12 +11,6 @@ import (
 	"github.com/arcodange/labsbx/sandbox/postgres"
 )
 
-func init() {
-	register(brokenRotation{variant: "grant"})
-	register(brokenRotation{variant: "role"})
-	groups["broken-rotation"] = []string{"broken-rotation/grant", "broken-rotation/role"}
-}
-
 // brokenRotation: what Vault needs to mint credentials is broken in the database, so
 // new credentials fail while existing leases live on. Two variants:
 //   - grant: Vault's Postgres admin loses CREATEROLE. That blocks renewal too (Vault
@@ -25,6 +19,12 @@ func init() {
 //     renew nor replace them until the grant is back;
 //   - role:  <app>_role, which every dynamic user is granted, is dropped.
 type brokenRotation struct{ variant string }
+
+// newBrokenRotation is the factory of one variant; the catalogue groups both as
+// `broken-rotation`.
+func newBrokenRotation(variant string) Factory {
+	return func() Scenario { return brokenRotation{variant: variant} }
+}
 
 func (b brokenRotation) Name() string { return "broken-rotation/" + b.variant }
 

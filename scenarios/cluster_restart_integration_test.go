@@ -104,7 +104,7 @@ func TestIntegrationFullRestartOfACluster(t *testing.T) {
 	apps := &vsoOnVault{t: t, e: e, cl: cl}
 	e.Cluster, e.Apps = cl, apps
 
-	res := d.runScenario(ctx, e, fullRestart{})
+	res := d.runScenario(ctx, e, newFullRestart())
 	if res.Result != ResultPassed {
 		t.Fatalf("full-restart of a cluster: %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}

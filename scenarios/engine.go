@@ -6,31 +6,18 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/sandbox"
-	"github.com/arcodange/labsbx/sandbox/config"
-	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
-	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vso"
 )
 
 // PollInterval is how often the engine polls a symptom or the steady state: detection
 // times are accurate to about this.
 const PollInterval = 50 * time.Millisecond
-
-// Phase names, in the order a scenario runs them.
-const (
-	PhaseSteady  = "steady-state"
-	PhaseInject  = "inject"
-	PhaseObserve = "observe"
-	PhaseRecover = "recover"
-	PhaseVerify  = "verify"
-)
 
 // ErrVerifyFailed marks a drill run in which at least one scenario did not verify;
 // the CLI maps it to exit status 4.
@@ -51,7 +38,7 @@ func (f *VerifyFailure) DrillFailed() bool { return true }
 type Options struct {
 	Name      string
 	Scenarios []string
-	// All runs every scenario that applies to the sandbox (see Applicable) after the
+	// All runs every scenario that applies to the sandbox (see the catalogue) after the
 	// ones named in Scenarios.
 	All bool
 	// Manual makes the recover phase wait for a person to follow the runbook.
@@ -168,130 +155,112 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 	return rep, nil
 }
 
-// runScenario runs the five phases of one scenario and times them.
+// runScenario runs one scenario through the phase table (phases.go) and times it.
 func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res ScenarioResult) {
 	res = ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: d.now(), Result: ResultPassed}
 	_ = e.takeMilestones()
 	e.Mark("drill started")
-	run := func(phase string, fn func(context.Context) error) bool {
-		t0 := d.now()
-		err := fn(ctx)
-		pr := PhaseResult{Name: phase, StartedAt: t0, DurationMs: ms(d.now().Sub(t0)), Result: ResultPassed}
-		if err != nil {
-			pr.Result, pr.Error = ResultFailed, err.Error()
-			res.Result, res.FailedPhase, res.Error = ResultFailed, phase, err.Error()
-			if errors.Is(err, guard.ErrRefused) && d.refused == nil {
-				d.refused = err
-			}
-		}
-		res.Phases = append(res.Phases, pr)
-		return err == nil
-	}
-	skip := func(phase, why string) {
-		res.Phases = append(res.Phases, PhaseResult{Name: phase, StartedAt: d.now(), Result: ResultSkipped, Error: why})
-	}
 	defer func() {
 		res.FinishedAt = d.now()
 		res.TotalMs = ms(res.FinishedAt.Sub(res.StartedAt))
 		res.Milestones = milestoneOffsets(e.takeMilestones(), res.StartedAt)
 	}()
+	r := &scenarioRun{d: d, e: e, s: s, res: &res}
+	for i, p := range phases {
+		if p.needs != nil && !p.needs(r) {
+			continue
+		}
+		r.start(p.startsOnBegin)
+		if p.skipIf != nil && p.skipIf(r) {
+			r.skip(p.name, p.skipWhy)
+			continue
+		}
+		if !r.run(ctx, p) && p.failureSkipsRest != "" {
+			for _, later := range phases[i+1:] {
+				r.skip(later.name, p.failureSkipsRest)
+			}
+			break
+		}
+	}
+	return res
+}
 
-	var appsBefore map[string]vso.AppState
-	steady := func(ctx context.Context) error {
-		if err := s.Steady(ctx, e); err != nil || e.Apps == nil {
-			return err
+func (r *scenarioRun) skip(phase, why string) {
+	r.res.Phases = append(r.res.Phases, PhaseResult{Name: phase, StartedAt: r.d.now(), Result: ResultSkipped, Error: why})
+}
+
+// run runs phase p, reports it, and does what its row says follows; it says whether
+// the phase passed.
+func (r *scenarioRun) run(ctx context.Context, p phase) bool {
+	d, e, res := r.d, r.e, r.res
+	if p.undoFirst && res.FailedPhase == PhaseObserve {
+		if _, err := r.s.Undo(ctx, e); err != nil {
+			res.Error += "; undo: " + err.Error()
 		}
-		var err error
-		appsBefore, err = e.appStates(ctx)
-		e.appsBefore = appsBefore
-		return err
 	}
-	if !run(PhaseSteady, steady) {
-		for _, p := range []string{PhaseInject, PhaseObserve, PhaseRecover, PhaseVerify} {
-			skip(p, "the steady state did not hold before the fault")
+	t0 := d.now()
+	err := r.step(ctx, p)
+	pr := PhaseResult{Name: p.name, StartedAt: t0, DurationMs: ms(d.now().Sub(t0)), Result: ResultPassed}
+	if err != nil {
+		pr.Result, pr.Error = ResultFailed, err.Error()
+		res.Result, res.FailedPhase, res.Error = ResultFailed, p.name, err.Error()
+		if errors.Is(err, guard.ErrRefused) && d.refused == nil {
+			d.refused = err
 		}
-		return res
 	}
-	// Time to detect runs from the moment the fault is in place (the end of inject) to
-	// the symptom.
-	var recorded bool
-	var injectStart, injected time.Time
-	ok := run(PhaseInject, func(ctx context.Context) error {
-		// The fault goes into the state before it happens, so an interrupted drill can
-		// be undone by `labsbx drill recover` or the next `up`.
+	res.Phases = append(res.Phases, pr)
+	if p.appEvents && e.Apps != nil {
+		if err := e.markAppEvents(ctx, r.recordedAt); err != nil {
+			res.Result, res.FailedPhase, res.Error = ResultFailed, p.name, "reading VSO's events: "+err.Error()
+		}
+	}
+	if err != nil {
+		return false
+	}
+	if p.passMark != "" {
+		e.Mark(p.passMark)
+	}
+	r.stop(p.stopsOnPass)
+	r.start(p.startsOnPass)
+	if p.clearsFault {
+		if err := d.clearFault(e.State, r.s); err != nil {
+			res.Result, res.Error = ResultFailed, err.Error()
+		}
+	}
+	return true
+}
+
+// step does the work of phase p: once, or polled until it passes or its deadline.
+func (r *scenarioRun) step(ctx context.Context, p phase) error {
+	d, e, s := r.d, r.e, r.s
+	if p.recordsFault {
 		if err := d.recordFault(e.State, s); err != nil {
 			return err
 		}
-		recorded = true
-		injectStart = d.now()
-		e.Mark("injecting the fault")
-		if err := s.Inject(ctx, e); err != nil {
+		r.recorded, r.recordedAt = true, d.now()
+	}
+	if p.startMark != "" {
+		e.Mark(p.startMark)
+	}
+	step, wait := p.step, p.wait
+	manual := d.opts.Manual && p.manual != nil
+	if manual {
+		step, wait = p.manual, p.manualWait
+	}
+	deadline := r.deadline(wait)
+	if manual && d.opts.Prompt != nil {
+		fmt.Fprintf(d.opts.Prompt, "\n[%s] Recover by hand, then labsbx carries on (deadline %s):\n\n    %s\n\n", s.Name(), deadline, s.Runbook(e))
+	}
+	try := func(ctx context.Context) error {
+		if err := step(s, ctx, e); err != nil || e.Apps == nil || p.apps == nil {
 			return err
 		}
-		e.Mark("fault in place")
-		injected = d.now()
-		return nil
-	})
-	if ok {
-		ok = run(PhaseObserve, func(ctx context.Context) error {
-			err := poll(ctx, d.opts.Timeout, func(ctx context.Context) error { return s.Observe(ctx, e) })
-			if err == nil {
-				e.Mark("symptom observed")
-				res.TimeToDetectMs = ms(d.now().Sub(injected))
-			}
-			return err
-		})
+		return p.apps(r, ctx)
 	}
-	if !recorded {
-		return res
+	if wait == once {
+		return try(ctx)
 	}
-	recoverStart := d.now()
-	switch {
-	case d.opts.NoRecover:
-		skip(PhaseRecover, "--no-recover: the fault stays in place")
-	case d.opts.Manual:
-		run(PhaseRecover, func(ctx context.Context) error {
-			if d.opts.Prompt != nil {
-				fmt.Fprintf(d.opts.Prompt, "\n[%s] Recover by hand, then labsbx carries on (deadline %s):\n\n    %s\n\n", s.Name(), d.opts.Timeout, s.Runbook(e))
-			}
-			return poll(ctx, d.opts.Timeout, func(ctx context.Context) error { return s.Verify(ctx, e) })
-		})
-	default:
-		run(PhaseRecover, func(ctx context.Context) error { return s.Recover(ctx, e) })
-	}
-	if res.Result == ResultPassed || res.FailedPhase == PhaseObserve {
-		if res.FailedPhase == PhaseObserve {
-			// The symptom never showed; still put things back before verifying.
-			if _, err := s.Undo(ctx, e); err != nil {
-				res.Error += "; undo: " + err.Error()
-			}
-		}
-		verified := run(PhaseVerify, func(ctx context.Context) error {
-			return poll(ctx, d.verifyTimeout(e, d.now()), func(ctx context.Context) error {
-				if err := s.Verify(ctx, e); err != nil || e.Apps == nil {
-					return err
-				}
-				// The full profile: the apps must have come back too, as the scenario says.
-				return e.appsRecovered(ctx, appsBefore, outcomeOf(s))
-			})
-		})
-		if e.Apps != nil {
-			if err := e.markAppEvents(ctx, injectStart); err != nil {
-				// The report would miss the app side: the drill did not do its job.
-				res.Result, res.FailedPhase, res.Error = ResultFailed, PhaseVerify, "reading VSO's events: "+err.Error()
-			}
-		}
-		if verified {
-			e.Mark("steady state verified")
-			res.TimeToRecoverMs = ms(d.now().Sub(recoverStart))
-			if err := d.clearFault(e.State, s); err != nil {
-				res.Result, res.Error = ResultFailed, err.Error()
-			}
-		}
-	} else {
-		skip(PhaseVerify, "recovery failed")
-	}
-	return res
+	return poll(ctx, deadline, try)
 }
 
 // verifyTimeout: with --no-recover nothing will come back, so do not wait long for it.
@@ -336,130 +305,16 @@ func (d *Drill) clearFault(st *state.State, s Scenario) error {
 	return d.cfg.Store.Save(st, d.now())
 }
 
-// poll calls fn every PollInterval until it returns nil or the timeout passes; the
-// error is then fn's last one.
+// poll calls fn every PollInterval until it returns nil, a permanent error or the
+// timeout passes; the error is then fn's last one. Each try gets a short deadline of
+// its own, so that one hung request cannot eat the whole phase.
 func poll(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	t := time.NewTicker(PollInterval)
-	defer t.Stop()
-	for {
-		// Each try gets a short deadline of its own, so that one hung request cannot eat
-		// the whole phase.
-		tctx, tcancel := context.WithTimeout(ctx, 5*time.Second)
-		err := fn(tctx)
-		tcancel()
-		if err == nil {
-			return nil
-		}
+	return wait.Poll(ctx, wait.Options{Interval: PollInterval, Timeout: timeout, TryTimeout: 5 * time.Second}, func(ctx context.Context) error {
+		err := fn(ctx)
 		var p permanent
 		if errors.As(err, &p) {
-			return p.err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("not within %s: %w", timeout, err)
-		case <-t.C:
-		}
-	}
-}
-
-// Recovered is what `labsbx drill recover` did for one fault.
-type Recovered struct {
-	Scenario string `json:"scenario"`
-	Action   string `json:"action"`
-}
-
-// Recover undoes every fault that an interrupted drill left in the state.
-func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Recovered, error) {
-	lock, err := cfg.Store.Lock(name)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
-	st, err := cfg.Store.Load(name)
-	if err != nil {
-		return nil, err
-	}
-	if len(st.Faults) == 0 {
-		return nil, nil
-	}
-	if err := st.Preflight(ctx); err != nil {
-		return nil, err
-	}
-	conn := connect.New(st, cfg.Getenv)
-	defer conn.Close()
-	rt, err := conn.Docker(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sec, err := st.PostgresSecrets()
-	if err != nil {
-		return nil, err
-	}
-	pgAdmin, err := conn.PostgresAdmin(sec)
-	if err != nil {
-		return nil, err
-	}
-	// An interrupted full restart can leave containers stopped, or still stopping when
-	// this runs, and nothing can be opened until they run again: start what is stopped
-	// until Vault answers.
-	var out []Recovered
-	var env *Env
-	if st.Profile == config.ProfileFull {
-		// The full profile's components are pods: an interrupted power cycle can leave
-		// the k3d cluster's nodes stopped. Starting a running cluster starts nothing.
-		power, err := clusterPower(cfg, st)
-		if err != nil {
-			return nil, err
-		}
-		if err := power.Start(ctx); err != nil {
-			return nil, err
-		}
-	}
-	err = poll(ctx, 2*time.Minute, func(ctx context.Context) error {
-		if st.Profile != config.ProfileFull {
-			did, err := startStopped(ctx, st, rt, pgAdmin, nil)
-			if len(did) > 0 {
-				out = append(out, Recovered{Scenario: "(components)", Action: strings.Join(did, "; ")})
-			}
-			if err != nil {
-				return err
-			}
-		}
-		var err error
-		env, err = newEnv(ctx, cfg, conn)
-		if errors.Is(err, guard.ErrRefused) {
-			return permanent{err}
+			return wait.Permanent(p.err)
 		}
 		return err
 	})
-	if err != nil {
-		return out, err
-	}
-	for len(st.Faults) > 0 {
-		f := st.Faults[0]
-		s, ok := registry[f.Scenario]
-		if !ok {
-			return out, fmt.Errorf("the state records a fault of unknown scenario %q; run `labsbx down` and `labsbx up`", f.Scenario)
-		}
-		var msg string
-		err := poll(ctx, 2*time.Minute, func(ctx context.Context) error {
-			var err error
-			msg, err = s.Undo(ctx, env)
-			if err != nil && !wait.NotAnsweringYet(err) && !vault.IsSealedErr(err) {
-				return permanent{err}
-			}
-			return err
-		})
-		if err != nil {
-			return out, fmt.Errorf("undo %s: %w", f.Scenario, err)
-		}
-		out = append(out, Recovered{Scenario: f.Scenario, Action: msg})
-		st.Faults = st.Faults[1:]
-		if err := cfg.Store.Save(st, cfg.Clock()); err != nil {
-			return out, err
-		}
-	}
-	return out, nil
 }

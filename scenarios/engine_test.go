@@ -250,3 +250,26 @@ func BenchmarkEngineOverhead(b *testing.B) {
 	}
 	b.ReportMetric(float64(time.Since(t0).Microseconds())/1000/float64(b.N)/5, "ms/phase")
 }
+
+// promptFunc stands in for the person reading the runbook step.
+type promptFunc func([]byte)
+
+func (f promptFunc) Write(b []byte) (int, error) { f(b); return len(b), nil }
+
+// With --manual the recover phase prints the runbook step and waits for the steady
+// state, never running the scenario's own recovery.
+func TestEngineManualRecoveryWaitsForVerify(t *testing.T) {
+	var prompt strings.Builder
+	f := &fakeScenario{name: "fake", recoverFn: func() error { return errors.New("the automated recovery ran") }}
+	d, e := newTestDrill(t, Options{Name: "t", Manual: true, Timeout: time.Second, Prompt: promptFunc(func(b []byte) {
+		prompt.Write(b)
+		f.broken = false // the person follows the step
+	})})
+	res := d.runScenario(context.Background(), e, f)
+	if res.Result != ResultPassed {
+		t.Fatalf("result %s at %s: %s", res.Result, res.FailedPhase, res.Error)
+	}
+	if want := "[fake] Recover by hand, then labsbx carries on (deadline 1s):\n\n    fix it\n"; !strings.Contains(prompt.String(), want) {
+		t.Errorf("prompt %q, want %q", prompt.String(), want)
+	}
+}

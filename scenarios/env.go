@@ -43,8 +43,6 @@ type Env struct {
 
 	cfg        *sandbox.Configuration
 	conn       *connect.Conn
-	values     map[string]string // what a scenario carries from one phase to the next
-	seen       map[string]time.Time
 	mu         sync.Mutex
 	milestones []Milestone
 	now        func() time.Time
@@ -69,7 +67,7 @@ func (e *Env) takeMilestones() []Milestone {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	m := e.milestones
-	e.milestones, e.seen = nil, nil // both belong to one scenario run
+	e.milestones = nil // they belong to one scenario run
 	return m
 }
 
@@ -109,7 +107,7 @@ func newEnv(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn)
 		return nil, err
 	}
 	e := &Env{State: st, Vault: sess, Docker: rt, PGAdmin: pgAdmin, now: time.Now,
-		cfg: cfg, conn: conn, values: map[string]string{}}
+		cfg: cfg, conn: conn}
 	if len(st.VMs) > 0 {
 		e.VMs = conn.VMs(cfg.Logger())
 	}
@@ -335,31 +333,3 @@ func (e *Env) peekMilestones() []Milestone {
 
 // SaveState writes the sandbox state (a VM's new port, for one).
 func (e *Env) SaveState() error { return e.cfg.Store.Save(e.State, e.cfg.Clock()) }
-
-// firstSeen records the first time something was observed (a polled state has no
-// time of its own), and returns it.
-func (e *Env) firstSeen(what string, now time.Time) time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.seen == nil {
-		e.seen = map[string]time.Time{}
-	}
-	if t, ok := e.seen[what]; ok {
-		return t
-	}
-	e.seen[what] = now
-	return now
-}
-
-// set and get carry a value from one phase of a scenario to the next.
-func (e *Env) set(k, v string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.values[k] = v
-}
-
-func (e *Env) get(k string) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.values[k]
-}

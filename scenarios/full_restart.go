@@ -7,14 +7,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vso"
 )
-
-func init() { register(fullRestart{}) }
 
 // fullRestart: every component is power-cycled. Vault comes back sealed; recovery must
 // follow production's order: Postgres up, then Vault up (sealed), then unseal, then
@@ -24,14 +24,22 @@ func init() { register(fullRestart{}) }
 // k3d stops the nodes one after another, each gracefully (Docker's stop: SIGTERM,
 // then SIGKILL after a grace period), so this is a power *cycle*, not a power cut:
 // Postgres and Vault get to shut down cleanly.
-type fullRestart struct{}
+type fullRestart struct {
+	// loginSeen is when verify first saw each new VSO client ID ("<app> <client ID>"):
+	// a polled state has no time of its own.
+	loginSeen map[string]time.Time
+}
+
+func newFullRestart() Scenario { return &fullRestart{} }
+
+var _ Reviver = (*fullRestart)(nil)
 
 // AppOutcome: on the full profile the power cycle restarts VSO too. With the chart's
 // default client cache (in memory), a restarted VSO logs in to Vault afresh and then
 // rotates every app: new lease, new Secret, rollout-restart
 // (sync_reason="VaultTokenRotated"). A full restart therefore means "rotated" there.
 // (The vault profile has no apps, and no use for the outcome.)
-func (fullRestart) AppOutcome() AppOutcome { return AppRotated }
+func (*fullRestart) AppOutcome() AppOutcome { return AppRotated }
 
 // The milestones of the recovery, in the order they must happen.
 const (
@@ -69,17 +77,17 @@ var clusterRecoveryOrder = []string{msClusterStarted, msPostgresUp, msVaultSeale
 // clusterWait bounds how long Postgres may take to answer after the cluster started.
 const clusterWait = 5 * time.Minute
 
-func (fullRestart) Name() string { return "full-restart" }
+func (*fullRestart) Name() string { return "full-restart" }
 
-func (fullRestart) Description() string {
+func (*fullRestart) Description() string {
 	return "every component is stopped and started (a power cycle): Vault comes back sealed and nothing that needs a secret works until unseal; " +
 		"with VSO (full profile), every app then gets new credentials and a rollout"
 }
-func (fullRestart) Runbook(e *Env) string { return "labsbx vault unseal --name " + e.State.Name }
+func (*fullRestart) Runbook(e *Env) string { return "labsbx vault unseal --name " + e.State.Name }
 
-func (fullRestart) Steady(ctx context.Context, e *Env) error { return e.Consumer.Works(ctx) }
+func (*fullRestart) Steady(ctx context.Context, e *Env) error { return e.Consumer.Works(ctx) }
 
-func (fullRestart) Inject(ctx context.Context, e *Env) error {
+func (*fullRestart) Inject(ctx context.Context, e *Env) error {
 	if e.Cluster != nil {
 		return powerCycleCluster(ctx, e)
 	}
@@ -93,7 +101,7 @@ func (fullRestart) Inject(ctx context.Context, e *Env) error {
 	return err
 }
 
-func (fullRestart) Observe(ctx context.Context, e *Env) error {
+func (*fullRestart) Observe(ctx context.Context, e *Env) error {
 	st, err := e.Vault.Status(ctx)
 	if err != nil {
 		return fmt.Errorf("Vault does not answer yet: %w", err)
@@ -105,7 +113,7 @@ func (fullRestart) Observe(ctx context.Context, e *Env) error {
 	return expectSealed("issuing credentials", e.Consumer.Fetch(ctx))
 }
 
-func (fullRestart) Recover(ctx context.Context, e *Env) error {
+func (*fullRestart) Recover(ctx context.Context, e *Env) error {
 	if _, err := e.Vault.Unseal(ctx); err != nil {
 		return err
 	}
@@ -113,7 +121,7 @@ func (fullRestart) Recover(ctx context.Context, e *Env) error {
 	return nil
 }
 
-func (fullRestart) Verify(ctx context.Context, e *Env) error {
+func (f *fullRestart) Verify(ctx context.Context, e *Env) error {
 	st, err := e.Vault.Status(ctx)
 	if err != nil {
 		return err
@@ -131,7 +139,7 @@ func (fullRestart) Verify(ctx context.Context, e *Env) error {
 	}
 	e.markOnce(msConsumerConn)
 	if e.Cluster != nil {
-		if err := appsBackAfterRestart(ctx, e); err != nil {
+		if err := f.appsBackAfterRestart(ctx, e); err != nil {
 			return err
 		}
 		return checkOrder(e.peekMilestones(), clusterRecoveryOrder)
@@ -166,7 +174,7 @@ func powerCycleCluster(ctx context.Context, e *Env) error {
 // (VSO's Event times have second precision: one in the second of the unseal counts
 // from the unseal). Milestones are marked only once every app is back, at the latest
 // app's times.
-func appsBackAfterRestart(ctx context.Context, e *Env) error {
+func (f *fullRestart) appsBackAfterRestart(ctx context.Context, e *Env) error {
 	if e.Apps == nil {
 		return errors.New("no view of the apps (VSO) on this sandbox")
 	}
@@ -194,7 +202,7 @@ func appsBackAfterRestart(ctx context.Context, e *Env) error {
 		// A sync needs a login; a new client ID shows one even without a sync.
 		login := sync
 		if before.VaultClientID != "" && s.VaultClientID != "" && s.VaultClientID != before.VaultClientID {
-			if seen := e.firstSeen("vso login "+app+" "+s.VaultClientID, e.now()); login.IsZero() || seen.Before(login) {
+			if seen := f.firstSeen(app+" "+s.VaultClientID, e.now()); login.IsZero() || seen.Before(login) {
 				login = seen
 			}
 		}
@@ -218,6 +226,18 @@ func appsBackAfterRestart(ctx context.Context, e *Env) error {
 	e.markOnceAt(msVSOSynced, synced)
 	e.markOnceAt(msAppsReady, later(ready, started))
 	return nil
+}
+
+// firstSeen records when a new VSO client ID was first seen, and returns it.
+func (f *fullRestart) firstSeen(appClient string, now time.Time) time.Time {
+	if t, ok := f.loginSeen[appClient]; ok {
+		return t
+	}
+	if f.loginSeen == nil {
+		f.loginSeen = map[string]time.Time{}
+	}
+	f.loginSeen[appClient] = now
+	return now
 }
 
 func later(a, b time.Time) time.Time {
@@ -249,7 +269,7 @@ func checkOrder(got []Milestone, want []string) error {
 	return nil
 }
 
-func (fullRestart) Undo(ctx context.Context, e *Env) (string, error) {
+func (*fullRestart) Undo(ctx context.Context, e *Env) (string, error) {
 	if e.Cluster != nil {
 		// Starting a running cluster starts nothing: safe whatever the fault left.
 		if err := e.Cluster.Start(ctx); err != nil {
@@ -270,6 +290,37 @@ func (fullRestart) Undo(ctx context.Context, e *Env) (string, error) {
 		return "", err
 	}
 	return strings.Join(append(did, msg), "; "), nil
+}
+
+// Revive: an interrupted full restart can leave the components stopped, or still
+// stopping when `drill recover` runs. On the full profile they are pods: the k3d
+// cluster's nodes are started at once (starting a running cluster starts nothing). On
+// the vault profile they are containers: whichever is stopped is started, Postgres
+// first, before each try to open Vault.
+func (*fullRestart) Revive(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn) (func(context.Context) ([]string, error), error) {
+	st := conn.State()
+	rt, err := conn.Docker(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := st.PostgresSecrets()
+	if err != nil {
+		return nil, err
+	}
+	pgAdmin, err := conn.PostgresAdmin(sec)
+	if err != nil {
+		return nil, err
+	}
+	if st.Profile == config.ProfileFull {
+		power, err := clusterPower(cfg, st)
+		if err != nil {
+			return nil, err
+		}
+		return nil, power.Start(ctx)
+	}
+	return func(ctx context.Context) ([]string, error) {
+		return startStopped(ctx, st, rt, pgAdmin, nil)
+	}, nil
 }
 
 // startStopped starts whichever of Postgres and Vault is stopped, Postgres first and

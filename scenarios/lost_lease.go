@@ -11,8 +11,6 @@ import (
 	"github.com/arcodange/labsbx/sandbox/vso"
 )
 
-func init() { register(lostLease{}) }
-
 // lostLease: the app's database lease is revoked. Its Postgres user is dropped, and the
 // app must get new credentials, as VSO does.
 //
@@ -23,6 +21,8 @@ func init() { register(lostLease{}) }
 // then RolloutRestartTriggered. Verify waits for that window (Drill.verifyTimeout), and
 // the report marks when the window opens.
 type lostLease struct{}
+
+func newLostLease() Scenario { return lostLease{} }
 
 func (lostLease) Name() string { return "lost-lease" }
 

@@ -6,11 +6,11 @@ import (
 	"fmt"
 )
 
-func init() { register(seal{}) }
-
 // seal: Vault is sealed. Nothing that needs a secret works until a person unseals it
 // with the sandbox's key.
 type seal struct{}
+
+func newSeal() Scenario { return seal{} }
 
 func (seal) Name() string { return "seal" }
 func (seal) Description() string {

@@ -14,8 +14,6 @@ import (
 	"github.com/arcodange/labsbx/sandbox/state"
 )
 
-func init() { register(vmNodeLoss{}) }
-
 // vmNodeLoss: a VM loses power, as a Raspberry Pi does when its supply is pulled. Its
 // QEMU is killed with SIGKILL: the guest flushes nothing. SSH is refused until the VM
 // is started again on its own disk; it must then boot to SSH-ready with what it had
@@ -25,7 +23,18 @@ func init() { register(vmNodeLoss{}) }
 // its data: a power cut may lose what was never flushed, and that is not what the
 // drill checks. The cut itself has no guest `sync` before it (TOOLCHAIN.md measured
 // that SIGKILL after a sync is safe; here the sync belongs to the write, not to the cut).
-type vmNodeLoss struct{}
+type vmNodeLoss struct {
+	// nonce is what steady wrote to the marker file; verify reads it back.
+	nonce string
+	// bootID is the VM's boot ID before the cut; verify wants a new one.
+	bootID string
+	// undoStarted: an Undo try started the VM and ran out while it booted; the next
+	// try, which finds it running, still says it was started.
+	undoStarted bool
+}
+
+// newVMNodeLoss: the catalogue runs it with --all only on a sandbox with VMs.
+func newVMNodeLoss() Scenario { return &vmNodeLoss{} }
 
 // The drill's marker, in the login user's home.
 const vmMarker = ".labsbx-drill-marker"
@@ -38,16 +47,13 @@ const (
 	msVMReady    = "VM SSH-ready"
 )
 
-func (vmNodeLoss) Name() string { return "vm-node-loss" }
-func (vmNodeLoss) Description() string {
+func (*vmNodeLoss) Name() string { return "vm-node-loss" }
+func (*vmNodeLoss) Description() string {
 	return "a VM loses power: SSH is refused until it is started again, and it must come back with its disk intact"
 }
-func (vmNodeLoss) Runbook(e *Env) string {
+func (*vmNodeLoss) Runbook(e *Env) string {
 	return fmt.Sprintf("labsbx vm start %s --name %s", targetVM(e.State), e.State.Name)
 }
-
-// Applies: only a sandbox with VMs (`labsbx up --vms N`).
-func (vmNodeLoss) Applies(st *state.State) bool { return len(st.VMs) > 0 }
 
 // targetVM is the VM that loses power: the first one.
 func targetVM(st *state.State) string {
@@ -57,7 +63,7 @@ func targetVM(st *state.State) string {
 	return st.VMs[0].Name
 }
 
-func (vmNodeLoss) vm(e *Env) (*state.VMState, error) {
+func (*vmNodeLoss) vm(e *Env) (*state.VMState, error) {
 	if e.VMs == nil || len(e.State.VMs) == 0 {
 		return nil, permanent{fmt.Errorf("sandbox %q has no VMs: create one with `labsbx up --vms 1 --name %s`", e.State.Name, e.State.Name)}
 	}
@@ -67,7 +73,7 @@ func (vmNodeLoss) vm(e *Env) (*state.VMState, error) {
 // bootID is the kernel's random per-boot ID: it changes when the VM really rebooted.
 const bootIDCmd = "cat /proc/sys/kernel/random/boot_id"
 
-func (s vmNodeLoss) Steady(ctx context.Context, e *Env) error {
+func (s *vmNodeLoss) Steady(ctx context.Context, e *Env) error {
 	v, err := s.vm(e)
 	if err != nil {
 		return err
@@ -82,12 +88,11 @@ func (s vmNodeLoss) Steady(ctx context.Context, e *Env) error {
 	if err != nil {
 		return fmt.Errorf("VM %s does not answer over SSH: %w", v.Name, err)
 	}
-	e.set("nonce", n)
-	e.set("bootID", strings.TrimSpace(string(out)))
+	s.nonce, s.bootID = n, strings.TrimSpace(string(out))
 	return nil
 }
 
-func (s vmNodeLoss) Inject(ctx context.Context, e *Env) error {
+func (s *vmNodeLoss) Inject(ctx context.Context, e *Env) error {
 	v, err := s.vm(e)
 	if err != nil {
 		return err
@@ -100,7 +105,7 @@ func (s vmNodeLoss) Inject(ctx context.Context, e *Env) error {
 }
 
 // Observe: nothing listens on the VM's port any more, so a connection is refused.
-func (s vmNodeLoss) Observe(ctx context.Context, e *Env) error {
+func (s *vmNodeLoss) Observe(ctx context.Context, e *Env) error {
 	v, err := s.vm(e)
 	if err != nil {
 		return err
@@ -118,7 +123,7 @@ func (s vmNodeLoss) Observe(ctx context.Context, e *Env) error {
 	return nil
 }
 
-func (s vmNodeLoss) Recover(ctx context.Context, e *Env) error {
+func (s *vmNodeLoss) Recover(ctx context.Context, e *Env) error {
 	v, err := s.vm(e)
 	if err != nil {
 		return err
@@ -130,7 +135,7 @@ func (s vmNodeLoss) Recover(ctx context.Context, e *Env) error {
 }
 
 // start starts the VM on its overlay, records a moved port and waits until it is ready.
-func (vmNodeLoss) start(ctx context.Context, e *Env, v *state.VMState) error {
+func (*vmNodeLoss) start(ctx context.Context, e *Env, v *state.VMState) error {
 	port := v.SSHPort
 	if _, err := e.VMs.Start(ctx, v); err != nil {
 		return err
@@ -156,7 +161,7 @@ func (vmNodeLoss) start(ctx context.Context, e *Env, v *state.VMState) error {
 // Verify: the VM answers, it booted again (a new boot ID), its root file system is
 // mounted read-write (no errors made ext4 remount it read-only), and the marker
 // written before the cut reads back.
-func (s vmNodeLoss) Verify(ctx context.Context, e *Env) error {
+func (s *vmNodeLoss) Verify(ctx context.Context, e *Env) error {
 	v, err := s.vm(e)
 	if err != nil {
 		return err
@@ -171,10 +176,10 @@ func (s vmNodeLoss) Verify(ctx context.Context, e *Env) error {
 	}
 	marker, bootID, opts := strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1]), strings.TrimSpace(lines[2])
 	e.markOnce(msVMReady) // when a person started it (--manual)
-	if want := e.get("nonce"); want != "" && marker != want {
-		return permanent{fmt.Errorf("VM %s: the file written before the power cut reads %q, want %q: the disk lost it", v.Name, marker, want)}
+	if s.nonce != "" && marker != s.nonce {
+		return permanent{fmt.Errorf("VM %s: the file written before the power cut reads %q, want %q: the disk lost it", v.Name, marker, s.nonce)}
 	}
-	if before := e.get("bootID"); before != "" && bootID == before {
+	if s.bootID != "" && bootID == s.bootID {
 		return fmt.Errorf("VM %s has not rebooted yet (boot ID %s)", v.Name, bootID)
 	}
 	if !strings.HasPrefix(opts, "rw") {
@@ -186,7 +191,7 @@ func (s vmNodeLoss) Verify(ctx context.Context, e *Env) error {
 // Undo starts the VM if it is down and waits for it. `drill recover` gives each try a
 // few seconds: a try that runs out while the VM boots fails as a timeout, which it
 // retries, and the next one finds the VM running and waits on.
-func (s vmNodeLoss) Undo(ctx context.Context, e *Env) (string, error) {
+func (s *vmNodeLoss) Undo(ctx context.Context, e *Env) (string, error) {
 	v, err := s.vm(e)
 	if err != nil {
 		return "", err
@@ -197,7 +202,7 @@ func (s vmNodeLoss) Undo(ctx context.Context, e *Env) (string, error) {
 	}
 	if !running {
 		if err := s.start(ctx, e, v); err != nil {
-			e.set("undoStarted", "yes")
+			s.undoStarted = true
 			return "", err
 		}
 		return fmt.Sprintf("started VM %s again on its disk", v.Name), nil
@@ -205,7 +210,7 @@ func (s vmNodeLoss) Undo(ctx context.Context, e *Env) (string, error) {
 	if _, err := e.VMs.WaitReady(ctx, v); err != nil {
 		return "", err
 	}
-	if e.get("undoStarted") != "" {
+	if s.undoStarted {
 		return fmt.Sprintf("started VM %s again on its disk", v.Name), nil
 	}
 	return fmt.Sprintf("VM %s is already running", v.Name), nil

@@ -38,12 +38,13 @@ func TestVMNodeLossApplies(t *testing.T) {
 
 // A sandbox without VMs fails the steady state, saying how to get one.
 func TestVMNodeLossWithoutVMs(t *testing.T) {
-	e := &Env{State: &state.State{Name: "demo"}, values: map[string]string{}}
-	err := vmNodeLoss{}.Steady(context.Background(), e)
+	e := &Env{State: &state.State{Name: "demo"}}
+	s := newVMNodeLoss()
+	err := s.Steady(context.Background(), e)
 	if err == nil || !strings.Contains(err.Error(), "has no VMs") || !strings.Contains(err.Error(), "up --vms 1") {
 		t.Errorf("steady state without VMs: %v", err)
 	}
-	if got := (vmNodeLoss{}).Runbook(e); got != "labsbx vm start vm-0 --name demo" {
+	if got := s.Runbook(e); got != "labsbx vm start vm-0 --name demo" {
 		t.Errorf("runbook: %q", got)
 	}
 }

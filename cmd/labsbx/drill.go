@@ -42,7 +42,12 @@ func newDrillListCmd(g *globals) *cobra.Command {
 				for _, r := range rows {
 					fmt.Fprintf(tw, "%s\t%s\n", r.Name, r.Description)
 				}
-				fmt.Fprintln(tw, "\n'broken-rotation' runs both broken-rotation/* variants.")
+				if groups := scenarios.Groups(); len(groups) > 0 {
+					fmt.Fprintln(tw)
+					for _, gr := range groups {
+						fmt.Fprintln(tw, gr)
+					}
+				}
 				return tw.Flush()
 			})
 		},
@@ -72,7 +77,10 @@ refused.`,
   labsbx drill run --all --report-dir reports/
   labsbx drill run full-restart --manual`,
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-			names := []string{"broken-rotation"}
+			var names []string
+			for _, gr := range scenarios.Groups() {
+				names = append(names, gr.Name)
+			}
 			for _, s := range scenarios.All() {
 				names = append(names, s.Name())
 			}
