@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/internal/fsutil"
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // APIVersion and Kind identify the only config version labsbx reads today.
@@ -244,13 +245,9 @@ var reservedSlugs = map[string]string{
 // imageRE is a loose check for a Docker image reference; the engine has the last word.
 var imageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:@-]*$`)
 
-// NameRE is the shape of a sandbox name: it becomes part of container, network and
-// k3d cluster names ("labsbx-<name>").
-var NameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
-
 // ValidateName checks a sandbox name given with --name.
 func ValidateName(name string) error {
-	if !NameRE.MatchString(name) {
+	if err := guard.ValidName(name); err != nil {
 		return fmt.Errorf("invalid sandbox name %q: use 1-32 lower-case letters, digits and '-', starting and ending with a letter or digit", name)
 	}
 	return nil

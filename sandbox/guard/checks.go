@@ -1,6 +1,7 @@
 package guard
 
-// Every check the guard runs, in order. A target is refused at the first
+// Every check the guard runs, in order. Names (of a sandbox, of a VM) follow one rule,
+// ValidName. A target is refused at the first
 // failed check, and nothing is dialled before every offline check has passed.
 
 // kubeChecks decide offline whether a kube context is the sandbox's cluster.
@@ -25,6 +26,9 @@ var kubeOnlineChecks = []step[*kubeOnline]{
 	{"marker", (*kubeOnline).marker}, // ConfigMap kube-system/labsbx-sandbox carries the sandbox UUID (unless up has not written it yet)
 }
 
+// Kube.RequireVerified: the app-side observer (VSO, the demo apps) reads nothing before
+// the marker is verified.
+
 // vaultChecks decide offline whether a Vault address is the sandbox's Vault.
 var vaultChecks = []step[*vaultRun]{
 	{"vault-record", (*vaultRun).record},     // the sandbox recorded a Vault address (and, unless initialising, its cluster_id)
@@ -36,6 +40,10 @@ var vaultChecks = []step[*vaultRun]{
 // ApproveVaultAdopt (an up interrupted between init and recording the cluster_id) runs
 // vaultChecks in init mode, then proves ownership online: the key saved at init unseals
 // the Vault, or, when it is unsealed already, the saved root token is a root token there.
+
+// PreflightVault runs vaultChecks offline on what a state recorded before any
+// operation; before init, the recorded address must be exactly the one up writes,
+// http://127.0.0.1:<port>.
 
 // vaultOnlineChecks run only after vaultChecks passed, against the recorded address.
 var vaultOnlineChecks = []step[*vaultRun]{

@@ -277,6 +277,15 @@ func (s *kubeState) classify(err error) error {
 // Verified reports whether the marker UUID has been verified on this cluster.
 func (k *Kube) Verified() bool { return k != nil && k.st != nil && k.st.verified.Load() }
 
+// RequireVerified refuses a connection whose marker is not verified yet: nothing of the
+// cluster's is read before it (the app-side observer asks this first).
+func (k *Kube) RequireVerified() error {
+	if !k.Verified() {
+		return refusef("the cluster's marker is not verified yet; no app-side reads before it")
+	}
+	return nil
+}
+
 // Clientset returns the client once the marker is verified.
 func (k *Kube) Clientset() (*kubernetes.Clientset, error) {
 	if k == nil || k.st == nil {

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"encoding/hex"
+	"fmt"
 	"strings"
 )
 
@@ -42,11 +43,19 @@ type VaultRecord struct {
 // ContextName is the kube context name a sandbox called name must have.
 func ContextName(name string) string { return ContextPrefix + name }
 
-// validName reports whether name is a sandbox name the guard accepts: a
-// lowercase DNS label (ASCII letters, digits and '-', at most 63 bytes). This
+// ValidName is the one rule for a sandbox (or VM) name: a lower-case DNS label of 1 to
+// 32 ASCII letters, digits and '-', starting and ending with a letter or digit. It
+// becomes part of container, network and k3d cluster names ("labsbx-<name>"), and
 // keeps look-alike characters out of every name the guard compares.
+func ValidName(name string) error {
+	if !validName(name) {
+		return fmt.Errorf("invalid name %q: use 1-32 lower-case letters, digits and '-', starting and ending with a letter or digit", name)
+	}
+	return nil
+}
+
 func validName(name string) bool {
-	if name == "" || len(name) > 63 || name[0] == '-' || name[len(name)-1] == '-' {
+	if name == "" || len(name) > 32 || name[0] == '-' || name[len(name)-1] == '-' {
 		return false
 	}
 	for i := 0; i < len(name); i++ {

@@ -527,3 +527,23 @@ func (s *vaultState) call(ctx context.Context, hc *http.Client, method, path, to
 	}
 	return resp.StatusCode, nil
 }
+
+// PreflightVault is the offline Vault decision on what a sandbox recorded, run before
+// an operation changes anything: a tampered or foreign address is refused without a
+// connection. Before init, the address must be exactly the one up writes
+// (http://127.0.0.1:<port>); after, it passes vaultChecks.
+func PreflightVault(rec Record) error {
+	if rec.Vault == nil || rec.Vault.Addr == "" {
+		return nil
+	}
+	if rec.Vault.ClusterID == "" {
+		e, err := parseEndpoint(rec.Vault.Addr, "http")
+		if err != nil || rec.Vault.Addr != fmt.Sprintf("http://127.0.0.1:%d", e.port) {
+			return refusef("vault address %q in the state of sandbox %q is not one labsbx records", rec.Vault.Addr, rec.Name)
+		}
+		return nil
+	}
+	r := &vaultRun{rec: rec, addr: rec.Vault.Addr, mode: vaultRecorded, check: true}
+	rep := Report{Approved: true, Checks: []CheckResult{}}
+	return runSteps(&rep, fmt.Sprintf("vault %q", rec.Vault.Addr), vaultChecks, r)
+}

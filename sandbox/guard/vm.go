@@ -53,8 +53,6 @@ type vmRun struct {
 	info    procInfo
 }
 
-var vmNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
-
 // ApproveVMProcess approves signalling the QEMU process whose PID is in pidFile as
 // VM vm of the sandbox rec. It returns an error wrapping ErrVMNotRunning when the VM
 // has no live process, and a refusal when the PID file is not in the sandbox's state
@@ -82,7 +80,7 @@ func (r *vmRun) record() (string, error) {
 	if !validName(r.rec.Name) || r.rec.UUID == "" || !isASCIIPrintable(r.rec.UUID) {
 		return "", refusef("sandbox %q has no valid name and UUID recorded", r.rec.Name)
 	}
-	if !vmNameRE.MatchString(r.vm) {
+	if !validName(r.vm) {
 		return "", refusef("%q is not a VM name labsbx gives", r.vm)
 	}
 	if sd := r.rec.StateDir; sd == "" || !filepath.IsAbs(sd) || hasDotDot(sd) {

@@ -120,24 +120,9 @@ func (s *State) VaultPort() (int, error) {
 	return strconv.Atoi(port)
 }
 
-// Preflight runs the guard's offline checks on everything the state recorded, before
-// an operation changes anything: a tampered or foreign address is refused without a
-// connection.
-func (s *State) Preflight(ctx context.Context) error {
-	if s.Vault == nil || s.Vault.Addr == "" {
-		return nil
-	}
-	if s.Vault.ClusterID == "" {
-		// Before init the address is still the one up wrote: http://127.0.0.1:<port>.
-		port, err := s.VaultPort()
-		if err != nil || s.Vault.Addr != fmt.Sprintf("http://127.0.0.1:%d", port) {
-			return &guard.Refusal{Reason: fmt.Sprintf("vault address %q in the state of sandbox %q is not one labsbx records", s.Vault.Addr, s.Name)}
-		}
-		return nil
-	}
-	rep := guard.Check(ctx, s.GuardRecord(), guard.Target{VaultAddr: s.Vault.Addr}, guard.CheckOptions{Offline: true})
-	return rep.Err()
-}
+// Preflight asks the guard, offline, about everything the state recorded, before an
+// operation changes anything (guard.PreflightVault).
+func (s *State) Preflight(context.Context) error { return guard.PreflightVault(s.GuardRecord()) }
 
 // PostgresAdminEndpoint is the superuser endpoint of the sandbox's Postgres, from the host.
 func (s *State) PostgresAdminEndpoint(sec *PostgresSecrets) postgres.Endpoint {

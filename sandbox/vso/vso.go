@@ -192,8 +192,8 @@ type Observer struct {
 // New builds an observer from a connection whose marker the guard verified; a
 // pending connection is refused.
 func New(k *guard.Kube) (*Observer, error) {
-	if !k.Verified() {
-		return nil, &guard.Refusal{Reason: "the cluster's marker is not verified yet; no app-side reads before it"}
+	if err := k.RequireVerified(); err != nil {
+		return nil, err
 	}
 	cs, err := k.Clientset()
 	if err != nil {
