@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"path/filepath"
 	"runtime"
 	"strings"
 )
@@ -53,26 +52,4 @@ func keepEnv(k string) bool {
 		}
 	}
 	return false
-}
-
-// DefaultKubeconfigPaths is kubectl's kubeconfig search path for the given
-// environment: $KUBECONFIG's entries, else ~/.kube/config. It exists only so
-// that `labsbx guard check` can judge what kubectl would use; sandbox
-// operations never take their kubeconfig from the environment.
-func DefaultKubeconfigPaths(getenv func(string) string, home string) []string {
-	if kc := getenv("KUBECONFIG"); kc != "" {
-		var paths []string
-		seen := map[string]bool{}
-		for _, p := range filepath.SplitList(kc) {
-			if p != "" && !seen[p] {
-				seen[p] = true
-				paths = append(paths, p)
-			}
-		}
-		return paths
-	}
-	if home == "" {
-		return nil
-	}
-	return []string{filepath.Join(home, ".kube", "config")}
 }

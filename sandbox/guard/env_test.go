@@ -26,15 +26,3 @@ func TestScrubbedEnv(t *testing.T) {
 		t.Errorf("ScrubbedEnv =\n%q\nwant\n%q", got, want)
 	}
 }
-
-func TestDefaultKubeconfigPaths(t *testing.T) {
-	env := map[string]string{"KUBECONFIG": "/a:/b::/a"}
-	got := DefaultKubeconfigPaths(func(k string) string { return env[k] }, "/home/me")
-	if !slices.Equal(got, []string{"/a", "/b"}) {
-		t.Errorf("got %q", got)
-	}
-	got = DefaultKubeconfigPaths(func(string) string { return "" }, "/home/me")
-	if !slices.Equal(got, []string{"/home/me/.kube/config"}) {
-		t.Errorf("got %q", got)
-	}
-}

@@ -187,7 +187,7 @@ func FuzzGuardKeyPath(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !filepath.IsAbs(path) || hasDotDot(path) || strings.EqualFold(filepath.Base(path), KeyFileName) {
+		if !filepath.IsAbs(path) || hasDotDot(path) || strings.EqualFold(filepath.Base(path), keyFileName) {
 			t.Fatalf("approved %q", path)
 		}
 		if !within(kr.resolved, e.state) || withinFold(kr.resolved, arc) || withinFold(path, arc) {

@@ -12,9 +12,9 @@ import (
 	"github.com/arcodange/labsbx/internal/fsutil"
 )
 
-// KeyFileName is a name no sandbox key file may have: production's unseal
+// keyFileName is a name no sandbox key file may have: production's unseal
 // keys live in ~/.arcodange/cluster-keys.json.
-const KeyFileName = "cluster-keys.json"
+const keyFileName = "cluster-keys.json"
 
 // maxKeyFileSize bounds a key file read.
 const maxKeyFileSize = 1 << 20
@@ -119,8 +119,8 @@ func (r *keyRun) noDotDot() (string, error) {
 }
 
 func (r *keyRun) name() (string, error) {
-	if strings.EqualFold(filepath.Base(r.clean), KeyFileName) {
-		return "", refusef("key path %q is named %s, the name of production's unseal keys", r.path, KeyFileName)
+	if strings.EqualFold(filepath.Base(r.clean), keyFileName) {
+		return "", refusef("key path %q is named %s, the name of production's unseal keys", r.path, keyFileName)
 	}
 	return "", nil
 }
@@ -137,8 +137,8 @@ func (r *keyRun) notArcodange() (string, error) {
 	if d := r.underArcodange(res); d != "" {
 		return "", refusef("key path %q resolves to %q, under %s, where production keys live", r.path, res, d)
 	}
-	if strings.EqualFold(filepath.Base(res), KeyFileName) {
-		return "", refusef("key path %q resolves to a file named %s", r.path, KeyFileName)
+	if strings.EqualFold(filepath.Base(res), keyFileName) {
+		return "", refusef("key path %q resolves to a file named %s", r.path, keyFileName)
 	}
 	return "", nil
 }

@@ -78,8 +78,8 @@ func (r *kubeRun) contextName() (string, error) {
 		if !isASCIIPrintable(r.context) {
 			return "", refusef("context %+q is not %q (it contains non-ASCII or control characters)", r.context, r.rec.Kube.Context)
 		}
-		if !strings.HasPrefix(r.context, ContextPrefix) {
-			return "", refusef("context %q is not a labsbx sandbox context (%s<name>)", r.context, ContextPrefix)
+		if !strings.HasPrefix(r.context, contextPrefix) {
+			return "", refusef("context %q is not a labsbx sandbox context (%s<name>)", r.context, contextPrefix)
 		}
 		return "", refusef("context %q is not the context of sandbox %q (%s)", r.context, r.rec.Name, r.rec.Kube.Context)
 	}

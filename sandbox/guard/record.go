@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// ContextPrefix is the only kube context prefix labsbx creates: k3d-labsbx-<name>.
-const ContextPrefix = "k3d-labsbx-"
+// contextPrefix is the only kube context prefix labsbx creates: k3d-labsbx-<name>.
+const contextPrefix = "k3d-labsbx-"
 
 // Record is what the sandbox state recorded when labsbx created the sandbox.
 // The sandbox package builds it from its state file; the guard trusts nothing
@@ -41,7 +41,7 @@ type VaultRecord struct {
 }
 
 // ContextName is the kube context name a sandbox called name must have.
-func ContextName(name string) string { return ContextPrefix + name }
+func ContextName(name string) string { return contextPrefix + name }
 
 // ValidName is the one rule for a sandbox (or VM) name: a lower-case DNS label of 1 to
 // 32 ASCII letters, digits and '-', starting and ending with a letter or digit. It

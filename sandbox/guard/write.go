@@ -135,8 +135,8 @@ func (r *writeRun) absolute() (string, error) {
 
 // name refuses the name of production's key file, as given.
 func (r *writeRun) name() (string, error) {
-	if strings.EqualFold(filepath.Base(r.st.path), KeyFileName) {
-		return "", refusef("%q is named %s, the name of production's unseal keys", r.st.path, KeyFileName)
+	if strings.EqualFold(filepath.Base(r.st.path), keyFileName) {
+		return "", refusef("%q is named %s, the name of production's unseal keys", r.st.path, keyFileName)
 	}
 	return "", nil
 }
@@ -149,8 +149,8 @@ func (r *writeRun) resolve() (string, error) {
 		return "", refusef("%q: %w", r.st.path, err)
 	}
 	r.resolved = res
-	if strings.EqualFold(filepath.Base(res), KeyFileName) {
-		return "", refusef("%q resolves to %q, a file named %s", r.st.path, res, KeyFileName)
+	if strings.EqualFold(filepath.Base(res), keyFileName) {
+		return "", refusef("%q resolves to %q, a file named %s", r.st.path, res, keyFileName)
 	}
 	if r.st.within != "" && !within(res, r.st.within) {
 		return "", refusef("%q resolves to %q, outside the directory %s", r.st.path, res, r.st.within)
@@ -507,26 +507,6 @@ func (a DirApproval) Path() string {
 		return ""
 	}
 	return a.st.path
-}
-
-// Entries lists the directory's names, or nil when it does not exist yet.
-func (a DirApproval) Entries() ([]string, error) {
-	r, err := a.st.recheck("DirApproval")
-	if err != nil {
-		return nil, err
-	}
-	if r.info == nil {
-		return nil, nil
-	}
-	es, err := os.ReadDir(r.resolved)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(es))
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names, nil
 }
 
 // MkdirAll creates the directory, and sub-directories rel (local paths) in it, with
