@@ -28,7 +28,8 @@ type globals struct {
 	// commands are built, so that flags bind onto their fields; configuration()
 	// fills it once the global flags are parsed, as helm does with its
 	// action.Configuration.
-	conf *sandbox.Configuration
+	conf       *sandbox.Configuration
+	statusLine *cli.Status
 }
 
 func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
@@ -104,8 +105,13 @@ func (g *globals) partial(v any) {
 	}
 }
 
-// status is the step printer on stderr.
-func (g *globals) status() *cli.Status { return cli.NewStatus(g.stderr, g.quiet) }
+// status is the step printer on stderr: one per run, which the logger writes through.
+func (g *globals) status() *cli.Status {
+	if g.statusLine == nil {
+		g.statusLine = cli.NewStatus(g.stderr, g.quiet)
+	}
+	return g.statusLine
+}
 
 // logger writes to stderr: warnings by default, info with -v, debug with -vv.
 func (g *globals) logger() *slog.Logger {
@@ -118,7 +124,7 @@ func (g *globals) logger() *slog.Logger {
 	case g.verbose > 1:
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewTextHandler(g.status(), &slog.HandlerOptions{Level: level}))
 }
 
 // store opens the state root.

@@ -107,7 +107,20 @@ func (s *Status) Infof(format string, args ...any) {
 	if s.quiet {
 		return
 	}
+	_, _ = fmt.Fprintf(s, format+"\n", args...)
+}
+
+// Write writes whole lines (log records, Infof) through the status line, as kind's
+// logger does: on a terminal the spinner's line is cleared first, and the spinner draws
+// itself again on its next tick, so that a log line never tears it. A logger of the
+// commands writes here, whatever -q says (its level decides).
+func (s *Status) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fmt.Fprintf(s.w, format+"\n", args...)
+	if s.spinner && s.current != "" {
+		if _, err := fmt.Fprint(s.w, "\r\x1b[K"); err != nil {
+			return 0, err
+		}
+	}
+	return s.w.Write(p)
 }

@@ -37,3 +37,19 @@ func TestParseOutput(t *testing.T) {
 		t.Error("yaml accepted")
 	}
 }
+
+// TestStatusWriteThroughSpinner: a log line written while a step runs on a terminal
+// clears the spinner's line first, and the step's end line still follows.
+func TestStatusWriteThroughSpinner(t *testing.T) {
+	var b bytes.Buffer
+	s := &Status{w: &b, spinner: true}
+	s.current = "Starting Vault" // as Start leaves it, without the ticker
+	_, _ = s.Write([]byte("level=INFO msg=image\n"))
+	s.Infof("Image %s: %s", "vault", "present")
+	s.current = ""
+	_, _ = s.Write([]byte("after\n"))
+	want := "\r\x1b[Klevel=INFO msg=image\n\r\x1b[KImage vault: present\nafter\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}

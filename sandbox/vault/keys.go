@@ -33,7 +33,7 @@ var ErrNoKeys = errors.New("no unseal key in the sandbox state")
 func LoadKeys(kp guard.KeyPath) (*Keys, error) {
 	b, err := kp.ReadFile()
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w (%s); run `labsbx vault init`", ErrNoKeys, kp.Path())
+		return nil, fmt.Errorf("%w (%s)", ErrNoKeys, kp.Path())
 	}
 	if err != nil {
 		return nil, err
