@@ -86,6 +86,10 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 			return nil, err
 		}
 	}
+	// What up needs of this machine, checked before anything is written, with fixes.
+	if _, err := NewDoctor(u.cfg, u.UpOptions).preflight(ctx); err != nil {
+		return nil, err
+	}
 	// The guard approves the Docker engine before anything is written.
 	if _, err := guard.ApproveDocker(u.cfg.Getenv); err != nil {
 		return nil, err

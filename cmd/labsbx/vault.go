@@ -11,12 +11,20 @@ import (
 )
 
 func newVaultCmd(g *globals) *cobra.Command {
+	cli := sandbox.NewVaultCLI(g.conf)
 	cmd := &cobra.Command{
-		Use:   "vault",
-		Short: "Operate the sandbox's Vault: status, seal, unseal, init, bootstrap",
+		Use:   "vault [status|seal|unseal|init|bootstrap] | vault -- <vault CLI args>",
+		Short: "Operate the sandbox's Vault, or run the Vault CLI against it (vault -- <args>)",
 		Long: `Operate the sandbox's own Vault. Its address, cluster_id and unseal key come from
-the sandbox state, never from VAULT_ADDR or VAULT_TOKEN.`,
-		Args: noArgs,
+the sandbox state, never from VAULT_ADDR or VAULT_TOKEN.
+
+With -- and arguments, labsbx runs the Vault CLI inside the sandbox's Vault container,
+with the sandbox's address and root token: no local vault binary is needed. Its output
+and exit status pass through. A local vault works too: eval "$(labsbx env)".`,
+		Example: `  labsbx vault status
+  labsbx vault -- kv get kvv2/webapp/config
+  labsbx vault -- read postgres/creds/webapp`,
+		RunE: vaultCLIRun(g, cli),
 	}
 	unseal := vaultOpCmd(g, sandbox.VaultUnseal, "Unseal the sandbox's Vault with the sandbox's own key")
 	unseal.Long = `Unseal the sandbox's Vault with the key kept in the sandbox state. This is the step

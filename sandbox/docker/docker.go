@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -48,6 +49,9 @@ type Engine interface {
 	ContainerStop(ctx context.Context, containerID string, options container.StopOptions) error
 	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
 	CopyToContainer(ctx context.Context, containerID, dstPath string, content io.Reader, options container.CopyToContainerOptions) error
+	ContainerExecCreate(ctx context.Context, container string, options container.ExecOptions) (container.ExecCreateResponse, error)
+	ContainerExecAttach(ctx context.Context, execID string, options container.ExecAttachOptions) (types.HijackedResponse, error)
+	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspect, error)
 	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImagePull(ctx context.Context, refStr string, options image.PullOptions) (io.ReadCloser, error)
 	ImageSave(ctx context.Context, imageIDs []string, saveOpts ...client.ImageSaveOption) (io.ReadCloser, error)
@@ -101,6 +105,33 @@ func (r *Runtime) EngineID(ctx context.Context) (string, error) {
 		return "", errors.New("the Docker engine reports no ID")
 	}
 	return info.ID, nil
+}
+
+// EngineSummary is what `labsbx doctor` shows of the engine.
+type EngineSummary struct {
+	ID, Version, APIVersion string
+	// Driver is the storage driver; DriverType, when the engine says, is containerd's
+	// snapshotter type on the containerd image store.
+	Driver, DriverType string
+	RootDir            string
+}
+
+// Summary asks the engine who and what it is.
+func (r *Runtime) Summary(ctx context.Context) (EngineSummary, error) {
+	info, err := r.eng.Info(ctx)
+	if err != nil {
+		return EngineSummary{}, fmt.Errorf("ask the Docker engine about itself: %w", err)
+	}
+	s := EngineSummary{ID: info.ID, Version: info.ServerVersion, Driver: info.Driver, RootDir: info.DockerRootDir}
+	for _, kv := range info.DriverStatus {
+		if kv[0] == "driver-type" {
+			s.DriverType = kv[1]
+		}
+	}
+	if p, err := r.eng.Ping(ctx); err == nil {
+		s.APIVersion = p.APIVersion
+	}
+	return s, nil
 }
 
 // NetworkName is the sandbox's network: labsbx-<name>.
@@ -374,6 +405,57 @@ func (r *Runtime) Inspect(ctx context.Context, component string) (info Container
 		info.StartedAt, _ = time.Parse(time.RFC3339Nano, c.State.StartedAt)
 	}
 	return info, true, nil
+}
+
+// ExecIO is where an exec's streams go. With TTY, the container's output is one
+// stream (Stdout) and the terminal's input is passed through as typed.
+type ExecIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	TTY            bool
+}
+
+// Exec runs cmd in a component's container (ours: the guard's ownership rule) with the
+// extra environment env, and returns its exit status. The caller proves the container
+// is the sandbox's receiver first when env carries a secret.
+func (r *Runtime) Exec(ctx context.Context, component string, cmd, env []string, sio ExecIO) (int, error) {
+	info, ok, err := r.Inspect(ctx, component)
+	if err != nil || !ok {
+		return -1, errors.Join(err, notExist(ok, r.ObjectName(component)))
+	}
+	if !info.Running {
+		return -1, fmt.Errorf("container %s is not running; start it with `labsbx up --name %s`", r.ObjectName(component), r.sandbox)
+	}
+	ex, err := r.eng.ContainerExecCreate(ctx, info.ID, container.ExecOptions{
+		Cmd: cmd, Env: env, Tty: sio.TTY, AttachStdin: sio.Stdin != nil, AttachStdout: true, AttachStderr: true,
+	})
+	if err != nil {
+		return -1, fmt.Errorf("exec in %s: %w", r.ObjectName(component), err)
+	}
+	att, err := r.eng.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{Tty: sio.TTY})
+	if err != nil {
+		return -1, fmt.Errorf("attach to exec in %s: %w", r.ObjectName(component), err)
+	}
+	defer att.Close()
+	if sio.Stdin != nil {
+		go func() {
+			_, _ = io.Copy(att.Conn, sio.Stdin)
+			_ = att.CloseWrite()
+		}()
+	}
+	if sio.TTY {
+		_, err = io.Copy(sio.Stdout, att.Reader)
+	} else {
+		_, err = stdcopy.StdCopy(sio.Stdout, sio.Stderr, att.Reader)
+	}
+	if err != nil && ctx.Err() == nil {
+		return -1, fmt.Errorf("exec in %s: %w", r.ObjectName(component), err)
+	}
+	insp, err := r.eng.ContainerExecInspect(ctx, ex.ID)
+	if err != nil {
+		return -1, fmt.Errorf("exec in %s: %w", r.ObjectName(component), err)
+	}
+	return insp.ExitCode, nil
 }
 
 // Stop stops a component's container (SIGTERM, then SIGKILL after timeout).
