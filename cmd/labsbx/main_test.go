@@ -158,3 +158,26 @@ func TestJSONOutputsParse(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataName: a config may name its sandbox with metadata.name; --name wins.
+func TestMetadataName(t *testing.T) {
+	home := t.TempDir()
+	cfg := filepath.Join(home, "labsbx.yaml")
+	if err := os.WriteFile(cfg, []byte("apiVersion: labsbx.dev/v1alpha1\nkind: Sandbox\nmetadata:\n  name: ci-42\nspec:\n  profile: vault\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"up", "--dry-run", "-o", "json", "--config", cfg}, "ci-42"},
+		{[]string{"up", "--dry-run", "-o", "json", "--config", cfg, "--name", "mine"}, "mine"},
+		{[]string{"up", "--dry-run", "-o", "json"}, "default"},
+	} {
+		stdout, stderr, code := runCmd(t, home, tc.args...)
+		var plan struct{ Name string }
+		if code != 0 || json.Unmarshal([]byte(stdout), &plan) != nil || plan.Name != tc.want {
+			t.Errorf("labsbx %s: exit %d, name %q, want %q\n%s", strings.Join(tc.args, " "), code, plan.Name, tc.want, stderr)
+		}
+	}
+}

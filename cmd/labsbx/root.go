@@ -49,6 +49,12 @@ A hard guard refuses every kube context, Vault and key file that labsbx did not 
 			if _, err := cli.ParseOutput(g.output); err != nil {
 				return &usageError{err}
 			}
+			if !cmd.Flags().Changed("name") && g.configPath != "" {
+				// A config may name its sandbox (metadata.name), as k3d's does; --name wins.
+				if cfg, err := g.loadConfig(); err == nil && cfg.Metadata.Name != "" {
+					g.name = cfg.Metadata.Name
+				}
+			}
 			if err := config.ValidateName(g.name); err != nil {
 				return &usageError{err}
 			}
@@ -62,7 +68,7 @@ A hard guard refuses every kube context, Vault and key file that labsbx did not 
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.name, "name", "default", "sandbox name")
+	pf.StringVar(&g.name, "name", "default", "sandbox name; without it, the config's metadata.name")
 	pf.StringVar(&g.configPath, "config", "", "config file (labsbx.yaml); the embedded default when empty")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	pf.CountVarP(&g.verbose, "verbose", "v", "more logs on stderr (repeat for more)")

@@ -46,9 +46,15 @@ func Default() []byte { return append([]byte(nil), defaultConfig...) }
 
 // Config is the versioned document, as a user writes it.
 type Config struct {
-	APIVersion string `yaml:"apiVersion" json:"apiVersion"`
-	Kind       string `yaml:"kind" json:"kind"`
-	Spec       Spec   `yaml:"spec" json:"spec"`
+	APIVersion string   `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string   `yaml:"kind" json:"kind"`
+	Metadata   Metadata `yaml:"metadata,omitempty" json:"metadata,omitzero"`
+	Spec       Spec     `yaml:"spec" json:"spec"`
+}
+
+// Metadata names the sandbox, as k3d's config does; --name wins over it.
+type Metadata struct {
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
 }
 
 // Spec describes one sandbox.
@@ -263,6 +269,9 @@ func (c *Config) validate() []*FieldError {
 	}
 	if c.Kind != Kind {
 		add("kind", "must be %q (got %q)", Kind, c.Kind)
+	}
+	if n := c.Metadata.Name; n != "" && guard.ValidName(n) != nil {
+		add("metadata.name", "%q is not a sandbox name (1-32 lower-case letters, digits and '-', starting and ending with a letter or digit)", n)
 	}
 	s := &c.Spec
 	if s.Profile != ProfileFull && s.Profile != ProfileVault {
