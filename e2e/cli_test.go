@@ -42,7 +42,7 @@ func setup(m *testing.M) (int, error) {
 	labsbxBin = filepath.Join(dir, "labsbx")
 	out, err := exec.Command("go", "build", "-o", labsbxBin, "../cmd/labsbx").CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("build labsbx: %v\n%s", err, out)
+		return 0, fmt.Errorf("build labsbx: %w\n%s", err, out)
 	}
 	return m.Run(), nil
 }

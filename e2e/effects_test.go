@@ -190,7 +190,9 @@ func TestE2EGuardOwnsDeletesAndSends(t *testing.T) {
 	// Sends. The Vault container stopped, an impostor on its port quoting the
 	// recorded (public) cluster_id gets nothing: no connection even.
 	vaultPort := 0
-	fmt.Sscanf(st.Vault.Addr, "http://127.0.0.1:%d", &vaultPort)
+	if _, err := fmt.Sscanf(st.Vault.Addr, "http://127.0.0.1:%d", &vaultPort); err != nil {
+		t.Fatalf("the recorded Vault address %q: %v", st.Vault.Addr, err)
+	}
 	docker(t, "stop", "-t", "5", "labsbx-"+name+"-vault")
 	im := newImpostor(t, vaultPort, st.Vault.ClusterID)
 	for _, args := range [][]string{{"vault", "seal"}, {"vault", "unseal"}, {"vault", "status"}, {"vault", "bootstrap"}, {"drill", "run", "seal", "--timeout", "5s"}, {"ci", "token", "webapp"}} {

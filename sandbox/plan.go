@@ -131,15 +131,6 @@ func (p *Plan) vault(s config.Spec) {
 	}
 }
 
-// vmSteps are the VM steps of the vault profile, which the full profile shares.
-func vmSteps(s config.Spec) []string {
-	var out []string
-	for _, st := range bringup.VMSteps(s, false) {
-		out = append(out, st.Name)
-	}
-	return out
-}
-
 func (p *Plan) full(s config.Spec) {
 	p.Available = true
 	p.Note = "needs every image above in the local Docker engine, pulled or loaded from an offline bundle (up --bundle DIR); without network, also list k3s's own images in spec.cluster.systemImages"

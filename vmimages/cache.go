@@ -165,7 +165,7 @@ func readManifest(dir string) (*Image, error) {
 			continue
 		}
 		if _, err := os.Stat(img.Path(f)); err != nil {
-			return nil, fmt.Errorf("%w: %s is incomplete (%v); rebuild it", ErrNotBuilt, dir, err)
+			return nil, fmt.Errorf("%w: %s is incomplete (%w); rebuild it", ErrNotBuilt, dir, err)
 		}
 	}
 	return &img, nil

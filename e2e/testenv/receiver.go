@@ -32,7 +32,7 @@ func (p processReceiver) Prove(context.Context) (string, error) {
 	}
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.pid))
 	if err != nil {
-		return "", fmt.Errorf("%w: process %d: %v", guard.ErrReceiverDown, p.pid, err)
+		return "", fmt.Errorf("%w: process %d: %w", guard.ErrReceiverDown, p.pid, err)
 	}
 	want := "socket:[" + inode + "]"
 	for _, fd := range fds {

@@ -124,7 +124,7 @@ func Open(dir string) (*Bundle, error) {
 	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrNotBundle, filepath.Join(dir, ManifestFile), err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotBundle, filepath.Join(dir, ManifestFile), err)
 	}
 	if m.Format != Format {
 		return nil, fmt.Errorf("bundle %s has format %d; this labsbx reads format %d: save it again with this labsbx", dir, m.Format, Format)

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -635,5 +636,5 @@ func firstName(names []string, id string) string {
 }
 
 func isNotFound(err error) bool {
-	return err != nil && client.IsErrNotFound(err)
+	return err != nil && cerrdefs.IsNotFound(err)
 }

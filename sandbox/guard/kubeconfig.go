@@ -308,12 +308,6 @@ type kubeAuthProvider struct {
 	Config map[string]string `json:"config,omitempty"`
 }
 
-// kubeExec is the part of an exec plugin the guard reads; the rest is passed
-// to client-go as is.
-type kubeExec struct {
-	Command string `json:"command"`
-}
-
 // KubeconfigFormat is a kubeconfig as kubectl writes one: an empty file, or a mapping
 // of kubeconfig keys only (kind Config, apiVersion v1) that client-go loads. A merge
 // replaces nothing else: not a key file, not some other YAML.

@@ -13,10 +13,12 @@ import (
 )
 
 func inspected(id string, labels map[string]string, running bool, started string, bindings ...nat.PortBinding) container.InspectResponse {
+	ns := &container.NetworkSettings{}
+	ns.Ports = nat.PortMap{"8200/tcp": bindings}
 	c := container.InspectResponse{
 		ContainerJSONBase: &container.ContainerJSONBase{ID: id, State: &container.State{Running: running, StartedAt: started}},
 		Config:            &container.Config{Labels: labels},
-		NetworkSettings:   &container.NetworkSettings{NetworkSettingsBase: container.NetworkSettingsBase{Ports: nat.PortMap{"8200/tcp": bindings}}},
+		NetworkSettings:   ns,
 	}
 	return c
 }

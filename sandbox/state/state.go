@@ -279,7 +279,7 @@ func (st *Store) repairModes(dir string) {
 	}
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return nil
+			return nil //nolint:nilerr // best effort: an entry that cannot be read is skipped, the walk goes on
 		}
 		if fi, err := d.Info(); err == nil {
 			repair(p, fi)

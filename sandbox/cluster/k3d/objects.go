@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
@@ -154,7 +155,7 @@ func containerName(c container.Summary) string {
 func removeObjects(ctx context.Context, eng engine, o objects) error {
 	var errs []error
 	for i, id := range o.containers {
-		if err := eng.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
+		if err := eng.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove container %s: %w", o.view.Nodes[i].Name, err))
 		}
 	}
@@ -162,12 +163,12 @@ func removeObjects(ctx context.Context, eng engine, o objects) error {
 		return errors.Join(errs...)
 	}
 	if o.view.Network != nil {
-		if err := eng.NetworkRemove(ctx, o.networkID); err != nil && !client.IsErrNotFound(err) {
+		if err := eng.NetworkRemove(ctx, o.networkID); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("remove network %s: %w", o.view.Network.Name, err)
 		}
 	}
 	if o.view.ImageVolume != nil {
-		if err := eng.VolumeRemove(ctx, o.view.ImageVolume.Name, false); err != nil && !client.IsErrNotFound(err) {
+		if err := eng.VolumeRemove(ctx, o.view.ImageVolume.Name, false); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("remove volume %s: %w", o.view.ImageVolume.Name, err)
 		}
 	}
