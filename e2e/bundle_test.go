@@ -63,7 +63,7 @@ func TestE2EBundle(t *testing.T) {
 
 	// The bundle is now the only source of these images.
 	dockerCLI(t, "image", "rm", vaultRef, pgRef)
-	const name = "bundle"
+	name := sandboxName("bundle")
 	t.Cleanup(func() { c.run("down", "--name", name) })
 	var up upResult
 	c.json(&up, "up", "--profile", "vault", "--name", name, "--bundle", dir)
@@ -95,7 +95,8 @@ func TestE2EBundle(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := c.run("bundle", "save", foreign, "--profile", "vault"); r.code != 1 || !strings.Contains(r.stderr, "not empty") {
+	// Writing into a directory that is not a labsbx bundle is the guard's refusal (exit 3).
+	if r := c.run("bundle", "save", foreign, "--profile", "vault"); r.code != 3 || !strings.Contains(r.stderr, "refused: ") || !strings.Contains(r.stderr, "not empty") {
 		t.Errorf("bundle save into a foreign directory: exit %d\n%s", r.code, r.stderr)
 	}
 

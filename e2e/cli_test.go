@@ -4,6 +4,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -204,3 +206,16 @@ func newLocalImagesCLI(t testing.TB) *cli {
 	c.env["LABSBX_POSTGRES_IMAGE"] = testenv.PostgresImage
 	return c
 }
+
+// runID tells this test process's sandboxes from those of an earlier run that was
+// killed before its cleanup (the guard rightly refuses to touch those).
+var runID = func() string {
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}()
+
+// sandboxName is base with this run's ID: a name no leftover of another run holds.
+func sandboxName(base string) string { return base + "-" + runID }

@@ -150,7 +150,7 @@ func (im *impostor) check(t *testing.T, label string) {
 // another engine.
 func TestE2EGuardOwnsDeletesAndSends(t *testing.T) {
 	a := newLocalImagesCLI(t)
-	const name = "owned"
+	name := sandboxName("owned")
 	t.Cleanup(func() { a.run("down", "--name", name) })
 	a.ok("up", "--profile", "vault", "--name", name)
 	st := loadState(t, a, name)
@@ -274,7 +274,7 @@ func failpointBinary(t *testing.T) string {
 func TestE2EUpConvergesAfterAnyInterruption(t *testing.T) {
 	c := newLocalImagesCLI(t)
 	c.bin = failpointBinary(t)
-	const name = "kill"
+	name := sandboxName("kill")
 	t.Cleanup(func() { c.run("down", "--name", name) })
 	var plan struct {
 		Steps []string `json:"steps"`
@@ -340,7 +340,7 @@ func TestE2EUpConvergesAfterAnyInterruption(t *testing.T) {
 // follows the next step each error names: it must work.
 func TestE2EHintsWork(t *testing.T) {
 	c := newLocalImagesCLI(t)
-	const name = "hints"
+	name := sandboxName("hints")
 	t.Cleanup(func() { c.run("down", "--name", name) })
 	secrets := filepath.Join(c.home, name, "secrets")
 	follow := func(label, hint string, r result, steps ...[]string) {

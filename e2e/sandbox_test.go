@@ -40,7 +40,7 @@ type upResult struct {
 // runSandboxLifecycle: up, converge, use, drills, interrupted drill, down, leak check.
 // Secrets must never reach any output other than `env` and `ci token`.
 func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
-	const name = "e2e"
+	name := sandboxName("e2e")
 	ctx := context.Background()
 	t.Cleanup(func() { c.run("down", "--name", name) })
 

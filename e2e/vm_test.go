@@ -37,7 +37,7 @@ func TestE2EVMs(t *testing.T) {
 	}
 	c := newLocalImagesCLI(t)
 	c.env["LABSBX_CACHE_DIR"] = cache
-	const name = "e2evm"
+	name := sandboxName("e2evm")
 	t.Cleanup(func() { c.run("down", "--name", name) })
 
 	t0 := time.Now()

@@ -82,7 +82,7 @@ func (d *Doctor) check(ctx context.Context, images bool) (*DoctorReport, error) 
 	}
 	rep := &DoctorReport{Profile: spec.Profile}
 	add := func(c Check) { rep.Checks = append(rep.Checks, c) }
-	rt, info := d.dockerChecks(ctx, add)
+	rt, info, refused := d.dockerChecks(ctx, add)
 	if rt != nil {
 		defer rt.Close()
 		if images {
@@ -103,6 +103,10 @@ func (d *Doctor) check(ctx context.Context, images bool) (*DoctorReport, error) 
 			fixes = append(fixes, fmt.Sprintf("%s: %s; %s", c.Name, c.Detail, c.Fix))
 		}
 	}
+	if refused != nil {
+		// A Docker engine the guard refuses is a refusal (exit 3), not a missing tool.
+		return rep, refused
+	}
 	if !rep.OK {
 		return rep, fmt.Errorf("%w:\n  %s", ErrNotReady, strings.Join(fixes, "\n  "))
 	}
@@ -114,11 +118,11 @@ type engineInfo struct {
 	rootDir string
 }
 
-func (d *Doctor) dockerChecks(ctx context.Context, add func(Check)) (*docker.Runtime, engineInfo) {
+func (d *Doctor) dockerChecks(ctx context.Context, add func(Check)) (*docker.Runtime, engineInfo, error) {
 	appr, err := guard.ApproveDocker(d.cfg.Getenv)
 	if err != nil {
 		add(Check{"docker engine is local", CheckFail, err.Error(), "point DOCKER_HOST at a unix:// socket or a loopback tcp:// address"})
-		return nil, engineInfo{}
+		return nil, engineInfo{}, err
 	}
 	add(Check{"docker engine is local", CheckOK, appr.Host(), ""})
 	rt, err := docker.New(appr, d.Name, "")
@@ -127,13 +131,13 @@ func (d *Doctor) dockerChecks(ctx context.Context, add func(Check)) (*docker.Run
 	}
 	if err != nil {
 		add(Check{"docker engine answers", CheckFail, err.Error(), "start it (sudo systemctl start docker, or as root `go tool task setup`)"})
-		return nil, engineInfo{}
+		return nil, engineInfo{}, nil
 	}
 	sum, err := rt.Summary(ctx)
 	if err != nil {
 		add(Check{"docker engine answers", CheckFail, err.Error(), "check that your user may use the Docker socket"})
 		_ = rt.Close()
-		return nil, engineInfo{}
+		return nil, engineInfo{}, nil
 	}
 	add(Check{"docker engine answers", CheckOK, fmt.Sprintf("Docker %s (API %s), engine ID %s", sum.Version, sum.APIVersion, sum.ID), ""})
 	driver := Check{"docker storage driver", CheckOK, sum.Driver, ""}
@@ -142,7 +146,7 @@ func (d *Doctor) dockerChecks(ctx context.Context, add func(Check)) (*docker.Run
 		driver.Fix = "fine for the vault profile; the full profile imports images into k3d node by node, which is slower"
 	}
 	add(driver)
-	return rt, engineInfo{rootDir: sum.RootDir}
+	return rt, engineInfo{rootDir: sum.RootDir}, nil
 }
 
 // imageChecks: each image up would use is here, or will be pulled, or built locally
