@@ -82,7 +82,8 @@ func (d *Doctor) check(ctx context.Context, images bool) (*DoctorReport, error) 
 	}
 	rep := &DoctorReport{Profile: spec.Profile}
 	add := func(c Check) { rep.Checks = append(rep.Checks, c) }
-	rt, info, refused := d.dockerChecks(ctx, add)
+	appr, refused := guard.ApproveDocker(d.cfg.Getenv)
+	rt, info := d.dockerChecks(ctx, appr, refused, add)
 	if rt != nil {
 		defer rt.Close()
 		if images {
@@ -118,11 +119,12 @@ type engineInfo struct {
 	rootDir string
 }
 
-func (d *Doctor) dockerChecks(ctx context.Context, add func(Check)) (*docker.Runtime, engineInfo, error) {
-	appr, err := guard.ApproveDocker(d.cfg.Getenv)
-	if err != nil {
-		add(Check{"docker engine is local", CheckFail, err.Error(), "point DOCKER_HOST at a unix:// socket or a loopback tcp:// address"})
-		return nil, engineInfo{}, err
+// dockerChecks reports the guard's decision on the engine (refused: the engine is
+// not asked anything), then asks the approved engine who and what it is.
+func (d *Doctor) dockerChecks(ctx context.Context, appr guard.DockerApproval, refused error, add func(Check)) (*docker.Runtime, engineInfo) {
+	if refused != nil {
+		add(Check{"docker engine is local", CheckFail, refused.Error(), "point DOCKER_HOST at a unix:// socket or a loopback tcp:// address"})
+		return nil, engineInfo{}
 	}
 	add(Check{"docker engine is local", CheckOK, appr.Host(), ""})
 	rt, err := docker.New(appr, d.Name, "")
@@ -131,13 +133,13 @@ func (d *Doctor) dockerChecks(ctx context.Context, add func(Check)) (*docker.Run
 	}
 	if err != nil {
 		add(Check{"docker engine answers", CheckFail, err.Error(), "start it (sudo systemctl start docker, or as root `go tool task setup`)"})
-		return nil, engineInfo{}, nil
+		return nil, engineInfo{}
 	}
 	sum, err := rt.Summary(ctx)
 	if err != nil {
 		add(Check{"docker engine answers", CheckFail, err.Error(), "check that your user may use the Docker socket"})
 		_ = rt.Close()
-		return nil, engineInfo{}, nil
+		return nil, engineInfo{}
 	}
 	add(Check{"docker engine answers", CheckOK, fmt.Sprintf("Docker %s (API %s), engine ID %s", sum.Version, sum.APIVersion, sum.ID), ""})
 	driver := Check{"docker storage driver", CheckOK, sum.Driver, ""}
@@ -146,7 +148,7 @@ func (d *Doctor) dockerChecks(ctx context.Context, add func(Check)) (*docker.Run
 		driver.Fix = "fine for the vault profile; the full profile imports images into k3d node by node, which is slower"
 	}
 	add(driver)
-	return rt, engineInfo{rootDir: sum.RootDir}, nil
+	return rt, engineInfo{rootDir: sum.RootDir}
 }
 
 // imageChecks: each image up would use is here, or will be pulled, or built locally
