@@ -28,6 +28,16 @@ type EnvResult struct {
 	Vars []EnvVar
 }
 
+// Get is the value of variable name, or "".
+func (r *EnvResult) Get(name string) string {
+	for _, v := range r.Vars {
+		if v.Name == name {
+			return v.Value
+		}
+	}
+	return ""
+}
+
 // MarshalJSON writes the variables as one object.
 func (r *EnvResult) MarshalJSON() ([]byte, error) {
 	m := make(map[string]string, len(r.Vars))

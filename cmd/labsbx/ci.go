@@ -41,6 +41,6 @@ CI signing key, whose public half Vault's jwt/ auth trusts. Log in with it:
 		},
 	}
 	token.Flags().DurationVar(&op.TTL, "ttl", op.TTL, "token lifetime")
-	cmd.AddCommand(token)
+	cmd.AddCommand(token, newCILoginCmd(g), newCIExecCmd(g))
 	return cmd
 }

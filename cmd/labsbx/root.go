@@ -87,6 +87,7 @@ A hard guard refuses every kube context, Vault and key file that labsbx did not 
 		newVaultCmd(g),
 		newPSQLCmd(g),
 		newEnvCmd(g),
+		newExecCmd(g),
 		newCICmd(g),
 		newDrillCmd(g),
 		newGuardCmd(g),
