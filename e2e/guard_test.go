@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -57,6 +58,15 @@ func plantState(t *testing.T, c *cli, name, addr, clusterID string) {
 	}
 }
 
+// withName puts --name before a "--" (what follows it is another command's).
+func withName(args []string, name string) []string {
+	i := slices.Index(args, "--")
+	if i < 0 {
+		i = len(args)
+	}
+	return slices.Concat(args[:i], []string{"--name", name}, args[i:])
+}
+
 // TestE2EGuardRefusesWithoutConnecting runs every command that changes anything (and
 // every one that reads a secret) against targets that merely resolve or map to a
 // loopback listener, and requires exit 3 with zero connections to that listener.
@@ -82,6 +92,11 @@ func TestE2EGuardRefusesWithoutConnecting(t *testing.T) {
 		{"vault", "status"},
 		{"env"},
 		{"ci", "token", "webapp"},
+		{"ci", "login", "webapp"},
+		{"ci", "exec", "webapp", "--", "true"},
+		{"env", "--as", "webapp"},
+		{"exec", "--as", "webapp", "--", "true"},
+		{"exec", "--", "true"},
 		{"drill", "run", "seal"},
 		{"drill", "recover"},
 	}
@@ -93,7 +108,7 @@ func TestE2EGuardRefusesWithoutConnecting(t *testing.T) {
 		}
 		plantState(t, c, name, addr, clusterID)
 		for _, args := range commands {
-			r := c.run(append(args, "--name", name)...)
+			r := c.run(withName(args, name)...)
 			if r.code != 3 || !refusedLine(r.stderr) {
 				t.Errorf("%s: labsbx %s: exit %d, stderr %q; want exit 3 and 'refused: …'", label, strings.Join(args, " "), r.code, r.stderr)
 			}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -86,6 +87,10 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
 	}
 	secrets["ci vault token"] = login.Auth.ClientToken
 	vaultHTTP(t, up.VaultAddr, login.Auth.ClientToken, "POST", "/v1/kvv2/data/webapp/config", map[string]any{"data": map[string]any{"from": "ci"}}, nil)
+
+	if profile == "vault" {
+		checkIdentities(t, c, name, up.VaultAddr, secrets)
+	}
 
 	// Seal and unseal by hand.
 	if r := c.ok("vault", "seal", "--name", name); !strings.Contains(r.stdout, "Sealed:       true") {
@@ -317,5 +322,100 @@ func vaultHTTP(t *testing.T, addr, token, method, path string, body, out any) {
 		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// checkIdentities is an app's two identities through labsbx: ci login, ci exec, env
+// --as and exec --as. Each command sees the sandbox and nothing of the caller's shell,
+// and each token holds exactly its policy. Their secrets go into secrets, so that the
+// leak check looks for them everywhere else.
+func checkIdentities(t *testing.T, c *cli, name, vaultAddr string, secrets map[string]string) {
+	t.Helper()
+	// The caller's shell points at "production": none of it may reach the command.
+	c.env["VAULT_ADDR"], c.env["VAULT_TOKEN"], c.env["PGPASSWORD"] = "https://vault.prod.invalid:8200", "hvs.production-stand-in", "production-password"
+	defer func() { delete(c.env, "VAULT_ADDR"); delete(c.env, "VAULT_TOKEN"); delete(c.env, "PGPASSWORD") }()
+	quiet := func(args ...string) result { // commands that print a secret on purpose
+		before := c.transcript.Len()
+		r := c.run(args...)
+		c.transcript.Truncate(before)
+		return r
+	}
+	policies := func(token string) []string {
+		var self struct {
+			Data struct {
+				Policies []string `json:"policies"`
+			} `json:"data"`
+		}
+		vaultHTTP(t, vaultAddr, token, "GET", "/v1/auth/token/lookup-self", nil, &self)
+		return self.Data.Policies
+	}
+	envOf := func(out string) map[string]string {
+		m := map[string]string{}
+		for _, l := range strings.Split(out, "\n") {
+			if k, v, ok := strings.Cut(l, "="); ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+
+	var login struct {
+		Token    string   `json:"token"`
+		Policies []string `json:"policies"`
+		Method   string   `json:"method"`
+	}
+	r := quiet("ci", "login", "webapp", "--name", name, "-o", "json")
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &login) != nil {
+		t.Fatalf("ci login: exit %d\n%s", r.code, r.stderr)
+	}
+	secrets["ci login token"] = login.Token
+	if got := policies(login.Token); !slices.Equal(got, []string{"default", "webapp-ops"}) || login.Method != "jwt/login role gitea_cicd_webapp" {
+		t.Errorf("ci login: policies %v, method %q", got, login.Method)
+	}
+	if r := quiet("ci", "login", "webapp", "--name", name, "--env"); r.code != 0 || !strings.Contains(r.stdout, "export VAULT_ADDR=\""+vaultAddr+"\"\nexport VAULT_TOKEN=\"hvs.") {
+		t.Errorf("ci login --env: exit %d\n%s", r.code, r.stdout)
+	}
+
+	r = quiet("ci", "exec", "webapp", "--name", name, "--ref", "refs/heads/release", "--", "env")
+	ci := envOf(r.stdout)
+	if r.code != 0 || ci["VAULT_ADDR"] != vaultAddr || ci["GITHUB_REPOSITORY"] != "arcodange/webapp" || ci["GITHUB_REF_NAME"] != "release" || ci["GITEA_ACTIONS"] != "true" {
+		t.Errorf("ci exec env: exit %d, %v\n%s", r.code, ci, r.stderr)
+	}
+	if _, leaked := ci["PGPASSWORD"]; leaked || ci["VAULT_TOKEN"] == "hvs.production-stand-in" || ci["VAULT_TOKEN"] == "" {
+		t.Errorf("ci exec: the caller's shell reached the command: %v", ci)
+	}
+	secrets["ci exec token"] = ci["VAULT_TOKEN"]
+	if got := policies(ci["VAULT_TOKEN"]); !slices.Equal(got, []string{"default", "webapp-ops"}) {
+		t.Errorf("ci exec token policies %v", got)
+	}
+	// The job's token provisions its app's config, as tofu apply would, and no more.
+	vaultHTTP(t, vaultAddr, ci["VAULT_TOKEN"], "POST", "/v1/kvv2/data/webapp/config", map[string]any{"data": map[string]any{"from": "ci exec"}}, nil)
+	if r := c.run("ci", "exec", "webapp", "--name", name, "--", "sh", "-c", "exit 5"); r.code != 5 {
+		t.Errorf("ci exec: exit %d, want the command's 5", r.code)
+	}
+	if r := c.run("ci", "exec", "nosuchapp", "--name", name, "--", "true"); r.code != 2 || !strings.Contains(r.stderr, "not in sandbox") {
+		t.Errorf("ci exec of an unknown app: exit %d\n%s", r.code, r.stderr)
+	}
+
+	var app map[string]string
+	r = quiet("env", "--as", "webapp", "--name", name, "-o", "json")
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &app) != nil {
+		t.Fatalf("env --as webapp: exit %d\n%s", r.code, r.stderr)
+	}
+	secrets["app token"], secrets["app password"] = app["VAULT_TOKEN"], app["PGPASSWORD"]
+	if got := policies(app["VAULT_TOKEN"]); !slices.Equal(got, []string{"default", "webapp"}) || !strings.HasPrefix(app["PGUSER"], "v-") {
+		t.Errorf("env --as webapp: policies %v, PGUSER %q", got, app["PGUSER"])
+	}
+	r = quiet("exec", "--as", "webapp", "--name", name, "--", "env")
+	run := envOf(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(run["PGUSER"], "v-") || run["PGUSER"] == app["PGUSER"] || run["VAULT_TOKEN"] == "hvs.production-stand-in" {
+		t.Errorf("exec --as webapp env: exit %d, PGUSER %q (env --as gave %q)\n%s", r.code, run["PGUSER"], app["PGUSER"], r.stderr)
+	}
+	secrets["exec token"], secrets["exec password"] = run["VAULT_TOKEN"], run["PGPASSWORD"]
+	if got := policies(run["VAULT_TOKEN"]); !slices.Equal(got, []string{"default", "webapp"}) {
+		t.Errorf("exec --as token policies %v", got)
+	}
+	if r := c.run("exec", "--as", "webapp", "--name", name, "--", "sh", "-c", "exit 6"); r.code != 6 {
+		t.Errorf("exec --as: exit %d, want the command's 6", r.code)
 	}
 }
