@@ -57,6 +57,32 @@ func TestE2EVMs(t *testing.T) {
 	}
 	t.Logf("up --vms 1: %s (VM %s ready after %d ms, %s)", time.Since(t0).Round(time.Second), up.VMs[0].Name, up.VMs[0].ReadyMs, up.VMs[0].Accel)
 
+	// Power cuts at once after up (what the first boot wrote may not be on disk yet),
+	// and during a boot: each next start becomes ready, with the VM's identity.
+	c.ok("vm", "stop", "vm-0", "--hard", "--name", name)
+	t1 := time.Now()
+	c.ok("vm", "start", "vm-0", "--name", name)
+	t.Logf("vm start after a power cut right after up: %s", time.Since(t1).Round(100*time.Millisecond))
+	for _, after := range []time.Duration{2 * time.Second, 8 * time.Second} {
+		start := c.command("vm", "stop", "vm-0", "--hard", "--name", name)
+		if out, err := start.CombinedOutput(); err != nil {
+			t.Fatalf("vm stop --hard: %v\n%s", err, out)
+		}
+		boot := c.command("vm", "start", "vm-0", "--name", name)
+		if err := boot.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(after)
+		c.ok("vm", "stop", "vm-0", "--hard", "--name", name)
+		_ = boot.Wait()
+		t1 := time.Now()
+		c.ok("vm", "start", "vm-0", "--name", name)
+		t.Logf("vm start after a power cut %s into a boot: %s", after, time.Since(t1).Round(100*time.Millisecond))
+	}
+	if got := strings.TrimSpace(c.ok("vm", "ssh", "vm-0", "--name", name, "--", "sudo -n true && hostname && getent hosts vm-0 | wc -l").stdout); got != "vm-0\n1" {
+		t.Errorf("after the power cuts, sudo/hostname/hosts: %q", got)
+	}
+
 	if got := strings.TrimSpace(c.ok("vm", "ssh", "vm-0", "--name", name, "--", "uname", "-m").stdout); got != "aarch64" {
 		t.Errorf("vm ssh -- uname -m: %q", got)
 	}

@@ -85,6 +85,11 @@ func (m *Manager) WaitReady(ctx context.Context, st *State) (Readiness, error) {
 			r.Ready, r.SystemState = time.Since(t0), state
 			return nil
 		}
+		// The identity unit runs before sshd: once a login works, a missing sudo rule
+		// will not appear by waiting.
+		if strings.Contains(err.Error(), "a password is required") {
+			return wait.Permanent(fmt.Errorf("user %s logged in but has no passwordless sudo: the VM's identity (labsbx-identity.service, at every boot) was not applied; see its journal with `labsbx vm ssh %s -- journalctl -b -u labsbx-identity`: %w", st.User, st.Name, err))
+		}
 		return err
 	})
 	if err != nil {
