@@ -39,7 +39,9 @@ import (
 // the probe entries of every app (a loosened policy may have let a write through),
 // the credentials' leases, and the tokens.
 type policyIsolation struct {
-	key *rsa.PrivateKey // the sandbox's CI signing key, read in Steady
+	// key is the sandbox's CI signing key, read in Steady; otherKey signs the tokens
+	// of no sandbox, made there too (outside verify's short tries).
+	key, otherKey *rsa.PrivateKey
 }
 
 func newPolicyIsolation() Scenario { return &policyIsolation{} }
@@ -225,7 +227,10 @@ func (p *policyIsolation) Steady(ctx context.Context, e *Env) error {
 	if err != nil {
 		return fmt.Errorf("the sandbox's CI signing key: %w", err)
 	}
-	p.key, err = vault.ParseSigningKey(b)
+	if p.key, err = vault.ParseSigningKey(b); err != nil {
+		return err
+	}
+	p.otherKey, err = rsa.GenerateKey(rand.Reader, 2048)
 	return err
 }
 
@@ -242,10 +247,10 @@ func (*policyIsolation) Recover(context.Context, *Env) error { return nil }
 // than the layout says fails the drill at once; a cell without an answer (Vault
 // unreachable) is tried again with the whole matrix.
 func (p *policyIsolation) Verify(ctx context.Context, e *Env) error {
-	if p.key == nil {
+	if p.key == nil || p.otherKey == nil {
 		return permanent{errors.New("no CI signing key: the steady state was not checked")}
 	}
-	m := &matrixRun{e: e, root: e.Vault.Root(), key: p.key, apps: e.State.Spec.Apps}
+	m := &matrixRun{e: e, root: e.Vault.Root(), key: p.key, otherKey: p.otherKey, apps: e.State.Spec.Apps}
 	checks, err := m.run(ctx)
 	e.setChecks(checks)
 	if err != nil {
@@ -304,7 +309,7 @@ type matrixRun struct {
 	key  *rsa.PrivateKey
 	apps []string
 
-	otherKey *rsa.PrivateKey // signs the tokens of no sandbox, made once per try
+	otherKey *rsa.PrivateKey // signs the tokens of no sandbox
 
 	tokens  []string // revoked at the end
 	leases  []string // revoked at the end
@@ -381,13 +386,6 @@ func (m *matrixRun) mint(c cell) (string, error) {
 	case loginExpired:
 		o.Now, o.TTL = time.Now().Add(-time.Hour), time.Minute
 	case loginOtherSigner:
-		if m.otherKey == nil {
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				return "", err
-			}
-			m.otherKey = k
-		}
 		key = m.otherKey
 	}
 	return vault.MintCIToken(key, app, o)
