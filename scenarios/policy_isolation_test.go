@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -183,5 +184,29 @@ func TestReportChecksRendering(t *testing.T) {
 	}
 	if !strings.Contains(md, "| runtime | webapp | billing | read | `kvv2/data/billing/config` | deny | allow (answered) |") {
 		t.Errorf("report.md lacks the failed cell's row")
+	}
+}
+
+// checkingScenario reports checks from its verify, as a matrix drill does.
+type checkingScenario struct {
+	fakeScenario
+	checks []Check
+}
+
+func (c *checkingScenario) Verify(ctx context.Context, e *Env) error {
+	e.setChecks(c.checks)
+	return c.fakeScenario.Verify(ctx, e)
+}
+
+// The engine puts a scenario's checks in its result, and only in its own.
+func TestEngineKeepsChecksPerScenario(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t"})
+	one := Check{Identity: IdentityRuntime, App: "a", Target: "a", Operation: "read", Path: "p", Expected: Allow, Got: Allow, Pass: true}
+	res := d.runScenario(context.Background(), e, &checkingScenario{fakeScenario: fakeScenario{name: "matrix"}, checks: []Check{one}})
+	if len(res.Checks) != 1 || res.Checks[0] != one {
+		t.Errorf("checks %+v", res.Checks)
+	}
+	if res := d.runScenario(context.Background(), e, &fakeScenario{name: "plain"}); res.Checks != nil {
+		t.Errorf("a scenario without checks got %+v", res.Checks)
 	}
 }
