@@ -250,7 +250,8 @@ func (p *policyIsolation) Verify(ctx context.Context, e *Env) error {
 	if p.key == nil || p.otherKey == nil {
 		return permanent{errors.New("no CI signing key: the steady state was not checked")}
 	}
-	m := &matrixRun{e: e, root: e.Vault.Root(), key: p.key, otherKey: p.otherKey, apps: e.State.Spec.Apps}
+	m := &matrixRun{root: e.Vault.Root(), newClient: e.Vault.NewClient, mark: e.Mark,
+		key: p.key, otherKey: p.otherKey, apps: e.State.Spec.Apps}
 	checks, err := m.run(ctx)
 	e.setChecks(checks)
 	if err != nil {
@@ -304,10 +305,12 @@ func deleteProbes(ctx context.Context, root *api.Client, apps []string) error {
 
 // matrixRun is one try of the matrix: what it issued, to take back at its end.
 type matrixRun struct {
-	e    *Env
 	root *api.Client
-	key  *rsa.PrivateKey
-	apps []string
+	// newClient is a client of the same Vault holding a token ("" for none).
+	newClient func(token string) (*api.Client, error)
+	mark      func(milestone string)
+	key       *rsa.PrivateKey
+	apps      []string
 
 	otherKey *rsa.PrivateKey // signs the tokens of no sandbox
 
@@ -331,7 +334,7 @@ func (m *matrixRun) run(ctx context.Context) (checks []Check, err error) {
 	if err := deleteProbes(ctx, m.root, m.apps); err != nil {
 		return nil, m.scrub(err)
 	}
-	m.e.Mark("probing the policies")
+	m.mark("probing the policies")
 	clients := map[string]*api.Client{} // identity/app → client, nil when it has no token
 	for _, c := range matrix(m.apps) {
 		ch := c.check()
@@ -348,7 +351,7 @@ func (m *matrixRun) run(ctx context.Context) (checks []Check, err error) {
 			var tok string
 			tok, ch.Got, ch.Detail, ch.DurationMs = m.login(ctx, c)
 			if c.login == loginOwn && tok != "" {
-				if clients[key], err = m.e.Vault.NewClient(tok); err != nil {
+				if clients[key], err = m.newClient(tok); err != nil {
 					return checks, err
 				}
 			}
@@ -360,7 +363,7 @@ func (m *matrixRun) run(ctx context.Context) (checks []Check, err error) {
 		ch.Pass = ch.Got == ch.Expected
 		checks = append(checks, ch)
 	}
-	m.e.Mark(fmt.Sprintf("%d checks made", len(checks)))
+	m.mark(fmt.Sprintf("%d checks made", len(checks)))
 	return checks, nil
 }
 
@@ -372,7 +375,7 @@ func (m *matrixRun) runtimeClient(ctx context.Context, app string) (*api.Client,
 	}
 	m.tokens = append(m.tokens, tok)
 	m.secrets = append(m.secrets, tok)
-	return m.e.Vault.NewClient(tok)
+	return m.newClient(tok)
 }
 
 // mint signs the JWT of a login cell.
@@ -398,7 +401,7 @@ func (m *matrixRun) login(ctx context.Context, c cell) (token, got, detail strin
 		return "", Errored, "minting the token failed", 0
 	}
 	m.secrets = append(m.secrets, jwt)
-	anon, err := m.e.Vault.NewClient("")
+	anon, err := m.newClient("")
 	if err != nil {
 		return "", Errored, m.scrub(err).Error(), 0
 	}
@@ -479,7 +482,7 @@ func (m *matrixRun) cleanup(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return m.scrub(err)
 	}
-	m.e.Mark(fmt.Sprintf("cleaned up: %d lease(s) and %d token(s) revoked, probe entries deleted", len(m.leases), len(m.tokens)))
+	m.mark(fmt.Sprintf("cleaned up: %d lease(s) and %d token(s) revoked, probe entries deleted", len(m.leases), len(m.tokens)))
 	return nil
 }
 
