@@ -158,12 +158,13 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 // runScenario runs one scenario through the phase table (phases.go) and times it.
 func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res ScenarioResult) {
 	res = ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: d.now(), Result: ResultPassed}
-	_ = e.takeMilestones()
+	_, _ = e.takeMilestones(), e.takeChecks()
 	e.Mark("drill started")
 	defer func() {
 		res.FinishedAt = d.now()
 		res.TotalMs = ms(res.FinishedAt.Sub(res.StartedAt))
 		res.Milestones = milestoneOffsets(e.takeMilestones(), res.StartedAt)
+		res.Checks = e.takeChecks()
 	}()
 	r := &scenarioRun{d: d, e: e, s: s, res: &res}
 	for i, p := range phases {

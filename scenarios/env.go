@@ -45,7 +45,9 @@ type Env struct {
 	conn       *connect.Conn
 	mu         sync.Mutex
 	milestones []Milestone
-	now        func() time.Time
+	// checks are the running scenario's checks (a matrix drill's last try).
+	checks []Check
+	now    func() time.Time
 }
 
 // Milestone is a timestamped point of a recovery ("vault unsealed").
@@ -69,6 +71,22 @@ func (e *Env) takeMilestones() []Milestone {
 	m := e.milestones
 	e.milestones = nil // they belong to one scenario run
 	return m
+}
+
+// setChecks replaces the running scenario's checks: a polled step reports its last
+// try.
+func (e *Env) setChecks(cs []Check) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.checks = cs
+}
+
+func (e *Env) takeChecks() []Check {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cs := e.checks
+	e.checks = nil // they belong to one scenario run
+	return cs
 }
 
 // NewEnv opens the sandbox's components for drills. A sealed Vault is fine: it is

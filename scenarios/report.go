@@ -64,6 +64,65 @@ type ScenarioResult struct {
 	TotalMs         int64             `json:"totalMs"`
 	Phases          []PhaseResult     `json:"phases"`
 	Milestones      []MilestoneOffset `json:"milestones"`
+	// Checks are the cells of a drill that probes a matrix (policy-isolation); other
+	// drills leave it out.
+	Checks []Check `json:"checks,omitempty"`
+}
+
+// Expectations and outcomes of a check.
+const (
+	Allow = "allow"
+	Deny  = "deny"
+	// Errored: Vault gave no answer that says either (no connection, sealed).
+	Errored = "error"
+)
+
+// Identities of a check.
+const (
+	IdentityRuntime = "runtime"
+	IdentityCI      = "ci"
+)
+
+// Check is one request a drill made to see whether Vault allows it: who asked, for
+// what, what the layout expects, and what Vault did. It never holds a token.
+type Check struct {
+	// Identity is "runtime" (policy <app>) or "ci" (JWT role gitea_cicd_<app>, policy
+	// <app>-ops), of App.
+	Identity string `json:"identity"`
+	App      string `json:"app"`
+	// Target is the app whose path is asked for.
+	Target    string `json:"target"`
+	Operation string `json:"operation"`
+	Path      string `json:"path"`
+	Expected  string `json:"expected"`
+	Got       string `json:"got"`
+	// Detail is Vault's HTTP status, or why there was none.
+	Detail     string  `json:"detail,omitempty"`
+	DurationMs float64 `json:"durationMs"`
+	Pass       bool    `json:"pass"`
+}
+
+// String names the cell and its outcome.
+func (c Check) String() string {
+	who := "runtime token of " + c.App
+	if c.Identity == IdentityCI {
+		who = "CI token of " + c.App
+		if strings.HasPrefix(c.Operation, "login") {
+			who = "CI of " + c.App
+		}
+	}
+	return fmt.Sprintf("%s: %s %s: expected %s, got %s", who, c.Operation, c.Path, c.Expected, c.Got)
+}
+
+// failedChecks are the checks that did not pass.
+func failedChecks(cs []Check) []Check {
+	var out []Check
+	for _, c := range cs {
+		if !c.Pass {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // PhaseResult is one phase of a scenario.
@@ -83,6 +142,10 @@ type MilestoneOffset struct {
 }
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }
+
+// fracMs is d in milliseconds, to the microsecond: a check against a local Vault takes
+// about a millisecond.
+func fracMs(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func milestoneOffsets(ms []Milestone, start time.Time) []MilestoneOffset {
 	// Milestones taken from VSO's Events come in late, at their own earlier times.
@@ -252,10 +315,22 @@ func (r *Report) JUnit() ([]byte, error) {
 			fmt.Fprintf(&out, "%-13s %-7s %6d ms %s\n", p.Name, p.Result, p.DurationMs, p.Error)
 		}
 		fmt.Fprintf(&out, "time to detect %d ms, time to recover %d ms, total %d ms\n", s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
+		for _, ch := range s.Checks {
+			fmt.Fprintf(&out, "%-4s %8.3f ms %s\n", passWord(ch.Pass), ch.DurationMs, ch)
+		}
 		c.SystemOut = out.String()
 		if s.Result != ResultPassed {
 			suite.Failures++
-			c.Failure = &junitFailure{Message: s.FailedPhase + ": " + s.Error, Type: s.FailedPhase, Text: c.SystemOut}
+			msg := s.FailedPhase + ": " + s.Error
+			if failed := failedChecks(s.Checks); len(failed) > 0 {
+				// Every failed cell by name, whatever the error kept of them.
+				names := make([]string, len(failed))
+				for i, ch := range failed {
+					names[i] = ch.String()
+				}
+				msg = fmt.Sprintf("%s: %d of %d checks failed: %s", s.FailedPhase, len(failed), len(s.Checks), strings.Join(names, "; "))
+			}
+			c.Failure = &junitFailure{Message: msg, Type: s.FailedPhase, Text: c.SystemOut}
 		}
 		suite.Tests++
 		suite.Cases = append(suite.Cases, c)
@@ -310,8 +385,39 @@ func (r *Report) Markdown() string {
 		for i, m := range s.Milestones {
 			fmt.Fprintf(&b, "%d. **+%d ms** %s\n", i+1, m.OffsetMs, m.Name)
 		}
+		markdownChecks(&b, s.Checks)
 	}
 	return b.String()
+}
+
+// markdownChecks renders a drill's checks as a table, failed cells first.
+func markdownChecks(b *strings.Builder, cs []Check) {
+	if len(cs) == 0 {
+		return
+	}
+	failed := failedChecks(cs)
+	fmt.Fprintf(b, "\n### Checks\n\n%d of %d passed.\n\n", len(cs)-len(failed), len(cs))
+	b.WriteString("| identity | app | target | operation | path | expected | got | time | pass |\n|---|---|---|---|---|---|---|---|---|\n")
+	rows := append(failed, slices.DeleteFunc(slices.Clone(cs), func(c Check) bool { return !c.Pass })...)
+	for _, c := range rows {
+		got := c.Got
+		if c.Detail != "" {
+			got += " (" + c.Detail + ")"
+		}
+		icon := "✅"
+		if !c.Pass {
+			icon = "❌"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | `%s` | %s | %s | %.3f ms | %s |\n", c.Identity, c.App, c.Target,
+			mdEscape(c.Operation), mdEscape(c.Path), c.Expected, mdEscape(got), c.DurationMs, icon)
+	}
+}
+
+func passWord(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "FAIL"
 }
 
 // ganttLabel keeps a label from breaking mermaid's "label : spec" syntax.

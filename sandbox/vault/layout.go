@@ -2,6 +2,8 @@ package vault
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -43,34 +45,77 @@ func CredsPath(app string) string { return MountDatabase + "/creds/" + app }
 // ConfigPath is the KV v2 API path of an app's static config.
 func ConfigPath(app string) string { return MountKVv2 + "/data/" + app + "/config" }
 
-// runtimePolicyHCL may read the app's config and credentials, and use its transit key.
-func runtimePolicyHCL(app string) string {
-	return strings.TrimLeft(fmt.Sprintf(`
-# labsbx: runtime policy of %[1]s (Kubernetes role %[1]s)
-path "%[2]s/data/%[1]s/*" {
-  capabilities = ["read"]
-}
-path "%[3]s/creds/%[1]s" {
-  capabilities = ["read"]
-}
-path "%[4]s/encrypt/%[1]s" {
-  capabilities = ["update"]
-}
-path "%[4]s/decrypt/%[1]s" {
-  capabilities = ["update"]
-}
-`, app, MountKVv2, MountDatabase, MountTransit), "\n")
+// Rule is one path rule of a layout policy: a path (a glob when it ends in *) and the
+// capabilities it grants. The policies' HCL is written from these rules, and the
+// policy-isolation drill derives from the same rules what each identity may do, so
+// that the two cannot drift apart.
+type Rule struct {
+	Path         string
+	Capabilities []string
 }
 
-// opsPolicyHCL may write and read the app's KV v2 data and metadata.
+// RuntimeRules are policy <app>: read the app's config and credentials, and use its
+// transit key (encrypt and decrypt). Nothing else: not its KV v1 entries, not the
+// transit key itself, not another app's paths.
+func RuntimeRules(app string) []Rule {
+	return []Rule{
+		{Path: MountKVv2 + "/data/" + app + "/*", Capabilities: []string{"read"}},
+		{Path: CredsPath(app), Capabilities: []string{"read"}},
+		{Path: MountTransit + "/encrypt/" + app, Capabilities: []string{"update"}},
+		{Path: MountTransit + "/decrypt/" + app, Capabilities: []string{"update"}},
+	}
+}
+
+// OpsRules are policy <app>-ops: write and read the app's KV v2 data and metadata.
+// Nothing else: not its credentials, not transit, not KV v1.
+func OpsRules(app string) []Rule {
+	return []Rule{
+		{Path: MountKVv2 + "/data/" + app + "/*", Capabilities: []string{"create", "read", "update", "delete"}},
+		{Path: MountKVv2 + "/metadata/" + app + "/*", Capabilities: []string{"create", "read", "update", "delete", "list"}},
+	}
+}
+
+// Allows reports whether rules grant capability on path, matching as Vault does for
+// such rules: an exact path wins over the globs, and among the globs (a trailing *)
+// the longest prefix wins; "deny" on the winning rule denies everything.
+func Allows(rules []Rule, capability, path string) bool {
+	var best *Rule
+	exact := false
+	for i := range rules {
+		r := &rules[i]
+		switch prefix, glob := strings.CutSuffix(r.Path, "*"); {
+		case !glob && r.Path == path:
+			best, exact = r, true
+		case glob && !exact && strings.HasPrefix(path, prefix) && (best == nil || len(r.Path) > len(best.Path)):
+			best = r
+		}
+	}
+	if best == nil || slices.Contains(best.Capabilities, "deny") {
+		return false
+	}
+	return slices.Contains(best.Capabilities, capability)
+}
+
+// runtimePolicyHCL is the HCL of RuntimeRules.
+func runtimePolicyHCL(app string) string {
+	return policyHCL(fmt.Sprintf("runtime policy of %[1]s (Kubernetes role %[1]s)", app), RuntimeRules(app))
+}
+
+// opsPolicyHCL is the HCL of OpsRules.
 func opsPolicyHCL(app string) string {
-	return strings.TrimLeft(fmt.Sprintf(`
-# labsbx: provisioning policy of %[1]s (JWT role gitea_cicd_%[1]s)
-path "%[2]s/data/%[1]s/*" {
-  capabilities = ["create", "read", "update", "delete"]
+	return policyHCL(fmt.Sprintf("provisioning policy of %s (JWT role %s)", app, CIRole(app)), OpsRules(app))
 }
-path "%[2]s/metadata/%[1]s/*" {
-  capabilities = ["create", "read", "update", "delete", "list"]
-}
-`, app, MountKVv2), "\n")
+
+// policyHCL writes rules as a policy, after a comment line with its title.
+func policyHCL(title string, rules []Rule) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# labsbx: %s\n", title)
+	for _, r := range rules {
+		caps := make([]string, len(r.Capabilities))
+		for i, c := range r.Capabilities {
+			caps[i] = strconv.Quote(c)
+		}
+		fmt.Fprintf(&b, "path %q {\n  capabilities = [%s]\n}\n", r.Path, strings.Join(caps, ", "))
+	}
+	return b.String()
 }
