@@ -3,8 +3,6 @@ package sandbox
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox/vault"
@@ -39,18 +37,10 @@ func (c *CIToken) Run(ctx context.Context) (*CITokenResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(s.State.Spec.Apps, c.App) {
-		return nil, fmt.Errorf("%w: app %q is not in sandbox %q (apps: %v)", ErrUnknownApp, c.App, c.Name, s.State.Spec.Apps)
-	}
-	kp, err := s.State.CISigningKeyPath()
-	if err != nil {
+	if err := requireApp(s, c.App); err != nil {
 		return nil, err
 	}
-	key, _, err := vault.LoadOrCreateSigningKey(kp)
-	if err != nil {
-		return nil, err
-	}
-	tok, err := vault.MintCIToken(key, c.App, vault.CITokenOptions{TTL: c.TTL})
+	tok, err := mintCIToken(s, c.App, c.TTL)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
@@ -70,8 +69,8 @@ func (o *PSQL) Run(ctx context.Context) (int, error) {
 		}
 		user, pass = "postgres", sec.SuperuserPassword
 	} else {
-		if !slices.Contains(st.Spec.Apps, o.As) {
-			return -1, fmt.Errorf("%w: app %q is not in sandbox %q (apps: %v)", ErrUnknownApp, o.As, st.Name, st.Spec.Apps)
+		if err := requireApp(sess, o.As); err != nil {
+			return -1, err
 		}
 		tok, err := vault.AppToken(ctx, sess.Root(), o.As)
 		if err != nil {

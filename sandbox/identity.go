@@ -125,11 +125,9 @@ func runtimeLogin(ctx context.Context, conn *connect.Conn, s *connect.VaultSessi
 		}
 		return loginFrom(sec, app, IdentityRuntime, method, c.Address())
 	}
-	sec, err := s.Root().Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{
-		Policies: []string{vault.RuntimePolicy(app)}, TTL: "1h", DisplayName: "labsbx-" + app,
-	})
+	sec, err := vault.IssueAppToken(ctx, s.Root(), app)
 	if err != nil {
-		return nil, fmt.Errorf("issue a runtime token of app %s: %w", app, err)
+		return nil, err
 	}
 	return loginFrom(sec, app, IdentityRuntime, "token/create policy "+vault.RuntimePolicy(app), s.Client.Address())
 }

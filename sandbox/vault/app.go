@@ -11,13 +11,25 @@ import (
 // vault profile there is no cluster to log in from, so this stands in for the
 // kubernetes/ login a pod of app makes (role <app>, policy <app>).
 func AppToken(ctx context.Context, root *api.Client, app string) (string, error) {
+	s, err := IssueAppToken(ctx, root, app)
+	if err != nil {
+		return "", err
+	}
+	return s.Auth.ClientToken, nil
+}
+
+// IssueAppToken is AppToken with the whole answer: accessor, policies, TTL.
+func IssueAppToken(ctx context.Context, root *api.Client, app string) (*api.Secret, error) {
 	s, err := root.Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{
 		Policies: []string{RuntimePolicy(app)}, TTL: "1h", DisplayName: "labsbx-" + app,
 	})
 	if err != nil {
-		return "", fmt.Errorf("issue a runtime token of app %s: %w", app, err)
+		return nil, fmt.Errorf("issue a runtime token of app %s: %w", app, err)
 	}
-	return s.Auth.ClientToken, nil
+	if s == nil || s.Auth == nil {
+		return nil, fmt.Errorf("issue a runtime token of app %s: Vault returned no token", app)
+	}
+	return s, nil
 }
 
 // Credentials is a dynamic Postgres user from postgres/creds/<app>.
