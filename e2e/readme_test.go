@@ -6,12 +6,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/arcodange/labsbx/e2e/testenv"
 )
+
+// secretColumn is a value in the Vault CLI's table that is a secret.
+var secretColumn = regexp.MustCompile(`(?m)^(\s*(?:password|token|client_token)\s+)\S+`)
 
 // quickStart is the README's quick-start block: the fenced lines after the
 // <!-- quick-start --> marker, without their comments.
@@ -70,9 +74,12 @@ func TestE2EReadmeQuickStart(t *testing.T) {
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := cmd.Run()
 		cancel()
-		t.Logf("$ %s\n%s", l, out.String())
+		// The Vault CLI prints a credential's password and a login's token on purpose; the
+		// test log keeps them out.
+		logged := secretColumn.ReplaceAllString(out.String(), "${1}[redacted]")
+		t.Logf("$ %s\n%s", l, logged)
 		if err != nil {
-			t.Fatalf("README quick start: %q failed: %v\n%s", l, err, out.String())
+			t.Fatalf("README quick start: %q failed: %v\n%s", l, err, logged)
 		}
 	}
 	for _, f := range []string{"report.json", "junit.xml", "report.md"} {

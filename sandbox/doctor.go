@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -15,7 +16,6 @@ import (
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/internal/bringup"
-	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/vmimages"
 )
 
@@ -212,20 +212,12 @@ func freeBytes(dir string) (uint64, error) {
 		if err == nil {
 			return fs.Bavail * uint64(fs.Bsize), nil
 		}
-		parent := parentDir(dir)
+		parent := filepath.Dir(dir)
 		if parent == dir || !errors.Is(err, syscall.ENOENT) {
 			return 0, err
 		}
 		dir = parent
 	}
-}
-
-func parentDir(p string) string {
-	i := strings.LastIndex(strings.TrimRight(p, "/"), "/")
-	if i <= 0 {
-		return "/"
-	}
-	return p[:i]
 }
 
 // stateCheck: the state root is a directory this user owns and can write, private to
@@ -253,7 +245,7 @@ func (d *Doctor) stateCheck(add func(Check)) {
 // sandbox keeps its recorded ones, which must be free or its own.
 func (d *Doctor) portCheck(add func(Check)) {
 	st, err := d.cfg.Store.Load(d.Name)
-	if errors.Is(err, state.ErrNotFound) || err != nil {
+	if err != nil { // no sandbox yet (or an unreadable one, which up reports itself)
 		l, lerr := net.Listen("tcp", "127.0.0.1:0")
 		if lerr != nil {
 			add(Check{"ports on 127.0.0.1", CheckFail, lerr.Error(), "labsbx publishes every port on 127.0.0.1: make the loopback interface usable"})

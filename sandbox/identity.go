@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,9 +14,11 @@ import (
 	"github.com/hashicorp/vault/api"
 	authv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
+	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
 
@@ -90,7 +90,7 @@ func ciLogin(ctx context.Context, s *connect.VaultSession, app string) (*Login, 
 		return nil, err
 	}
 	method := "jwt/login role " + vault.CIRole(app)
-	sec, err := c.Logical().WriteWithContext(ctx, "auth/"+vault.AuthJWT+"/login", map[string]any{"role": vault.CIRole(app), "jwt": jwt})
+	sec, err := vault.CILogin(ctx, c, app, jwt)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", method, err)
 	}
@@ -109,7 +109,7 @@ func runtimeLogin(ctx context.Context, conn *connect.Conn, s *connect.VaultSessi
 			return nil, err
 		}
 		tr, err := cs.CoreV1().ServiceAccounts(app).CreateToken(ctx, app, &authv1.TokenRequest{
-			Spec: authv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(600))},
+			Spec: authv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(600))},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("a token of ServiceAccount %s/%s: %w", app, app, err)
@@ -131,8 +131,6 @@ func runtimeLogin(ctx context.Context, conn *connect.Conn, s *connect.VaultSessi
 	}
 	return loginFrom(sec, app, IdentityRuntime, "token/create policy "+vault.RuntimePolicy(app), s.Client.Address())
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // CILogin logs in to the sandbox's Vault exactly as a Gitea Actions job of App does
 // (`labsbx ci login <app>`): it presents the job's JWT at auth/jwt/login role
@@ -280,14 +278,8 @@ func (o *AppEnv) Run(ctx context.Context) (*AppEnvResult, error) {
 	return res, nil
 }
 
-// passedThrough are the only variables of the caller's environment a command run by
-// `labsbx exec` or `labsbx ci exec` sees besides the sandbox's: what finds programs and
-// files and renders output. Whatever else the shell holds (a production VAULT_ADDR or
-// VAULT_TOKEN, PG*, KUBECONFIG, cloud credentials) does not reach it.
-var passedThrough = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"}
-
-// ExecLocal runs a local command with a scrubbed environment: passedThrough from the
-// caller, then the sandbox identity's variables. It returns the command's exit status.
+// ExecLocal runs a local command with a scrubbed environment: guard.IdentityEnv of the
+// caller's, then the sandbox identity's variables. It returns the command's exit status.
 type ExecLocal struct {
 	Args   []string
 	Getenv func(string) string
@@ -296,14 +288,9 @@ type ExecLocal struct {
 	Stderr io.Writer
 }
 
-// Environ is the command's whole environment.
-func (e *ExecLocal) Environ(vars []EnvVar) []string {
-	var env []string
-	for _, k := range passedThrough {
-		if v := e.Getenv(k); v != "" {
-			env = append(env, k+"="+v)
-		}
-	}
+// environ is the command's whole environment.
+func (e *ExecLocal) environ(vars []EnvVar) []string {
+	env := guard.IdentityEnv(e.Getenv)
 	for _, v := range vars {
 		env = append(env, v.Name+"="+v.Value)
 	}
@@ -316,14 +303,9 @@ func (e *ExecLocal) Run(ctx context.Context, vars []EnvVar) (int, error) {
 	if len(e.Args) == 0 {
 		return -1, errors.New("no command to run: give it after --")
 	}
-	env := e.Environ(vars)
-	path, err := lookPath(e.Args[0], e.Getenv("PATH"))
-	if err != nil {
-		return -1, err
-	}
-	cmd := exec.CommandContext(ctx, path, e.Args[1:]...)
-	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, e.Stdin, e.Stdout, e.Stderr
-	err = cmd.Run()
+	cmd := exec.CommandContext(ctx, e.Args[0], e.Args[1:]...)
+	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = e.environ(vars), e.Stdin, e.Stdout, e.Stderr
+	err := cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		return exit.ExitCode(), nil
@@ -332,21 +314,4 @@ func (e *ExecLocal) Run(ctx context.Context, vars []EnvVar) (int, error) {
 		return -1, fmt.Errorf("run %s: %w", e.Args[0], err)
 	}
 	return 0, nil
-}
-
-// lookPath finds name on the given PATH (the one the command will see).
-func lookPath(name, path string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s: command not found on PATH", name)
 }

@@ -406,7 +406,7 @@ func (m *matrixRun) login(ctx context.Context, c cell) (token, got, detail strin
 		return "", Errored, m.scrub(err).Error(), 0
 	}
 	t0 := time.Now()
-	s, err := anon.Logical().WriteWithContext(ctx, "auth/"+vault.AuthJWT+"/login", map[string]any{"role": vault.CIRole(c.app), "jwt": jwt})
+	s, err := vault.CILogin(ctx, anon, c.app, jwt)
 	durMs = fracMs(time.Since(t0))
 	if err == nil && s != nil && s.Auth != nil && s.Auth.ClientToken != "" {
 		token = s.Auth.ClientToken

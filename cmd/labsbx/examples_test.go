@@ -145,9 +145,7 @@ func wordString(w *syntax.Word) string {
 			for _, q := range p.Parts {
 				part(q)
 			}
-		case *syntax.ParamExp:
-			sb.WriteString("x1")
-		default:
+		default: // $VAR, $(cmd) and the like
 			sb.WriteString("x1")
 		}
 	}

@@ -102,8 +102,14 @@ func runAs(g *globals, cmd *cobra.Command, op *sandbox.AppEnv, argv []string) er
 		return appError(err)
 	}
 	g.status().Infof("Running %s as %s's %s identity (%s, policies %s)", argv[0], op.App, op.Kind, res.Login.Method, strings.Join(res.Login.Policies, ", "))
+	return runLocal(g, cmd, argv, res.Vars)
+}
+
+// runLocal runs argv with vars and guard.IdentityEnv of the caller's environment only,
+// and ends with its exit status.
+func runLocal(g *globals, cmd *cobra.Command, argv []string, vars []sandbox.EnvVar) error {
 	run := &sandbox.ExecLocal{Args: argv, Getenv: g.getenv, Stdin: cmd.InOrStdin(), Stdout: g.stdout, Stderr: g.stderr}
-	code, err := run.Run(cmd.Context(), res.Vars)
+	code, err := run.Run(cmd.Context(), vars)
 	return passThrough(argv[0], code, err)
 }
 
@@ -179,9 +185,7 @@ and TMPDIR reach the command. Its exit status is labsbx's.`,
 			if err != nil {
 				return err
 			}
-			run := &sandbox.ExecLocal{Args: args, Getenv: g.getenv, Stdin: cmd.InOrStdin(), Stdout: g.stdout, Stderr: g.stderr}
-			code, err := run.Run(cmd.Context(), res.Vars)
-			return passThrough(args[0], code, err)
+			return runLocal(g, cmd, args, res.Vars)
 		},
 	}
 	cmd.Flags().StringVar(&as, "as", "", "run as this app's runtime identity (policy <app>, a dynamic Postgres user)")

@@ -53,3 +53,22 @@ func keepEnv(k string) bool {
 	}
 	return false
 }
+
+// identityEnv is all a command run as a sandbox identity (`labsbx exec`, `labsbx ci
+// exec`) keeps of the caller's environment besides the sandbox's variables: what finds
+// programs and files and renders output. It is narrower than keptEnv: that command
+// holds a sandbox token, so not even LABSBX_*, XDG_* or CI reach it, and whatever else
+// the shell holds (a production VAULT_ADDR or VAULT_TOKEN, PG*, KUBECONFIG, cloud
+// credentials) does not either.
+var identityEnv = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"}
+
+// IdentityEnv is identityEnv's variables that getenv has, as KEY=VALUE.
+func IdentityEnv(getenv func(string) string) []string {
+	var env []string
+	for _, k := range identityEnv {
+		if v := getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/hashicorp/vault/api"
 
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
@@ -125,6 +127,12 @@ func MintCIToken(k *rsa.PrivateKey, app string, o CITokenOptions) (string, error
 		return "", fmt.Errorf("sign CI token: %w", err)
 	}
 	return s, nil
+}
+
+// CILogin presents jwt at auth/jwt/login, role gitea_cicd_<app>, as a Gitea Actions
+// job of app does; anon must hold no token.
+func CILogin(ctx context.Context, anon *api.Client, app, jwt string) (*api.Secret, error) {
+	return anon.Logical().WriteWithContext(ctx, "auth/"+AuthJWT+"/login", map[string]any{"role": CIRole(app), "jwt": jwt})
 }
 
 func keyID(k *rsa.PrivateKey) string {
