@@ -132,11 +132,17 @@ func (e *FieldError) Error() string {
 type ConfigError struct {
 	Source string
 	Errs   []*FieldError
+	// What the document is ("drill file"); "config" when empty.
+	What string
 }
 
 func (e *ConfigError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "invalid config %s:", e.Source)
+	what := e.What
+	if what == "" {
+		what = "config"
+	}
+	fmt.Fprintf(&b, "invalid %s %s:", what, e.Source)
 	for _, fe := range e.Errs {
 		b.WriteString("\n  ")
 		b.WriteString(fe.Error())

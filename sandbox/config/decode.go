@@ -16,11 +16,43 @@ import (
 // decodeStrict decodes one YAML document into a Config. Every unknown field is
 // reported with its path and line, not just the first one, so a user fixes a file in one go.
 func decodeStrict(source string, data []byte) (*Config, error) {
+	var cfg Config
+	if _, err := DecodeStrict(source, data, &cfg, "start with apiVersion: "+APIVersion, "apiVersion, kind and spec"); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// Lines maps a field path ("spec.verify[0].timeout") to the line it is on in the
+// document, so that a check made after decoding can point at the line too.
+type Lines map[string]int
+
+// At is the line of path, or of the nearest enclosing field that has one.
+func (l Lines) At(path string) int {
+	for p := path; p != ""; {
+		if n, ok := l[p]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
+}
+
+// DecodeStrict decodes one YAML document into out (a pointer to a struct with yaml
+// tags), reporting every unknown or repeated field and every type error with its path,
+// line and, for a near miss, a suggestion, all at once, as a *ConfigError. empty says
+// what an empty document should start with, and fields what a document holds. Other
+// labsbx documents (drill files) are read with it, so they fail the same way.
+func DecodeStrict(source string, data []byte, out any, empty, fields string) (Lines, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &ConfigError{Source: source, Errs: []*FieldError{{Path: "(document)", Msg: "is empty; start with apiVersion: " + APIVersion}}}
+			return nil, &ConfigError{Source: source, Errs: []*FieldError{{Path: "(document)", Msg: "is empty; " + empty}}}
 		}
 		fe := &FieldError{Path: "(document)", Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 		if _, serr := fmt.Sscanf(fe.Msg, "line %d:", &fe.Line); serr == nil {
@@ -37,18 +69,17 @@ func decodeStrict(source string, data []byte) (*Config, error) {
 		doc = doc.Content[0]
 	}
 	if doc.Kind != yaml.MappingNode {
-		return nil, &ConfigError{Source: source, Errs: []*FieldError{{Path: "(document)", Line: doc.Line, Msg: "must be a mapping with apiVersion, kind and spec"}}}
+		return nil, &ConfigError{Source: source, Errs: []*FieldError{{Path: "(document)", Line: doc.Line, Msg: "must be a mapping with " + fields}}}
 	}
-	w := walker{lines: map[int]string{}}
-	w.check(doc, reflect.TypeOf(Config{}), "")
+	w := walker{lines: map[int]string{}, paths: Lines{}}
+	w.check(doc, reflect.TypeOf(out), "")
 	if len(w.errs) > 0 {
-		return nil, &ConfigError{Source: source, Errs: w.errs}
+		return w.paths, &ConfigError{Source: source, Errs: w.errs}
 	}
-	var cfg Config
-	if err := doc.Decode(&cfg); err != nil {
-		return nil, &ConfigError{Source: source, Errs: w.typeErrors(err)}
+	if err := doc.Decode(out); err != nil {
+		return w.paths, &ConfigError{Source: source, Errs: w.typeErrors(err)}
 	}
-	return &cfg, nil
+	return w.paths, nil
 }
 
 // walker walks the node tree beside the Go type. It records every mapping key that has
@@ -57,11 +88,15 @@ func decodeStrict(source string, data []byte) (*Config, error) {
 type walker struct {
 	errs  []*FieldError
 	lines map[int]string
+	paths Lines
 }
 
 func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
 	if _, ok := w.lines[n.Line]; !ok || n.Kind == yaml.ScalarNode {
 		w.lines[n.Line] = path
+	}
+	if _, ok := w.paths[path]; !ok && path != "" {
+		w.paths[path] = n.Line
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -107,14 +142,51 @@ func joinPath(path, key string) string {
 	return path + "." + key
 }
 
-// suggest names a known field that differs only in case, the most common typo.
+// suggest names a known field close to key: the same but for case, or one or two
+// edits away (the most common typos).
 func suggest(key string, fields map[string]reflect.StructField) string {
+	names := make([]string, 0, len(fields))
 	for name := range fields {
-		if strings.EqualFold(name, key) {
-			return fmt.Sprintf(" (did you mean %q?)", name)
+		names = append(names, name)
+	}
+	return Suggest(key, names)
+}
+
+// Suggest is " (did you mean "x"?)" for the known word closest to got (the same
+// ignoring case, or at most two edits away), or "".
+func Suggest(got string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		d := distance(strings.ToLower(got), strings.ToLower(k))
+		if d < bestD || d == bestD && best != "" && k < best {
+			best, bestD = k, d
 		}
 	}
-	return ""
+	if best == "" || best == got {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein distance of two short words.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // typeErrors turns yaml.v3's type errors ("line 4: cannot unmarshal !!str `x` into int")
