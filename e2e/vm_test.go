@@ -151,6 +151,19 @@ func TestE2EVMs(t *testing.T) {
 		t.Errorf("after the power cut: %q", got)
 	}
 
+	// The example drill file: the power cut recovered by starting the VM and the lab's
+	// Ansible ping loop over `labsbx vm inventory`.
+	var frep scenarios.Report
+	freports := filepath.Join(t.TempDir(), "file")
+	c.json(&frep, "drill", "run", "-f", "../examples/drills/vm-power-cut-ansible.yaml", "--name", name, "--report-dir", freports)
+	checkReports(t, freports, 1, 0)
+	if len(frep.Scenarios) != 1 || len(frep.Scenarios[0].Output) != 1 || !strings.Contains(frep.Scenarios[0].Output[0].Output, "SUCCESS") {
+		t.Errorf("vm-power-cut-ansible: the recovery's Ansible output is not in the report: %+v", frep.Scenarios)
+	}
+	for _, s := range frep.Scenarios {
+		t.Logf("drill %s %s: detect %d ms, recover %d ms, total %d ms", s.Name, s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
+	}
+
 	// The sandbox's SSH key never reached any output.
 	key, err := os.ReadFile(filepath.Join(c.home, name, "secrets", "vm-ssh-key"))
 	if err != nil {

@@ -32,6 +32,7 @@ var catalogue = []entry{
 	{new: newBrokenRotation("grant"), group: "broken-rotation"},
 	{new: newBrokenRotation("role"), group: "broken-rotation"},
 	{new: newFullRestart},
+	{new: newWrongKey},
 	{new: newPolicyIsolation},
 	{new: newVMNodeLoss, only: withVMs},
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vso"
+	"github.com/arcodange/labsbx/scenarios/drillfile"
 )
 
 // PollInterval is how often the engine polls a symptom or the steady state: detection
@@ -51,6 +53,33 @@ type Options struct {
 	Prompt io.Writer
 	// Version is labsbx's version, for the report.
 	Version string
+	// Files are drill files to run after the named scenarios (drill run -f).
+	Files []*drillfile.Drill
+	// Repeat runs the whole list this many times (a game day); the report then
+	// summarises each drill's figures over the rounds. 0 or 1: once.
+	Repeat int
+	// Shuffle runs each round in an order drawn from Seed.
+	Shuffle bool
+	Seed    int64
+}
+
+// list is what the options name, before the sandbox is known: the scenarios, then the
+// drill files; a file may not take a built-in drill's name.
+func (o Options) list() ([]Scenario, error) {
+	list, err := Lookup(o.Scenarios)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range o.Files {
+		if _, clash := byName[d.Metadata.Name]; clash || isGroup(d.Metadata.Name) {
+			return nil, fmt.Errorf("%s: drill name %q is a built-in drill's; rename it", d.Source, d.Metadata.Name)
+		}
+		if slices.ContainsFunc(list, func(s Scenario) bool { return s.Name() == d.Metadata.Name }) {
+			return nil, fmt.Errorf("%s: drill %q is given twice", d.Source, d.Metadata.Name)
+		}
+		list = append(list, NewFileDrill(d))
+	}
+	return list, nil
 }
 
 // Drill runs scenarios against a sandbox. It holds the sandbox lock for the whole run;
@@ -81,7 +110,7 @@ func (p permanent) Error() string { return p.err.Error() }
 // Run executes the scenarios in order and returns the report. The error is a
 // *VerifyFailure when a scenario failed, or another error when the drill could not run.
 func (d *Drill) Run(ctx context.Context) (*Report, error) {
-	list, err := Lookup(d.opts.Scenarios)
+	list, err := d.opts.list()
 	if err != nil {
 		return nil, err
 	}
@@ -124,18 +153,34 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 		rep.VaultVersion = vs.Version
 	}
 	var failed []string
-	for _, s := range list {
-		if err := ctx.Err(); err != nil {
-			return rep, err
+	rounds := max(d.opts.Repeat, 1)
+	rng := rand.New(rand.NewPCG(uint64(d.opts.Seed), 0x6c616273627821))
+rounds:
+	for round := 1; round <= rounds; round++ {
+		order := fresh(list, round)
+		if d.opts.Shuffle {
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		}
-		res := d.runScenario(ctx, env, s)
-		rep.Scenarios = append(rep.Scenarios, res)
-		if res.Result != ResultPassed {
-			failed = append(failed, s.Name())
+		for _, s := range order {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
+			res := d.runScenario(ctx, env, s)
+			if rounds > 1 {
+				res.Round = round
+			}
+			rep.Scenarios = append(rep.Scenarios, res)
+			if res.Result != ResultPassed && !slices.Contains(failed, s.Name()) {
+				failed = append(failed, s.Name())
+			}
+			if ctx.Err() != nil || d.refused != nil {
+				break rounds
+			}
 		}
-		if ctx.Err() != nil || d.refused != nil {
-			break
-		}
+	}
+	if rounds > 1 {
+		rep.Repeat, rep.Shuffle, rep.Seed = rounds, d.opts.Shuffle, d.opts.Seed
+		rep.Summary = summarise(rep.Scenarios)
 	}
 	rep.FinishedAt = d.now()
 	rep.DurationMs = ms(rep.FinishedAt.Sub(rep.StartedAt))
@@ -159,12 +204,25 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res ScenarioResult) {
 	res = ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: d.now(), Result: ResultPassed}
 	_, _ = e.takeMilestones(), e.takeChecks()
+	_, _ = e.takeFileResults()
 	e.Mark("drill started")
+	fd, isFile := s.(*fileDrill)
+	if isFile {
+		res.Source = fd.d.Source
+	}
 	defer func() {
 		res.FinishedAt = d.now()
 		res.TotalMs = ms(res.FinishedAt.Sub(res.StartedAt))
 		res.Milestones = milestoneOffsets(e.takeMilestones(), res.StartedAt)
 		res.Checks = e.takeChecks()
+		res.Probes, res.Output = e.takeFileResults()
+		res.Error = e.redact(res.Error)
+		for i := range res.Phases {
+			res.Phases[i].Error = e.redact(res.Phases[i].Error)
+		}
+		if isFile {
+			fd.cleanup()
+		}
 	}()
 	r := &scenarioRun{d: d, e: e, s: s, res: &res}
 	for i, p := range phases {
@@ -183,7 +241,25 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 			break
 		}
 	}
+	if isFile && res.FailedPhase == PhaseRecover && r.recorded && ctx.Err() == nil {
+		r.rollback(ctx)
+	}
 	return res
+}
+
+// rollback undoes a drill file's fault once its recovery failed, as the file's
+// rollback says, and clears the fault; when that fails too, the fault stays recorded
+// for `labsbx drill recover`.
+func (r *scenarioRun) rollback(ctx context.Context) {
+	msg, err := r.s.Undo(ctx, r.e)
+	if err != nil {
+		r.res.Error += "; rollback failed (run `labsbx drill recover`): " + err.Error()
+		return
+	}
+	r.e.Mark("rolled back: " + msg)
+	if err := r.d.clearFault(r.e.State, r.s); err != nil {
+		r.res.Error += "; " + err.Error()
+	}
 }
 
 func (r *scenarioRun) skip(phase, why string) {
@@ -244,7 +320,7 @@ func (r *scenarioRun) step(ctx context.Context, p phase) error {
 		e.Mark(p.startMark)
 	}
 	step, wait := p.step, p.wait
-	manual := d.opts.Manual && p.manual != nil
+	manual := (d.opts.Manual || isManualFile(s)) && p.manual != nil
 	if manual {
 		step, wait = p.manual, p.manualWait
 	}
@@ -297,7 +373,15 @@ func untilRenewals(before map[string]vso.AppState, now time.Time) time.Duration 
 }
 
 func (d *Drill) recordFault(st *state.State, s Scenario) error {
-	st.Faults = append(st.Faults, state.Fault{Scenario: s.Name(), Kind: s.Name(), InjectedAt: d.now()})
+	f := state.Fault{Scenario: s.Name(), Kind: s.Name(), InjectedAt: d.now()}
+	if fd, ok := s.(*fileDrill); ok {
+		detail, err := fd.record()
+		if err != nil {
+			return err
+		}
+		f.Kind, f.Detail = FaultKindFile, detail
+	}
+	st.Faults = append(st.Faults, f)
 	return d.cfg.Store.Save(st, d.now())
 }
 

@@ -47,7 +47,13 @@ type Env struct {
 	milestones []Milestone
 	// checks are the running scenario's checks (a matrix drill's last try).
 	checks []Check
-	now    func() time.Time
+	// probes are a drill file's probe outcomes, the last try of each phase; outputs
+	// what its commands printed.
+	probes  []ProbeResult
+	outputs []CommandOutput
+	// secrets are redacted from every output, error and detail the report holds.
+	secrets []string
+	now     func() time.Time
 }
 
 // Milestone is a timestamped point of a recovery ("vault unsealed").
@@ -79,6 +85,34 @@ func (e *Env) setChecks(cs []Check) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.checks = cs
+}
+
+// setProbes replaces phase's probe outcomes: a polled phase reports its last try.
+func (e *Env) setProbes(phase string, ps []ProbeResult) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	kept := e.probes[:0:0]
+	for _, p := range e.probes {
+		if p.Phase != phase {
+			kept = append(kept, p)
+		}
+	}
+	e.probes = append(kept, ps...)
+}
+
+func (e *Env) addOutput(o CommandOutput) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.outputs = append(e.outputs, o)
+}
+
+// takeFileResults returns the running scenario's probes and outputs, and forgets them.
+func (e *Env) takeFileResults() ([]ProbeResult, []CommandOutput) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ps, os := e.probes, e.outputs
+	e.probes, e.outputs = nil, nil
+	return ps, os
 }
 
 func (e *Env) takeChecks() []Check {
@@ -133,6 +167,7 @@ func newEnv(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn)
 		e.now = cfg.Now
 	}
 	e.Consumer = &Consumer{env: e, App: st.Spec.Apps[0]}
+	e.knownSecrets()
 	if st.Profile == config.ProfileFull {
 		if e.Apps, err = appSide(ctx, conn); err == nil {
 			e.Cluster, err = clusterPower(cfg, st)
@@ -215,6 +250,7 @@ func (c *Consumer) Login(ctx context.Context) error {
 		return fmt.Errorf("login as %s: %w", c.App, err)
 	}
 	c.token = s.Auth.ClientToken
+	c.env.addSecret(c.token)
 	return nil
 }
 
@@ -249,6 +285,7 @@ func (c *Consumer) Fetch(ctx context.Context) error {
 		return fmt.Errorf("read %s: incomplete credentials", vault.CredsPath(c.App))
 	}
 	c.Lease, c.User, c.pass = s.LeaseID, user, pass
+	c.env.addSecret(pass)
 	return nil
 }
 

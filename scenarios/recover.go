@@ -90,6 +90,12 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	for len(st.Faults) > 0 {
 		f := st.Faults[0]
 		s, ok := newScenario(f.Scenario)
+		if f.Kind == FaultKindFile {
+			if s, err = recordedFileDrill(f.Detail); err != nil {
+				return out, fmt.Errorf("undo drill file %s: %w", f.Scenario, err)
+			}
+			ok = true
+		}
 		if !ok {
 			return out, fmt.Errorf("the state records a fault of unknown scenario %q; run `labsbx down` and `labsbx up`", f.Scenario)
 		}
@@ -102,6 +108,9 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 			}
 			return err
 		})
+		if fd, ok := s.(*fileDrill); ok {
+			fd.cleanup()
+		}
 		if err != nil {
 			return out, fmt.Errorf("undo %s: %w", f.Scenario, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -48,6 +49,11 @@ type Report struct {
 	DurationMs    int64            `json:"durationMs"`
 	Result        string           `json:"result"`
 	Scenarios     []ScenarioResult `json:"scenarios"`
+	// With --repeat: the rounds, the order's seed, and each drill's figures over them.
+	Repeat  int            `json:"repeat,omitempty"`
+	Shuffle bool           `json:"shuffle,omitempty"`
+	Seed    int64          `json:"seed,omitempty"`
+	Summary []DrillSummary `json:"summary,omitempty"`
 }
 
 // ScenarioResult is one scenario's run.
@@ -67,6 +73,35 @@ type ScenarioResult struct {
 	// Checks are the cells of a drill that probes a matrix (policy-isolation); other
 	// drills leave it out.
 	Checks []Check `json:"checks,omitempty"`
+	// Round is the run's round with --repeat (1, 2, …); 0 without.
+	Round int `json:"round,omitempty"`
+	// Source is the drill file a file drill came from.
+	Source string `json:"source,omitempty"`
+	// Probes are a drill file's probes, each phase's last try.
+	Probes []ProbeResult `json:"probes,omitempty"`
+	// Output is what a drill file's commands printed, redacted.
+	Output []CommandOutput `json:"output,omitempty"`
+}
+
+// ProbeResult is one probe of a drill file, at its phase's last try.
+type ProbeResult struct {
+	Phase      string `json:"phase"`
+	Probe      string `json:"probe"`
+	Kind       string `json:"kind"`
+	Pass       bool   `json:"pass"`
+	Detail     string `json:"detail,omitempty"`
+	DurationMs int64  `json:"durationMs"`
+}
+
+// CommandOutput is one command of a drill file (fault, recovery, rollback) as it ran:
+// its text and output with secrets redacted, and its exit status (-1: it did not
+// finish).
+type CommandOutput struct {
+	Phase    string `json:"phase"`
+	Field    string `json:"field"`
+	Command  string `json:"command"`
+	ExitCode int    `json:"exitCode"`
+	Output   string `json:"output"`
 }
 
 // Expectations and outcomes of a check.
@@ -309,7 +344,7 @@ func (r *Report) JUnit() ([]byte, error) {
 	suite := junitSuite{Name: "labsbx drills (" + r.Profile + " profile, sandbox " + r.Sandbox + ")",
 		Time: secs(r.DurationMs), Timestamp: r.StartedAt.UTC().Format("2006-01-02T15:04:05")}
 	for _, s := range r.Scenarios {
-		c := junitCase{Name: s.Name, Classname: "labsbx.drill." + r.Profile, Time: secs(s.TotalMs)}
+		c := junitCase{Name: s.runName(), Classname: "labsbx.drill." + r.Profile, Time: secs(s.TotalMs)}
 		var out strings.Builder
 		for _, p := range s.Phases {
 			fmt.Fprintf(&out, "%-13s %-7s %6d ms %s\n", p.Name, p.Result, p.DurationMs, p.Error)
@@ -317,6 +352,12 @@ func (r *Report) JUnit() ([]byte, error) {
 		fmt.Fprintf(&out, "time to detect %d ms, time to recover %d ms, total %d ms\n", s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
 		for _, ch := range s.Checks {
 			fmt.Fprintf(&out, "%-4s %8.3f ms %s\n", passWord(ch.Pass), ch.DurationMs, ch)
+		}
+		for _, p := range s.Probes {
+			fmt.Fprintf(&out, "%-4s %-13s %s %s\n", passWord(p.Pass), p.Phase, p.Probe, p.Detail)
+		}
+		for _, o := range s.Output {
+			fmt.Fprintf(&out, "--- %s (%s), exit %d:\n%s\n", o.Field, o.Phase, o.ExitCode, strings.TrimRight(o.Output, "\n"))
 		}
 		c.SystemOut = out.String()
 		if s.Result != ResultPassed {
@@ -354,10 +395,14 @@ func (r *Report) Markdown() string {
 		r.StartedAt.UTC().Format(time.RFC3339), r.LabsbxVersion, r.VaultVersion)
 	b.WriteString("| scenario | result | time to detect | time to recover | total |\n|---|---|---|---|---|\n")
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(&b, "| %s | %s %s | %d ms | %d ms | %d ms |\n", s.Name, icon[s.Result], s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
+		fmt.Fprintf(&b, "| %s | %s %s | %d ms | %d ms | %d ms |\n", s.runName(), icon[s.Result], s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
 	}
+	markdownSummary(&b, r)
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", s.Name, s.Description)
+		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", s.runName(), s.Description)
+		if s.Source != "" {
+			fmt.Fprintf(&b, "Drill file: `%s`\n\n", s.Source)
+		}
 		if s.Result != ResultPassed {
 			fmt.Fprintf(&b, "**Failed in %s:** %s\n\n", s.FailedPhase, mdEscape(s.Error))
 		}
@@ -386,8 +431,54 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "%d. **+%d ms** %s\n", i+1, m.OffsetMs, m.Name)
 		}
 		markdownChecks(&b, s.Checks)
+		markdownProbes(&b, s.Probes, s.Output)
 	}
 	return b.String()
+}
+
+// runName is the scenario's name, with its round under --repeat.
+func (s ScenarioResult) runName() string {
+	if s.Round > 0 {
+		return fmt.Sprintf("%s (round %d)", s.Name, s.Round)
+	}
+	return s.Name
+}
+
+// markdownSummary: with --repeat, each drill's pass rate and figures.
+func markdownSummary(b *strings.Builder, r *Report) {
+	if len(r.Summary) == 0 {
+		return
+	}
+	order := "in the order given"
+	if r.Shuffle {
+		order = fmt.Sprintf("shuffled with seed %d", r.Seed)
+	}
+	fmt.Fprintf(b, "\n### Game day: %d rounds, %s\n\n", r.Repeat, order)
+	b.WriteString("| drill | passed | detect min / median / max | recover min / median / max |\n|---|---|---|---|\n")
+	for _, s := range r.Summary {
+		fmt.Fprintf(b, "| %s | %d of %d | %d / %d / %d ms | %d / %d / %d ms |\n", s.Name, s.Passed, s.Runs,
+			s.Detect.Min, s.Detect.Median, s.Detect.Max, s.Recover.Min, s.Recover.Median, s.Recover.Max)
+	}
+}
+
+var reLongFence = regexp.MustCompile(`~{4,}`)
+
+// markdownProbes renders a drill file's probes and its commands' output (in a ~~~~
+// fence, which a ``` or ~~~ in the output cannot close).
+func markdownProbes(b *strings.Builder, ps []ProbeResult, outs []CommandOutput) {
+	if len(ps) > 0 {
+		b.WriteString("\n### Probes\n\n| phase | probe | time | pass | detail |\n|---|---|---|---|---|\n")
+		for _, p := range ps {
+			icon := "✅"
+			if !p.Pass {
+				icon = "❌"
+			}
+			fmt.Fprintf(b, "| %s | %s | %d ms | %s | %s |\n", p.Phase, mdEscape(p.Probe), p.DurationMs, icon, mdEscape(p.Detail))
+		}
+	}
+	for _, o := range outs {
+		fmt.Fprintf(b, "\n### `%s` (%s), exit %d\n\n~~~~\n%s\n~~~~\n", o.Field, o.Phase, o.ExitCode, strings.TrimRight(reLongFence.ReplaceAllString(o.Output, "~~~"), "\n"))
+	}
 }
 
 // markdownChecks renders a drill's checks as a table, failed cells first.

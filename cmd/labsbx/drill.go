@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/drillfile"
 )
 
 func newDrillCmd(g *globals) *cobra.Command {
@@ -18,29 +19,41 @@ func newDrillCmd(g *globals) *cobra.Command {
 		Short: "Break the sandbox on purpose and time the recovery",
 		Args:  noArgs,
 	}
-	cmd.AddCommand(newDrillListCmd(g), newDrillRunCmd(g), newDrillRecoverCmd(g))
+	cmd.AddCommand(newDrillListCmd(g), newDrillRunCmd(g), newDrillValidateCmd(g), newDrillRecoverCmd(g))
 	return cmd
 }
 
 func newDrillListCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List the drill scenarios",
+	var files []string
+	cmd := &cobra.Command{
+		Use:   "list [-f FILE|DIR]...",
+		Short: "List the built-in drills, and the drill files given with -f",
 		Args:  noArgs,
+		Example: `  labsbx drill list
+  labsbx drill list -f examples/drills/`,
 		RunE: func(*cobra.Command, []string) error {
 			type row struct {
 				Name        string `json:"name"`
 				Description string `json:"description"`
+				Source      string `json:"source"`
 			}
 			var rows []row
 			for _, s := range scenarios.All() {
-				rows = append(rows, row{s.Name(), s.Description()})
+				rows = append(rows, row{s.Name(), s.Description(), "built-in"})
+			}
+			ds, err := drillfile.LoadAll(files)
+			if err != nil {
+				return err
+			}
+			for _, d := range ds {
+				s := scenarios.NewFileDrill(d)
+				rows = append(rows, row{s.Name(), s.Description(), d.Source})
 			}
 			return g.print(rows, func(w io.Writer) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "SCENARIO\tWHAT BREAKS")
+				fmt.Fprintln(tw, "SCENARIO\tSOURCE\tWHAT BREAKS")
 				for _, r := range rows {
-					fmt.Fprintf(tw, "%s\t%s\n", r.Name, r.Description)
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, r.Source, r.Description)
 				}
 				if groups := scenarios.Groups(); len(groups) > 0 {
 					fmt.Fprintln(tw)
@@ -52,16 +65,71 @@ func newDrillListCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	addDrillFileFlag(cmd, &files)
+	return cmd
+}
+
+// addDrillFileFlag is -f, --file: drill files, or directories of them.
+func addDrillFileFlag(cmd *cobra.Command, files *[]string) {
+	cmd.Flags().StringArrayVarP(files, "file", "f", nil, "a drill file (apiVersion labsbx.dev/v1alpha1, kind Drill), or a directory of them; repeatable")
+	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
+}
+
+func newDrillValidateCmd(g *globals) *cobra.Command {
+	var files []string
+	cmd := &cobra.Command{
+		Use:   "validate -f FILE|DIR...",
+		Short: "Check drill files: their fields (with line and suggestion) and, through the guard, their commands",
+		Long: `Check drill files without a sandbox: every unknown or misspelt field with its path and
+line, every value out of range, and every command the guard refuses (one that names
+~/.arcodange, a cluster-keys.json, or a Vault, cluster or database that is not the
+sandbox's). The sandbox's apps, VMs and endpoints are checked when the drill runs.
+
+Exit status: 0 when every file is valid, 1 when one is not, 3 when the guard refused one.`,
+		Example: `  labsbx drill validate -f examples/drills/unseal-runbook.yaml
+  labsbx drill validate -f examples/drills/`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if len(files) == 0 {
+				return usagef("give drill files with -f")
+			}
+			ds, err := drillfile.LoadAll(files)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Name     string `json:"name"`
+				Source   string `json:"source"`
+				Fault    string `json:"fault"`
+				Recovery string `json:"recovery"`
+			}
+			rows := []row{}
+			for _, d := range ds {
+				rows = append(rows, row{d.Metadata.Name, d.Source, d.Spec.Fault.String(), d.Spec.Recovery.Kind()})
+			}
+			return g.print(rows, func(w io.Writer) error {
+				for _, r := range rows {
+					fmt.Fprintf(w, "%s: drill %q is valid (fault %s, recovery %s)\n", r.Source, r.Name, r.Fault, r.Recovery)
+				}
+				return nil
+			})
+		},
+	}
+	addDrillFileFlag(cmd, &files)
+	return cmd
 }
 
 func newDrillRunCmd(g *globals) *cobra.Command {
 	var (
-		all, manual, noRecover bool
-		reportDir              string
-		timeout                time.Duration
+		all, manual, noRecover, shuffle bool
+		reportDir                       string
+		timeout                         time.Duration
+		files                           []string
+		repeat                          int
+		seed                            int64
 	)
 	cmd := &cobra.Command{
-		Use:   "run <scenario>... | --all",
+		Use:   "run <scenario>... | -f FILE... | --all",
 		Short: "Run drill scenarios: steady state, inject, observe, recover, verify; write JSON, JUnit and Markdown reports",
 		Long: `Run drill scenarios against the sandbox and time detection and recovery.
 
@@ -71,11 +139,23 @@ again. With --manual labsbx prints the runbook step and waits for you to perform
 With --no-recover the fault stays and verification fails; undo it with
 'labsbx drill recover'.
 
+-f runs drill files: the lab's own runbooks as drills (see examples/drills/ and
+'labsbx drill validate'). Their commands run in the file's directory with an
+environment that holds only the sandbox's endpoints (VAULT_ADDR, PG*, KUBECONFIG on
+the full profile, LABSBX_UNSEAL_KEY_FILE in the shape of cluster-keys.json, and
+VAULT_TOKEN only when the file sets spec.env.vaultToken). A script is your own code:
+the guard refuses one that names production, but cannot sandbox what it does.
+
+--repeat N runs the whole list N times (a game day), --shuffle in an order drawn
+from --seed, and the report gives each drill's pass count and min/median/max times.
+
 Exit status: 0 when every scenario verified, 4 when one did not, 3 when the guard
 refused.`,
 		Example: `  labsbx drill run seal
   labsbx drill run --all --report-dir reports/
-  labsbx drill run full-restart --manual`,
+  labsbx drill run full-restart --manual
+  labsbx drill run -f examples/drills/unseal-runbook.yaml
+  labsbx drill run seal lost-lease -f examples/drills/ --repeat 5 --shuffle --seed 42`,
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			var names []string
 			for _, gr := range scenarios.Groups() {
@@ -90,14 +170,27 @@ refused.`,
 			switch {
 			case all && len(args) > 0:
 				return usagef("give scenario names or --all, not both")
-			case !all && len(args) == 0:
-				return usagef("name a scenario or use --all (see 'labsbx drill list')")
+			case !all && len(args) == 0 && len(files) == 0:
+				return usagef("name a scenario, give drill files with -f, or use --all (see 'labsbx drill list')")
+			case repeat < 0:
+				return usagef("--repeat must be at least 1")
+			case (shuffle || cmd.Flags().Changed("seed")) && repeat < 2 && len(args)+len(files) < 2 && !all:
+				return usagef("--shuffle and --seed order several drills or rounds; give more than one, or --repeat N")
+			}
+			if cmd.Flags().Changed("seed") {
+				shuffle = true
+			} else if shuffle {
+				seed = time.Now().UnixNano() % 1_000_000
 			}
 			// --all: the engine adds every scenario that applies to the sandbox
 			// (vm-node-loss only where there are VMs).
 			names := args
 			if _, err := scenarios.Lookup(names); err != nil {
 				return &usageError{err}
+			}
+			ds, err := drillfile.LoadAll(files)
+			if err != nil {
+				return err
 			}
 			conf, err := g.configuration()
 			if err != nil {
@@ -118,6 +211,7 @@ refused.`,
 			rep, runErr := scenarios.NewDrill(conf, scenarios.Options{
 				Name: g.name, Scenarios: names, All: all, Manual: manual, NoRecover: noRecover, Timeout: timeout,
 				Prompt: g.stderr, Version: currentVersion().Version,
+				Files: ds, Repeat: repeat, Shuffle: shuffle, Seed: seed,
 			}).Run(cmd.Context())
 			if rep == nil {
 				return runErr
@@ -143,6 +237,10 @@ refused.`,
 	f.BoolVar(&manual, "manual", false, "at the recover phase, print the runbook step and wait for a person to do it")
 	f.BoolVar(&noRecover, "no-recover", false, "leave the fault in place (verification then fails)")
 	f.DurationVar(&timeout, "timeout", 0, "deadline of each waiting phase (default: spec.drills.timeout)")
+	f.IntVar(&repeat, "repeat", 1, "run the whole list N times (a game day); the report summarises each drill over the rounds")
+	f.BoolVar(&shuffle, "shuffle", false, "run each round in a random order (printed, and kept in the report as its seed)")
+	f.Int64Var(&seed, "seed", 0, "the shuffled order's seed, to replay a game day (implies --shuffle)")
+	addDrillFileFlag(cmd, &files)
 	_ = cmd.MarkFlagDirname("report-dir")
 	return cmd
 }
@@ -151,9 +249,27 @@ func drillSummaryText(w io.Writer, rep *scenarios.Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tRESULT\tDETECT\tRECOVER\tTOTAL\tFAILED PHASE")
 	for _, s := range rep.Scenarios {
-		fmt.Fprintf(tw, "%s\t%s\t%dms\t%dms\t%dms\t%s\n", s.Name, s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs, s.FailedPhase)
+		name := s.Name
+		if s.Round > 0 {
+			name = fmt.Sprintf("%s #%d", s.Name, s.Round)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%dms\t%dms\t%dms\t%s\n", name, s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs, s.FailedPhase)
 	}
 	_ = tw.Flush()
+	if len(rep.Summary) > 0 {
+		order := "in the order given"
+		if rep.Shuffle {
+			order = fmt.Sprintf("shuffled, --seed %d", rep.Seed)
+		}
+		fmt.Fprintf(w, "\nGame day: %d rounds, %s\n", rep.Repeat, order)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "DRILL\tPASSED\tDETECT MIN/MEDIAN/MAX\tRECOVER MIN/MEDIAN/MAX")
+		for _, s := range rep.Summary {
+			fmt.Fprintf(tw, "%s\t%d/%d\t%d/%d/%dms\t%d/%d/%dms\n", s.Name, s.Passed, s.Runs,
+				s.Detect.Min, s.Detect.Median, s.Detect.Max, s.Recover.Min, s.Recover.Median, s.Recover.Max)
+		}
+		_ = tw.Flush()
+	}
 	for _, s := range rep.Scenarios {
 		if s.Error != "" {
 			fmt.Fprintf(w, "%s: %s: %s\n", s.Name, s.FailedPhase, s.Error)

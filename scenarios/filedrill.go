@@ -1,0 +1,343 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/scenarios/drillfile"
+)
+
+// FaultKindFile marks a fault that a drill file injected: its Detail is the whole
+// drill file, so that `labsbx drill recover` can roll it back as the file says.
+const FaultKindFile = "drill-file"
+
+// fileDrill runs a drill file (scenarios/drillfile) through the same phase table as
+// the built-in drills: its probes are the steady state, the symptom and the verify
+// step, its fault is a built-in fault or a command, its recovery is built in, a
+// person's (--manual or recovery.manual) or the lab's own script, and its rollback is
+// the undo.
+type fileDrill struct {
+	d *drillfile.Drill
+
+	// What one run carries from phase to phase.
+	mu          sync.Mutex
+	verifyStart time.Time
+	consumers   map[string]*Consumer
+	keyFile     string
+	vars        []string
+}
+
+// NewFileDrill makes a scenario of a loaded drill file.
+func NewFileDrill(d *drillfile.Drill) Scenario { return &fileDrill{d: d} }
+
+func (f *fileDrill) Name() string { return f.d.Metadata.Name }
+
+func (f *fileDrill) Description() string {
+	if f.d.Metadata.Description != "" {
+		return f.d.Metadata.Description
+	}
+	return fmt.Sprintf("drill file %s: fault %s, recovery %s", filepath.Base(f.d.Source), f.d.Spec.Fault, f.d.Spec.Recovery.Kind())
+}
+
+// Runbook is recovery.manual, else the script, else labsbx's own step.
+func (f *fileDrill) Runbook(e *Env) string {
+	r := f.d.Spec.Recovery
+	switch {
+	case r.Manual != "":
+		return r.Manual
+	case r.Run != "":
+		return fmt.Sprintf("(in %s, with the sandbox's environment: eval \"$(labsbx env --name %s)\")\n    %s", f.d.Dir, e.State.Name, strings.ReplaceAll(strings.TrimSpace(r.Run), "\n", "\n    "))
+	}
+	if s := f.builtinScenario(); s != nil {
+		return s.Runbook(e)
+	}
+	return "labsbx drill recover --name " + e.State.Name
+}
+
+// manualRecovery: a file whose recovery is a person's step is run as --manual.
+func (f *fileDrill) manualRecovery() bool { return f.d.Spec.Recovery.Manual != "" }
+
+// prepare checks the file against the sandbox (its apps and VMs, its URLs against the
+// sandbox's endpoints) and makes the commands' environment, once per run.
+func (f *fileDrill) prepare(ctx context.Context, e *Env) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.vars != nil {
+		return nil
+	}
+	for _, a := range f.d.Apps() {
+		if !containsString(e.State.Spec.Apps, a) {
+			return permanent{fmt.Errorf("%s names app %q, which sandbox %q does not have (apps: %s)", f.d.Source, a, e.State.Name, strings.Join(e.State.Spec.Apps, ", "))}
+		}
+	}
+	if vmName := f.d.Spec.Fault.VM; vmName != "" && e.State.VM(vmName) == nil {
+		return permanent{fmt.Errorf("%s names VM %q, which sandbox %q does not have (labsbx vm list)", f.d.Source, vmName, e.State.Name)}
+	}
+	en := sandbox.NewEnv(e.cfg)
+	en.Name = e.State.Name
+	res, err := en.Run(ctx)
+	if err != nil {
+		return err
+	}
+	var endpoints []string
+	vars := []string{}
+	for _, v := range res.Vars {
+		if v.Name == "VAULT_TOKEN" && !f.d.Spec.Env.VaultToken {
+			continue
+		}
+		if v.Name == "VAULT_ADDR" {
+			endpoints = append(endpoints, v.Value)
+		}
+		vars = append(vars, v.Name+"="+v.Value)
+	}
+	if e.State.Kube != nil && e.State.Kube.Server != "" {
+		endpoints = append(endpoints, e.State.Kube.Server)
+	}
+	for _, u := range f.d.URLs {
+		if err := guard.ApproveRunbookURL(f.d.Source+": "+u.Field, u.URL, endpoints); err != nil {
+			return permanent{err}
+		}
+	}
+	// The lab's runbooks read ~/.arcodange/cluster-keys.json; a drill's read the
+	// sandbox's key, in the same shape, from here.
+	kp, err := e.State.SecretPath(drillKeysFile)
+	if err != nil {
+		return err
+	}
+	if err := vault.SaveKeys(kp, e.Vault.Keys); err != nil {
+		return err
+	}
+	self, _ := os.Executable()
+	vars = append(vars, "LABSBX_UNSEAL_KEY_FILE="+kp.Path(), "LABSBX_NAME="+e.State.Name,
+		"LABSBX_HOME="+filepath.Dir(e.State.Dir()), "LABSBX="+self)
+	f.keyFile, f.vars = kp.Path(), vars
+	return nil
+}
+
+// drillKeysFile is the sandbox's key file in the shape of the lab's cluster-keys.json,
+// for the commands of a drill file; it is removed when the drill ends.
+const drillKeysFile = "drill-unseal-keys.json"
+
+func (f *fileDrill) cleanup() {
+	if f.keyFile != "" {
+		_ = os.Remove(f.keyFile)
+	}
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *fileDrill) Steady(ctx context.Context, e *Env) error {
+	if err := f.prepare(ctx, e); err != nil {
+		return err
+	}
+	return f.probeAll(ctx, e, PhaseSteady, f.d.Spec.Steady, false)
+}
+
+func (f *fileDrill) Inject(ctx context.Context, e *Env) error {
+	if err := f.prepare(ctx, e); err != nil {
+		return err
+	}
+	fl := f.d.Spec.Fault
+	if fl.Run != "" {
+		return f.run(ctx, e, PhaseInject, "spec.fault.run", fl.Run, drillfile.DefaultRecoveryTimeout)
+	}
+	return f.injectBuiltin(ctx, e)
+}
+
+func (f *fileDrill) Observe(ctx context.Context, e *Env) error {
+	return f.probeAll(ctx, e, PhaseObserve, f.d.Spec.Symptom, true)
+}
+
+func (f *fileDrill) Recover(ctx context.Context, e *Env) error {
+	r := f.d.Spec.Recovery
+	switch {
+	case r.Run != "":
+		timeout := r.Timeout.Duration
+		if timeout == 0 {
+			timeout = drillfile.DefaultRecoveryTimeout
+		}
+		return f.run(ctx, e, PhaseRecover, "spec.recovery.run", r.Run, timeout)
+	case r.Builtin:
+		return f.recoverBuiltin(ctx, e)
+	}
+	return errors.New("recovery.manual is a person's step: run it with labsbx drill run --manual")
+}
+
+func (f *fileDrill) Verify(ctx context.Context, e *Env) error {
+	f.mu.Lock()
+	if f.verifyStart.IsZero() {
+		f.verifyStart = e.now()
+	}
+	start := f.verifyStart
+	f.mu.Unlock()
+	err := f.probeAll(ctx, e, PhaseVerify, f.d.Spec.Verify, true)
+	if err == nil {
+		return nil
+	}
+	// A probe past its own timeout fails verify now.
+	for _, p := range f.d.Spec.Verify {
+		if t := p.Timeout.Duration; t > 0 && e.now().Sub(start) > t && !f.passedOnce(e, PhaseVerify, p) {
+			return permanent{fmt.Errorf("%s did not hold within its timeout %s: %w", p.Label(), t, err)}
+		}
+	}
+	return err
+}
+
+// passedOnce: the probe's first success in phase was marked.
+func (f *fileDrill) passedOnce(e *Env, phase string, p drillfile.Probe) bool {
+	return !e.milestoneAt(probeMilestone(phase, p)).IsZero()
+}
+
+func (f *fileDrill) Undo(ctx context.Context, e *Env) (string, error) {
+	rb := f.d.Spec.Rollback
+	if rb.Run != "" {
+		if err := f.prepare(ctx, e); err != nil {
+			return "", err
+		}
+		if err := f.run(ctx, e, "rollback", "spec.rollback.run", rb.Run, drillfile.DefaultRecoveryTimeout); err != nil {
+			return "", err
+		}
+		return "ran the drill file's rollback", nil
+	}
+	if f.d.Spec.Fault.Builtin == "" {
+		return "the drill file has no rollback", nil
+	}
+	return f.undoBuiltin(ctx, e)
+}
+
+// probeAll runs every probe once and records each outcome; polled phases call it
+// again until all hold. The first success of each probe of a polled phase is a
+// milestone.
+func (f *fileDrill) probeAll(ctx context.Context, e *Env, phase string, probes []drillfile.Probe, polled bool) error {
+	var errs []error
+	results := make([]ProbeResult, 0, len(probes))
+	for _, p := range probes {
+		t0 := e.now()
+		err := f.probe(ctx, e, p)
+		if p.Expect == drillfile.ExpectFail {
+			if err == nil {
+				err = errors.New("still holds")
+			} else {
+				err = nil
+			}
+		}
+		pr := ProbeResult{Phase: phase, Probe: p.Label(), Kind: p.Kind(), Pass: err == nil, DurationMs: ms(e.now().Sub(t0))}
+		if err != nil {
+			pr.Detail = e.redact(err.Error())
+			errs = append(errs, fmt.Errorf("%s: %w", p.Label(), err))
+		} else if polled {
+			e.markOnce(probeMilestone(phase, p))
+		}
+		results = append(results, pr)
+	}
+	e.setProbes(phase, results)
+	return errors.Join(errs...)
+}
+
+func probeMilestone(phase string, p drillfile.Probe) string {
+	what := "symptom"
+	if phase == PhaseVerify {
+		what = "verified"
+	}
+	return what + ": " + p.Label()
+}
+
+// outputLimit bounds what the report keeps of one command's output.
+const outputLimit = 16 << 10
+
+// run runs a drill file's command: sh -c in the file's directory, with the runbook
+// environment (guard.RunbookEnv), within timeout. Its output, redacted, goes into the
+// report; a non-zero exit fails the step.
+func (f *fileDrill) run(ctx context.Context, e *Env, phase, field, script string, timeout time.Duration) error {
+	code, out, err := f.exec(ctx, e, script, timeout)
+	e.addOutput(CommandOutput{Phase: phase, Field: field, Command: e.redact(strings.TrimSpace(script)), ExitCode: code, Output: out})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("%s exited with status %d%s", field, code, lastLine(out))
+	}
+	return nil
+}
+
+func (f *fileDrill) exec(ctx context.Context, e *Env, script string, timeout time.Duration) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var buf bytes.Buffer
+	cmd := exec.CommandContext(ctx, "sh", "-c", script)
+	cmd.Dir = f.d.Dir
+	cmd.Env = guard.RunbookEnv(e.cfg.Getenv, f.vars)
+	cmd.Stdout, cmd.Stderr = &limitedWriter{w: &buf, n: outputLimit}, &limitedWriter{w: &buf, n: outputLimit}
+	cmd.WaitDelay = 2 * time.Second
+	err := cmd.Run()
+	out := e.redact(buf.String())
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return -1, out, fmt.Errorf("did not finish within %s", timeout)
+	case errors.As(err, &exit):
+		return exit.ExitCode(), out, nil
+	case err != nil:
+		return -1, out, fmt.Errorf("run sh: %w", err)
+	}
+	return 0, out, nil
+}
+
+func lastLine(out string) string {
+	out = strings.TrimSpace(out)
+	if out == "" {
+		return ""
+	}
+	if i := strings.LastIndexByte(out, '\n'); i >= 0 {
+		out = out[i+1:]
+	}
+	return ": " + out
+}
+
+// limitedWriter keeps the first n bytes and drops the rest, saying so once.
+type limitedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+	n  int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if left := l.n - l.w.Len(); left > 0 {
+		l.w.Write(p[:min(len(p), left)])
+		if len(p) > left {
+			l.w.WriteString("\n[output cut at 16 KiB]\n")
+		}
+	}
+	return len(p), nil
+}
+
+var reAnyRegexp = regexp.MustCompile(`.*`)
+
+// compile is a probe's regular expression (validated when the file was read).
+func compile(re string) *regexp.Regexp {
+	if re == "" {
+		return reAnyRegexp
+	}
+	return regexp.MustCompile(re)
+}
