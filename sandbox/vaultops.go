@@ -3,10 +3,12 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/internal/bringup"
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
 
@@ -152,4 +154,14 @@ func (v *VaultInit) Run(ctx context.Context) (*VaultInitResult, error) {
 	}
 	res.Status, err = s.Status(ctx)
 	return res, err
+}
+
+// VaultDataDir is where the vault profile's Vault keeps its storage (a volume).
+const VaultDataDir = bringup.VaultDataDir
+
+// RestoreVault recreates the vault profile's Vault container and volume with storage
+// (a tar of its data dir) put back before Vault starts, for the backup-restore drill.
+// It does not unseal. The caller holds the sandbox lock and passes the state it holds.
+func (c *Configuration) RestoreVault(ctx context.Context, st *state.State, storage io.Reader) ([]string, error) {
+	return bringup.RestoreVault(ctx, c.bringup(), st, storage)
 }

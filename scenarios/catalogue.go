@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/state"
 )
 
@@ -33,9 +34,14 @@ var catalogue = []entry{
 	{new: newBrokenRotation("role"), group: "broken-rotation"},
 	{new: newFullRestart},
 	{new: newWrongKey},
+	{new: newBackupRestore, only: vaultProfile},
 	{new: newPolicyIsolation},
 	{new: newVMNodeLoss, only: withVMs},
 }
+
+// vaultProfile: the sandbox has the vault profile (its Vault's storage is a volume
+// labsbx owns).
+func vaultProfile(st *state.State) bool { return st.Profile == config.ProfileVault }
 
 // withVMs: the sandbox has arm64 VMs (`labsbx up --vms N`).
 func withVMs(st *state.State) bool { return len(st.VMs) > 0 }

@@ -15,7 +15,7 @@ func names(list []Scenario) string {
 
 // The catalogue's order is the order a person meets the drills in.
 func TestCatalogueOrderAndGroups(t *testing.T) {
-	if got := names(All()); got != "seal,lost-lease,broken-rotation/grant,broken-rotation/role,full-restart,wrong-key,policy-isolation,vm-node-loss" {
+	if got := names(All()); got != "seal,lost-lease,broken-rotation/grant,broken-rotation/role,full-restart,wrong-key,backup-restore,policy-isolation,vm-node-loss" {
 		t.Errorf("All = %s", got)
 	}
 	g := Groups()

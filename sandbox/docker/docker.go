@@ -50,6 +50,7 @@ type Engine interface {
 	ContainerStop(ctx context.Context, containerID string, options container.StopOptions) error
 	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
 	CopyToContainer(ctx context.Context, containerID, dstPath string, content io.Reader, options container.CopyToContainerOptions) error
+	CopyFromContainer(ctx context.Context, containerID, srcPath string) (io.ReadCloser, container.PathStat, error)
 	ContainerExecCreate(ctx context.Context, container string, options container.ExecOptions) (container.ExecCreateResponse, error)
 	ContainerExecAttach(ctx context.Context, execID string, options container.ExecAttachOptions) (types.HijackedResponse, error)
 	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspect, error)
@@ -265,6 +266,17 @@ type ContainerSpec struct {
 	Volumes map[string]string
 	// Files are copied into the container before its first start: path -> content (0644).
 	Files map[string][]byte
+	// Restore, when set, is a tar stream (as Archive gives it) unpacked into Dir before
+	// the first start, with the owners and modes it records: a component's data put
+	// back from a backup.
+	Restore *Archive
+}
+
+// Archive is a tar stream of a directory in a container: what Archive returns, and
+// what ContainerSpec.Restore unpacks into Dir.
+type Archive struct {
+	Dir string
+	Tar io.Reader
 }
 
 // Container actions of EnsureContainer.
@@ -357,7 +369,27 @@ func (r *Runtime) create(ctx context.Context, name string, s ContainerSpec) (str
 			return "", fmt.Errorf("copy files into %s: %w", name, err)
 		}
 	}
+	if s.Restore != nil {
+		if err := r.eng.CopyToContainer(ctx, resp.ID, s.Restore.Dir, s.Restore.Tar, container.CopyToContainerOptions{}); err != nil {
+			return "", fmt.Errorf("restore %s into %s: %w", s.Restore.Dir, name, err)
+		}
+	}
 	return resp.ID, nil
+}
+
+// Archive streams path of a component's container (ours: the guard's ownership rule;
+// running or stopped) as a tar whose entries start with path's base name, to be
+// restored into path's parent directory.
+func (r *Runtime) Archive(ctx context.Context, component, path string) (io.ReadCloser, error) {
+	info, ok, err := r.Inspect(ctx, component)
+	if err != nil || !ok {
+		return nil, errors.Join(err, notExist(ok, r.ObjectName(component)))
+	}
+	rc, _, err := r.eng.CopyFromContainer(ctx, info.ID, path)
+	if err != nil {
+		return nil, fmt.Errorf("copy %s out of %s: %w", path, r.ObjectName(component), err)
+	}
+	return rc, nil
 }
 
 func tarFiles(files map[string][]byte) (io.Reader, error) {

@@ -110,6 +110,9 @@ type Context struct {
 	pgAdmin  postgres.Endpoint // the superuser, through the guard's proven dialer
 	vs       *connect.VaultSession
 	vmImg    *vmimages.Image
+	// restoreVault, when set, is the storage a new Vault container starts on
+	// (RestoreVault).
+	restoreVault *docker.Archive
 
 	// The full profile's cluster and its clients.
 	clusters cluster.Provider

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -234,8 +236,9 @@ func vaultStep(ctx context.Context, p *Context) error {
 		Cmd:        []string{"server", "-config=" + vaultConfigPath},
 		Env:        []string{"SKIP_SETCAP=true", "VAULT_LOG_FORMAT=standard"},
 		Ports:      map[int]int{vaultPort: port},
-		Volumes:    map[string]string{vol: "/vault/file"},
+		Volumes:    map[string]string{vol: VaultDataDir},
 		Files:      map[string][]byte{strings.TrimPrefix(vaultConfigPath, "/"): []byte(vaultServerConfig)},
+		Restore:    p.restoreVault,
 	})
 	if err != nil {
 		return err
@@ -296,6 +299,38 @@ func initUnseal(ctx context.Context, p *Context) error {
 	}
 	p.vs = sess
 	return nil
+}
+
+// VaultDataDir is where the vault profile's Vault keeps its storage (a named volume).
+const VaultDataDir = "/vault/file"
+
+// RestoreVault recreates the vault profile's Vault container and its volume, as up
+// makes them, with storage (a tar of VaultDataDir, as docker.Runtime.Archive gives
+// it) unpacked into the volume before Vault first starts; the state records the new
+// container. It neither initialises nor unseals: the caller unseals with the key of
+// the backup, which checks that the Vault that opens has the recorded cluster_id. The
+// caller holds the sandbox lock.
+func RestoreVault(ctx context.Context, cfg *Config, st *state.State, storage io.Reader) ([]string, error) {
+	if st.Profile != config.ProfileVault {
+		return nil, fmt.Errorf("restoring Vault's storage from a backup is built for the vault profile; sandbox %q has the %s profile", st.Name, st.Profile)
+	}
+	res := &Result{}
+	p, err := New(cfg, st, nil, res)
+	if err != nil {
+		return nil, err
+	}
+	defer p.conn.Close()
+	if err := dockerEngine(ctx, p); err != nil {
+		return res.Changes, err
+	}
+	if info, ok, err := p.rt.Inspect(ctx, ComponentVault); err != nil || ok {
+		return res.Changes, errors.Join(err, fmt.Errorf("container %s exists (running: %v): restore only replaces a Vault that is gone", p.rt.ObjectName(ComponentVault), info.Running))
+	}
+	p.restoreVault = &docker.Archive{Dir: filepath.Dir(VaultDataDir), Tar: storage}
+	if err := vaultStep(ctx, p); err != nil {
+		return res.Changes, err
+	}
+	return res.Changes, cfg.Store.Save(st, cfg.now())
 }
 
 // resetVault removes the Vault container and its volume (the guard's removal rule:
