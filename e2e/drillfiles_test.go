@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/scenarios"
 )
 
@@ -16,6 +18,11 @@ func example(name string) string { return filepath.Join("..", "examples", "drill
 // failing recovery rolled back, and an interrupted file drill rolled back by drill
 // recover.
 func TestE2EDrillFiles(t *testing.T) {
+	for _, tool := range []string{"curl", "jq", "psql"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Require(t, tool+" (the example runbooks use it)", "apt-get install curl jq postgresql-client")
+		}
+	}
 	c := newLocalImagesCLI(t)
 	name := sandboxName("e2efile")
 	t.Cleanup(func() { c.run("down", "--name", name) })

@@ -1,24 +1,12 @@
 package scenarios
 
-import (
-	"regexp"
-	"strings"
-)
+import "github.com/arcodange/labsbx/internal/redact"
 
 // What the drill reports of a command's output, an error or a probe's detail never
 // holds a secret: the sandbox's own (unseal key, root token, database passwords, the
 // credentials a drill read) are replaced wherever they appear, and so is whatever
 // looks like a Vault token or a password field, which a runbook may print from
 // credentials it read itself.
-
-const redacted = "[redacted]"
-
-var (
-	reVaultToken = regexp.MustCompile(`\bhv[sbr]\.[A-Za-z0-9_-]{16,}|\bs\.[A-Za-z0-9]{24}\b`)
-	// A password field: JSON ("password": "…"), the Vault CLI's table (password  …) and
-	// KEY=value forms.
-	rePasswordField = regexp.MustCompile(`(?i)((?:\b|_)(?:password|passwd|secret_id|client_token|root_token|unseal_keys?_b64|unseal_key|PGPASSWORD|VAULT_TOKEN)"?\s*(?:[:=]\s*|\s+))("[^"\n]*"|\[[^\]\n]*\]|[^\s,}\]]+)`)
-)
 
 // addSecret makes the reports redact s from now on.
 func (e *Env) addSecret(s string) {
@@ -40,11 +28,7 @@ func (e *Env) redact(s string) string {
 	e.mu.Lock()
 	secrets := append([]string(nil), e.secrets...)
 	e.mu.Unlock()
-	for _, x := range secrets {
-		s = strings.ReplaceAll(s, x, redacted)
-	}
-	s = reVaultToken.ReplaceAllString(s, redacted)
-	return rePasswordField.ReplaceAllString(s, "${1}"+redacted)
+	return redact.Output(s, secrets...)
 }
 
 // knownSecrets registers the sandbox's own secrets with the redactor.

@@ -15,9 +15,11 @@ ci=false
 case "${CI:-}" in 1 | true | TRUE | True) ci=true ;; esac
 
 # What each piece is for: the Postgres test image (mmdebstrap, keyrings, CA bundle), the
-# arm64 VM tier (qemu, binfmt, e2fsprogs, ssh, ansible) and cloning (git).
+# arm64 VM tier (qemu, binfmt, e2fsprogs, ssh, ansible), cloning (git), and the example
+# drill files' runbooks (curl, jq, psql from postgresql-client).
 pkgs=(mmdebstrap ca-certificates debian-archive-keyring git qemu-system-arm qemu-efi-aarch64
-	qemu-user-static binfmt-support qemu-utils e2fsprogs openssh-client ansible-core)
+	qemu-user-static binfmt-support qemu-utils e2fsprogs openssh-client ansible-core
+	curl jq postgresql-client)
 
 missing=()
 if command -v dpkg-query >/dev/null; then

@@ -146,3 +146,34 @@ func TestLoadAllRefusesTwoDrillsOfOneName(t *testing.T) {
 		t.Error("/dev/zero read as a drill file")
 	}
 }
+
+// The README's drill file is a valid drill file, so that the documentation of the
+// format stays true.
+func TestREADMEDrillFileParses(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "### Drill files")
+	if !ok {
+		t.Fatal("README has no drill files section")
+	}
+	_, block, ok := strings.Cut(rest, "```yaml\n")
+	if !ok {
+		t.Fatal("README's drill files section has no yaml block")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	d, err := Parse("README.md", []byte(block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, p := range append(append(d.Spec.Steady, d.Spec.Symptom...), d.Spec.Verify...) {
+		kinds[p.Kind()] = true
+	}
+	for _, k := range []string{"vault", "creds", "connects", "kv", "http", "sql", "command"} {
+		if !kinds[k] {
+			t.Errorf("README's drill file shows no %s probe", k)
+		}
+	}
+}
