@@ -107,6 +107,9 @@ type permanent struct{ err error }
 
 func (p permanent) Error() string { return p.err.Error() }
 
+// Unwrap lets a guard refusal inside still be recognised (exit status 3).
+func (p permanent) Unwrap() error { return p.err }
+
 // Run executes the scenarios in order and returns the report. The error is a
 // *VerifyFailure when a scenario failed, or another error when the drill could not run.
 func (d *Drill) Run(ctx context.Context) (*Report, error) {

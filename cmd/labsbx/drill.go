@@ -245,17 +245,26 @@ refused.`,
 	return cmd
 }
 
+// runName is a scenario's name, with its round under --repeat ("seal #2").
+func runName(s scenarios.ScenarioResult) string {
+	if s.Round > 0 {
+		return fmt.Sprintf("%s #%d", s.Name, s.Round)
+	}
+	return s.Name
+}
+
 func drillSummaryText(w io.Writer, rep *scenarios.Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tRESULT\tDETECT\tRECOVER\tTOTAL\tFAILED PHASE")
 	for _, s := range rep.Scenarios {
-		name := s.Name
-		if s.Round > 0 {
-			name = fmt.Sprintf("%s #%d", s.Name, s.Round)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%dms\t%dms\t%dms\t%s\n", name, s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs, s.FailedPhase)
+		fmt.Fprintf(tw, "%s\t%s\t%dms\t%dms\t%dms\t%s\n", runName(s), s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs, s.FailedPhase)
 	}
 	_ = tw.Flush()
+	for _, s := range rep.Scenarios {
+		if s.Error != "" {
+			fmt.Fprintf(w, "%s: %s: %s\n", runName(s), s.FailedPhase, s.Error)
+		}
+	}
 	if len(rep.Summary) > 0 {
 		order := "in the order given"
 		if rep.Shuffle {
@@ -269,11 +278,6 @@ func drillSummaryText(w io.Writer, rep *scenarios.Report) {
 				s.Detect.Min, s.Detect.Median, s.Detect.Max, s.Recover.Min, s.Recover.Median, s.Recover.Max)
 		}
 		_ = tw.Flush()
-	}
-	for _, s := range rep.Scenarios {
-		if s.Error != "" {
-			fmt.Fprintf(w, "%s: %s: %s\n", s.Name, s.FailedPhase, s.Error)
-		}
 	}
 }
 

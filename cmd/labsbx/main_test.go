@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/arcodange/labsbx/scenarios"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -89,6 +90,13 @@ func TestCommandsGolden(t *testing.T) {
 		{"status-empty", []string{"status"}, 0},
 		{"status-empty-json", []string{"status", "-o", "json"}, 0},
 		{"drill-list", []string{"drill", "list"}, 0},
+		{"drill-list-files", []string{"drill", "list", "-f", "../../examples/drills"}, 0},
+		{"drill-validate-examples", []string{"drill", "validate", "-f", "../../examples/drills"}, 0},
+		{"drill-validate-bad", []string{"drill", "validate", "-f", "testdata/drills/bad.yaml"}, 1},
+		{"refused-drill-file", []string{"drill", "validate", "-f", "testdata/drills/hostile.yaml"}, 3},
+		{"refused-drill-file-run", []string{"drill", "run", "-f", "testdata/drills/hostile.yaml"}, 3},
+		{"usage-drill-shuffle-one", []string{"drill", "run", "seal", "--shuffle"}, 2},
+		{"usage-drill-validate-nothing", []string{"drill", "validate"}, 2},
 		{"drill-list-json", []string{"drill", "list", "-o", "json"}, 0},
 		{"up-dry-run-vault", []string{"up", "--profile", "vault", "--dry-run"}, 0},
 		{"up-dry-run-full-json", []string{"up", "--profile", "full", "--dry-run", "-o", "json", "--name", "demo"}, 0},
@@ -178,6 +186,25 @@ func TestMetadataName(t *testing.T) {
 		var plan struct{ Name string }
 		if code != 0 || json.Unmarshal([]byte(stdout), &plan) != nil || plan.Name != tc.want {
 			t.Errorf("labsbx %s: exit %d, name %q, want %q\n%s", strings.Join(tc.args, " "), code, plan.Name, tc.want, stderr)
+		}
+	}
+}
+
+// A game day's text summary: each run with its round, then each drill's figures.
+func TestDrillSummaryTextGameDay(t *testing.T) {
+	rep := &scenarios.Report{Repeat: 2, Shuffle: true, Seed: 7,
+		Scenarios: []scenarios.ScenarioResult{
+			{Name: "seal", Result: scenarios.ResultPassed, Round: 1, TimeToDetectMs: 3, TimeToRecoverMs: 500},
+			{Name: "seal", Result: scenarios.ResultFailed, Round: 2, FailedPhase: scenarios.PhaseVerify, Error: "Vault is still sealed"},
+		},
+		Summary: []scenarios.DrillSummary{{Name: "seal", Runs: 2, Passed: 1,
+			Detect: scenarios.Figures{Min: 3, Median: 3, Max: 3}, Recover: scenarios.Figures{Min: 500, Median: 500, Max: 500}}},
+	}
+	var b bytes.Buffer
+	drillSummaryText(&b, rep)
+	for _, want := range []string{"seal #1   passed", "seal #2   failed", "Game day: 2 rounds, shuffled, --seed 7", "seal   1/2     3/3/3ms", "500/500/500ms", "seal #2: verify: Vault is still sealed"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}
 	}
 }

@@ -574,7 +574,7 @@ func validateProbe(path string, p Probe, timeoutOK bool, add func(path, format s
 	switch p.Expect {
 	case "", ExpectPass, ExpectFail:
 	default:
-		add(path+".expect", "must be %q or %q (got %q)", ExpectPass, ExpectFail, p.Expect)
+		add(path+".expect", "must be %q or %q (got %q)%s", ExpectPass, ExpectFail, p.Expect, suggestion(p.Expect, []string{ExpectPass, ExpectFail}))
 	}
 	if p.Timeout.Duration != 0 && !timeoutOK {
 		add(path+".timeout", "only verify's probes have a timeout (steady runs once; symptom within the drill's timeout)")
