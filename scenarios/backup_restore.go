@@ -271,9 +271,7 @@ func (b *backupRestore) Undo(ctx context.Context, e *Env) (string, error) {
 	if err := b.unseal(ctx, e, e.Vault.Keys); err != nil {
 		return "", err
 	}
-	if len(did) == 0 {
-		return "Vault is in service", nil
-	}
+	did = append(did, "Vault unsealed with the sandbox's key, same cluster_id")
 	return strings.Join(did, "; "), nil
 }
 
@@ -294,5 +292,12 @@ func (*backupRestore) Revive(ctx context.Context, cfg *sandbox.Configuration, co
 	if err := restoreFromBackup(ctx, cfg, st); err != nil {
 		return nil, err
 	}
-	return nil, nil
+	said := false
+	return func(context.Context) ([]string, error) {
+		if said {
+			return nil, nil
+		}
+		said = true
+		return []string{"restored Vault's storage from the backup into a new volume and container"}, nil
+	}, nil
 }

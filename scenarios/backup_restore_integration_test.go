@@ -3,6 +3,7 @@ package scenarios_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,9 @@ func TestIntegrationBackupRestoreAndWrongKey(t *testing.T) {
 		t.Fatalf("drill recover: %v (did %+v)", err, done)
 	}
 	t.Logf("drill recover: %+v", done)
+	if fmt.Sprint(done) == "" || !strings.Contains(fmt.Sprint(done), "restored Vault's storage from the backup") {
+		t.Errorf("drill recover did not say it restored the storage: %+v", done)
+	}
 	if _, err := scenarios.NewDrill(conf, scenarios.Options{Name: "it-backup", Scenarios: []string{"seal"}, Timeout: time.Minute}).Run(ctx); err != nil {
 		t.Errorf("a drill after the recovery: %v", err)
 	}
