@@ -364,7 +364,8 @@ func Load(path string) (*Drill, error) {
 func Parse(source string, data []byte) (*Drill, error) {
 	var d Drill
 	lines, err := config.DecodeStrict(source, data, &d, "start with apiVersion: "+APIVersion+" and kind: "+Kind, "apiVersion, kind, metadata and spec")
-	if ce, ok := err.(*config.ConfigError); ok {
+	var ce *config.ConfigError
+	if errors.As(err, &ce) {
 		ce.What = "drill file"
 	}
 	if err != nil {
