@@ -220,14 +220,7 @@ func backupKeys(st *state.State) (*vault.Keys, error) {
 }
 
 func (b *backupRestore) Verify(ctx context.Context, e *Env) error {
-	st, err := e.Vault.Status(ctx)
-	if err != nil {
-		return err
-	}
-	if st.Sealed {
-		return errors.New("Vault is sealed")
-	}
-	if err := e.Vault.Approval.VerifyClusterID(ctx); err != nil {
+	if err := sameVaultUnsealed(ctx, e); err != nil {
 		return err
 	}
 	for _, app := range e.State.Spec.Apps {

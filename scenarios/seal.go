@@ -41,15 +41,7 @@ func (seal) Recover(ctx context.Context, e *Env) error {
 }
 
 func (seal) Verify(ctx context.Context, e *Env) error {
-	st, err := e.Vault.Status(ctx)
-	if err != nil {
-		return err
-	}
-	if st.Sealed {
-		return errors.New("Vault is still sealed")
-	}
-	// Same Vault as before: the guard compares the cluster_id with the recorded one.
-	if err := e.Vault.Approval.VerifyClusterID(ctx); err != nil {
+	if err := sameVaultUnsealed(ctx, e); err != nil {
 		return err
 	}
 	if err := e.Consumer.Login(ctx); err != nil {
@@ -70,4 +62,17 @@ func (seal) Undo(ctx context.Context, e *Env) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("unsealed Vault at %s with the sandbox key", st.Addr), nil
+}
+
+// sameVaultUnsealed: Vault is unsealed, and it is the same Vault as before (the guard
+// compares its cluster_id with the recorded one).
+func sameVaultUnsealed(ctx context.Context, e *Env) error {
+	st, err := e.Vault.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Sealed {
+		return errors.New("Vault is still sealed")
+	}
+	return e.Vault.Approval.VerifyClusterID(ctx)
 }

@@ -130,14 +130,7 @@ func (w *wrongKey) Recover(ctx context.Context, e *Env) error {
 }
 
 func (w *wrongKey) Verify(ctx context.Context, e *Env) error {
-	st, err := e.Vault.Status(ctx)
-	if err != nil {
-		return err
-	}
-	if st.Sealed {
-		return errors.New("Vault is still sealed")
-	}
-	if err := e.Vault.Approval.VerifyClusterID(ctx); err != nil {
+	if err := sameVaultUnsealed(ctx, e); err != nil {
 		return err
 	}
 	d, err := kvDigest(ctx, e, e.Consumer.App)
