@@ -340,8 +340,23 @@ func (r *scenarioRun) step(ctx context.Context, p phase) error {
 	if wait == once {
 		return try(ctx)
 	}
-	return poll(ctx, deadline, try)
+	return pollTries(ctx, deadline, tryTimeout(s), try)
 }
+
+// tryTimeout is how long one try of a polled step may take: a few seconds for
+// labsbx's own checks; a drill file's command probes (an Ansible ping, a script) get
+// longer.
+func tryTimeout(s Scenario) time.Duration {
+	if fd, ok := s.(*fileDrill); ok && fd.hasCommandProbes() {
+		return commandTryTimeout
+	}
+	return defaultTryTimeout
+}
+
+const (
+	defaultTryTimeout = 5 * time.Second
+	commandTryTimeout = time.Minute
+)
 
 // verifyTimeout: with --no-recover nothing will come back, so do not wait long for it.
 // On the full profile the apps come back on VSO's schedule, not the drill's: verify
@@ -397,7 +412,12 @@ func (d *Drill) clearFault(st *state.State, s Scenario) error {
 // timeout passes; the error is then fn's last one. Each try gets a short deadline of
 // its own, so that one hung request cannot eat the whole phase.
 func poll(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {
-	return wait.Poll(ctx, wait.Options{Interval: PollInterval, Timeout: timeout, TryTimeout: 5 * time.Second}, func(ctx context.Context) error {
+	return pollTries(ctx, timeout, defaultTryTimeout, fn)
+}
+
+// pollTries is poll with tries of at most try each.
+func pollTries(ctx context.Context, timeout, try time.Duration, fn func(context.Context) error) error {
+	return wait.Poll(ctx, wait.Options{Interval: PollInterval, Timeout: timeout, TryTimeout: try}, func(ctx context.Context) error {
 		err := fn(ctx)
 		var p permanent
 		if errors.As(err, &p) {

@@ -66,6 +66,19 @@ func (f *fileDrill) Runbook(e *Env) string {
 	return "labsbx drill recover --name " + e.State.Name
 }
 
+// hasCommandProbes: a probe runs a command, which may take longer than labsbx's own
+// checks.
+func (f *fileDrill) hasCommandProbes() bool {
+	for _, ps := range [][]drillfile.Probe{f.d.Spec.Steady, f.d.Spec.Symptom, f.d.Spec.Verify} {
+		for _, p := range ps {
+			if p.Command != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // manualRecovery: a file whose recovery is a person's step is run as --manual.
 func (f *fileDrill) manualRecovery() bool { return f.d.Spec.Recovery.Manual != "" }
 
@@ -282,6 +295,7 @@ func (f *fileDrill) run(ctx context.Context, e *Env, phase, field, script string
 func (f *fileDrill) exec(ctx context.Context, e *Env, script string, timeout time.Duration) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	start := time.Now()
 	var buf bytes.Buffer
 	cmd := exec.CommandContext(ctx, "sh", "-c", script)
 	cmd.Dir = f.d.Dir
@@ -292,8 +306,8 @@ func (f *fileDrill) exec(ctx context.Context, e *Env, script string, timeout tim
 	out := e.redact(buf.String())
 	var exit *exec.ExitError
 	switch {
-	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return -1, out, fmt.Errorf("did not finish within %s", timeout)
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return -1, out, fmt.Errorf("did not finish within %s", time.Since(start).Round(100*time.Millisecond))
 	case errors.As(err, &exit):
 		return exit.ExitCode(), out, nil
 	case err != nil:
