@@ -115,3 +115,15 @@ var vmChecks = []step[*vmRun]{
 	{"vm-identity", (*vmRun).identity},      // it is qemu-system-aarch64 with -name labsbx-<uuid>-<vm>, run by this user (/proc, or ps on macOS)
 	{"vm-network", (*vmRun).network},        // its only network is user-mode with SSH forwarded on 127.0.0.1: no tap, bridge or LAN
 }
+
+// runbookChecks (runbook.go) decide whether a drill file's commands may run: every
+// command, command probe, http probe, manual step, and script file they name beside
+// the drill file, read as written, before anything of the drill runs. The commands
+// then run with RunbookEnv only: the identity allow-list of the caller's environment
+// and the sandbox's endpoints.
+//
+//	runbook-arcodange    it names no ~/.arcodange (any case)
+//	runbook-key-file     it names no cluster-keys.json
+//	runbook-endpoints    it sets none of endpointVars (VAULT_ADDR, VAULT_TOKEN, KUBECONFIG, PG*, DOCKER_HOST, …)
+//	runbook-flags        it passes no -address, --kubeconfig, --context, --server or --host
+//	runbook-urls         every URL it names is on loopback (CheckRunbook), and is one of the sandbox's recorded endpoints (ApproveRunbookURL, once the sandbox is open)
