@@ -234,6 +234,11 @@ func (m *Manager) Start(ctx context.Context, st *State) (bool, error) {
 	if _, err := os.Stat(l.ConsoleLog); err == nil {
 		_ = os.Rename(l.ConsoleLog, l.ConsoleLog+".prev")
 	}
+	// QEMU creates the console log under the umask (0644 or 0640); made here first, it
+	// stays private like the rest of the state, and no later load has to repair it.
+	if f, err := os.OpenFile(l.ConsoleLog, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
+		_ = f.Close()
+	}
 	m.sb.Log.Info("starting VM", "vm", st.Name, "accel", accel, "why", why, "port", st.SSHPort)
 	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
