@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+
+	"github.com/arcodange/labsbx/sandbox/connect"
+	"github.com/arcodange/labsbx/sandbox/postgres"
 )
 
 // Env is what points the vault, psql and kubectl clients at the sandbox (`labsbx
@@ -58,8 +61,18 @@ func (e *Env) Run(ctx context.Context) (*EnvResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	pg := s.State.PostgresAdminEndpoint(sec)
-	res := &EnvResult{Vars: []EnvVar{
+	vars, err := SandboxVars(s, s.State.PostgresAdminEndpoint(sec))
+	if err != nil {
+		return nil, err
+	}
+	return &EnvResult{Vars: vars}, nil
+}
+
+// SandboxVars point clients at the sandbox whose Vault session is s: its Vault address
+// and root token, its Postgres superuser pg, and on the full profile the cluster's
+// kubeconfig in the state, once the guard has checked it against the record.
+func SandboxVars(s *connect.VaultSession, pg postgres.Endpoint) ([]EnvVar, error) {
+	vars := []EnvVar{
 		{"VAULT_ADDR", s.Client.Address()},
 		{"VAULT_TOKEN", s.Keys.RootToken},
 		{"PGHOST", pg.Host},
@@ -67,15 +80,13 @@ func (e *Env) Run(ctx context.Context) (*EnvResult, error) {
 		{"PGUSER", pg.User},
 		{"PGPASSWORD", pg.Password},
 		{"PGDATABASE", pg.Database},
-	}}
+	}
 	if s.State.Kube != nil {
-		// The full profile: kubectl on the sandbox's own kubeconfig, once the guard has
-		// checked it against the record.
 		kc, err := approvedKubeconfig(s.State)
 		if err != nil {
 			return nil, err
 		}
-		res.Vars = append(res.Vars, EnvVar{"KUBECONFIG", kc})
+		vars = append(vars, EnvVar{"KUBECONFIG", kc})
 	}
-	return res, nil
+	return vars, nil
 }

@@ -283,6 +283,8 @@ func (o *AppEnv) Run(ctx context.Context) (*AppEnvResult, error) {
 type ExecLocal struct {
 	Args   []string
 	Getenv func(string) string
+	// Dir is the working directory ("": the caller's).
+	Dir    string
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
@@ -290,11 +292,11 @@ type ExecLocal struct {
 
 // environ is the command's whole environment.
 func (e *ExecLocal) environ(vars []EnvVar) []string {
-	env := guard.IdentityEnv(e.Getenv)
-	for _, v := range vars {
-		env = append(env, v.Name+"="+v.Value)
+	kvs := make([]string, len(vars))
+	for i, v := range vars {
+		kvs[i] = v.Name + "=" + v.Value
 	}
-	return env
+	return guard.RunbookEnv(e.Getenv, kvs)
 }
 
 // Run runs it. A command that cannot start is an error; one that ran and failed is its
@@ -304,7 +306,9 @@ func (e *ExecLocal) Run(ctx context.Context, vars []EnvVar) (int, error) {
 		return -1, errors.New("no command to run: give it after --")
 	}
 	cmd := exec.CommandContext(ctx, e.Args[0], e.Args[1:]...)
-	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = e.environ(vars), e.Stdin, e.Stdout, e.Stderr
+	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Dir = e.environ(vars), e.Stdin, e.Stdout, e.Stderr, e.Dir
+	// A child left holding the output pipe does not keep Run waiting past the command.
+	cmd.WaitDelay = 2 * time.Second
 	err := cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {

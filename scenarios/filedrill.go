@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,7 +36,7 @@ type fileDrill struct {
 	verifyStart time.Time
 	consumers   map[string]*Consumer
 	keyFile     string
-	vars        []string
+	vars        []sandbox.EnvVar
 }
 
 // NewFileDrill makes a scenario of a loaded drill file.
@@ -91,29 +91,27 @@ func (f *fileDrill) prepare(ctx context.Context, e *Env) error {
 		return nil
 	}
 	for _, a := range f.d.Apps() {
-		if !containsString(e.State.Spec.Apps, a) {
+		if !slices.Contains(e.State.Spec.Apps, a) {
 			return permanent{fmt.Errorf("%s names app %q, which sandbox %q does not have (apps: %s)", f.d.Source, a, e.State.Name, strings.Join(e.State.Spec.Apps, ", "))}
 		}
 	}
 	if vmName := f.d.Spec.Fault.VM; vmName != "" && e.State.VM(vmName) == nil {
 		return permanent{fmt.Errorf("%s names VM %q, which sandbox %q does not have (labsbx vm list)", f.d.Source, vmName, e.State.Name)}
 	}
-	en := sandbox.NewEnv(e.cfg)
-	en.Name = e.State.Name
-	res, err := en.Run(ctx)
+	all, err := sandbox.SandboxVars(e.Vault, e.PGAdmin)
 	if err != nil {
 		return err
 	}
 	var endpoints []string
-	vars := []string{}
-	for _, v := range res.Vars {
+	vars := []sandbox.EnvVar{}
+	for _, v := range all {
 		if v.Name == "VAULT_TOKEN" && !f.d.Spec.Env.VaultToken {
 			continue
 		}
 		if v.Name == "VAULT_ADDR" {
 			endpoints = append(endpoints, v.Value)
 		}
-		vars = append(vars, v.Name+"="+v.Value)
+		vars = append(vars, v)
 	}
 	if e.State.Kube != nil && e.State.Kube.Server != "" {
 		endpoints = append(endpoints, e.State.Kube.Server)
@@ -133,8 +131,8 @@ func (f *fileDrill) prepare(ctx context.Context, e *Env) error {
 		return err
 	}
 	self, _ := os.Executable()
-	vars = append(vars, "LABSBX_UNSEAL_KEY_FILE="+kp.Path(), "LABSBX_NAME="+e.State.Name,
-		"LABSBX_HOME="+filepath.Dir(e.State.Dir()), "LABSBX="+self)
+	vars = append(vars, sandbox.EnvVar{Name: "LABSBX_UNSEAL_KEY_FILE", Value: kp.Path()}, sandbox.EnvVar{Name: "LABSBX_NAME", Value: e.State.Name},
+		sandbox.EnvVar{Name: "LABSBX_HOME", Value: filepath.Dir(e.State.Dir())}, sandbox.EnvVar{Name: "LABSBX", Value: self})
 	f.keyFile, f.vars = kp.Path(), vars
 	return nil
 }
@@ -147,15 +145,6 @@ func (f *fileDrill) cleanup() {
 	if f.keyFile != "" {
 		_ = os.Remove(f.keyFile)
 	}
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (f *fileDrill) Steady(ctx context.Context, e *Env) error {
@@ -297,23 +286,17 @@ func (f *fileDrill) exec(ctx context.Context, e *Env, script string, timeout tim
 	defer cancel()
 	start := time.Now()
 	var buf bytes.Buffer
-	cmd := exec.CommandContext(ctx, "sh", "-c", script)
-	cmd.Dir = f.d.Dir
-	cmd.Env = guard.RunbookEnv(e.cfg.Getenv, f.vars)
-	cmd.Stdout, cmd.Stderr = &limitedWriter{w: &buf, n: outputLimit}, &limitedWriter{w: &buf, n: outputLimit}
-	cmd.WaitDelay = 2 * time.Second
-	err := cmd.Run()
-	out := e.redact(buf.String())
-	var exit *exec.ExitError
+	out := &limitedWriter{w: &buf, n: outputLimit}
+	run := &sandbox.ExecLocal{Args: []string{"sh", "-c", script}, Getenv: e.cfg.Getenv, Dir: f.d.Dir, Stdout: out, Stderr: out}
+	code, err := run.Run(ctx, f.vars)
+	text := e.redact(buf.String())
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return -1, out, fmt.Errorf("did not finish within %s", time.Since(start).Round(100*time.Millisecond))
-	case errors.As(err, &exit):
-		return exit.ExitCode(), out, nil
+		return -1, text, fmt.Errorf("did not finish within %s", time.Since(start).Round(100*time.Millisecond))
 	case err != nil:
-		return -1, out, fmt.Errorf("run sh: %w", err)
+		return -1, text, err
 	}
-	return 0, out, nil
+	return code, text, nil
 }
 
 func lastLine(out string) string {

@@ -243,8 +243,8 @@ type Command struct {
 
 // Kind is what the probe checks, for the report: "vault", "creds", "sql", ...
 func (p Probe) Kind() string {
-	for _, k := range p.kinds() {
-		return k
+	if ks := p.kinds(); len(ks) > 0 {
+		return ks[0]
 	}
 	return ""
 }
@@ -495,7 +495,7 @@ func (d *Drill) validate() []*config.FieldError {
 	case f.Builtin != "":
 		param, ok := faultParams[f.Builtin]
 		if !ok {
-			add("spec.fault.builtin", "unknown fault %q%s; built-in faults: %s", f.Builtin, suggestion(f.Builtin, Faults()), strings.Join(Faults(), ", "))
+			add("spec.fault.builtin", "unknown fault %q%s; built-in faults: %s", f.Builtin, config.Suggest(f.Builtin, Faults()), strings.Join(Faults(), ", "))
 			break
 		}
 		for _, p := range []struct{ name, val string }{{"app", f.App}, {"component", f.Component}, {"vm", f.VM}} {
@@ -575,7 +575,7 @@ func validateProbe(path string, p Probe, timeoutOK bool, add func(path, format s
 	switch p.Expect {
 	case "", ExpectPass, ExpectFail:
 	default:
-		add(path+".expect", "must be %q or %q (got %q)%s", ExpectPass, ExpectFail, p.Expect, suggestion(p.Expect, []string{ExpectPass, ExpectFail}))
+		add(path+".expect", "must be %q or %q (got %q)%s", ExpectPass, ExpectFail, p.Expect, config.Suggest(p.Expect, []string{ExpectPass, ExpectFail}))
 	}
 	if p.Timeout.Duration != 0 && !timeoutOK {
 		add(path+".timeout", "only verify's probes have a timeout (steady runs once; symptom within the drill's timeout)")
@@ -592,7 +592,7 @@ func validateProbe(path string, p Probe, timeoutOK bool, add func(path, format s
 	case "vault":
 		if p.Vault != VaultUnsealed && p.Vault != VaultSealed && p.Vault != VaultSameClusterID {
 			add(path+".vault", "must be %q, %q or %q (got %q)%s", VaultUnsealed, VaultSealed, VaultSameClusterID, p.Vault,
-				suggestion(p.Vault, []string{VaultUnsealed, VaultSealed, VaultSameClusterID}))
+				config.Suggest(p.Vault, []string{VaultUnsealed, VaultSealed, VaultSameClusterID}))
 		}
 	case "creds":
 		appField("creds", p.Creds)
@@ -654,8 +654,6 @@ func countTrue(bs ...bool) int {
 	}
 	return n
 }
-
-func suggestion(got string, known []string) string { return config.Suggest(got, known) }
 
 // ErrNotADrill is returned by LoadAll for a directory without drill files.
 var ErrNotADrill = errors.New("no drill file (*.yaml, *.yml)")
