@@ -135,7 +135,7 @@ func mmdebstrapArgs(r *Recipe, recipeDir, rootfs, mirror string) []string {
 	}
 	if _, ok := r.files["hooks/customize.sh"]; ok {
 		args = append(args, "--customize-hook=sh "+shellQuote(filepath.Join(recipeDir, "hooks", "customize.sh"))+` "$1" `+
-			shellQuote(recipeDir)+" "+shellQuote(strings.Join(r.Initramfs.Modules, " "))+" "+shellQuote(r.Initramfs.Compress))
+			shellQuote(recipeDir)+" "+shellQuote(strings.Join(r.Initramfs.Modules, " "))+" "+shellQuote(r.Initramfs.Compress)+" "+shellQuote(r.User))
 	}
 	args = append(args, r.Suite, rootfs)
 	if mirror != "" {

@@ -68,7 +68,8 @@ type Recipe struct {
 	Append    string `yaml:"append" json:"append"`
 	DiskSize  Size   `yaml:"diskSize" json:"diskSize"`
 	FirstBoot string `yaml:"firstBoot" json:"firstBoot"`
-	// User is the login user the first boot creates.
+	// User is the login user: the image has it, and the first boot gives it the
+	// sandbox's key and passwordless sudo.
 	User  string `yaml:"user" json:"user"`
 	Cloud *Cloud `yaml:"cloud" json:"cloud,omitempty"`
 
@@ -78,8 +79,9 @@ type Recipe struct {
 
 // Initramfs says what goes into the one initramfs the build makes.
 type Initramfs struct {
-	Modules  []string `yaml:"modules" json:"modules"`
-	Compress string   `yaml:"compress" json:"compress"`
+	Modules []string `yaml:"modules" json:"modules"`
+	// Compress is none (the fastest to unpack under emulation) or gzip.
+	Compress string `yaml:"compress" json:"compress"`
 }
 
 // Cloud is the download that replaces a local build.
@@ -220,6 +222,12 @@ func (r *Recipe) validate(dir string) error {
 	}
 	if r.FirstBoot != FirstBootFwCfg {
 		bad("firstBoot %q: the local build supports %q", r.FirstBoot, FirstBootFwCfg)
+	}
+	if len(r.Initramfs.Modules) == 0 {
+		bad("initramfs modules are required (the drivers of the root disk at least)")
+	}
+	if c := r.Initramfs.Compress; c != "none" && c != "gzip" {
+		bad("initramfs compress %q: none or gzip", c)
 	}
 	if !userRE.MatchString(r.User) {
 		bad("user %q is not a valid login name", r.User)

@@ -58,6 +58,7 @@ append: root=/dev/vda
 diskSize: 2GiB
 firstBoot: fw-cfg
 user: labsbx
+initramfs: {modules: [virtio_blk, ext4], compress: none}
 `)},
 		"overlay/etc/motd": {Data: []byte(extra)},
 	}
@@ -99,6 +100,8 @@ func TestRecipeValidation(t *testing.T) {
 		"bad size":      "diskSize: 4GB\n",
 		"bad package":   "packages: ['openssh-server; rm -rf /']\n",
 		"bad user":      "user: Root\n",
+		"bad compress":  "initramfs: {modules: [ext4], compress: zstd}\n",
+		"no modules":    "initramfs: {compress: none}\n",
 		"plain cloud":   "cloud: {url: http://example.org/x.qcow2, checksums: http://example.org/SUMS}\n",
 	} {
 		fs := recipeFS("")
@@ -163,7 +166,7 @@ func TestMmdebstrapArgs(t *testing.T) {
 	args := strings.Join(mmdebstrapArgs(r, "/tmp/b/recipe", "/tmp/b/rootfs", "http://mirror.example/debian"), "\n")
 	for _, want := range []string{"--mode=root", "--arch=arm64", "--variant=minbase", "--dpkgopt=path-exclude=/usr/share/doc/*",
 		"--essential-hook=sh '/tmp/b/recipe/hooks/essential.sh' \"$1\"",
-		"--customize-hook=sh '/tmp/b/recipe/hooks/customize.sh' \"$1\" '/tmp/b/recipe' 'virtio_pci virtio_blk virtio_net ext4' 'gzip'",
+		"--customize-hook=sh '/tmp/b/recipe/hooks/customize.sh' \"$1\" '/tmp/b/recipe' 'virtio_pci virtio_blk virtio_net ext4 qemu_fw_cfg virtio_rng autofs4' 'none' 'labsbx'",
 		"bookworm\n/tmp/b/rootfs\nhttp://mirror.example/debian"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("mmdebstrap args lack %q:\n%s", want, args)
