@@ -2,11 +2,13 @@ package scenarios_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/scenarios"
 )
@@ -114,6 +116,52 @@ func BenchmarkScenarios(b *testing.B) {
 			b.ReportMetric(float64(recov)/n, "ms-recover")
 		})
 	}
+}
+
+// BenchmarkVMNodeLoss runs the vm-node-loss drill b.N times on a vault-profile sandbox
+// with one VM and reports the median time to detect (SSH refused), to recover (from the power cut to SSH-ready
+// with the marker file intact) and the median total. `go tool task bench` runs it with
+// -benchtime 5x; the VM image must be cached (go tool task vmimage).
+func BenchmarkVMNodeLoss(b *testing.B) {
+	const name = "bench-vmloss"
+	conf, cfg := sandboxtest.New(b, name)
+	cfg.Spec.VMs.Count = 1
+	ctx := context.Background()
+	if _, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ctx); err != nil {
+		b.Fatalf("up --vms 1: %v", err)
+	}
+	var total, detect, recov []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		rep, err := scenarios.NewDrill(conf, scenarios.Options{Name: name, Scenarios: []string{"vm-node-loss"}, Timeout: 10 * time.Minute}).Run(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := rep.Scenarios[0]
+		if s.Result != scenarios.ResultPassed {
+			b.Fatalf("vm-node-loss: %s: %s", s.Result, s.Error)
+		}
+		total = append(total, time.Duration(s.TotalMs)*time.Millisecond)
+		detect = append(detect, time.Duration(s.TimeToDetectMs)*time.Millisecond)
+		recov = append(recov, time.Duration(s.TimeToRecoverMs)*time.Millisecond)
+		b.Logf("vm-node-loss: detected in %d ms, recovered in %d ms, %d ms in all", s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
+	}
+	b.ReportMetric(median(detect).Seconds(), "s-detect")
+	b.ReportMetric(median(recov).Seconds(), "s-recover")
+	b.ReportMetric(median(total).Seconds(), "s-total")
+}
+
+// median is the middle of ds (the mean of the two middle ones for an even count).
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // subsequence reports whether want appears in got in order, not necessarily adjacent.

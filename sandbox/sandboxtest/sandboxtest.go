@@ -4,6 +4,7 @@ package sandboxtest
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -11,10 +12,13 @@ import (
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/state"
+	"github.com/arcodange/labsbx/sandbox/vm"
+	"github.com/arcodange/labsbx/vmimages"
 )
 
 // New returns a configuration with a state root of its own and a vault-profile config
-// on the local test images (labsbx.local/vault, labsbx.local/postgres). The sandbox
+// on the local test images (labsbx.local/vault, labsbx.local/postgres); VMs, when the
+// test asks for them, come from the machine's image cache. The sandbox
 // name is removed with down when the test ends, whatever the test did. Without Docker
 // or the images the test stops through testenv.Require.
 func New(t testing.TB, name string, apps ...string) (*sandbox.Configuration, *config.Config) {
@@ -22,6 +26,12 @@ func New(t testing.TB, name string, apps ...string) (*sandbox.Configuration, *co
 	testenv.RequireImage(t, testenv.VaultImage)
 	testenv.RequireImage(t, testenv.PostgresImage)
 	env := map[string]string{config.EnvVaultImage: testenv.VaultImage, config.EnvPostgresImage: testenv.PostgresImage}
+	// Where the VM images are cached and which accelerator VMs use: the machine's own.
+	for _, k := range []string{vmimages.EnvCacheDir, "XDG_CACHE_HOME", vm.EnvAccel} {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
 	getenv := func(k string) string { return env[k] }
 	cfg, err := config.Load("", getenv)
 	if err != nil {
