@@ -119,9 +119,10 @@ func BenchmarkScenarios(b *testing.B) {
 }
 
 // BenchmarkVMNodeLoss runs the vm-node-loss drill b.N times on a vault-profile sandbox
-// with one VM and reports the median time to detect (SSH refused), to recover (from the power cut to SSH-ready
-// with the marker file intact) and the median total. `go tool task bench` runs it with
-// -benchtime 5x; the VM image must be cached (go tool task vmimage).
+// with one VM and reports the medians of the time to detect (SSH refused), the time to
+// recover (from the power cut to SSH-ready with the marker file intact) and the total.
+// `go tool task bench` runs it with -benchtime 5x; the VM image must be cached (go
+// tool task vmimage).
 func BenchmarkVMNodeLoss(b *testing.B) {
 	const name = "bench-vmloss"
 	conf, cfg := sandboxtest.New(b, name)
