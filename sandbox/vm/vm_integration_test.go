@@ -136,8 +136,15 @@ func TestIntegrationVMLifecycle(t *testing.T) {
 		}
 	}
 
-	// A file written (and synced) before a clean stop is there after the start.
+	// A file written (and synced) before a clean stop is there after the start, and
+	// the identity the first boot wrote is not written again (the same inodes): the
+	// second boot compares fw_cfg's items with what is on disk and leaves it alone.
 	if _, err := m.Run(ctx, st, "echo kept > ~/persist && sync"); err != nil {
+		t.Fatal(err)
+	}
+	const identityFiles = "sudo -n stat -c '%n %i %Y' /etc/sudoers.d/labsbx /etc/hosts /etc/hostname ~/.ssh/authorized_keys /etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key.pub /var/lib/labsbx/first-boot"
+	before, err := m.Run(ctx, st, identityFiles)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Shutdown(ctx, st, 2*time.Minute); err != nil {
@@ -158,6 +165,9 @@ func TestIntegrationVMLifecycle(t *testing.T) {
 	t.Logf("restart: ready after %s", r2.Ready.Round(100*time.Millisecond))
 	if out, err := m.Run(ctx, st, "cat ~/persist"); err != nil || strings.TrimSpace(string(out)) != "kept" {
 		t.Errorf("after restart: %q %v", out, err)
+	}
+	if after, err := m.Run(ctx, st, identityFiles); err != nil || string(after) != string(before) {
+		t.Errorf("the second boot rewrote the identity:\nbefore:\n%s\nafter:\n%s%v", before, after, err)
 	}
 }
 
