@@ -2,12 +2,12 @@ package scenarios_test
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/scenarios"
@@ -147,22 +147,9 @@ func BenchmarkVMNodeLoss(b *testing.B) {
 		recov = append(recov, time.Duration(s.TimeToRecoverMs)*time.Millisecond)
 		b.Logf("vm-node-loss: detected in %d ms, recovered in %d ms, %d ms in all", s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
 	}
-	b.ReportMetric(median(detect).Seconds(), "s-detect")
-	b.ReportMetric(median(recov).Seconds(), "s-recover")
-	b.ReportMetric(median(total).Seconds(), "s-total")
-}
-
-// median is the middle of ds (the mean of the two middle ones for an even count).
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	b.ReportMetric(testenv.Median(detect).Seconds(), "s-detect")
+	b.ReportMetric(testenv.Median(recov).Seconds(), "s-recover")
+	b.ReportMetric(testenv.Median(total).Seconds(), "s-total")
 }
 
 // subsequence reports whether want appears in got in order, not necessarily adjacent.

@@ -3,7 +3,9 @@ package testenv
 import (
 	"os"
 	"regexp"
+	"slices"
 	"testing"
+	"time"
 )
 
 // TestToolchainVersions checks that the versions pinned here match the ones
@@ -64,5 +66,22 @@ func TestRequireSkipsOutsideCI(t *testing.T) {
 	})
 	if !skipped {
 		t.Fatal("Require did not skip with CI unset")
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []time.Duration
+		want time.Duration
+	}{
+		{nil, 0},
+		{[]time.Duration{3}, 3},
+		{[]time.Duration{9, 1, 5}, 5},
+		{[]time.Duration{4, 1, 9, 2}, 3},
+	} {
+		in := slices.Clone(c.in)
+		if got := Median(c.in); got != c.want || !slices.Equal(in, c.in) {
+			t.Errorf("Median(%v) = %v, want %v, input left as it was", in, got, c.want)
+		}
 	}
 }

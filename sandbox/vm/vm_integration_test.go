@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -171,19 +170,6 @@ func TestIntegrationVMLifecycle(t *testing.T) {
 	}
 }
 
-// median is the middle of ds (the mean of the two middle ones for an even count).
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // BenchmarkVMBoot boots b.N VMs, one after the other, and times for each its first
 // boot (QEMU's start to the SSH banner and to SSH-ready: login works, sudo works, the
 // first boot finished) and, after a power cut (SIGKILL) right after it, its next start
@@ -231,9 +217,9 @@ func BenchmarkVMBoot(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(median(banner).Seconds(), "s-first-banner")
-	b.ReportMetric(median(ready).Seconds(), "s-first-ready")
-	b.ReportMetric(median(reboot).Seconds(), "s-reboot-ready")
+	b.ReportMetric(testenv.Median(banner).Seconds(), "s-first-banner")
+	b.ReportMetric(testenv.Median(ready).Seconds(), "s-first-ready")
+	b.ReportMetric(testenv.Median(reboot).Seconds(), "s-reboot-ready")
 }
 
 // BenchmarkVMsTogether starts 1 and 3 VMs of one sandbox at once, as `labsbx up --vms N`
@@ -285,7 +271,7 @@ func BenchmarkVMsTogether(b *testing.B) {
 					}
 				}
 			}
-			b.ReportMetric(median(all).Seconds(), "s-all-ready")
+			b.ReportMetric(testenv.Median(all).Seconds(), "s-all-ready")
 		})
 	}
 }
