@@ -18,9 +18,9 @@ import (
 
 // New returns a configuration with a state root of its own and a vault-profile config
 // on the local test images (labsbx.local/vault, labsbx.local/postgres); VMs, when the
-// test asks for them, come from the machine's image cache. The sandbox
-// name is removed with down when the test ends, whatever the test did. Without Docker
-// or the images the test stops through testenv.Require.
+// test asks for them, come from the machine's image cache. The sandbox name is
+// removed with down when the test ends, whatever the test did. Without Docker or the
+// images the test stops through testenv.Require.
 func New(t testing.TB, name string, apps ...string) (*sandbox.Configuration, *config.Config) {
 	t.Helper()
 	testenv.RequireImage(t, testenv.VaultImage)
