@@ -14,8 +14,8 @@ import (
 // MaxVMs bounds spec.vms.count and --vms.
 const MaxVMs = 8
 
-// VMReadyTimeout bounds one VM's boot to SSH-ready: about 9 s under TCG on an idle
-// machine of this kind (17 s for three at once on 2 cores), several times that on a
+// VMReadyTimeout bounds one VM's boot to SSH-ready: about 7 s under TCG on an idle
+// machine of this kind (19 s for three at once on 2 cores), several times that on a
 // busy one.
 const VMReadyTimeout = 10 * time.Minute
 
