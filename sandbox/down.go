@@ -9,6 +9,7 @@ import (
 
 	uuidpkg "github.com/google/uuid"
 
+	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
@@ -159,7 +160,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 			if d.cfg.Clusters == nil {
 				return fmt.Errorf("%w: this build cannot remove k3d cluster %s", ErrProfileUnavailable, st.Cluster.Name)
 			}
-			prov, err := d.cfg.Clusters(appr, st.Name, st.UUID)
+			prov, err := d.cfg.Clusters(appr, st.Name, st.UUID, cluster.HelpersOf(st.Spec.Cluster))
 			if err != nil {
 				return err
 			}

@@ -98,7 +98,7 @@ func TestIntegrationFullProfileUntilPods(t *testing.T) {
 	cfg.Spec.Profile = config.ProfileFull
 	kube := testenv.KubeAPIServer(t)
 	prov := &apiServerCluster{s: kube, name: name}
-	conf.Clusters = func(_ guard.DockerApproval, sb, _ string) (cluster.Provider, error) {
+	conf.Clusters = func(_ guard.DockerApproval, sb, _ string, _ cluster.Helpers) (cluster.Provider, error) {
 		if sb != name {
 			return nil, errors.New("provider asked for another sandbox: " + sb)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
@@ -194,7 +195,7 @@ func clusterPower(cfg *sandbox.Configuration, st *state.State) (ClusterPower, er
 	if err != nil {
 		return nil, err
 	}
-	return cfg.Clusters(appr, st.Name, st.UUID)
+	return cfg.Clusters(appr, st.Name, st.UUID, cluster.HelpersOf(st.Spec.Cluster))
 }
 
 // appSide connects to the sandbox's cluster through the guard (recorded kubeconfig,

@@ -203,6 +203,6 @@ func (g *globals) configuration() (*sandbox.Configuration, error) {
 }
 
 // k3dClusters is the full profile's cluster provider: the k3d library.
-func k3dClusters(a guard.DockerApproval, name, uuid string) (cluster.Provider, error) {
-	return k3d.NewProvider(a, name, uuid), nil
+func k3dClusters(a guard.DockerApproval, name, uuid string, h cluster.Helpers) (cluster.Provider, error) {
+	return k3d.NewProvider(a, name, uuid, h), nil
 }

@@ -6,10 +6,12 @@
 package cluster
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
 
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -27,9 +29,27 @@ const (
 	APIPort = 6443
 )
 
-// Images k3d runs besides k3s.
+// Images k3d runs besides k3s, at the k3d library's version: the defaults of
+// spec.cluster.toolsImage and spec.cluster.loadBalancerImage.
 func ToolsImage() string        { return "ghcr.io/k3d-io/k3d-tools:" + K3dVersion }
 func LoadBalancerImage() string { return "ghcr.io/k3d-io/k3d-proxy:" + K3dVersion }
+
+// Helpers are the images k3d runs besides k3s for one sandbox (its spec's); an empty
+// one, as in the state of a sandbox made before they could be set, is the default.
+type Helpers struct {
+	Tools, LoadBalancer string
+}
+
+// HelpersOf is the helpers a sandbox's spec names.
+func HelpersOf(s config.ClusterSpec) Helpers {
+	return Helpers{Tools: s.ToolsImage, LoadBalancer: s.LoadBalancerImage}
+}
+
+// ToolsImage is the tools container's image.
+func (h Helpers) ToolsImage() string { return cmp.Or(h.Tools, ToolsImage()) }
+
+// LoadBalancerImage is the load balancer's image.
+func (h Helpers) LoadBalancerImage() string { return cmp.Or(h.LoadBalancer, LoadBalancerImage()) }
 
 // Name is the k3d cluster of a sandbox: labsbx-<name>. Its kube context is
 // k3d-labsbx-<name> (guard.ContextName).
@@ -44,6 +64,7 @@ type Options struct {
 	Servers int
 	Agents  int
 	Image   string // the k3s image
+	Helpers Helpers
 	// APIPort publishes the Kubernetes API; VaultPort and PostgresPort publish the
 	// Vault and Postgres NodePorts.
 	APIPort, VaultPort, PostgresPort int
@@ -67,9 +88,26 @@ func (o Options) Ports() []Port {
 }
 
 // K3sArgs are the k3s server flags: no Traefik, ServiceLB or metrics-server (nothing
-// in the sandbox uses them, and they cost memory and images).
+// in the sandbox uses them, and they cost memory and images), and the kubelet flags of
+// every node (KubeletArgs).
 func K3sArgs() []string {
-	return []string{"--disable=traefik", "--disable=servicelb", "--disable=metrics-server"}
+	return append([]string{"--disable=traefik", "--disable=servicelb", "--disable=metrics-server"}, KubeletArgs()...)
+}
+
+// KubeletArgs keep every image the nodes hold: the nodes of a sandbox cannot pull, so an
+// image the kubelet garbage-collects is gone for good (pause included, and with it every
+// new pod). The kubelet judges by the host's disk, which a laptop or CI machine fills
+// far more than a node's own: at its default thresholds (85 % to collect images, 10 %
+// free to evict pods) it deleted imported images on a host disk 89 % full. So image GC
+// never starts, and pods are evicted only on a disk that is really full.
+func KubeletArgs() []string {
+	const hard = "memory.available<50Mi,nodefs.available<1%,imagefs.available<1%,nodefs.inodesFree<1%,imagefs.inodesFree<1%"
+	return []string{
+		"--kubelet-arg=image-gc-high-threshold=100",
+		"--kubelet-arg=image-gc-low-threshold=99",
+		"--kubelet-arg=eviction-hard=" + hard,
+		"--kubelet-arg=eviction-minimum-reclaim=memory.available=0Mi,nodefs.available=0Mi,imagefs.available=0Mi",
+	}
 }
 
 // WithLoadBalancer reports whether k3d puts its proxy in front of the servers: only

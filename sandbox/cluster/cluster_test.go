@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arcodange/labsbx/charts"
 	"github.com/arcodange/labsbx/e2e/kubetest"
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -63,5 +65,20 @@ func TestKubeRecordApprovedByGuard(t *testing.T) {
 	}
 	if _, err := KubeRecord(kc, "k3d-labsbx-other"); err == nil {
 		t.Error("KubeRecord of a missing context succeeded")
+	}
+}
+
+// The embedded default names the helper and VSO images labsbx pins.
+func TestDefaultImagesArePinned(t *testing.T) {
+	s := config.DefaultSpec()
+	for _, c := range []struct{ field, got, want string }{
+		{"spec.cluster.toolsImage", s.Cluster.ToolsImage, ToolsImage()},
+		{"spec.cluster.loadBalancerImage", s.Cluster.LoadBalancerImage, LoadBalancerImage()},
+		{"spec.vso.image", s.VSO.Image, charts.VSOImage},
+		{"spec.vso.kubeRbacProxyImage", s.VSO.KubeRbacProxyImage, charts.KubeRbacProxyImage},
+	} {
+		if c.got != c.want {
+			t.Errorf("default %s = %q, want the pinned %q", c.field, c.got, c.want)
+		}
 	}
 }

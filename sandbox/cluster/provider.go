@@ -32,4 +32,4 @@ type Provider interface {
 
 // Providers makes the cluster provider of one sandbox. The CLI sets it to k3d's;
 // without one, the full profile is not available.
-type Providers func(a guard.DockerApproval, sandbox, uuid string) (Provider, error)
+type Providers func(a guard.DockerApproval, sandbox, uuid string, h Helpers) (Provider, error)

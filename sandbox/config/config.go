@@ -65,6 +65,7 @@ type Spec struct {
 	Vault    VaultSpec    `yaml:"vault" json:"vault"`
 	Postgres PostgresSpec `yaml:"postgres" json:"postgres"`
 	Cluster  ClusterSpec  `yaml:"cluster" json:"cluster"`
+	VSO      VSOSpec      `yaml:"vso" json:"vso"`
 	VMs      VMSpec       `yaml:"vms" json:"vms"`
 	Drills   DrillSpec    `yaml:"drills" json:"drills"`
 }
@@ -88,6 +89,17 @@ type ClusterSpec struct {
 	// k3s-images.txt lists them. Listed here, they go into offline bundles and are
 	// imported into the nodes, so that a cluster without network starts its pods.
 	SystemImages []string `yaml:"systemImages,omitempty" json:"systemImages,omitempty"`
+	// ToolsImage and LoadBalancerImage are k3d's helpers (its tools container, and its
+	// proxy in front of several servers), pinned to the k3d library's version.
+	ToolsImage        string `yaml:"toolsImage" json:"toolsImage"`
+	LoadBalancerImage string `yaml:"loadBalancerImage" json:"loadBalancerImage"`
+}
+
+// VSOSpec names the Vault Secrets Operator's images (full profile): the operator and
+// the kube-rbac-proxy sidecar its chart puts beside it.
+type VSOSpec struct {
+	Image              string `yaml:"image" json:"image"`
+	KubeRbacProxyImage string `yaml:"kubeRbacProxyImage" json:"kubeRbacProxyImage"`
 }
 
 type VMSpec struct {
@@ -209,6 +221,10 @@ func (s *Spec) applyDefaults() {
 	setStr(&s.Vault.Image, d.Vault.Image)
 	setStr(&s.Postgres.Image, d.Postgres.Image)
 	setStr(&s.Cluster.K3sImage, d.Cluster.K3sImage)
+	setStr(&s.Cluster.ToolsImage, d.Cluster.ToolsImage)
+	setStr(&s.Cluster.LoadBalancerImage, d.Cluster.LoadBalancerImage)
+	setStr(&s.VSO.Image, d.VSO.Image)
+	setStr(&s.VSO.KubeRbacProxyImage, d.VSO.KubeRbacProxyImage)
 	if s.Cluster.Servers == 0 {
 		s.Cluster.Servers = d.Cluster.Servers
 	}
@@ -315,6 +331,10 @@ func (c *Config) validate() []*FieldError {
 	checkImage("spec.vault.image", s.Vault.Image)
 	checkImage("spec.postgres.image", s.Postgres.Image)
 	checkImage("spec.cluster.k3sImage", s.Cluster.K3sImage)
+	checkImage("spec.cluster.toolsImage", s.Cluster.ToolsImage)
+	checkImage("spec.cluster.loadBalancerImage", s.Cluster.LoadBalancerImage)
+	checkImage("spec.vso.image", s.VSO.Image)
+	checkImage("spec.vso.kubeRbacProxyImage", s.VSO.KubeRbacProxyImage)
 	for i, img := range s.Cluster.SystemImages {
 		checkImage(fmt.Sprintf("spec.cluster.systemImages[%d]", i), img)
 	}

@@ -6,6 +6,7 @@ package k3d
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -16,7 +17,6 @@ import (
 	"github.com/k3d-io/k3d/v5/pkg/config/v1alpha5"
 	"github.com/k3d-io/k3d/v5/pkg/runtimes"
 	k3dtypes "github.com/k3d-io/k3d/v5/pkg/types"
-	k3dversion "github.com/k3d-io/k3d/v5/version"
 
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
@@ -34,7 +34,6 @@ func Config(ctx context.Context, o cluster.Options) (*v1alpha5.ClusterConfig, er
 	if err := client.CheckName(name); err != nil {
 		return nil, fmt.Errorf("cluster config: %w", err)
 	}
-	pinHelperImages()
 	// The UUID marks the nodes as this sandbox's (guard.ApproveCluster checks it).
 	labels := func() map[string]string { return sandboxLabels(o.UUID) }
 	api := &k3dtypes.ExposureOpts{Host: "127.0.0.1"}
@@ -54,6 +53,7 @@ func Config(ctx context.Context, o cluster.Options) (*v1alpha5.ClusterConfig, er
 			return nil, fmt.Errorf("cluster config: load balancer: %w", err)
 		}
 		lb.RuntimeLabels = labels()
+		lb.Image = o.Helpers.LoadBalancerImage() // k3d's own choice reads the environment
 		c.ServerLoadBalancer.Node = lb
 		c.Nodes = append(c.Nodes, lb)
 	}
@@ -81,6 +81,7 @@ func Config(ctx context.Context, o cluster.Options) (*v1alpha5.ClusterConfig, er
 			Name:          client.GenerateNodeName(name, k3dtypes.AgentRole, i),
 			Role:          k3dtypes.AgentRole,
 			Image:         o.Image,
+			Args:          cluster.KubeletArgs(),
 			RuntimeLabels: labels(),
 		})
 	}
@@ -113,14 +114,16 @@ func Config(ctx context.Context, o cluster.Options) (*v1alpha5.ClusterConfig, er
 	}, nil
 }
 
-var pinOnce sync.Once
-
-// pinHelperImages sets k3d's helper image tag, which k3d reads from a package
-// variable, unless the embedding program set one.
-func pinHelperImages() {
-	pinOnce.Do(func() {
-		if k3dversion.HelperVersionOverride == "" {
-			k3dversion.HelperVersionOverride = cluster.K3dVersion
-		}
-	})
+// pinHelperImages names k3d's helper images. k3d reads them from its environment
+// variables, else builds them from a package variable that a library build leaves empty
+// (":latest"), in every call that may start its tools container: create, start and
+// image import alike. So every provider sets them from the sandbox's spec, and the
+// caller's K3D_IMAGE_* never steers them.
+func pinHelperImages(h cluster.Helpers) {
+	pinMu.Lock()
+	defer pinMu.Unlock()
+	_ = os.Setenv(k3dtypes.K3dEnvImageTools, h.ToolsImage())
+	_ = os.Setenv(k3dtypes.K3dEnvImageLoadbalancer, h.LoadBalancerImage())
 }
+
+var pinMu sync.Mutex

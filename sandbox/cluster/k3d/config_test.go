@@ -3,6 +3,7 @@ package k3d
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,11 +69,14 @@ func checkConfig(t *testing.T, c k3dtypes.Cluster, servers, agents int) {
 		switch n.Role {
 		case k3dtypes.ServerRole:
 			s++
-			if strings.Join(n.Args, " ") != "--disable=traefik --disable=servicelb --disable=metrics-server" {
+			if !strings.HasPrefix(strings.Join(n.Args, " "), "--disable=traefik --disable=servicelb --disable=metrics-server --kubelet-arg=image-gc-high-threshold=100 ") {
 				t.Errorf("server %s args %v", n.Name, n.Args)
 			}
 		case k3dtypes.AgentRole:
 			a++
+			if !slices.Equal(n.Args, cluster.KubeletArgs()) {
+				t.Errorf("agent %s args %v, want the kubelet's", n.Name, n.Args)
+			}
 		case k3dtypes.LoadBalancerRole:
 			if !strings.HasSuffix(n.Image, ":"+cluster.K3dVersion) {
 				t.Errorf("load balancer image %s is not pinned to %s", n.Image, cluster.K3dVersion)

@@ -61,8 +61,10 @@ type Provider struct {
 	rt   runtimes.Runtime
 }
 
-// NewProvider is the provider of the sandbox's cluster, on the guard-approved engine.
-func NewProvider(a guard.DockerApproval, sandbox, uuid string) *Provider {
+// NewProvider is the provider of the sandbox's cluster, on the guard-approved engine,
+// with k3d's helper images h.
+func NewProvider(a guard.DockerApproval, sandbox, uuid string, h cluster.Helpers) *Provider {
+	pinHelperImages(h)
 	open := func() (engine, error) {
 		c, err := a.Client()
 		if err != nil {

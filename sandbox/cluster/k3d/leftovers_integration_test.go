@@ -27,21 +27,21 @@ import (
 
 // TestIntegrationFailedCreateLeavesNothing runs the provider's Create, with k3d's real
 // ClusterRun and Docker runtime, on the real engine, with a k3s image that no registry
-// serves: k3d makes the tools container (from a local stand-in image, through
-// K3D_IMAGE_TOOLS) on labsbx's network and image volume, fails to make the server,
+// serves: k3d makes the tools container (from a local stand-in image, named as the
+// spec's toolsImage) on labsbx's network and image volume, fails to make the server,
 // and Create removes all it made. A Delete then finds nothing.
 func TestIntegrationFailedCreateLeavesNothing(t *testing.T) {
 	testenv.RequireDocker(t)
 	ctx := t.Context()
 	cli, appr := realEngine(t)
 	tools, _ := standInNode(t, cli)
-	t.Setenv(k3dtypes.K3dEnvImageTools, tools)
+	t.Setenv(k3dtypes.K3dEnvImageTools, "") // restored after the test: NewProvider sets it
 	name, uuid := itSandbox(t, cli)
 	ports, err := netx.FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := NewProvider(appr, name, uuid)
+	p := NewProvider(appr, name, uuid, cluster.Helpers{Tools: tools})
 	since := time.Now()
 	err = p.Create(ctx, cluster.Options{Sandbox: name, UUID: uuid, Servers: 1, Image: "labsbx.local/k3s-absent:none",
 		APIPort: ports[0], VaultPort: ports[1], PostgresPort: ports[2]})
@@ -99,7 +99,7 @@ func TestIntegrationLeftoverToolsProof(t *testing.T) {
 				&container.HostConfig{Binds: []string{vol + ":" + k3dtypes.DefaultImageVolumeMountPath}}, nil, nil, guard.K3dToolsName(name)); err != nil {
 				t.Fatal(err)
 			}
-			p := NewProvider(appr, name, uuid)
+			p := NewProvider(appr, name, uuid, cluster.Helpers{})
 			ok, err := p.Delete(ctx)
 			left := engineObjects(t, cli, name)
 			switch {

@@ -20,6 +20,7 @@ import (
 	k3ddocker "github.com/k3d-io/k3d/v5/pkg/runtimes/docker"
 	k3dtypes "github.com/k3d-io/k3d/v5/pkg/types"
 
+	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -549,5 +550,24 @@ func TestWaitToolsNodeIsBounded(t *testing.T) {
 	waitToolsNode(0, 200*time.Millisecond)
 	if d := time.Since(start); d < 200*time.Millisecond || d > 2*time.Second {
 		t.Errorf("waitToolsNode returned after %s, want about 200ms", d)
+	}
+}
+
+// Every provider names k3d's helper images from the spec: a process that only starts an
+// existing cluster (full-restart, drill recover, a resumed up) must not ask k3d for
+// k3d-tools:latest, which no bundle holds, and the caller's K3D_IMAGE_* never steers it.
+func TestNewProviderPinsHelperImages(t *testing.T) {
+	t.Setenv(k3dtypes.K3dEnvImageTools, "ghcr.io/k3d-io/k3d-tools:latest")
+	t.Setenv(k3dtypes.K3dEnvImageLoadbalancer, "")
+	NewProvider(guard.DockerApproval{}, "pin", "uuid", cluster.Helpers{Tools: "labsbx.local/k3d-tools:5.8.3"})
+	if got := k3dtypes.GetToolsImage(); got != "labsbx.local/k3d-tools:5.8.3" {
+		t.Errorf("k3d's tools image %q, want the spec's", got)
+	}
+	if got := k3dtypes.GetLoadbalancerImage(); got != cluster.LoadBalancerImage() {
+		t.Errorf("k3d's load balancer image %q, want the pinned %q", got, cluster.LoadBalancerImage())
+	}
+	NewProvider(guard.DockerApproval{}, "pin", "uuid", cluster.Helpers{})
+	if got := k3dtypes.GetToolsImage(); got != cluster.ToolsImage() {
+		t.Errorf("k3d's tools image %q with no spec value, want the pinned %q", got, cluster.ToolsImage())
 	}
 }

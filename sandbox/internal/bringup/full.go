@@ -51,7 +51,7 @@ func fullDockerEngine(ctx context.Context, p *Context) error {
 		return err
 	}
 	var err error
-	p.clusters, err = p.cfg.Clusters(p.dockerOK, p.st.Name, p.st.UUID)
+	p.clusters, err = p.cfg.Clusters(p.dockerOK, p.st.Name, p.st.UUID, cluster.HelpersOf(p.st.Spec.Cluster))
 	return err
 }
 
@@ -114,6 +114,7 @@ func clusterStep(ctx context.Context, p *Context) error {
 		err = p.clusters.Create(ctx, cluster.Options{
 			Sandbox: st.Name, UUID: st.UUID, Servers: st.Spec.Cluster.Servers, Agents: st.Spec.Cluster.Agents,
 			Image: st.Spec.Cluster.K3sImage, APIPort: st.Cluster.APIPort, VaultPort: vport, PostgresPort: st.Docker.PostgresPort,
+			Helpers: cluster.HelpersOf(st.Spec.Cluster),
 		})
 		if err != nil {
 			return err
@@ -190,7 +191,8 @@ func marker(ctx context.Context, p *Context) error {
 func importImages(ctx context.Context, p *Context) error {
 	var refs []string
 	ids := map[string]string{}
-	want := append([]string{p.st.Spec.Postgres.Image, p.st.Spec.Vault.Image, charts.VSOImage, charts.KubeRbacProxyImage}, p.st.Spec.Cluster.SystemImages...)
+	spec := p.st.Spec
+	want := append([]string{spec.Postgres.Image, spec.Vault.Image, spec.VSO.Image, spec.VSO.KubeRbacProxyImage}, spec.Cluster.SystemImages...)
 	for _, ref := range want {
 		id, ok, err := p.rt.ImageID(ctx, ref)
 		if err != nil {
@@ -499,9 +501,10 @@ func waitApps(ctx context.Context, p *Context) error {
 // workloads'.
 func FullImages(name string, s config.Spec) []bundle.Want {
 	o := cluster.Options{Sandbox: name, Servers: s.Cluster.Servers, Agents: s.Cluster.Agents}
-	imgs := []bundle.Want{{Component: "k3s", Ref: s.Cluster.K3sImage}, {Component: "k3d-tools", Ref: cluster.ToolsImage()}}
+	h := cluster.HelpersOf(s.Cluster)
+	imgs := []bundle.Want{{Component: "k3s", Ref: s.Cluster.K3sImage}, {Component: "k3d-tools", Ref: h.ToolsImage()}}
 	if o.WithLoadBalancer() {
-		imgs = append(imgs, bundle.Want{Component: "k3d-proxy", Ref: cluster.LoadBalancerImage()})
+		imgs = append(imgs, bundle.Want{Component: "k3d-proxy", Ref: h.LoadBalancerImage()})
 	}
 	for _, ref := range s.Cluster.SystemImages {
 		imgs = append(imgs, bundle.Want{Component: "k3s-system", Ref: ref})
@@ -509,7 +512,7 @@ func FullImages(name string, s config.Spec) []bundle.Want {
 	return append(imgs,
 		bundle.Want{Component: "postgres", Ref: s.Postgres.Image},
 		bundle.Want{Component: "vault", Ref: s.Vault.Image},
-		bundle.Want{Component: "vault-secrets-operator", Ref: charts.VSOImage},
-		bundle.Want{Component: "kube-rbac-proxy", Ref: charts.KubeRbacProxyImage},
+		bundle.Want{Component: "vault-secrets-operator", Ref: s.VSO.Image},
+		bundle.Want{Component: "kube-rbac-proxy", Ref: s.VSO.KubeRbacProxyImage},
 	)
 }

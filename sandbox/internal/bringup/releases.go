@@ -69,9 +69,8 @@ func FullReleases(s config.Spec) []FullRelease {
 			Values: map[string]any{
 				"defaultVaultConnection": map[string]any{"enabled": true, "address": vaultServiceAddr, "skipTLSVerify": false},
 				"controller": map[string]any{
-					"manager": map[string]any{"image": map[string]any{"repository": charts.VSOImageRepo, "tag": charts.VSOChartVersion}},
-					"kubeRbacProxy": map[string]any{"image": map[string]any{
-						"repository": charts.KubeRbacProxyImageRepo, "tag": charts.KubeRbacProxyImageTag}},
+					"manager":       map[string]any{"image": imageValues(s.VSO.Image)},
+					"kubeRbacProxy": map[string]any{"image": imageValues(s.VSO.KubeRbacProxyImage)},
 				},
 			},
 		},
@@ -139,6 +138,12 @@ storage "file" {
   path = "/vault/data"
 }
 `
+
+// imageValues are a chart's image.repository and image.tag for ref.
+func imageValues(ref string) map[string]any {
+	repo, tag := splitImage(ref)
+	return map[string]any{"repository": repo, "tag": tag}
+}
 
 // splitImage splits "repo[:tag]" (a registry port is not a tag).
 func splitImage(ref string) (repo, tag string) {
