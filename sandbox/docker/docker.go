@@ -96,8 +96,9 @@ func (r *Runtime) Ping(ctx context.Context) error {
 	return nil
 }
 
-// EngineID asks the engine for its ID: the identity the sandbox records at creation,
-// so that the guard can refuse another engine behind the same socket later.
+// EngineID asks the engine who it is (guard.EngineIdentity: its ID and data root): the
+// identity the sandbox records at creation, so that the guard can refuse another engine
+// behind the same socket later.
 func (r *Runtime) EngineID(ctx context.Context) (string, error) {
 	info, err := r.eng.Info(ctx)
 	if err != nil {
@@ -106,7 +107,7 @@ func (r *Runtime) EngineID(ctx context.Context) (string, error) {
 	if info.ID == "" {
 		return "", errors.New("the Docker engine reports no ID")
 	}
-	return info.ID, nil
+	return guard.EngineIdentity(info.ID, info.DockerRootDir), nil
 }
 
 // EngineSummary is what `labsbx doctor` shows of the engine.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/docker/docker/api/types/container"
@@ -130,14 +131,28 @@ func judgeReceiver(c container.InspectResponse, r Receiver) (string, error) {
 	return "", refusef("container %s does not publish 127.0.0.1:%d: something else may be listening there", r.Container, r.HostPort)
 }
 
-// ApproveEngine decides whether the Docker engine whose ID is id is the one the
-// sandbox was created on. A sandbox that recorded no engine yet (made by an older
-// labsbx) is approved; `up` records it.
+// EngineIdentity is how the guard knows a Docker engine: its ID and its data root. The
+// ID alone does not tell two engines apart: it comes from the engine's trust key, which a
+// second dockerd on the same machine shares (the private engine of the test tier reports
+// the host engine's ID). Two running engines cannot share a data root.
+func EngineIdentity(id, rootDir string) string { return id + " " + rootDir }
+
+// ApproveEngine decides whether the Docker engine whose identity (EngineIdentity) is id
+// is the one the sandbox was created on. A sandbox that recorded no engine yet is
+// approved; `up` records it. One that recorded only the ID (an older labsbx) is
+// approved when the ID matches; `up` then records the data root too.
 func ApproveEngine(rec Record, id string) error {
-	if rec.EngineID == "" || id == rec.EngineID {
+	if rec.EngineID == "" || id == rec.EngineID || LegacyEngineID(rec.EngineID, id) {
 		return nil
 	}
-	return refusef("the Docker engine that answers is not the one sandbox %q was created on (engine ID %s, recorded %s): another engine is behind the same socket or DOCKER_HOST; point DOCKER_HOST at the sandbox's engine", rec.Name, id, rec.EngineID)
+	return refusef("the Docker engine that answers is not the one sandbox %q was created on (engine %s, recorded %s): another engine is behind the same socket or DOCKER_HOST; point DOCKER_HOST at the sandbox's engine", rec.Name, id, rec.EngineID)
+}
+
+// LegacyEngineID reports whether recorded is an engine ID alone (no data root) that
+// matches the identity id.
+func LegacyEngineID(recorded, id string) bool {
+	engineID, _, _ := strings.Cut(id, " ")
+	return recorded != "" && !strings.Contains(recorded, " ") && recorded == engineID
 }
 
 // proveDial opens a TCP connection to 127.0.0.1:port only between two proofs with the

@@ -76,6 +76,18 @@ func TestJudgeReceiver(t *testing.T) {
 	if err := ApproveEngine(Record{Name: "demo", EngineID: "A"}, "A"); err != nil {
 		t.Errorf("the recorded engine = %v", err)
 	}
+	// Same ID, another data root: a second engine with the host's trust key.
+	host := EngineIdentity("ID:SHARED", "/var/lib/docker")
+	if err := ApproveEngine(Record{Name: "demo", EngineID: EngineIdentity("ID:SHARED", "/tmp/engine/data")}, host); !errors.Is(err, ErrRefused) {
+		t.Errorf("another engine with the same ID = %v", err)
+	}
+	if err := ApproveEngine(Record{Name: "demo", EngineID: host}, host); err != nil {
+		t.Errorf("the recorded engine = %v", err)
+	}
+	// A record of an older labsbx holds the ID only.
+	if err := ApproveEngine(Record{Name: "demo", EngineID: "ID:SHARED"}, host); err != nil || !LegacyEngineID("ID:SHARED", host) {
+		t.Errorf("a legacy record of the same ID = %v", err)
+	}
 }
 
 // flipProof proves a port with a scripted sequence of epochs and errors.

@@ -16,7 +16,8 @@ type Record struct {
 	Name     string `json:"name"`
 	UUID     string `json:"uuid"`
 	StateDir string `json:"stateDir"` // absolute path of this sandbox's state dir
-	// EngineID is the ID of the Docker engine the sandbox was created on ("" before).
+	// EngineID is the identity of the Docker engine the sandbox was created on
+	// (EngineIdentity; "" before).
 	EngineID string       `json:"engineID,omitempty"`
 	Kube     *KubeRecord  `json:"kube,omitempty"`
 	Vault    *VaultRecord `json:"vault,omitempty"`

@@ -72,8 +72,9 @@ type State struct {
 	CreatedAt  time.Time   `json:"createdAt"`
 	UpdatedAt  time.Time   `json:"updatedAt"`
 	Spec       config.Spec `json:"spec"`
-	// EngineID is the ID of the Docker engine the sandbox was created on: the guard
-	// refuses another engine behind the same socket or DOCKER_HOST.
+	// EngineID is the identity of the Docker engine the sandbox was created on
+	// (guard.EngineIdentity: its ID and data root): the guard refuses another engine
+	// behind the same socket or DOCKER_HOST.
 	EngineID string       `json:"engineID,omitempty"`
 	Docker   *DockerState `json:"docker,omitempty"`
 	Kube     *KubeState   `json:"kube,omitempty"`

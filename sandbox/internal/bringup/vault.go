@@ -18,6 +18,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
+	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
@@ -62,7 +63,7 @@ func dockerEngine(ctx context.Context, p *Context) error {
 	if err != nil {
 		return err
 	}
-	if p.st.EngineID == "" {
+	if p.st.EngineID == "" || guard.LegacyEngineID(p.st.EngineID, id) {
 		p.st.EngineID = id
 		return p.cfg.Store.Save(p.st, p.cfg.now())
 	}
