@@ -38,7 +38,8 @@ into DIR (created if needed; an existing DIR must be empty or a bundle).
 
 Images the local Docker engine lacks are pulled first. Our own charts are packaged
 from the binary; the upstream Vault and VSO charts are pulled from HashiCorp's Helm
-repository, or from --chart-repo. save is safe to re-run: what is already saved for
+repository, or from --chart-repo: another Helm repository, or a directory of chart
+archives named <name>-<version>.tgz, as 'helm package' names them. save is safe to re-run: what is already saved for
 the same image ID or chart version is kept. The VM image is not part of a bundle.`,
 		Example: `  labsbx bundle save ./labsbx-bundle --profile vault
   labsbx bundle save /media/usb/labsbx --profile full --chart-repo https://mirror.example/helm`,
@@ -70,7 +71,7 @@ the same image ID or chart version is kept. The VM image is not part of a bundle
 		},
 	}
 	cmd.Flags().StringVar(&profile, "profile", "", "profile: full or vault (default: spec.profile of the config)")
-	cmd.Flags().StringVar(&chartRepo, "chart-repo", "", "Helm repository to pull the upstream charts from instead of https://helm.releases.hashicorp.com (a mirror)")
+	cmd.Flags().StringVar(&chartRepo, "chart-repo", "", "Helm repository to pull the upstream charts from instead of https://helm.releases.hashicorp.com (a mirror), or a local directory holding <name>-<version>.tgz archives")
 	cmd.Flags().IntVar(&vms, "vms", 0, "as up --vms (VM images are not bundled)")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions([]string{config.ProfileFull, config.ProfileVault}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.ValidArgsFunction = completeDirs

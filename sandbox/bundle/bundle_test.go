@@ -378,3 +378,36 @@ func approveDir(t *testing.T, dir string) guard.DirApproval {
 	}
 	return d
 }
+
+// --chart-repo may be a directory of chart archives: the chart is taken from it only
+// when it is that chart at that version.
+func TestFetchChartFromDirectory(t *testing.T) {
+	ch, err := charts.Load(charts.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := chartutil.Save(ch, dir); err != nil {
+		t.Fatal(err)
+	}
+	ref := charts.Ref{Name: charts.Postgres, Version: ch.Metadata.Version, Repo: "https://unreachable.invalid"}
+	for _, mirror := range []string{dir, "file://" + dir} {
+		p, err := FetchChart(ref, mirror, t.TempDir())
+		if err != nil || filepath.Base(p) != charts.Postgres+"-"+ch.Metadata.Version+".tgz" {
+			t.Errorf("FetchChart from %s = %q, %v", mirror, p, err)
+		}
+	}
+	// A file of that name that is another version, and a missing one.
+	if err := os.Rename(filepath.Join(dir, charts.Postgres+"-"+ch.Metadata.Version+".tgz"), filepath.Join(dir, charts.Postgres+"-9.9.9.tgz")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FetchChart(charts.Ref{Name: charts.Postgres, Version: "9.9.9", Repo: "x"}, dir, t.TempDir()); err == nil || !strings.Contains(err.Error(), "not postgres 9.9.9") {
+		t.Errorf("a mislabelled archive = %v", err)
+	}
+	if _, err := FetchChart(ref, dir, t.TempDir()); err == nil {
+		t.Error("a missing archive was found")
+	}
+	if d, ok := LocalChartDir("https://mirror.example/helm"); ok {
+		t.Errorf("an https repository is a local directory %q", d)
+	}
+}

@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
 
@@ -235,6 +237,9 @@ func FetchChart(r charts.Ref, mirror, tmp string) (string, error) {
 	if mirror != "" {
 		repo = mirror
 	}
+	if dir, ok := LocalChartDir(repo); ok {
+		return copyLocalChart(r, dir, tmp)
+	}
 	p := action.NewPullWithOpts(action.WithConfig(new(action.Configuration)))
 	p.Settings = cli.New()
 	p.RepoURL = repo
@@ -249,6 +254,40 @@ func FetchChart(r charts.Ref, mirror, tmp string) (string, error) {
 		return "", fmt.Errorf("pull chart %s %s from %s: no %s was written", r.Name, r.Version, redactURL(repo), filepath.Base(want))
 	}
 	return want, nil
+}
+
+// LocalChartDir reports whether a --chart-repo names a local directory of chart archives
+// (a path, or a file:// URL) rather than a Helm repository, and which.
+func LocalChartDir(repo string) (string, bool) {
+	if rest, ok := strings.CutPrefix(repo, "file://"); ok {
+		return rest, true
+	}
+	if strings.Contains(repo, "://") {
+		return "", false
+	}
+	return repo, repo != ""
+}
+
+// maxChartSize bounds the read of a chart archive: the charts labsbx pins are under 1 MiB.
+const maxChartSize = 64 << 20
+
+// copyLocalChart copies <name>-<version>.tgz from a local chart directory into tmp,
+// after checking that it is that chart at that version.
+func copyLocalChart(r charts.Ref, dir, tmp string) (string, error) {
+	name := r.Name + "-" + r.Version + ".tgz"
+	b, err := fsutil.ReadRegular(filepath.Join(dir, name), maxChartSize)
+	if err != nil {
+		return "", fmt.Errorf("chart %s %s from directory %s: %w", r.Name, r.Version, dir, err)
+	}
+	ch, err := loader.LoadArchive(bytes.NewReader(b))
+	if err != nil {
+		return "", fmt.Errorf("chart %s in %s: %w", name, dir, err)
+	}
+	if ch.Metadata.Name != r.Name || ch.Metadata.Version != r.Version {
+		return "", fmt.Errorf("%s in %s is chart %s %s, not %s %s", name, dir, ch.Metadata.Name, ch.Metadata.Version, r.Name, r.Version)
+	}
+	out := filepath.Join(tmp, name)
+	return out, os.WriteFile(out, b, 0o600)
 }
 
 // redactErr is err with any credentials of the repository URL taken out of its text.
