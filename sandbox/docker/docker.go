@@ -107,7 +107,7 @@ func (r *Runtime) EngineID(ctx context.Context) (string, error) {
 	if info.ID == "" {
 		return "", errors.New("the Docker engine reports no ID")
 	}
-	return guard.EngineIdentity(info.ID, info.DockerRootDir), nil
+	return guard.EngineIdentityOf(info), nil
 }
 
 // EngineSummary is what `labsbx doctor` shows of the engine.

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/go-connections/nat"
 )
 
@@ -83,7 +84,7 @@ func (p *containerReceiver) Prove(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("asking the Docker engine who it is: %w", err)
 		}
-		if err := ApproveEngine(p.r.Record, info.ID); err != nil {
+		if err := ApproveEngine(p.r.Record, EngineIdentityOf(info)); err != nil {
 			return "", err
 		}
 		p.mu.Lock()
@@ -136,6 +137,12 @@ func judgeReceiver(c container.InspectResponse, r Receiver) (string, error) {
 // second dockerd on the same machine shares (the private engine of the test tier reports
 // the host engine's ID). Two running engines cannot share a data root.
 func EngineIdentity(id, rootDir string) string { return id + " " + rootDir }
+
+// EngineIdentityOf is the EngineIdentity of the engine that answered info: every place
+// that asks an engine who it is goes through it, so that none compares the ID alone.
+func EngineIdentityOf(info system.Info) string {
+	return EngineIdentity(info.ID, info.DockerRootDir)
+}
 
 // ApproveEngine decides whether the Docker engine whose identity (EngineIdentity) is id
 // is the one the sandbox was created on. A sandbox that recorded no engine yet is
