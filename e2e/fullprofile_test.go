@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,6 +29,105 @@ import (
 // profile can (`go tool task e2e:full`): they need a real k3d cluster, VSO and pods.
 // Each says what VSO v0.10.0 and k3d v5.8.3 were seen to do, and checks the sandbox
 // expects and reports exactly that.
+
+// fullApps are the apps of the config e2e/toolchain/full.sh writes.
+var fullApps = []string{"webapp", "billing"}
+
+// fullProfileEnv returns the bundle and config of `go tool task e2e:full`, which builds
+// them (e2e/toolchain/full.sh bundle) and runs this test on a private Docker engine of
+// its own (e2e/toolchain/engine.sh). Without them the test is skipped, and under
+// CI=true it fails: CI runs every tier. That engine reports the host engine's ID, so
+// the test proves it is the private one by its socket and its data root.
+func fullProfileEnv(t *testing.T) (bundle, cfg string) {
+	t.Helper()
+	bundle, cfg = os.Getenv("LABSBX_E2E_FULL_BUNDLE"), os.Getenv("LABSBX_E2E_FULL_CONFIG")
+	engine := os.Getenv("LABSBX_PRIVATE_ENGINE")
+	if bundle == "" || cfg == "" || engine == "" {
+		msg := "full profile: run `go tool task e2e:full`, which builds its images and bundle (e2e/toolchain/full.sh) and runs this test on a private engine (e2e/toolchain/engine.sh)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	if want := "unix://" + filepath.Join(engine, "docker.sock"); os.Getenv("DOCKER_HOST") != want {
+		t.Fatalf("DOCKER_HOST is %q, not the private engine's %s", os.Getenv("DOCKER_HOST"), want)
+	}
+	out, err := exec.Command("docker", "info", "--format", "{{.DockerRootDir}}").Output()
+	if err != nil || strings.TrimSpace(string(out)) != filepath.Join(engine, "data") {
+		t.Fatalf("the engine on DOCKER_HOST has data root %q (%v), not the private engine's %s", strings.TrimSpace(string(out)), err, filepath.Join(engine, "data"))
+	}
+	return bundle, cfg
+}
+
+// appsHealthyDrill: a lost lease of billing (the second app), with VSO's Secret and
+// both apps healthy before and after, and both apps' credentials working.
+const appsHealthyDrill = `apiVersion: labsbx.dev/v1alpha1
+kind: Drill
+metadata:
+  name: billing-lease-apps-healthy
+  description: billing's database lease is revoked; VSO rotates billing's Secret and every app is healthy again
+spec:
+  steady:
+    - apps: healthy
+    - connects: webapp
+  fault:
+    builtin: revoke-lease
+    app: billing
+  symptom:
+    - connects: billing
+      expect: fail
+  recovery:
+    builtin: true
+  verify:
+    - apps: healthy
+      timeout: 90s
+    - connects: billing
+    - connects: webapp
+`
+
+// runFullDrillFiles: the example drill files, written for the lab's runbooks, and one
+// with apps: healthy probes, on real pods.
+func runFullDrillFiles(t *testing.T, c *cli, name string) {
+	t.Helper()
+	healthy := filepath.Join(t.TempDir(), "billing-lease-apps-healthy.yaml")
+	if err := os.WriteFile(healthy, []byte(appsHealthyDrill), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reports := filepath.Join(t.TempDir(), "files")
+	var rep scenarios.Report
+	c.json(&rep, "drill", "run", "-f", example("unseal-runbook.yaml"), "-f", example("lost-lease-reread.yaml"),
+		"-f", example("broken-grant-sql.yaml"), "-f", healthy, "--name", name, "--report-dir", reports)
+	checkReports(t, reports, 4, 0)
+	for _, s := range rep.Scenarios {
+		t.Logf("drill file %-28s %s detect %5d ms  recover %5d ms", s.Name, s.Result, s.TimeToDetectMs, s.TimeToRecoverMs)
+	}
+}
+
+// checkKubeconfigMerge: the sandbox's context merged into a scratch kubeconfig.
+func checkKubeconfigMerge(t *testing.T, c *cli, name string) {
+	t.Helper()
+	target := filepath.Join(t.TempDir(), "config")
+	c.ok("kubeconfig", "merge", "--name", name, "--kubeconfig", target)
+	cfg, err := clientcmd.LoadFromFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Contexts["k3d-labsbx-"+name]; !ok {
+		t.Errorf("kubeconfig merge: no context k3d-labsbx-%s in %v", name, cfg.Contexts)
+	}
+}
+
+// checkOtherEngineRefused: the host's engine reports the same engine ID as the private
+// one that holds the sandbox. Pointed at it, labsbx refuses (exit 3) and sends nothing.
+func checkOtherEngineRefused(t *testing.T, c *cli, name string) {
+	t.Helper()
+	host := &cli{t: t, home: c.home, bin: c.bin, env: maps.Clone(c.env)}
+	host.env["DOCKER_HOST"] = "unix:///var/run/docker.sock"
+	r := host.run("vault", "status", "--name", name)
+	if r.code != 3 || !strings.Contains(r.stderr, "not the one sandbox") {
+		t.Errorf("vault status through the host's engine: exit %d, want 3 (another engine)\n%s", r.code, r.stderr)
+	}
+}
 
 // fullKube is the test's own view of the sandbox cluster, from the kubeconfig `labsbx
 // env` names (not through the guard: the test only looks).
@@ -174,7 +276,7 @@ func checkFullDrills(t *testing.T, rep scenarios.Report) {
 // OnDelete, would leave the old one running), then unseals the new one, which started
 // sealed. The image is the same build under another name, as a user who changes
 // spec.vault.image gets a new pod template.
-func checkVaultRolls(t *testing.T, c *cli, env map[string]string, name, image string) {
+func checkVaultRolls(t *testing.T, c *cli, env map[string]string, name, image string, upArgs []string) {
 	t.Helper()
 	ctx := context.Background()
 	cs, _ := fullKube(t, env)
@@ -190,7 +292,16 @@ func checkVaultRolls(t *testing.T, c *cli, env map[string]string, name, image st
 	c.env["LABSBX_VAULT_IMAGE"] = renamed
 	defer delete(c.env, "LABSBX_VAULT_IMAGE")
 	var up upResult
-	c.json(&up, "up", "--profile", "full", "--name", name)
+	// Not from the bundle, which does not hold the new name: the engine has it.
+	args := []string{"up", "--profile", "full", "--name", name}
+	for i := 0; i < len(upArgs); i++ {
+		if upArgs[i] == "--bundle" {
+			i++
+			continue
+		}
+		args = append(args, upArgs[i])
+	}
+	c.json(&up, args...)
 	if !slices.ContainsFunc(up.Changes, func(s string) bool { return strings.HasPrefix(s, "release vault/vault upgraded") }) ||
 		!slices.Contains(up.Changes, "unsealed Vault") {
 		t.Errorf("up with a new Vault image: changes %v; want the release upgraded and the new pod unsealed", up.Changes)

@@ -23,13 +23,14 @@ func TestE2EVaultProfile(t *testing.T) {
 	runSandboxLifecycle(t, newLocalImagesCLI(t), "vault")
 }
 
-// TestE2EFullProfile is the same life on the full profile (k3d, charts, VSO). It needs
-// images that cannot be built here.
+// TestE2EFullProfile is the same life on the full profile: a k3d cluster with the
+// upstream Vault and VSO charts, two apps, every image from an offline bundle, on the
+// private engine of `go tool task e2e:full` (see fullProfileEnv).
 func TestE2EFullProfile(t *testing.T) {
-	if os.Getenv("LABSBX_E2E_FULL") == "" {
-		t.Skip("full profile: needs the rancher/k3s, hashicorp/vault, vault-secrets-operator and postgres images (pull access or `labsbx up --bundle`); run `go tool task e2e:full` where they exist")
-	}
-	runSandboxLifecycle(t, newCLI(t), "full")
+	bundle, cfg := fullProfileEnv(t)
+	c := newCLI(t)
+	c.env["DOCKER_HOST"] = os.Getenv("DOCKER_HOST")
+	runSandboxLifecycle(t, c, "full", "--config", cfg, "--bundle", bundle)
 }
 
 type upResult struct {
@@ -39,19 +40,21 @@ type upResult struct {
 }
 
 // runSandboxLifecycle: up, converge, use, drills, interrupted drill, down, leak check.
-// Secrets must never reach any output other than `env` and `ci token`.
-func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
+// Secrets must never reach any output other than `env` and `ci token`. upArgs are
+// more arguments of every up (a config, a bundle).
+func runSandboxLifecycle(t *testing.T, c *cli, profile string, upArgs ...string) {
 	name := sandboxName("e2e")
 	ctx := context.Background()
 	t.Cleanup(func() { c.run("down", "--name", name) })
 
+	upCmd := append([]string{"up", "--profile", profile, "--name", name}, upArgs...)
 	var up upResult
-	c.json(&up, "up", "--profile", profile, "--name", name)
+	c.json(&up, upCmd...)
 	if !strings.HasPrefix(up.VaultAddr, "http://127.0.0.1:") || len(up.Changes) == 0 {
 		t.Fatalf("up: %+v", up)
 	}
 	var again upResult
-	c.json(&again, "up", "--profile", profile, "--name", name)
+	c.json(&again, upCmd...)
 	if len(again.Changes) != 0 {
 		t.Errorf("second up changed: %v", again.Changes)
 	}
@@ -69,7 +72,8 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
 		t.Errorf("env VAULT_ADDR %q, up said %q", secrets["VAULT_ADDR"], up.VaultAddr)
 	}
 	if profile == "full" {
-		checkFullUp(t, secrets, []string{"webapp"}) // VSO's two syncs on creation; see fullprofile_test.go
+		checkFullUp(t, secrets, fullApps) // VSO's two syncs on creation; see fullprofile_test.go
+		checkOtherEngineRefused(t, c, name)
 	}
 
 	// CI logs in with the minted token and writes its app's config.
@@ -88,8 +92,9 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
 	secrets["ci vault token"] = login.Auth.ClientToken
 	vaultHTTP(t, up.VaultAddr, login.Auth.ClientToken, "POST", "/v1/kvv2/data/webapp/config", map[string]any{"data": map[string]any{"from": "ci"}}, nil)
 
-	if profile == "vault" {
-		checkIdentities(t, c, name, up.VaultAddr, secrets)
+	checkIdentities(t, c, name, up.VaultAddr, secrets)
+	if profile == "full" {
+		checkKubeconfigMerge(t, c, name)
 	}
 
 	// Seal and unseal by hand.
@@ -110,6 +115,7 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
 	}
 	if profile == "full" {
 		checkFullDrills(t, rep) // VSO's timing and side effects, as reported
+		runFullDrillFiles(t, c, name)
 	}
 
 	// --no-recover leaves the fault: exit 4, a JUnit failure, and drill recover undoes it.
@@ -133,7 +139,7 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string) {
 		if image == "" {
 			image = config.DefaultSpec().Vault.Image
 		}
-		checkVaultRolls(t, c, secrets, name, image)
+		checkVaultRolls(t, c, secrets, name, image, upArgs)
 	}
 
 	// Nothing secret reached an output other than env and ci token.

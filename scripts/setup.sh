@@ -15,11 +15,13 @@ ci=false
 case "${CI:-}" in 1 | true | TRUE | True) ci=true ;; esac
 
 # What each piece is for: the Postgres test image (mmdebstrap, keyrings, CA bundle), the
-# arm64 VM tier (qemu, binfmt, e2fsprogs, ssh, ansible), cloning (git), and the example
-# drill files' runbooks (curl, jq, psql from postgresql-client).
+# arm64 VM tier (qemu, binfmt, e2fsprogs, ssh, ansible), cloning (git), the example
+# drill files' runbooks (curl, jq, psql from postgresql-client), and the full profile's
+# tier (gcc for k3s's cgo build; iproute2 and util-linux for its private engine's
+# network namespace).
 pkgs=(mmdebstrap ca-certificates debian-archive-keyring git qemu-system-arm qemu-efi-aarch64
 	qemu-user-static binfmt-support qemu-utils e2fsprogs openssh-client ansible-core
-	curl jq postgresql-client)
+	curl jq postgresql-client gcc iproute2 util-linux)
 
 missing=()
 if command -v dpkg-query >/dev/null; then

@@ -6,7 +6,9 @@
 #   ${LABSBX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/labsbx}/full
 # so a warm run only checks that the files and images exist.
 #
-# Usage: full.sh images|bundle|config|path
+# Usage: full.sh k3s|images|image NAME|bundle|config|path
+#   k3s     build the k3s binary and containerd's runc shim (cached)
+#   image NAME  build one image (node, pause, busybox, coredns, local_path, k3d_tools, vso, rbac_proxy)
 #   images  build the images into the local Docker engine (labsbx.local/… names only)
 #   bundle  images, then `labsbx bundle save` of them into the cache; prints its dir
 #   config  print the path of the sandbox config that names these images
@@ -144,32 +146,6 @@ build_local() {
 	chmod 0755 "$tmp"
 	mv -f "$tmp" "$out"
 	log "$name: built ($out)"
-}
-
-# busybox_bin sets BUSYBOX to Debian's static busybox, extracted from its package once.
-busybox_bin() {
-	BUSYBOX=$BIN/busybox-static
-	[[ -x $BUSYBOX ]] && return 0
-	local tmp
-	tmp=$(mktemp -d "$FULL/.busybox.XXXXXX")
-	CLEANUP+=("$tmp")
-	mkdir -p "$BIN"
-	(cd "$tmp" && apt-get download busybox-static >/dev/null 2>&1) || {
-		[[ $(id -u) == 0 ]] && apt-get update -qq && (cd "$tmp" && apt-get download busybox-static >/dev/null)
-	} || die "apt-get download busybox-static failed"
-	dpkg-deb -x "$tmp"/busybox-static_*.deb "$tmp/x"
-	install -m 0755 "$tmp/x/bin/busybox" "$BUSYBOX"
-	log "busybox: $("$BUSYBOX" | head -n 1)"
-}
-
-# with_busybox ROOT: busybox and a link per applet in ROOT/bin (a shell, cp, sed, rm, ...).
-with_busybox() {
-	local root=$1 a
-	mkdir -p "$root/bin"
-	cp "$BUSYBOX" "$root/bin/busybox"
-	for a in $("$BUSYBOX" --list); do
-		[[ -e $root/bin/$a ]] || ln -s busybox "$root/bin/$a"
-	done
 }
 
 # import_image IMAGE HASH ROOT CHANGE...: the directory ROOT as image IMAGE (docker
@@ -405,6 +381,101 @@ image_node() {
 	log "image $K3S_IMAGE: built in $(($(now) - t0))s"
 }
 
+# The upstream charts, as a directory of <name>-<version>.tgz that `labsbx bundle save
+# --chart-repo DIR` takes: vault-helm as ../shared/upstream has it, and VSO's chart/
+# from its module, packed as `helm package` would (top dir named after the chart).
+VAULT_CHART_VERSION=0.32.0
+charts_dir() {
+	CHARTS=$FULL/charts
+	mkdir -p "$CHARTS"
+	local vault=$UPSTREAM/vault-helm-$VAULT_CHART_VERSION.tgz
+	[[ -r $vault ]] || die "$vault missing: the Vault chart (see ../shared/upstream/README.md; LABSBX_UPSTREAM_DIR)"
+	cmp -s "$vault" "$CHARTS/vault-$VAULT_CHART_VERSION.tgz" || cp "$vault" "$CHARTS/vault-$VAULT_CHART_VERSION.tgz"
+	local vso=$CHARTS/vault-secrets-operator-$VSO_VERSION.tgz
+	if [[ ! -s $vso ]]; then
+		local dir tmp
+		dir=$(mod_dir github.com/hashicorp/vault-secrets-operator "v$VSO_VERSION")
+		tmp=$(mktemp "$CHARTS/.vso.XXXXXX")
+		CLEANUP+=("$tmp")
+		tar -C "$dir" --transform 's,^chart,vault-secrets-operator,' --owner=0 --group=0 --mode=u+w \
+			--sort=name --mtime=@0 -czf "$tmp" chart
+		mv -f "$tmp" "$vso"
+	fi
+}
+
+# full_config writes the sandbox config of the full profile that names the images
+# built here (two apps, so that policy isolation has another app to refuse) and sets
+# CONFIG to its path.
+full_config() {
+	CONFIG=$FULL/sandbox-full.yaml
+	local tmp
+	tmp=$(mktemp "$FULL/.config.XXXXXX")
+	CLEANUP+=("$tmp")
+	cat >"$tmp" <<-EOF
+		# Written by e2e/toolchain/full.sh: the full profile on the images it builds.
+		apiVersion: labsbx.dev/v1alpha1
+		kind: Sandbox
+		spec:
+		  profile: full
+		  apps: [webapp, billing]
+		  vault:
+		    image: labsbx.local/vault:1.21.0
+		  postgres:
+		    image: labsbx.local/postgres:15
+		  cluster:
+		    servers: 1
+		    agents: 0
+		    k3sImage: $K3S_IMAGE
+		    apiPort: 0
+		    systemImages: [$PAUSE_IMAGE, $COREDNS_IMAGE, $LOCAL_PATH_IMAGE, $BUSYBOX_IMAGE]
+		    toolsImage: $K3D_TOOLS_IMAGE
+		    loadBalancerImage: ghcr.io/k3d-io/k3d-proxy:$K3D_VERSION
+		  vso:
+		    image: $VSO_IMAGE
+		    kubeRbacProxyImage: $RBAC_PROXY_IMAGE
+		  vms:
+		    count: 0
+		    cpus: 2
+		    memoryMiB: 1024
+		    image: debian-12-arm64
+		  drills:
+		    defaultTTL: 1m
+		    maxTTL: 10m
+		    timeout: 3m
+	EOF
+	mv -f "$tmp" "$CONFIG"
+}
+
+# build_bundle: the images, charts and config above as a labsbx offline bundle
+# ($FULL/bundle), saved again only when an image, a chart, the config or the labsbx
+# binary ($LABSBX_BIN) changed. Prints the bundle's directory.
+build_bundle() {
+	local bin=${LABSBX_BIN:-}
+	[[ -x $bin ]] || die "LABSBX_BIN must name the labsbx binary (go tool task build)"
+	build_images
+	charts_dir
+	full_config
+	local ids="" img key out=$FULL/bundle
+	for img in labsbx.local/vault:1.21.0 labsbx.local/postgres:15 "$K3S_IMAGE" "$PAUSE_IMAGE" "$COREDNS_IMAGE" \
+		"$LOCAL_PATH_IMAGE" "$BUSYBOX_IMAGE" "$K3D_TOOLS_IMAGE" "$VSO_IMAGE" "$RBAC_PROXY_IMAGE"; do
+		ids+="$img $(docker image inspect --format '{{.Id}}' "$img") "
+	done
+	key=$(recipe_hash "$ids" "$(cat "$CONFIG")" "$(sha256sum "$FULL"/charts/*.tgz)" "$(sha256sum <"$bin")")
+	if [[ -f $out/.labsbx-key && $(cat "$out/.labsbx-key") == "$key" ]]; then
+		log "bundle: cached ($out)"
+		printf '%s\n' "$out"
+		return 0
+	fi
+	local t0
+	t0=$(now)
+	rm -rf -- "$out"
+	log "bundle: labsbx bundle save (about 1.4 GB) ..."
+	"$bin" bundle save "$out" --profile full --config "$CONFIG" --chart-repo "$FULL/charts" >&2
+	printf '%s\n' "$key" >"$out/.labsbx-key"
+	log "bundle: saved in $(($(now) - t0))s ($(du -sh "$out" | cut -f1))"
+	printf '%s\n' "$out"
+}
+
 build_images() {
 	need_docker
 	image_node
@@ -424,6 +495,12 @@ main() {
 	case $cmd in
 	k3s) build_k3s ;;
 	images) build_images ;;
+	bundle) build_bundle ;;
+	config)
+		full_config
+		printf '%s\n' "$CONFIG"
+		return 0
+		;;
 	image)
 		need_docker
 		"image_$2"

@@ -76,3 +76,29 @@ debian_mirror() {
 	[[ -n ${LABSBX_DEBIAN_MIRROR:-} ]] && printf '%s\n' "$LABSBX_DEBIAN_MIRROR"
 	return 0
 }
+
+# busybox_bin sets BUSYBOX to Debian's static busybox, extracted from its package once.
+busybox_bin() {
+	BUSYBOX=$CACHE/debian/busybox-static
+	[[ -x $BUSYBOX ]] && return 0
+	local tmp
+	mkdir -p "$CACHE/debian"
+	tmp=$(mktemp -d "$CACHE/debian/.busybox.XXXXXX")
+	CLEANUP+=("$tmp")
+	(cd "$tmp" && apt-get download busybox-static >/dev/null 2>&1) || {
+		[[ $(id -u) == 0 ]] && apt-get update -qq && (cd "$tmp" && apt-get download busybox-static >/dev/null)
+	} || die "apt-get download busybox-static failed"
+	dpkg-deb -x "$tmp"/busybox-static_*.deb "$tmp/x"
+	install -m 0755 "$tmp/x/bin/busybox" "$BUSYBOX"
+	log "busybox: $("$BUSYBOX" | head -n 1)"
+}
+
+# with_busybox ROOT: busybox and a link per applet in ROOT/bin (a shell, cp, sed, rm, ...).
+with_busybox() {
+	local root=$1 a
+	mkdir -p "$root/bin"
+	cp "$BUSYBOX" "$root/bin/busybox"
+	for a in $("$BUSYBOX" --list); do
+		[[ -e $root/bin/$a ]] || ln -s busybox "$root/bin/$a"
+	done
+}

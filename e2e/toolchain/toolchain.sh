@@ -28,26 +28,14 @@ DEBIAN_SUITE=bookworm
 IMAGE_RECIPE=1
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE=${LABSBX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/labsbx}
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 TC=$CACHE/toolchain
 BIN=$TC/bin
 ROOTFS=$TC/rootfs
 
 VAULT_IMAGE=labsbx.local/vault:$VAULT_VERSION
 PG_IMAGE=labsbx.local/postgres:$PG_MAJOR
-RECIPE_LABEL=dev.labsbx.recipe
-
-log() { printf 'toolchain: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-now() { date +%s; }
-
-# Temp files/dirs to remove on exit (a failed or interrupted build leaves no half file).
-CLEANUP=()
-cleanup() {
-	local p
-	for p in "${CLEANUP[@]+"${CLEANUP[@]}"}"; do rm -rf -- "$p"; done
-}
-trap cleanup EXIT
 
 # go_build NAME VERSION MODULE_DIR PACKAGE LDFLAGS: build a static binary into
 # $BIN/NAME-VERSION unless it is already there. The build goes to a temp name in
@@ -87,24 +75,15 @@ build_kube() {
 		"-s -w -X k8s.io/component-base/version.gitVersion=v$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=${KUBE_VERSION%%.*} -X k8s.io/component-base/version.gitMinor=$(cut -d. -f2 <<<"$KUBE_VERSION") -X k8s.io/component-base/version.gitTreeState=clean"
 }
 
-need_docker() {
-	command -v docker >/dev/null || die "docker CLI not found"
-	docker info >/dev/null 2>&1 || die "docker engine not reachable (is dockerd running?)"
-}
-
-# recipe_hash TEXT...: a short hash of an image recipe, stored as an image label.
-recipe_hash() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
-
-# image_current IMAGE HASH: true when IMAGE exists with the recipe label HASH.
-image_current() {
-	local got
-	got=$(docker image inspect --format "{{ index .Config.Labels \"$RECIPE_LABEL\" }}" "$1" 2>/dev/null) || return 1
-	[[ $got == "$2" ]]
-}
-
+# The Vault image runs both ways labsbx starts Vault: as a container of the vault
+# profile (entrypoint /bin/vault) and under the upstream Vault chart of the full
+# profile, which starts `/bin/sh -ec "cp …; sed …; /usr/local/bin/docker-entrypoint.sh
+# vault server …"` as uid 100. So it holds Debian's static busybox (sh, cp, sed, …),
+# the entrypoint script of images/vault and a vault user.
 build_vault_image() {
-	local hash
-	hash=$(recipe_hash "$IMAGE_RECIPE" "$VAULT_VERSION" "$(declare -f build_vault_image)")
+	local entry=$HERE/images/vault/docker-entrypoint.sh hash
+	busybox_bin
+	hash=$(recipe_hash "$IMAGE_RECIPE" "$VAULT_VERSION" "$(cat "$entry")" "$(declare -f build_vault_image with_busybox)" "$(sha256sum <"$BUSYBOX")")
 	if image_current "$VAULT_IMAGE" "$hash"; then
 		log "image $VAULT_IMAGE: cached (recipe $hash)"
 		return 0
@@ -116,12 +95,15 @@ build_vault_image() {
 	t0=$(now)
 	root=$(mktemp -d "$TC/.vault-rootfs.XXXXXX")
 	CLEANUP+=("$root")
-	mkdir -p "$root"/{bin,tmp,etc/ssl/certs,vault/file,vault/config,vault/logs}
+	chmod 0755 "$root"
+	mkdir -p "$root"/{bin,tmp,etc/ssl/certs,usr/local/bin,home/vault,vault/file,vault/config,vault/logs}
 	chmod 1777 "$root/tmp"
+	with_busybox "$root"
 	cp "$BIN/vault-$VAULT_VERSION" "$root/bin/vault"
+	install -m 0755 "$entry" "$root/usr/local/bin/docker-entrypoint.sh"
 	cp "$ca" "$root/etc/ssl/certs/ca-certificates.crt"
-	printf 'root:x:0:0:root:/:/bin/vault\nnobody:x:65534:65534:nobody:/:/bin/vault\n' >"$root/etc/passwd"
-	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+	printf 'root:x:0:0:root:/:/bin/sh\nvault:x:100:1000:vault:/home/vault:/bin/false\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+	printf 'root:x:0:\nvault:x:1000:\nnogroup:x:65534:\n' >"$root/etc/group"
 	printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
 	local old
 	old=$(docker image inspect --format '{{.Id}}' "$VAULT_IMAGE" 2>/dev/null || true)
@@ -130,16 +112,14 @@ build_vault_image() {
 		docker import \
 			--change 'ENTRYPOINT ["/bin/vault"]' \
 			--change 'CMD ["version"]' \
-			--change 'ENV PATH=/bin' \
+			--change 'ENV PATH=/usr/local/bin:/bin' \
 			--change 'ENV SKIP_SETCAP=true' \
 			--change 'EXPOSE 8200' \
 			--change "LABEL $RECIPE_LABEL=$hash" \
 			--change "LABEL org.opencontainers.image.version=$VAULT_VERSION" \
-			--message "labsbx test image: vault $VAULT_VERSION (static build from the Go module proxy)" \
+			--message "labsbx test image: vault $VAULT_VERSION (static build from the Go module proxy, Debian's static busybox)" \
 			- "$VAULT_IMAGE" >/dev/null
-	if [[ -n $old && $old != "$(docker image inspect --format '{{.Id}}' "$VAULT_IMAGE")" ]]; then
-		docker rmi "$old" >/dev/null 2>&1 || true # still used by a container: leave it
-	fi
+	replace_old_image "$VAULT_IMAGE" "$old"
 	log "image $VAULT_IMAGE: built in $(($(now) - t0))s"
 }
 
@@ -200,9 +180,8 @@ pg_rootfs() {
 		--customize-hook='rm -rf "$1"/var/lib/postgresql/* "$1"/etc/postgresql/*/ "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*.log'
 	)
 	for opt in "${PG_DPKG_EXCLUDES[@]}"; do args+=(--dpkgopt="$opt"); done
-	# LABSBX_DEBIAN_MIRROR overrides the default mirror (deb.debian.org + updates + security).
 	local mirror=()
-	[[ -n ${LABSBX_DEBIAN_MIRROR:-} ]] && mirror=("$LABSBX_DEBIAN_MIRROR")
+	mapfile -t mirror < <(debian_mirror)
 	log "rootfs: mmdebstrap $DEBIAN_SUITE + ${PG_PACKAGES[*]} ..."
 	t0=$(now)
 	local logf=$TC/rootfs-build.log
@@ -256,9 +235,7 @@ build_postgres_image() {
 		cat "$TC/postgres-image-build.log" >&2
 		die "docker build of $PG_IMAGE failed"
 	}
-	if [[ -n $old && $old != "$(docker image inspect --format '{{.Id}}' "$PG_IMAGE")" ]]; then
-		docker rmi "$old" >/dev/null 2>&1 || true # still used by a container: leave it
-	fi
+	replace_old_image "$PG_IMAGE" "$old"
 	log "image $PG_IMAGE: built in $(($(now) - t0))s ($(docker image inspect --format '{{.Size}}' "$PG_IMAGE" | awk '{printf "%d MB", $1/1e6}'))"
 }
 
