@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -409,11 +410,76 @@ func waitVault(ctx context.Context, p *Context) error {
 		if err != nil {
 			return err
 		}
-		if ok, why := statefulSetRolledOut(ss); !ok {
-			return fmt.Errorf("StatefulSet %s/%s: %s", NamespaceVault, charts.Vault, why)
+		ok, why := statefulSetRolledOut(ss)
+		if ok {
+			return nil
 		}
-		return nil
+		pods, err := p.cs.CoreV1().Pods(NamespaceVault).List(ctx, metav1.ListOptions{LabelSelector: metav1.FormatLabelSelector(ss.Spec.Selector)})
+		if err != nil {
+			return err
+		}
+		for i := range pods.Items {
+			pod := &pods.Items[i]
+			if stuckOnOldRevision(ss, pod) {
+				// A RollingUpdate waits for this pod to be Ready before it replaces it,
+				// which it never will: the controller recreates it on the new spec.
+				if err := p.cs.CoreV1().Pods(NamespaceVault).Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+					return err
+				}
+				p.change(fmt.Sprintf("replaced pod %s/%s, which never became ready on the old spec", NamespaceVault, pod.Name))
+				continue
+			}
+			if err := cannotStart(pod); err != nil {
+				return wait.Permanent(fmt.Errorf("Vault's pod %s/%s %w; the image %s must run under the upstream Vault chart, which starts it with /bin/sh, cp, sed and /usr/local/bin/docker-entrypoint.sh (as hashicorp/vault does): fix spec.vault.image and run labsbx up again",
+					NamespaceVault, pod.Name, err, p.st.Spec.Vault.Image))
+			}
+		}
+		return fmt.Errorf("StatefulSet %s/%s: %s", NamespaceVault, charts.Vault, why)
 	})
+}
+
+// stuckOnOldRevision: pod runs a revision older than the StatefulSet's and is not
+// Ready, so a RollingUpdate will never replace it (Kubernetes documents the manual
+// delete: "Forced rollback").
+func stuckOnOldRevision(ss *appsv1.StatefulSet, pod *corev1.Pod) bool {
+	rev := pod.Labels[appsv1.StatefulSetRevisionLabel]
+	return ss.Status.UpdateRevision != "" && rev != "" && rev != ss.Status.UpdateRevision &&
+		pod.DeletionTimestamp == nil && !podReady(pod)
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// cannotStart says why a pod's containers cannot start, or nil while they may still:
+// an image the node does not have (nothing is pulled), or a container that exited at
+// start more than twice.
+func cannotStart(pod *corev1.Pod) error {
+	for _, c := range pod.Status.ContainerStatuses {
+		w := c.State.Waiting
+		if w == nil {
+			continue
+		}
+		switch w.Reason {
+		case "ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName":
+			return fmt.Errorf("cannot start: container %s: %s: %s", c.Name, w.Reason, w.Message)
+		case "CrashLoopBackOff", "RunContainerError", "CreateContainerError":
+			if c.RestartCount < 2 && w.Reason == "CrashLoopBackOff" {
+				continue
+			}
+			last := ""
+			if t := c.LastTerminationState.Terminated; t != nil {
+				last = fmt.Sprintf(" (last exit %d: %s)", t.ExitCode, strings.TrimSpace(t.Reason+" "+t.Message))
+			}
+			return fmt.Errorf("cannot start: container %s: %s after %d restarts%s", c.Name, w.Reason, c.RestartCount, last)
+		}
+	}
+	return nil
 }
 
 // statefulSetRolledOut is `kubectl rollout status` for a StatefulSet that rolls its

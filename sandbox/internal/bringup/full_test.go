@@ -6,6 +6,7 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox/config"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -65,6 +66,61 @@ func TestSplitImage(t *testing.T) {
 	} {
 		if r, tag := splitImage(in); r != want[0] || tag != want[1] {
 			t.Errorf("splitImage(%q) = %q, %q", in, r, tag)
+		}
+	}
+}
+
+// TestStuckOnOldRevision: only a pod of an older revision that is not Ready is
+// replaced by hand; the controller rolls a Ready one itself.
+func TestStuckOnOldRevision(t *testing.T) {
+	ss := &appsv1.StatefulSet{Status: appsv1.StatefulSetStatus{UpdateRevision: "vault-new"}}
+	pod := func(rev string, ready bool) *corev1.Pod {
+		st := corev1.ConditionFalse
+		if ready {
+			st = corev1.ConditionTrue
+		}
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "vault-0", Labels: map[string]string{appsv1.StatefulSetRevisionLabel: rev}},
+			Status:     corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: st}}},
+		}
+	}
+	for _, c := range []struct {
+		pod  *corev1.Pod
+		want bool
+	}{
+		{pod("vault-old", false), true},
+		{pod("vault-old", true), false},
+		{pod("vault-new", false), false},
+		{pod("", false), false},
+	} {
+		if got := stuckOnOldRevision(ss, c.pod); got != c.want {
+			t.Errorf("revision %q ready %v: stuck %v, want %v", c.pod.Labels[appsv1.StatefulSetRevisionLabel], podReady(c.pod), got, c.want)
+		}
+	}
+}
+
+// TestCannotStart: a crash loop counts after two restarts; a missing image at once.
+func TestCannotStart(t *testing.T) {
+	waiting := func(reason string, restarts int32) *corev1.Pod {
+		return &corev1.Pod{Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{
+			Name: "vault", RestartCount: restarts,
+			State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 127, Reason: "Error"}},
+		}}}}
+	}
+	for _, c := range []struct {
+		pod  *corev1.Pod
+		want string
+	}{
+		{waiting("ContainerCreating", 0), ""},
+		{waiting("CrashLoopBackOff", 1), ""},
+		{waiting("CrashLoopBackOff", 2), "CrashLoopBackOff after 2 restarts (last exit 127: Error)"},
+		{waiting("ErrImageNeverPull", 0), "ErrImageNeverPull"},
+		{&corev1.Pod{}, ""},
+	} {
+		err := cannotStart(c.pod)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%+v: %v, want %q", c.pod.Status.ContainerStatuses, err, c.want)
 		}
 	}
 }
