@@ -155,33 +155,8 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 	if vs, err := env.Vault.Status(ctx); err == nil {
 		rep.VaultVersion = vs.Version
 	}
-	var failed []string
-	rounds := max(d.opts.Repeat, 1)
-	rng := rand.New(rand.NewPCG(uint64(d.opts.Seed), 0x6c616273627821))
-rounds:
-	for round := 1; round <= rounds; round++ {
-		order := fresh(list, round)
-		if d.opts.Shuffle {
-			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		}
-		for _, s := range order {
-			if err := ctx.Err(); err != nil {
-				return rep, err
-			}
-			res := d.runScenario(ctx, env, s)
-			if rounds > 1 {
-				res.Round = round
-			}
-			rep.Scenarios = append(rep.Scenarios, res)
-			if res.Result != ResultPassed && !slices.Contains(failed, s.Name()) {
-				failed = append(failed, s.Name())
-			}
-			if ctx.Err() != nil || d.refused != nil {
-				break rounds
-			}
-		}
-	}
-	if rounds > 1 {
+	failed := d.runRounds(ctx, env, list, rep)
+	if rounds := max(d.opts.Repeat, 1); rounds > 1 {
 		rep.Repeat, rep.Shuffle, rep.Seed = rounds, d.opts.Shuffle, d.opts.Seed
 		rep.Summary = summarise(rep.Scenarios)
 	}
@@ -201,6 +176,64 @@ rounds:
 		return rep, &VerifyFailure{Failed: failed}
 	}
 	return rep, nil
+}
+
+// runRounds runs the list, every round of it, into rep, and returns the names of the
+// drills that failed. Once a drill leaves its fault in the sandbox (its recovery or
+// rollback failed, or --no-recover), the drills after it are reported skipped rather
+// than run on a broken sandbox.
+func (d *Drill) runRounds(ctx context.Context, env *Env, list []Scenario, rep *Report) (failed []string) {
+	rounds := max(d.opts.Repeat, 1)
+	rng := rand.New(rand.NewPCG(uint64(d.opts.Seed), 0x6c616273627821))
+	faultedBy := ""
+	for round := 1; round <= rounds; round++ {
+		order := fresh(list, round)
+		if d.opts.Shuffle {
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		for _, s := range order {
+			if ctx.Err() != nil {
+				return failed
+			}
+			var res ScenarioResult
+			if faultedBy != "" {
+				res = d.skipScenario(s, faultedBy)
+			} else {
+				res = d.runScenario(ctx, env, s)
+				if faultLeft(env.State, s) {
+					faultedBy = s.Name()
+				}
+			}
+			if rounds > 1 {
+				res.Round = round
+			}
+			rep.Scenarios = append(rep.Scenarios, res)
+			if res.Result == ResultFailed && !slices.Contains(failed, s.Name()) {
+				failed = append(failed, s.Name())
+			}
+			if ctx.Err() != nil || d.refused != nil {
+				return failed
+			}
+		}
+	}
+	return failed
+}
+
+// faultLeft: the state still records s's fault once s ended.
+func faultLeft(st *state.State, s Scenario) bool {
+	return slices.ContainsFunc(st.Faults, func(f state.Fault) bool { return f.Scenario == s.Name() })
+}
+
+// skipScenario is the result of a drill not run because an earlier one left its fault
+// in the sandbox: every phase skipped, saying so.
+func (d *Drill) skipScenario(s Scenario, faultedBy string) ScenarioResult {
+	now := d.now()
+	why := fmt.Sprintf("skipped: sandbox left faulted by %s; run labsbx drill recover", faultedBy)
+	res := ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: now, FinishedAt: now, Result: ResultSkipped, Error: why, Milestones: []MilestoneOffset{}}
+	for _, p := range phases {
+		res.Phases = append(res.Phases, PhaseResult{Name: p.name, StartedAt: now, Result: ResultSkipped, Error: why})
+	}
+	return res
 }
 
 // runScenario runs one scenario through the phase table (phases.go) and times it.
@@ -244,7 +277,7 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 			break
 		}
 	}
-	if isFile && res.FailedPhase == PhaseRecover && r.recorded && ctx.Err() == nil {
+	if isFile && r.failedIn(PhaseRecover) && r.recorded && ctx.Err() == nil {
 		r.rollback(ctx)
 	}
 	return res
@@ -265,6 +298,19 @@ func (r *scenarioRun) rollback(ctx context.Context) {
 	}
 }
 
+// fail marks the scenario failed in phase. The report keeps the first failure, its
+// phase and its error: what went wrong after it is in the phases' own rows.
+func (r *scenarioRun) fail(phase, msg string) {
+	r.res.Result = ResultFailed
+	r.failed = append(r.failed, phase)
+	if r.res.FailedPhase == "" {
+		r.res.FailedPhase, r.res.Error = phase, msg
+	}
+}
+
+// failedIn: phase failed in this run.
+func (r *scenarioRun) failedIn(phase string) bool { return slices.Contains(r.failed, phase) }
+
 func (r *scenarioRun) skip(phase, why string) {
 	r.res.Phases = append(r.res.Phases, PhaseResult{Name: phase, StartedAt: r.d.now(), Result: ResultSkipped, Error: why})
 }
@@ -273,7 +319,7 @@ func (r *scenarioRun) skip(phase, why string) {
 // the phase passed.
 func (r *scenarioRun) run(ctx context.Context, p phase) bool {
 	d, e, res := r.d, r.e, r.res
-	if p.undoFirst && res.FailedPhase == PhaseObserve {
+	if p.undoFirst && r.failedIn(PhaseObserve) {
 		if _, err := r.s.Undo(ctx, e); err != nil {
 			res.Error += "; undo: " + err.Error()
 		}
@@ -283,7 +329,7 @@ func (r *scenarioRun) run(ctx context.Context, p phase) bool {
 	pr := PhaseResult{Name: p.name, StartedAt: t0, DurationMs: ms(d.now().Sub(t0)), Result: ResultPassed}
 	if err != nil {
 		pr.Result, pr.Error = ResultFailed, err.Error()
-		res.Result, res.FailedPhase, res.Error = ResultFailed, p.name, err.Error()
+		r.fail(p.name, err.Error())
 		if errors.Is(err, guard.ErrRefused) && d.refused == nil {
 			d.refused = err
 		}
@@ -291,7 +337,7 @@ func (r *scenarioRun) run(ctx context.Context, p phase) bool {
 	res.Phases = append(res.Phases, pr)
 	if p.appEvents && e.Apps != nil {
 		if err := e.markAppEvents(ctx, r.recordedAt); err != nil {
-			res.Result, res.FailedPhase, res.Error = ResultFailed, p.name, "reading VSO's events: "+err.Error()
+			r.fail(p.name, "reading VSO's events: "+err.Error())
 		}
 	}
 	if err != nil {
@@ -304,7 +350,7 @@ func (r *scenarioRun) run(ctx context.Context, p phase) bool {
 	r.start(p.startsOnPass)
 	if p.clearsFault {
 		if err := d.clearFault(e.State, r.s); err != nil {
-			res.Result, res.Error = ResultFailed, err.Error()
+			r.fail(p.name, err.Error())
 		}
 	}
 	return true
