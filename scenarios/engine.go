@@ -47,8 +47,10 @@ type Options struct {
 	Manual bool
 	// NoRecover leaves the fault in place; verify then fails.
 	NoRecover bool
-	// Timeout bounds each polled phase (observe, manual recover, verify).
-	Timeout time.Duration
+	// Timeout bounds each polled phase (observe, manual recover, verify): --timeout,
+	// else ConfigTimeout (spec.drills.timeout), else DefaultTimeout (timeouts.go).
+	Timeout       time.Duration
+	ConfigTimeout time.Duration
 	// Prompt receives the runbook step in manual mode (stderr in the CLI).
 	Prompt io.Writer
 	// Version is labsbx's version, for the report.
@@ -120,9 +122,7 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 	if len(list) == 0 && !d.opts.All {
 		return nil, errors.New("no scenario given; name one or use --all (see `labsbx drill list`)")
 	}
-	if d.opts.Timeout <= 0 {
-		d.opts.Timeout = 2 * time.Minute
-	}
+	d.opts.Timeout = d.opts.phaseTimeout()
 	lock, err := d.cfg.Store.Lock(d.opts.Name)
 	if err != nil {
 		return nil, err
@@ -387,53 +387,6 @@ func (r *scenarioRun) step(ctx context.Context, p phase) error {
 		return try(ctx)
 	}
 	return pollTries(ctx, deadline, tryTimeout(s), try)
-}
-
-// tryTimeout is how long one try of a polled step may take: a few seconds for
-// labsbx's own checks; a drill file's command probes (an Ansible ping, a script) get
-// longer.
-func tryTimeout(s Scenario) time.Duration {
-	if fd, ok := s.(*fileDrill); ok && fd.hasCommandProbes() {
-		return commandTryTimeout
-	}
-	return defaultTryTimeout
-}
-
-const (
-	defaultTryTimeout = 5 * time.Second
-	commandTryTimeout = time.Minute
-)
-
-// verifyTimeout: with --no-recover nothing will come back, so do not wait long for it.
-// On the full profile the apps come back on VSO's schedule, not the drill's: verify
-// waits at least appRecoveryBudget.
-func (d *Drill) verifyTimeout(e *Env, now time.Time) time.Duration {
-	if d.opts.NoRecover {
-		return min(d.opts.Timeout, 2*time.Second)
-	}
-	if e.Apps != nil {
-		return max(d.opts.Timeout, untilRenewals(e.appsBefore, now)+d.vsoSlack)
-	}
-	return d.opts.Timeout
-}
-
-// appRolloutAllowance is what a demo app's rollout may take once VSO restarted it: a
-// new pod scheduled and started, and its readiness probe (every 5 s) passing.
-const appRolloutAllowance = 2 * time.Minute
-
-// untilRenewals is how long until VSO has tried to renew every app's lease: it
-// notices a revoked lease or a broken database only then (by about 80 % of the
-// lease's duration after its last renewal; measured 42–46 s into a 60 s lease). On top
-// of it, verify allows vsoSlack: a failed sync is retried after a back-off of up to a
-// minute, and the rollout VSO triggers must then finish.
-func untilRenewals(before map[string]vso.AppState, now time.Time) time.Duration {
-	var d time.Duration
-	for _, s := range before {
-		if _, to, ok := vso.RenewalWindow(s); ok {
-			d = max(d, to.Sub(now))
-		}
-	}
-	return d
 }
 
 func (d *Drill) recordFault(st *state.State, s Scenario) error {

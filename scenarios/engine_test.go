@@ -333,3 +333,20 @@ func TestEngineRunsNextAfterRecovery(t *testing.T) {
 		t.Errorf("second drill %s", rep.Scenarios[1].Result)
 	}
 }
+
+// The phase timeout is --timeout, else the config's spec.drills.timeout, else
+// DefaultTimeout.
+func TestPhaseTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		o    Options
+		want time.Duration
+	}{
+		{Options{Timeout: time.Second, ConfigTimeout: time.Minute}, time.Second},
+		{Options{ConfigTimeout: time.Minute}, time.Minute},
+		{Options{}, DefaultTimeout},
+	} {
+		if got := tc.o.phaseTimeout(); got != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.o, got, tc.want)
+		}
+	}
+}

@@ -192,17 +192,6 @@ func (r *scenarioRun) appsAfterRecovery(ctx context.Context) error {
 	return r.e.appsRecovered(ctx, r.e.appsBefore, outcomeOf(r.s))
 }
 
-// deadline is how long a polled step may take.
-func (r *scenarioRun) deadline(w waitMode) time.Duration {
-	switch w {
-	case withinTimeout:
-		return r.d.opts.Timeout
-	case withinVerifyTimeout:
-		return r.d.verifyTimeout(r.e, r.d.now())
-	}
-	return 0
-}
-
 func (r *scenarioRun) start(t timer) {
 	if t != noTimer {
 		r.since[t] = r.d.now()
