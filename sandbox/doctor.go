@@ -127,7 +127,7 @@ func (d *Doctor) dockerChecks(ctx context.Context, appr guard.DockerApproval, re
 		return nil, engineInfo{}
 	}
 	add(Check{"docker engine is local", CheckOK, appr.Host(), ""})
-	rt, err := docker.New(appr, d.Name, "")
+	rt, err := d.cfg.docker(appr, d.Name, "")
 	if err == nil {
 		err = rt.Ping(ctx)
 	}
@@ -151,8 +151,6 @@ func (d *Doctor) dockerChecks(ctx context.Context, appr guard.DockerApproval, re
 	return rt, engineInfo{rootDir: sum.RootDir}
 }
 
-// imageChecks: each image up would use is here, or will be pulled, or built locally
-// (`go tool task up`) where no registry answers.
 // imagesInUse is spec with the Vault and Postgres images a sandbox that exists runs
 // on: what its state records, unless the environment names others. `go tool task up`
 // may have chosen local images (labsbx.local/...) through LABSBX_VAULT_IMAGE and
@@ -173,6 +171,8 @@ func imagesInUse(spec config.Spec, st *state.State, getenv func(string) string) 
 	return spec
 }
 
+// imageChecks: each image up would use is here, or will be pulled, or built locally
+// (`go tool task up`) where no registry answers.
 func (d *Doctor) imageChecks(ctx context.Context, rt *docker.Runtime, spec config.Spec, add func(Check)) {
 	refs := []string{spec.Postgres.Image, spec.Vault.Image}
 	if spec.Profile == config.ProfileFull {
