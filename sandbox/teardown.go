@@ -19,7 +19,9 @@ import (
 var teardownSteps = []teardownStep{{
 	// VMs first: they need the state (their PID files, the UUID in their command
 	// line), and must be gone before it is.
-	title:   func(t *teardown) string { return fmt.Sprintf("Stopping and removing %d arm64 VMs of %s", len(t.st.VMs), t.st.Name) },
+	title: func(t *teardown) string {
+		return fmt.Sprintf("Stopping and removing %d arm64 VMs of %s", len(t.st.VMs), t.st.Name)
+	},
 	applies: func(t *teardown) bool { return t.st != nil && (len(t.st.VMs) > 0 || dirExists(t.vmsDir())) },
 	run:     (*teardown).removeVMs,
 }, {

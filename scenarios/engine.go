@@ -242,9 +242,8 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 	_, _ = e.takeMilestones(), e.takeChecks()
 	_, _ = e.takeFileResults()
 	e.Mark("drill started")
-	fd, isFile := s.(*fileDrill)
-	if isFile {
-		res.Source = fd.d.Source
+	if src, ok := s.(sourced); ok {
+		res.Source = src.Source()
 	}
 	defer func() {
 		res.FinishedAt = d.now()
@@ -256,8 +255,8 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 		for i := range res.Phases {
 			res.Phases[i].Error = e.redact(res.Phases[i].Error)
 		}
-		if isFile {
-			fd.cleanup()
+		if c, ok := s.(cleaner); ok {
+			c.cleanup()
 		}
 	}()
 	r := &scenarioRun{d: d, e: e, s: s, res: &res}
@@ -277,7 +276,7 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 			break
 		}
 	}
-	if isFile && r.failedIn(PhaseRecover) && r.recorded && ctx.Err() == nil {
+	if _, rollsBack := s.(recordable); rollsBack && r.failedIn(PhaseRecover) && r.recorded && ctx.Err() == nil {
 		r.rollback(ctx)
 	}
 	return res
@@ -369,7 +368,8 @@ func (r *scenarioRun) step(ctx context.Context, p phase) error {
 		e.Mark(p.startMark)
 	}
 	step, wait := p.step, p.wait
-	manual := (d.opts.Manual || isManualFile(s)) && p.manual != nil
+	mr, ok := s.(manualRecovery)
+	manual := (d.opts.Manual || ok && mr.manualRecovery()) && p.manual != nil
 	if manual {
 		step, wait = p.manual, p.manualWait
 	}
@@ -391,12 +391,12 @@ func (r *scenarioRun) step(ctx context.Context, p phase) error {
 
 func (d *Drill) recordFault(st *state.State, s Scenario) error {
 	f := state.Fault{Scenario: s.Name(), Kind: s.Name(), InjectedAt: d.now()}
-	if fd, ok := s.(*fileDrill); ok {
-		detail, err := fd.record()
+	if rec, ok := s.(recordable); ok {
+		kind, detail, err := rec.record()
 		if err != nil {
 			return err
 		}
-		f.Kind, f.Detail = FaultKindFile, detail
+		f.Kind, f.Detail = kind, detail
 	}
 	st.Faults = append(st.Faults, f)
 	return d.cfg.Store.Save(st, d.now())
