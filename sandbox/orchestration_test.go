@@ -112,15 +112,22 @@ func saveSandbox(t *testing.T, conf *Configuration, name string, spec config.Spe
 	return st
 }
 
-// Down runs its steps in order: Docker objects (containers, volumes, then the
-// network) that carry the sandbox's UUID, then the state; a same-named sandbox's
-// objects (another UUID) are left alone and said why.
-func TestDownTeardownOrder(t *testing.T) {
+// twoSameNamed is sandbox demo with its state, its objects in the engine, and those of
+// a same-named sandbox of another state root (another UUID).
+func twoSameNamed(t *testing.T) (*fakeEngine, *Configuration, *steps, *state.State) {
 	eng := &fakeEngine{}
 	conf, p := newFakeConf(t, eng)
 	st := saveSandbox(t, conf, "demo", config.DefaultSpec(), nil)
 	eng.sandboxOf("demo", st.UUID)
 	eng.sandboxOf("demo", "11111111-2222-3333-4444-555555555555")
+	return eng, conf, p, st
+}
+
+// Down runs its steps in order: Docker objects (containers, volumes, then the
+// network) that carry the sandbox's UUID, then the state; a same-named sandbox's
+// objects (another UUID) are left alone and said why.
+func TestDownTeardownOrder(t *testing.T) {
+	eng, conf, p, st := twoSameNamed(t)
 	res, err := NewDown(conf, DownOptions{Name: "demo"}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -146,11 +153,7 @@ func TestDownTeardownOrder(t *testing.T) {
 // down --dry-run lists the steps and judges every object, saying why it is the
 // sandbox's, and removes and writes nothing.
 func TestDownDryRun(t *testing.T) {
-	eng := &fakeEngine{}
-	conf, p := newFakeConf(t, eng)
-	st := saveSandbox(t, conf, "demo", config.DefaultSpec(), nil)
-	eng.sandboxOf("demo", st.UUID)
-	eng.sandboxOf("demo", "11111111-2222-3333-4444-555555555555")
+	eng, conf, p, st := twoSameNamed(t)
 	plan, err := NewDown(conf, DownOptions{Name: "demo", KeepState: true}).DryRun(context.Background())
 	if err != nil {
 		t.Fatal(err)
