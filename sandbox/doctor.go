@@ -16,6 +16,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/internal/bringup"
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/vmimages"
 )
 
@@ -73,13 +74,12 @@ func (d *Doctor) Run(ctx context.Context) (*DoctorReport, error) { return d.chec
 func (d *Doctor) preflight(ctx context.Context) (*DoctorReport, error) { return d.check(ctx, false) }
 
 func (d *Doctor) check(ctx context.Context, images bool) (*DoctorReport, error) {
-	spec := d.Config.Spec
-	if d.Profile != "" {
-		spec.Profile = d.Profile
+	spec, err := d.UpOptions.effectiveSpec()
+	if err != nil {
+		return nil, err
 	}
-	if d.VMs != nil {
-		spec.VMs.Count = *d.VMs
-	}
+	st, _ := d.cfg.Store.Load(d.Name) // nil: no sandbox yet (or none readable)
+	spec = d.UpOptions.onSandbox(spec, st)
 	rep := &DoctorReport{Profile: spec.Profile}
 	add := func(c Check) { rep.Checks = append(rep.Checks, c) }
 	appr, refused := guard.ApproveDocker(d.cfg.Getenv)
@@ -87,7 +87,7 @@ func (d *Doctor) check(ctx context.Context, images bool) (*DoctorReport, error) 
 	if rt != nil {
 		defer rt.Close()
 		if images {
-			d.imageChecks(ctx, rt, spec, add)
+			d.imageChecks(ctx, rt, imagesInUse(spec, st, d.cfg.Getenv), add)
 		}
 	}
 	d.diskCheck(spec, info, add)
@@ -127,7 +127,7 @@ func (d *Doctor) dockerChecks(ctx context.Context, appr guard.DockerApproval, re
 		return nil, engineInfo{}
 	}
 	add(Check{"docker engine is local", CheckOK, appr.Host(), ""})
-	rt, err := docker.New(appr, d.Name, "")
+	rt, err := d.cfg.docker(appr, d.Name, "")
 	if err == nil {
 		err = rt.Ping(ctx)
 	}
@@ -149,6 +149,26 @@ func (d *Doctor) dockerChecks(ctx context.Context, appr guard.DockerApproval, re
 	}
 	add(driver)
 	return rt, engineInfo{rootDir: sum.RootDir}
+}
+
+// imagesInUse is spec with the Vault and Postgres images a sandbox that exists runs
+// on: what its state records, unless the environment names others. `go tool task up`
+// may have chosen local images (labsbx.local/...) through LABSBX_VAULT_IMAGE and
+// LABSBX_POSTGRES_IMAGE, which the shell that runs the doctor does not set.
+func imagesInUse(spec config.Spec, st *state.State, getenv func(string) string) config.Spec {
+	if st == nil || st.Profile != spec.Profile {
+		return spec
+	}
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if getenv(config.EnvVaultImage) == "" && st.Spec.Vault.Image != "" {
+		spec.Vault.Image = st.Spec.Vault.Image
+	}
+	if getenv(config.EnvPostgresImage) == "" && st.Spec.Postgres.Image != "" {
+		spec.Postgres.Image = st.Spec.Postgres.Image
+	}
+	return spec
 }
 
 // imageChecks: each image up would use is here, or will be pulled, or built locally

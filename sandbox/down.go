@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	uuidpkg "github.com/google/uuid"
 
-	"github.com/arcodange/labsbx/sandbox/cluster"
-	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
@@ -56,9 +53,71 @@ func NewDown(cfg *Configuration, opts DownOptions) *Down { return &Down{cfg: cfg
 // Docker objects of its name were left because nothing proves them its own.
 var ErrLeftAlone = errors.New("objects left alone")
 
-// Run executes it.
+// Run executes it: it opens the sandbox as down judges it (prepare), then runs
+// teardownSteps (teardown.go) in order, each only when it applies, as Up.Run runs
+// bring-up's steps.
 func (d *Down) Run(ctx context.Context) (*DownResult, error) {
-	// The guard approves the Docker engine before anything is touched.
+	t, err := d.prepare(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.close()
+	for _, s := range teardownSteps {
+		if s.applies != nil && !s.applies(t) {
+			continue
+		}
+		if err := d.cfg.progress().Step(s.title(t), func() error { return s.run(t, ctx) }); err != nil {
+			return t.res, err
+		}
+	}
+	return t.res, nil
+}
+
+// DryRun says what Run would remove, and why each object is judged the sandbox's,
+// without removing or writing anything (`down --dry-run`).
+func (d *Down) DryRun(ctx context.Context) (*DownPlan, error) {
+	t, err := d.prepare(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer t.close()
+	plan := &DownPlan{Name: d.DownOptions.Name, UUID: t.uuid, Objects: []docker.Judged{}}
+	for _, s := range teardownSteps {
+		if s.applies == nil || s.applies(t) {
+			plan.Steps = append(plan.Steps, s.title(t))
+		}
+	}
+	if plan.Objects, err = t.rt.Judge(ctx); err != nil {
+		return nil, err
+	}
+	if t.st != nil {
+		for _, v := range t.st.VMs {
+			plan.VMs = append(plan.VMs, v.Name)
+		}
+		if t.st.Cluster != nil {
+			plan.Cluster = t.st.Cluster.Name
+		}
+	}
+	return plan, nil
+}
+
+// DownPlan is what `down --dry-run` prints.
+type DownPlan struct {
+	Name string `json:"name"`
+	// UUID is what proves the objects the sandbox's: its state's, or --uuid ("": no
+	// state, so only objects of its name that carry no UUID at all).
+	UUID    string          `json:"uuid"`
+	Steps   []string        `json:"steps"`
+	Objects []docker.Judged `json:"objects"`
+	VMs     []string        `json:"vms,omitempty"`
+	Cluster string          `json:"cluster,omitempty"`
+}
+
+// prepare opens the sandbox for down: the guard approves the engine, the state (or
+// --uuid) says whose objects are to go, the recorded engine and the merged kubeconfig
+// are judged before anything is removed. With write (Run, not DryRun) it also takes
+// the lock and marks the state deleting.
+func (d *Down) prepare(ctx context.Context, write bool) (_ *teardown, err error) {
 	appr, err := guard.ApproveDocker(d.cfg.Getenv)
 	if err != nil {
 		return nil, err
@@ -68,42 +127,46 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 			return nil, fmt.Errorf("--uuid %q is not a sandbox UUID", d.DownOptions.UUID)
 		}
 	}
-	lock, err := d.cfg.Store.Lock(d.DownOptions.Name)
-	if err != nil {
-		return nil, err
+	t := &teardown{d: d, appr: appr, res: &DownResult{Name: d.DownOptions.Name}}
+	defer func() {
+		if err != nil {
+			t.close()
+		}
+	}()
+	if write {
+		if t.lock, err = d.cfg.Store.Lock(d.DownOptions.Name); err != nil {
+			return nil, err
+		}
 	}
-	defer lock.Unlock()
-	res := &DownResult{Name: d.DownOptions.Name}
 	st, err := d.cfg.Store.Load(d.DownOptions.Name)
-	corrupt := errors.Is(err, state.ErrCorruptState)
+	t.corrupt = errors.Is(err, state.ErrCorruptState)
 	switch {
 	case err == nil:
-	case errors.Is(err, state.ErrNotFound), corrupt:
+	case errors.Is(err, state.ErrNotFound), t.corrupt:
 		st = nil
 	default:
 		return nil, err
 	}
-	uuid := d.DownOptions.UUID
+	t.uuid = d.DownOptions.UUID
 	if st != nil {
-		if uuid != "" && uuid != st.UUID {
-			return nil, fmt.Errorf("the state of sandbox %q records UUID %s; --uuid %s names another sandbox: run down with the LABSBX_HOME that made it", st.Name, st.UUID, uuid)
+		if t.uuid != "" && t.uuid != st.UUID {
+			return nil, fmt.Errorf("the state of sandbox %q records UUID %s; --uuid %s names another sandbox: run down with the LABSBX_HOME that made it", st.Name, st.UUID, t.uuid)
 		}
-		uuid = st.UUID
+		t.uuid = st.UUID
 	}
-	if corrupt && uuid != "" {
+	if t.corrupt && t.uuid != "" {
 		// --uuid vouches for a state that cannot be read: its VMs can go too.
-		st = d.cfg.Store.Stub(d.DownOptions.Name, uuid)
+		st = d.cfg.Store.Stub(d.DownOptions.Name, t.uuid)
 	}
-	rt, err := docker.New(appr, d.DownOptions.Name, uuid)
-	if err != nil {
+	t.st = st
+	if t.rt, err = d.cfg.docker(appr, d.DownOptions.Name, t.uuid); err != nil {
 		return nil, err
 	}
-	defer rt.Close()
-	if err := rt.Ping(ctx); err != nil {
+	if err := t.rt.Ping(ctx); err != nil {
 		return nil, err
 	}
 	if st != nil && st.EngineID != "" {
-		id, err := rt.EngineID(ctx)
+		id, err := t.rt.EngineID(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -117,102 +180,13 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 			return nil, err
 		}
 	}
-	if st != nil && !corrupt {
+	if write && st != nil && !t.corrupt {
 		st.Phase = state.PhaseDeleting
 		if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
 			return nil, err
 		}
 	}
-	save := func() error {
-		if corrupt {
-			return nil
-		}
-		return d.cfg.Store.Save(st, d.cfg.now())
-	}
-	if st != nil && (len(st.VMs) > 0 || dirExists(connect.New(st, d.cfg.Getenv).VMs(d.cfg.log()).VMsDir())) {
-		// VMs first: they need the state (their PID files, the UUID in their command
-		// line), and must be gone before it is.
-		err := d.cfg.progress().Step(fmt.Sprintf("Stopping and removing %d arm64 VMs of %s", len(st.VMs), d.DownOptions.Name), func() error {
-			var err error
-			res.VMs, err = removeVMs(ctx, d.cfg, st)
-			return err
-		})
-		if err != nil {
-			return res, err
-		}
-		st.VMs = nil
-		if err := save(); err != nil {
-			return res, err
-		}
-	}
-	if st != nil && st.Kube != nil && st.Kube.Merged != nil {
-		err := d.cfg.progress().Step("Removing the sandbox's entries from "+st.Kube.Merged.Path, func() error {
-			var err error
-			res.Kubeconfig, err = d.cfg.unmerge(st)
-			return err
-		})
-		if err != nil {
-			return res, err
-		}
-	}
-	if st != nil && st.Cluster != nil {
-		err := d.cfg.progress().Step("Deleting k3d cluster "+st.Cluster.Name, func() error {
-			if d.cfg.Clusters == nil {
-				return fmt.Errorf("%w: this build cannot remove k3d cluster %s", ErrProfileUnavailable, st.Cluster.Name)
-			}
-			prov, err := d.cfg.Clusters(appr, st.Name, st.UUID, cluster.HelpersOf(st.Spec.Cluster))
-			if err != nil {
-				return err
-			}
-			deleted, err := prov.Delete(ctx)
-			if deleted {
-				res.Cluster = st.Cluster.Name
-			}
-			return err
-		})
-		if err != nil {
-			return res, err
-		}
-		st.Cluster, st.Kube = nil, nil
-		if err := save(); err != nil {
-			return res, err
-		}
-	}
-	err = d.cfg.progress().Step("Removing containers, volumes and network of "+d.DownOptions.Name, func() error {
-		res.Removed, err = rt.RemoveAll(ctx)
-		return err
-	})
-	if err != nil {
-		return res, err
-	}
-	for _, l := range res.Removed.LeftAlone {
-		d.cfg.progress().Infof("Left alone: %s", strings.TrimPrefix(l, "refused: "))
-	}
-	if corrupt && uuid == "" {
-		// Nothing proves whose the objects are: keep the state, and say how to finish.
-		if len(res.Removed.LeftAlone) > 0 {
-			return res, fmt.Errorf("%w: the state of sandbox %q is corrupt, so nothing proves the objects listed above are its own; if they are, run `labsbx down --name %s --uuid <UUID>` with the UUID they carry", ErrLeftAlone, d.DownOptions.Name, d.DownOptions.Name)
-		}
-	}
-	if d.DownOptions.KeepState {
-		if st != nil && !corrupt {
-			st.Phase = state.PhaseRemoved
-			st.Docker, st.Vault, st.Faults = nil, nil, nil
-			if err := d.cfg.Store.Save(st, d.cfg.now()); err != nil {
-				return res, err
-			}
-		}
-		return res, nil
-	}
-	err = d.cfg.progress().Step("Removing state of "+d.DownOptions.Name, func() error {
-		if err := d.cfg.Store.Remove(d.DownOptions.Name); err != nil {
-			return fmt.Errorf("remove state: %w", err)
-		}
-		// The lock made the dir; only a state that existed counts as removed.
-		res.StateRemoved = st != nil || corrupt
-		return nil
-	})
-	return res, err
+	return t, nil
 }
 
 func dirExists(p string) bool {

@@ -219,19 +219,10 @@ func (p *Plan) Text() string {
 // PlanUp is the plan of NewUp(cfg, opts).Run, computed without running it: the same
 // profile override, the state dir under the same root (not created).
 func PlanUp(getenv func(string) string, opts UpOptions) (*Plan, error) {
-	if opts.Config == nil {
-		return nil, config.ErrNoConfig
-	}
-	spec := opts.Config.Spec
-	if opts.Profile != "" {
-		spec.Profile = opts.Profile
-	}
 	// --vms, as Up takes it (an existing sandbox's own VM count is state, not shown).
-	if n := opts.VMs; n != nil {
-		if *n < 0 || *n > bringup.MaxVMs {
-			return nil, fmt.Errorf("--vms %d: use 0 to %d", *n, bringup.MaxVMs)
-		}
-		spec.VMs.Count = *n
+	spec, err := opts.effectiveSpec()
+	if err != nil {
+		return nil, err
 	}
 	root, err := state.StateRoot(getenv)
 	if err != nil {

@@ -64,14 +64,10 @@ var ErrProfileUnavailable = errors.New("profile not available")
 // Run executes the bring-up.
 func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	start := u.cfg.now()
-	spec := u.UpOptions.Config.Spec
-	if u.UpOptions.Profile != "" {
-		if u.UpOptions.Profile != config.ProfileVault && u.UpOptions.Profile != config.ProfileFull {
-			return nil, fmt.Errorf("invalid profile %q: use %q or %q", u.UpOptions.Profile, config.ProfileFull, config.ProfileVault)
-		}
-		spec.Profile = u.UpOptions.Profile
+	spec, err := u.UpOptions.effectiveSpec()
+	if err != nil {
+		return nil, err
 	}
-	var err error
 	if u.UpOptions.MergeKubeconfig != "" && spec.Profile == config.ProfileVault {
 		return nil, fmt.Errorf("--merge-kubeconfig: the %s profile has no cluster (Vault and Postgres run as containers; use `labsbx env`)", config.ProfileVault)
 	}
@@ -100,16 +96,10 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	}
 	defer lock.Unlock()
 
-	if n := u.UpOptions.VMs; n != nil {
-		if *n < 0 || *n > bringup.MaxVMs {
-			return nil, fmt.Errorf("--vms %d: use 0 to %d", *n, bringup.MaxVMs)
-		}
-		spec.VMs.Count = *n
-	}
 	st, err := u.cfg.Store.Load(u.UpOptions.Name)
 	resumed := err == nil
-	if resumed && u.UpOptions.VMs == nil && spec.VMs.Count == 0 {
-		spec.VMs.Count = st.Spec.VMs.Count // `up --vms N` sticks until `up --vms 0`
+	if resumed {
+		spec = u.UpOptions.onSandbox(spec, st)
 	}
 	switch {
 	case errors.Is(err, state.ErrNotFound):

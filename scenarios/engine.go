@@ -47,8 +47,10 @@ type Options struct {
 	Manual bool
 	// NoRecover leaves the fault in place; verify then fails.
 	NoRecover bool
-	// Timeout bounds each polled phase (observe, manual recover, verify).
-	Timeout time.Duration
+	// Timeout bounds each polled phase (observe, manual recover, verify): --timeout,
+	// else ConfigTimeout (spec.drills.timeout), else DefaultTimeout (timeouts.go).
+	Timeout       time.Duration
+	ConfigTimeout time.Duration
 	// Prompt receives the runbook step in manual mode (stderr in the CLI).
 	Prompt io.Writer
 	// Version is labsbx's version, for the report.
@@ -120,9 +122,7 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 	if len(list) == 0 && !d.opts.All {
 		return nil, errors.New("no scenario given; name one or use --all (see `labsbx drill list`)")
 	}
-	if d.opts.Timeout <= 0 {
-		d.opts.Timeout = 2 * time.Minute
-	}
+	d.opts.Timeout = d.opts.phaseTimeout()
 	lock, err := d.cfg.Store.Lock(d.opts.Name)
 	if err != nil {
 		return nil, err
@@ -155,33 +155,8 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 	if vs, err := env.Vault.Status(ctx); err == nil {
 		rep.VaultVersion = vs.Version
 	}
-	var failed []string
-	rounds := max(d.opts.Repeat, 1)
-	rng := rand.New(rand.NewPCG(uint64(d.opts.Seed), 0x6c616273627821))
-rounds:
-	for round := 1; round <= rounds; round++ {
-		order := fresh(list, round)
-		if d.opts.Shuffle {
-			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		}
-		for _, s := range order {
-			if err := ctx.Err(); err != nil {
-				return rep, err
-			}
-			res := d.runScenario(ctx, env, s)
-			if rounds > 1 {
-				res.Round = round
-			}
-			rep.Scenarios = append(rep.Scenarios, res)
-			if res.Result != ResultPassed && !slices.Contains(failed, s.Name()) {
-				failed = append(failed, s.Name())
-			}
-			if ctx.Err() != nil || d.refused != nil {
-				break rounds
-			}
-		}
-	}
-	if rounds > 1 {
+	failed := d.runRounds(ctx, env, list, rep)
+	if rounds := max(d.opts.Repeat, 1); rounds > 1 {
 		rep.Repeat, rep.Shuffle, rep.Seed = rounds, d.opts.Shuffle, d.opts.Seed
 		rep.Summary = summarise(rep.Scenarios)
 	}
@@ -203,15 +178,72 @@ rounds:
 	return rep, nil
 }
 
+// runRounds runs the list, every round of it, into rep, and returns the names of the
+// drills that failed. Once a drill leaves its fault in the sandbox (its recovery or
+// rollback failed, or --no-recover), the drills after it are reported skipped rather
+// than run on a broken sandbox.
+func (d *Drill) runRounds(ctx context.Context, env *Env, list []Scenario, rep *Report) (failed []string) {
+	rounds := max(d.opts.Repeat, 1)
+	rng := rand.New(rand.NewPCG(uint64(d.opts.Seed), 0x6c616273627821))
+	faultedBy := ""
+	for round := 1; round <= rounds; round++ {
+		order := fresh(list, round)
+		if d.opts.Shuffle {
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		for _, s := range order {
+			if ctx.Err() != nil {
+				return failed
+			}
+			var res ScenarioResult
+			if faultedBy != "" {
+				res = d.skipScenario(s, faultedBy)
+			} else {
+				res = d.runScenario(ctx, env, s)
+				if faultLeft(env.State, s) {
+					faultedBy = s.Name()
+				}
+			}
+			if rounds > 1 {
+				res.Round = round
+			}
+			rep.Scenarios = append(rep.Scenarios, res)
+			if res.Result == ResultFailed && !slices.Contains(failed, s.Name()) {
+				failed = append(failed, s.Name())
+			}
+			if ctx.Err() != nil || d.refused != nil {
+				return failed
+			}
+		}
+	}
+	return failed
+}
+
+// faultLeft: the state still records s's fault once s ended.
+func faultLeft(st *state.State, s Scenario) bool {
+	return slices.ContainsFunc(st.Faults, func(f state.Fault) bool { return f.Scenario == s.Name() })
+}
+
+// skipScenario is the result of a drill not run because an earlier one left its fault
+// in the sandbox: every phase skipped, saying so.
+func (d *Drill) skipScenario(s Scenario, faultedBy string) ScenarioResult {
+	now := d.now()
+	why := fmt.Sprintf("skipped: sandbox left faulted by %s; run labsbx drill recover", faultedBy)
+	res := ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: now, FinishedAt: now, Result: ResultSkipped, Error: why, Milestones: []MilestoneOffset{}}
+	for _, p := range phases {
+		res.Phases = append(res.Phases, PhaseResult{Name: p.name, StartedAt: now, Result: ResultSkipped, Error: why})
+	}
+	return res
+}
+
 // runScenario runs one scenario through the phase table (phases.go) and times it.
 func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res ScenarioResult) {
 	res = ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: d.now(), Result: ResultPassed}
 	_, _ = e.takeMilestones(), e.takeChecks()
 	_, _ = e.takeFileResults()
 	e.Mark("drill started")
-	fd, isFile := s.(*fileDrill)
-	if isFile {
-		res.Source = fd.d.Source
+	if src, ok := s.(sourced); ok {
+		res.Source = src.Source()
 	}
 	defer func() {
 		res.FinishedAt = d.now()
@@ -223,8 +255,8 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 		for i := range res.Phases {
 			res.Phases[i].Error = e.redact(res.Phases[i].Error)
 		}
-		if isFile {
-			fd.cleanup()
+		if c, ok := s.(cleaner); ok {
+			c.cleanup()
 		}
 	}()
 	r := &scenarioRun{d: d, e: e, s: s, res: &res}
@@ -244,7 +276,7 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 			break
 		}
 	}
-	if isFile && res.FailedPhase == PhaseRecover && r.recorded && ctx.Err() == nil {
+	if _, rollsBack := s.(recordable); rollsBack && r.failedIn(PhaseRecover) && r.recorded && ctx.Err() == nil {
 		r.rollback(ctx)
 	}
 	return res
@@ -265,6 +297,19 @@ func (r *scenarioRun) rollback(ctx context.Context) {
 	}
 }
 
+// fail marks the scenario failed in phase. The report keeps the first failure, its
+// phase and its error: what went wrong after it is in the phases' own rows.
+func (r *scenarioRun) fail(phase, msg string) {
+	r.res.Result = ResultFailed
+	r.failed = append(r.failed, phase)
+	if r.res.FailedPhase == "" {
+		r.res.FailedPhase, r.res.Error = phase, msg
+	}
+}
+
+// failedIn: phase failed in this run.
+func (r *scenarioRun) failedIn(phase string) bool { return slices.Contains(r.failed, phase) }
+
 func (r *scenarioRun) skip(phase, why string) {
 	r.res.Phases = append(r.res.Phases, PhaseResult{Name: phase, StartedAt: r.d.now(), Result: ResultSkipped, Error: why})
 }
@@ -273,7 +318,7 @@ func (r *scenarioRun) skip(phase, why string) {
 // the phase passed.
 func (r *scenarioRun) run(ctx context.Context, p phase) bool {
 	d, e, res := r.d, r.e, r.res
-	if p.undoFirst && res.FailedPhase == PhaseObserve {
+	if p.undoFirst && r.failedIn(PhaseObserve) {
 		if _, err := r.s.Undo(ctx, e); err != nil {
 			res.Error += "; undo: " + err.Error()
 		}
@@ -283,7 +328,7 @@ func (r *scenarioRun) run(ctx context.Context, p phase) bool {
 	pr := PhaseResult{Name: p.name, StartedAt: t0, DurationMs: ms(d.now().Sub(t0)), Result: ResultPassed}
 	if err != nil {
 		pr.Result, pr.Error = ResultFailed, err.Error()
-		res.Result, res.FailedPhase, res.Error = ResultFailed, p.name, err.Error()
+		r.fail(p.name, err.Error())
 		if errors.Is(err, guard.ErrRefused) && d.refused == nil {
 			d.refused = err
 		}
@@ -291,7 +336,7 @@ func (r *scenarioRun) run(ctx context.Context, p phase) bool {
 	res.Phases = append(res.Phases, pr)
 	if p.appEvents && e.Apps != nil {
 		if err := e.markAppEvents(ctx, r.recordedAt); err != nil {
-			res.Result, res.FailedPhase, res.Error = ResultFailed, p.name, "reading VSO's events: "+err.Error()
+			r.fail(p.name, "reading VSO's events: "+err.Error())
 		}
 	}
 	if err != nil {
@@ -304,7 +349,7 @@ func (r *scenarioRun) run(ctx context.Context, p phase) bool {
 	r.start(p.startsOnPass)
 	if p.clearsFault {
 		if err := d.clearFault(e.State, r.s); err != nil {
-			res.Result, res.Error = ResultFailed, err.Error()
+			r.fail(p.name, err.Error())
 		}
 	}
 	return true
@@ -323,7 +368,8 @@ func (r *scenarioRun) step(ctx context.Context, p phase) error {
 		e.Mark(p.startMark)
 	}
 	step, wait := p.step, p.wait
-	manual := (d.opts.Manual || isManualFile(s)) && p.manual != nil
+	mr, ok := s.(manualRecovery)
+	manual := (d.opts.Manual || ok && mr.manualRecovery()) && p.manual != nil
 	if manual {
 		step, wait = p.manual, p.manualWait
 	}
@@ -343,61 +389,14 @@ func (r *scenarioRun) step(ctx context.Context, p phase) error {
 	return pollTries(ctx, deadline, tryTimeout(s), try)
 }
 
-// tryTimeout is how long one try of a polled step may take: a few seconds for
-// labsbx's own checks; a drill file's command probes (an Ansible ping, a script) get
-// longer.
-func tryTimeout(s Scenario) time.Duration {
-	if fd, ok := s.(*fileDrill); ok && fd.hasCommandProbes() {
-		return commandTryTimeout
-	}
-	return defaultTryTimeout
-}
-
-const (
-	defaultTryTimeout = 5 * time.Second
-	commandTryTimeout = time.Minute
-)
-
-// verifyTimeout: with --no-recover nothing will come back, so do not wait long for it.
-// On the full profile the apps come back on VSO's schedule, not the drill's: verify
-// waits at least appRecoveryBudget.
-func (d *Drill) verifyTimeout(e *Env, now time.Time) time.Duration {
-	if d.opts.NoRecover {
-		return min(d.opts.Timeout, 2*time.Second)
-	}
-	if e.Apps != nil {
-		return max(d.opts.Timeout, untilRenewals(e.appsBefore, now)+d.vsoSlack)
-	}
-	return d.opts.Timeout
-}
-
-// appRolloutAllowance is what a demo app's rollout may take once VSO restarted it: a
-// new pod scheduled and started, and its readiness probe (every 5 s) passing.
-const appRolloutAllowance = 2 * time.Minute
-
-// untilRenewals is how long until VSO has tried to renew every app's lease: it
-// notices a revoked lease or a broken database only then (by about 80 % of the
-// lease's duration after its last renewal; measured 42–46 s into a 60 s lease). On top
-// of it, verify allows vsoSlack: a failed sync is retried after a back-off of up to a
-// minute, and the rollout VSO triggers must then finish.
-func untilRenewals(before map[string]vso.AppState, now time.Time) time.Duration {
-	var d time.Duration
-	for _, s := range before {
-		if _, to, ok := vso.RenewalWindow(s); ok {
-			d = max(d, to.Sub(now))
-		}
-	}
-	return d
-}
-
 func (d *Drill) recordFault(st *state.State, s Scenario) error {
 	f := state.Fault{Scenario: s.Name(), Kind: s.Name(), InjectedAt: d.now()}
-	if fd, ok := s.(*fileDrill); ok {
-		detail, err := fd.record()
+	if rec, ok := s.(recordable); ok {
+		kind, detail, err := rec.record()
 		if err != nil {
 			return err
 		}
-		f.Kind, f.Detail = FaultKindFile, detail
+		f.Kind, f.Detail = kind, detail
 	}
 	st.Faults = append(st.Faults, f)
 	return d.cfg.Store.Save(st, d.now())

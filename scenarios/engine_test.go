@@ -23,6 +23,7 @@ type fakeScenario struct {
 	broken    bool      // the fault is in place
 	recoverFn func() error
 	onInject  func()
+	undoFn    func()
 	undone    bool
 }
 
@@ -32,6 +33,9 @@ func (f *fakeScenario) Runbook(*Env) string                { return "fix it" }
 func (f *fakeScenario) Steady(context.Context, *Env) error { return nil }
 func (f *fakeScenario) Undo(context.Context, *Env) (string, error) {
 	f.undone, f.broken = true, false
+	if f.undoFn != nil {
+		f.undoFn()
+	}
 	return "undone", nil
 }
 func (f *fakeScenario) Inject(context.Context, *Env) error {
@@ -271,5 +275,78 @@ func TestEngineManualRecoveryWaitsForVerify(t *testing.T) {
 	}
 	if want := "[fake] Recover by hand, then labsbx carries on (deadline 1s):\n\n    fix it\n"; !strings.Contains(prompt.String(), want) {
 		t.Errorf("prompt %q, want %q", prompt.String(), want)
+	}
+}
+
+// A drill that fails in several phases is reported at the first: here observe never
+// sees its symptom, then verify fails too; the report names observe and its error.
+func TestEngineKeepsFirstFailure(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t", Timeout: 200 * time.Millisecond})
+	f := &fakeScenario{name: "fake", observeOK: time.Now().Add(time.Hour)}
+	f.undoFn = func() { f.broken = true } // the undo does not put it back either
+	res := d.runScenario(context.Background(), e, f)
+	if res.FailedPhase != PhaseObserve || !strings.Contains(res.Error, "no symptom yet") {
+		t.Fatalf("failed phase %q (%s), want the first failure: observe", res.FailedPhase, res.Error)
+	}
+	if v := res.Phases[len(res.Phases)-1]; v.Name != PhaseVerify || v.Result != ResultFailed || !strings.Contains(v.Error, "still broken") {
+		t.Errorf("verify row %+v, want its own failure kept in its row", v)
+	}
+}
+
+// A drill whose fault stays in the sandbox makes the engine skip the drills after it,
+// saying which drill left it and what to run.
+func TestEngineSkipsAfterFaultLeft(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t"})
+	broken := &fakeScenario{name: "broken", recoverFn: func() error { return errors.New("key rejected") }}
+	next := &fakeScenario{name: "next"}
+	rep := &Report{}
+	failed := d.runRounds(context.Background(), e, []Scenario{broken, next}, rep)
+	if len(rep.Scenarios) != 2 {
+		t.Fatalf("%d results, want 2", len(rep.Scenarios))
+	}
+	got := rep.Scenarios[1]
+	want := "skipped: sandbox left faulted by broken; run labsbx drill recover"
+	if got.Result != ResultSkipped || got.Error != want {
+		t.Errorf("second drill %s (%q), want skipped (%q)", got.Result, got.Error, want)
+	}
+	if next.broken || next.undone {
+		t.Error("the second drill ran on the faulted sandbox")
+	}
+	if strings.Join(failed, ",") != "broken" {
+		t.Errorf("failed %v, want [broken]", failed)
+	}
+	j, _ := (&Report{SchemaVersion: SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", StartedAt: time.Now(), FinishedAt: time.Now(),
+		Result: ResultFailed, Scenarios: rep.Scenarios}).JSON()
+	if err := ValidateReport(j); err != nil {
+		t.Errorf("a report with a skipped drill does not match its schema: %v", err)
+	}
+}
+
+// A drill that recovers leaves nothing behind: the next one runs.
+func TestEngineRunsNextAfterRecovery(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t"})
+	rep := &Report{}
+	if failed := d.runRounds(context.Background(), e, []Scenario{&fakeScenario{name: "a"}, &fakeScenario{name: "b"}}, rep); len(failed) > 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	if rep.Scenarios[1].Result != ResultPassed {
+		t.Errorf("second drill %s", rep.Scenarios[1].Result)
+	}
+}
+
+// The phase timeout is --timeout, else the config's spec.drills.timeout, else
+// DefaultTimeout.
+func TestPhaseTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		o    Options
+		want time.Duration
+	}{
+		{Options{Timeout: time.Second, ConfigTimeout: time.Minute}, time.Second},
+		{Options{ConfigTimeout: time.Minute}, time.Minute},
+		{Options{}, DefaultTimeout},
+	} {
+		if got := tc.o.phaseTimeout(); got != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.o, got, tc.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -66,9 +67,14 @@ func (f *fileDrill) Runbook(e *Env) string {
 	return "labsbx drill recover --name " + e.State.Name
 }
 
-// hasCommandProbes: a probe runs a command, which may take longer than labsbx's own
-// checks.
-func (f *fileDrill) hasCommandProbes() bool {
+// Source is the drill file.
+func (f *fileDrill) Source() string { return f.d.Source }
+
+func (f *fileDrill) renew() Scenario { return NewFileDrill(f.d) }
+
+// slowTries: one of its checks runs a command, which may take longer than labsbx's
+// own checks.
+func (f *fileDrill) slowTries() bool {
 	for _, ps := range [][]drillfile.Probe{f.d.Spec.Steady, f.d.Spec.Symptom, f.d.Spec.Verify} {
 		for _, p := range ps {
 			if p.Command != nil {
@@ -337,4 +343,32 @@ func compile(re string) *regexp.Regexp {
 		return reAnyRegexp
 	}
 	return regexp.MustCompile(re)
+}
+
+// recordedFile is what the sandbox state keeps of a drill file while its fault is in
+// place: the whole document, and where its commands run.
+type recordedFile struct {
+	Source   string `json:"source"`
+	Dir      string `json:"dir"`
+	Document string `json:"document"`
+}
+
+func (f *fileDrill) record() (kind, detail string, err error) {
+	b, err := json.Marshal(recordedFile{Source: f.d.Source, Dir: f.d.Dir, Document: string(f.d.Raw)})
+	return FaultKindFile, string(b), err
+}
+
+// recordedFileDrill makes the scenario of a drill file recorded with its fault, to
+// roll it back (`labsbx drill recover`). The document is judged again, as when it ran.
+func recordedFileDrill(detail string) (Scenario, error) {
+	var r recordedFile
+	if err := json.Unmarshal([]byte(detail), &r); err != nil {
+		return nil, fmt.Errorf("the state's record of a drill file is corrupt: %w", err)
+	}
+	d, err := drillfile.Parse(r.Source, []byte(r.Document))
+	if err != nil {
+		return nil, err
+	}
+	d.Dir = r.Dir
+	return NewFileDrill(d), nil
 }

@@ -1,11 +1,7 @@
 package scenarios
 
 import (
-	"encoding/json"
-	"fmt"
 	"slices"
-
-	"github.com/arcodange/labsbx/scenarios/drillfile"
 )
 
 // DrillSummary is one drill's figures over the rounds of `drill run --repeat N`: how
@@ -76,8 +72,8 @@ func fresh(list []Scenario, round int) []Scenario {
 		if round == 1 {
 			continue
 		}
-		if fd, ok := s.(*fileDrill); ok {
-			out[i] = NewFileDrill(fd.d)
+		if r, ok := s.(renewable); ok {
+			out[i] = r.renew()
 		} else if n, ok := newScenario(s.Name()); ok {
 			out[i] = n
 		}
@@ -92,38 +88,4 @@ func isGroup(name string) bool {
 		}
 	}
 	return false
-}
-
-// isManualFile: a drill file whose recovery is a person's step.
-func isManualFile(s Scenario) bool {
-	fd, ok := s.(*fileDrill)
-	return ok && fd.manualRecovery()
-}
-
-// recordedFile is what the sandbox state keeps of a drill file while its fault is in
-// place: the whole document, and where its commands run.
-type recordedFile struct {
-	Source   string `json:"source"`
-	Dir      string `json:"dir"`
-	Document string `json:"document"`
-}
-
-func (f *fileDrill) record() (string, error) {
-	b, err := json.Marshal(recordedFile{Source: f.d.Source, Dir: f.d.Dir, Document: string(f.d.Raw)})
-	return string(b), err
-}
-
-// recordedFileDrill makes the scenario of a drill file recorded with its fault, to
-// roll it back (`labsbx drill recover`). The document is judged again, as when it ran.
-func recordedFileDrill(detail string) (Scenario, error) {
-	var r recordedFile
-	if err := json.Unmarshal([]byte(detail), &r); err != nil {
-		return nil, fmt.Errorf("the state's record of a drill file is corrupt: %w", err)
-	}
-	d, err := drillfile.Parse(r.Source, []byte(r.Document))
-	if err != nil {
-		return nil, err
-	}
-	d.Dir = r.Dir
-	return NewFileDrill(d), nil
 }

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -151,6 +152,8 @@ type scenarioRun struct {
 	recorded   bool
 	recordedAt time.Time
 	since      [3]time.Time // per timer, when it started
+	// failed lists the phases that failed, in order; the report names the first.
+	failed []string
 }
 
 // passed: the named phase ran and passed.
@@ -174,7 +177,7 @@ func noRecover(r *scenarioRun) bool { return r.d.opts.NoRecover }
 // recoveryFailed: a phase failed, and not only observe (whose missing symptom the
 // scenario's Undo takes care of).
 func recoveryFailed(r *scenarioRun) bool {
-	return r.res.Result != ResultPassed && r.res.FailedPhase != PhaseObserve
+	return slices.ContainsFunc(r.failed, func(p string) bool { return p != PhaseObserve })
 }
 
 // appsBeforeFault requires every app healthy, and keeps their states for verify.
@@ -187,17 +190,6 @@ func (r *scenarioRun) appsBeforeFault(ctx context.Context) error {
 // appsAfterRecovery requires the apps back as the scenario says (AppExpecting).
 func (r *scenarioRun) appsAfterRecovery(ctx context.Context) error {
 	return r.e.appsRecovered(ctx, r.e.appsBefore, outcomeOf(r.s))
-}
-
-// deadline is how long a polled step may take.
-func (r *scenarioRun) deadline(w waitMode) time.Duration {
-	switch w {
-	case withinTimeout:
-		return r.d.opts.Timeout
-	case withinVerifyTimeout:
-		return r.d.verifyTimeout(r.e, r.d.now())
-	}
-	return 0
 }
 
 func (r *scenarioRun) start(t timer) {

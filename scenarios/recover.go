@@ -108,8 +108,8 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 			}
 			return err
 		})
-		if fd, ok := s.(*fileDrill); ok {
-			fd.cleanup()
+		if c, ok := s.(cleaner); ok {
+			c.cleanup()
 		}
 		if err != nil {
 			return out, fmt.Errorf("undo %s: %w", f.Scenario, err)

@@ -328,6 +328,7 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
 
@@ -335,6 +336,10 @@ type junitFailure struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
 	Text    string `xml:",chardata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 func secs(msec int64) string { return fmt.Sprintf("%.3f", float64(msec)/1000) }
@@ -360,7 +365,12 @@ func (r *Report) JUnit() ([]byte, error) {
 			fmt.Fprintf(&out, "--- %s (%s), exit %d:\n%s\n", o.Field, o.Phase, o.ExitCode, strings.TrimRight(o.Output, "\n"))
 		}
 		c.SystemOut = out.String()
-		if s.Result != ResultPassed {
+		switch s.Result {
+		case ResultPassed:
+		case ResultSkipped:
+			suite.Skipped++
+			c.Skipped = &junitSkipped{Message: s.Error}
+		default:
 			suite.Failures++
 			msg := s.FailedPhase + ": " + s.Error
 			if failed := failedChecks(s.Checks); len(failed) > 0 {
@@ -403,8 +413,11 @@ func (r *Report) Markdown() string {
 		if s.Source != "" {
 			fmt.Fprintf(&b, "Drill file: `%s`\n\n", s.Source)
 		}
-		if s.Result != ResultPassed {
+		switch s.Result {
+		case ResultFailed:
 			fmt.Fprintf(&b, "**Failed in %s:** %s\n\n", s.FailedPhase, mdEscape(s.Error))
+		case ResultSkipped:
+			fmt.Fprintf(&b, "**Not run:** %s\n\n", mdEscape(s.Error))
 		}
 		b.WriteString("```mermaid\n%%{init: {'theme':'base'}}%%\ngantt\n")
 		fmt.Fprintf(&b, "    title %s\n    dateFormat x\n    axisFormat %%S.%%L s\n", s.Name)

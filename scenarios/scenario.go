@@ -30,3 +30,28 @@ type Scenario interface {
 	// did. It must be safe to run when the fault is not (or no longer) in place.
 	Undo(ctx context.Context, e *Env) (string, error)
 }
+
+// The engine asks a scenario for more through these optional interfaces, never by its
+// type: a drill file implements them (filedrill.go), a built-in drill need not.
+
+// sourced names the file a scenario came from, for the report.
+type sourced interface{ Source() string }
+
+// cleaner removes what a run left on disk, once the scenario ended (ran or undone).
+type cleaner interface{ cleanup() }
+
+// slowTries: one try of a polled step may take longer than labsbx's own checks (a
+// drill file's command checks: an Ansible ping, a script).
+type slowTries interface{ slowTries() bool }
+
+// manualRecovery: the scenario's recovery is always a person's step, as with --manual.
+type manualRecovery interface{ manualRecovery() bool }
+
+// recordable is a scenario that its fault record must carry whole, so that `drill
+// recover` can undo it (a drill file: its whole document); Kind is the fault's kind.
+type recordable interface {
+	record() (kind, detail string, err error)
+}
+
+// renewable makes a fresh value of itself for the next round of a game day.
+type renewable interface{ renew() Scenario }

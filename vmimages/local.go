@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/internal/execx"
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // Files of a local build in the image directory.
@@ -50,6 +51,10 @@ func LocalPrerequisites() error {
 	return errors.Join(errs...)
 }
 
+// env is the environment of the build's commands: the guard's allow-list of the
+// caller's.
+func (b *Builder) env() []string { return guard.ScrubbedEnv(os.Environ()) }
+
 // buildLocal builds r into dir: mmdebstrap makes the root file system from Debian's
 // arm64 packages, the kernel and initrd are copied out of it for direct boot,
 // mkfs.ext4 -d turns it into a file system image (no loop device needed) and qemu-img
@@ -81,7 +86,7 @@ func (b *Builder) buildLocal(ctx context.Context, r *Recipe, dir string, img *Im
 	}
 	args := mmdebstrapArgs(r, recipeDir, rootfs, b.getenv(EnvDebianMirror))
 	if err := phase("mmdebstrap", func() error {
-		_, err := execx.Run(ctx, logf, "mmdebstrap", args...)
+		_, err := execx.Run(ctx, b.env(), logf, "mmdebstrap", args...)
 		return err
 	}); err != nil {
 		return fmt.Errorf("%w\n(full log: %s)", err, filepath.Join(dir, buildLog))
@@ -97,7 +102,7 @@ func (b *Builder) buildLocal(ctx context.Context, r *Recipe, dir string, img *Im
 		if err := makeSparse(raw, int64(r.DiskSize)); err != nil {
 			return err
 		}
-		_, err := execx.Run(ctx, logf, "mkfs.ext4", "-q", "-F", "-L", "root", "-d", rootfs, raw)
+		_, err := execx.Run(ctx, b.env(), logf, "mkfs.ext4", "-q", "-F", "-L", "root", "-d", rootfs, raw)
 		return err
 	}); err != nil {
 		return err
@@ -106,7 +111,7 @@ func (b *Builder) buildLocal(ctx context.Context, r *Recipe, dir string, img *Im
 		return err
 	}
 	if err := phase("qemu-img convert", func() error {
-		_, err := execx.Run(ctx, logf, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, filepath.Join(dir, diskFile))
+		_, err := execx.Run(ctx, b.env(), logf, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, filepath.Join(dir, diskFile))
 		return err
 	}); err != nil {
 		return err

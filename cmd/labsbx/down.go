@@ -11,6 +11,7 @@ import (
 
 func newDownCmd(g *globals) *cobra.Command {
 	op := sandbox.NewDown(g.conf, sandbox.DownOptions{})
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Remove the sandbox: its containers, volumes, network, VMs, cluster and state",
@@ -22,8 +23,11 @@ with another UUID belong to a same-named sandbox of another state root (LABSBX_H
 XDG_STATE_HOME): they are listed and left alone. Without a readable state, down removes
 only objects that carry no UUID at all; --uuid names a sandbox whose state was lost, to
 remove its objects on purpose. Running it again is harmless. With --keep-state the
-state directory (keys, reports) stays.`,
+state directory (keys, reports) stays. --dry-run prints the steps down would run and
+every Docker object of the sandbox's name, with why it would be removed (the UUID it
+carries) or left alone, and removes nothing.`,
 		Example: `  labsbx down
+  labsbx down --dry-run
   labsbx down --name ci-42 --keep-state
   labsbx down --name demo --uuid 7c9e6679-7425-40de-944b-e07fc1f90ae7   # its state is lost`,
 		Args: noArgs,
@@ -32,6 +36,13 @@ state directory (keys, reports) stays.`,
 				return err
 			}
 			op.Name = g.name
+			if dryRun {
+				plan, err := op.DryRun(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return g.print(plan, func(w io.Writer) error { return downPlanText(w, plan) })
+			}
 			res, err := op.Run(cmd.Context())
 			if err != nil {
 				if res != nil {
@@ -43,6 +54,7 @@ state directory (keys, reports) stays.`,
 		},
 	}
 	cmd.Flags().BoolVar(&op.KeepState, "keep-state", false, "keep the state directory")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what down would remove, and why each object is the sandbox's; remove nothing")
 	cmd.Flags().StringVar(&op.UUID, "uuid", "", "without a readable state, remove the Docker objects (and VMs) of the sandbox with this UUID")
 	return cmd
 }
@@ -63,4 +75,28 @@ func downText(w io.Writer, res *sandbox.DownResult) error {
 	}
 	_, err := fmt.Fprintln(w, ".")
 	return err
+}
+
+func downPlanText(w io.Writer, p *sandbox.DownPlan) error {
+	proof := "its UUID " + p.UUID
+	if p.UUID == "" {
+		proof = "no UUID (no state): only objects of its name that carry none"
+	}
+	fmt.Fprintf(w, "down --name %s would, judging objects by %s:\n", p.Name, proof)
+	for i, s := range p.Steps {
+		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+	}
+	if len(p.Objects) == 0 {
+		_, err := fmt.Fprintln(w, "No Docker object carries the sandbox's name.")
+		return err
+	}
+	fmt.Fprintln(w, "Docker objects:")
+	for _, o := range p.Objects {
+		verb := "remove"
+		if !o.Remove {
+			verb = "leave "
+		}
+		fmt.Fprintf(w, "  %s %-9s %s: %s\n", verb, o.Kind, o.Name, o.Why)
+	}
+	return nil
 }

@@ -203,13 +203,12 @@ refused.`,
 					return err
 				}
 			}
-			if timeout == 0 {
-				if cfg, err := g.loadConfig(); err == nil {
-					timeout = cfg.Spec.Drills.Timeout.Duration
-				}
+			var configTimeout time.Duration
+			if cfg, err := g.loadConfig(); err == nil {
+				configTimeout = cfg.Spec.Drills.Timeout.Duration
 			}
 			rep, runErr := scenarios.NewDrill(conf, scenarios.Options{
-				Name: g.name, Scenarios: names, All: all, Manual: manual, NoRecover: noRecover, Timeout: timeout,
+				Name: g.name, Scenarios: names, All: all, Manual: manual, NoRecover: noRecover, Timeout: timeout, ConfigTimeout: configTimeout,
 				Prompt: g.stderr, Version: currentVersion().Version,
 				Files: ds, Repeat: repeat, Shuffle: shuffle, Seed: seed,
 			}).Run(cmd.Context())

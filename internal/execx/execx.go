@@ -1,6 +1,7 @@
 // Package execx runs the external programs labsbx drives (mmdebstrap, qemu-img,
-// qemu-system-aarch64, ssh, ansible) with a scrubbed environment, and reports a
-// failure with its command line and the end of its output.
+// qemu-system-aarch64, ssh, ansible) with exactly the environment its caller gives
+// (the guard's ScrubbedEnv, in labsbx), and reports a failure with its command line
+// and the end of its output.
 package execx
 
 import (
@@ -9,11 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
-
-	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // RunError is a command that failed: its command line, exit error and output tail.
@@ -33,17 +31,18 @@ func (e *RunError) Error() string {
 
 func (e *RunError) Unwrap() error { return e.Err }
 
-// Command builds a command with the scrubbed environment (guard.ScrubbedEnv) plus extra.
-func Command(ctx context.Context, extraEnv []string, name string, args ...string) *exec.Cmd {
+// Command builds a command whose environment is env and nothing else: a nil env is an
+// empty environment, never the caller's own.
+func Command(ctx context.Context, env []string, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(guard.ScrubbedEnv(os.Environ()), extraEnv...)
+	cmd.Env = append([]string{}, env...)
 	return cmd
 }
 
-// Run runs name with args and returns its stdout. The combined output also goes to
+// Run runs name with args, in the environment env (see Command), and returns its stdout. The combined output also goes to
 // log when it is not nil. A failure is a *RunError with the output's last 30 lines.
-func Run(ctx context.Context, log io.Writer, name string, args ...string) ([]byte, error) {
-	cmd := Command(ctx, nil, name, args...)
+func Run(ctx context.Context, env []string, log io.Writer, name string, args ...string) ([]byte, error) {
+	cmd := Command(ctx, env, name, args...)
 	var stdout, all bytes.Buffer
 	outs := []io.Writer{&stdout, &all}
 	errs := []io.Writer{&all}

@@ -578,29 +578,61 @@ type object struct {
 // lists the rest of what carries its name. Running it again finds nothing and succeeds.
 func (r *Runtime) RemoveAll(ctx context.Context) (Removed, error) {
 	var out Removed
-	objs, err := r.objects(ctx)
+	objs, err := r.Judge(ctx)
 	if err != nil {
 		return out, err
 	}
 	for _, o := range objs {
-		if err := guard.ApproveRemoval(o.kind, o.name, o.labels, r.sandbox, r.uuid); err != nil {
-			out.LeftAlone = append(out.LeftAlone, err.Error())
+		if !o.Remove {
+			out.LeftAlone = append(out.LeftAlone, o.Why)
 			continue
 		}
-		switch o.kind {
+		switch o.Kind {
 		case "container":
 			err = r.eng.ContainerRemove(ctx, o.id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-			out.Containers = append(out.Containers, o.name)
+			out.Containers = append(out.Containers, o.Name)
 		case "volume":
-			err = r.eng.VolumeRemove(ctx, o.name, true)
-			out.Volumes = append(out.Volumes, o.name)
+			err = r.eng.VolumeRemove(ctx, o.Name, true)
+			out.Volumes = append(out.Volumes, o.Name)
 		case "network":
 			err = r.eng.NetworkRemove(ctx, o.id)
-			out.Networks = append(out.Networks, o.name)
+			out.Networks = append(out.Networks, o.Name)
 		}
 		if err != nil && !isNotFound(err) {
-			return out, fmt.Errorf("remove %s %s: %w", o.kind, o.name, err)
+			return out, fmt.Errorf("remove %s %s: %w", o.Kind, o.Name, err)
 		}
+	}
+	return out, nil
+}
+
+// Judged is one Docker object of the sandbox's name, as the guard judged it: removed
+// by down (Why says what makes it the sandbox's) or left alone (Why is the refusal).
+type Judged struct {
+	Kind   string `json:"kind"` // container, volume or network
+	Name   string `json:"name"`
+	Remove bool   `json:"remove"`
+	Why    string `json:"why"`
+	id     string
+}
+
+// Judge lists every object of the sandbox's name, in the order down removes them,
+// each with the guard's judgement; it removes nothing.
+func (r *Runtime) Judge(ctx context.Context) ([]Judged, error) {
+	objs, err := r.objects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Judged, 0, len(objs))
+	for _, o := range objs {
+		why, err := guard.JudgeRemoval(o.kind, o.name, o.labels, r.sandbox, r.uuid)
+		j := Judged{Kind: o.kind, Name: o.name, Remove: err == nil, Why: why, id: o.id}
+		var ref *guard.Refusal
+		if errors.As(err, &ref) {
+			j.Why = ref.Reason
+		} else if err != nil {
+			j.Why = err.Error()
+		}
+		out = append(out, j)
 	}
 	return out, nil
 }

@@ -195,3 +195,31 @@ func f() {
 		}
 	}
 }
+
+// TestGroundFloorImportsNoGuard: the ground floor (internal/*) serves every package
+// above it, the guard included, and imports none of them; what a child process may
+// inherit is the guard's to say (ScrubbedEnv), and its callers pass it down.
+func TestGroundFloorImportsNoGuard(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", "..", "internal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			if ip, _ := strconv.Unquote(imp.Path.Value); strings.HasPrefix(ip, "github.com/arcodange/labsbx/") && !strings.HasPrefix(ip, "github.com/arcodange/labsbx/internal/") {
+				t.Errorf("%s imports %s: the ground floor imports nothing above it", p, ip)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -53,16 +53,16 @@ var vaultOnlineChecks = []step[*vaultRun]{
 // receiverChecks decide, right before and right after each connection that may carry
 // a token, key or password opens (the two epochs must agree), whether the local port
 // is served by the sandbox's own process: cluster_id and an answering port prove
-// nothing. They read Docker; a container that is down is ErrReceiverDown, not a
-// refusal, and nothing is sent.
-//
-//	receiver-engine    the engine answering is the one the sandbox recorded at creation (its ID)
-//	receiver-labels    the container carries the sandbox UUID (a k3d node: UUID and component k3d)
-//	receiver-recorded  it is the container ID labsbx recorded (k3d nodes: by UUID)
-//	receiver-running   it runs, not paused or restarting
-//	receiver-publishes it publishes the container port on 127.0.0.1:<recorded port>
-//
-// (judgeReceiver and ApproveEngine run them in this order.)
+// nothing. They read Docker; a container that is ours but down is ErrReceiverDown or
+// ErrReceiverStopped, not a refusal, and nothing is sent (ReceiverProof.Prove,
+// proveDial).
+var receiverChecks = []step[*receiverRun]{
+	{"receiver-engine", (*receiverRun).engineIdentity}, // the engine answering is the one the sandbox recorded at creation (ID and data root; checked once per proof)
+	{"receiver-labels", (*receiverRun).labels},         // the container carries the sandbox UUID (a k3d node: UUID and component k3d)
+	{"receiver-recorded", (*receiverRun).recorded},     // it is the container ID labsbx recorded (k3d nodes: by UUID)
+	{"receiver-running", (*receiverRun).running},       // it runs, not paused or restarting (else: down, not refused)
+	{"receiver-publishes", (*receiverRun).publishes},   // it publishes the container port on 127.0.0.1:<recorded port>; the epoch is its ID and start time
+}
 
 // keyChecks decide whether a path may hold an unseal key or root token.
 var keyChecks = []step[*keyRun]{
@@ -116,14 +116,16 @@ var vmChecks = []step[*vmRun]{
 	{"vm-network", (*vmRun).network},        // its only network is user-mode with SSH forwarded on 127.0.0.1: no tap, bridge or LAN
 }
 
-// runbookChecks (runbook.go) decide whether a drill file's commands may run: every
+// runbookChecks decide whether a drill file's commands may run (CheckRunbook): every
 // command, command probe, http probe, manual step, and script file they name beside
 // the drill file, read as written, before anything of the drill runs. The commands
 // then run with RunbookEnv only: the identity allow-list of the caller's environment
-// and the sandbox's endpoints.
-//
-//	runbook-arcodange    it names no ~/.arcodange (any case)
-//	runbook-key-file     it names no cluster-keys.json
-//	runbook-endpoints    it sets none of endpointVars (VAULT_ADDR, VAULT_TOKEN, KUBECONFIG, PG*, DOCKER_HOST, …)
-//	runbook-flags        it passes no -address, --kubeconfig, --context, --server or --host
-//	runbook-urls         every URL it names is on loopback (CheckRunbook), and is one of the sandbox's recorded endpoints (ApproveRunbookURL, once the sandbox is open)
+// and the sandbox's endpoints. Once the sandbox is open, every loopback URL must be one
+// of its recorded endpoints (ApproveRunbookURL).
+var runbookChecks = []step[*runbookRun]{
+	{"runbook-arcodange", (*runbookRun).arcodange}, // it names no ~/.arcodange (any case)
+	{"runbook-key-file", (*runbookRun).keyFile},    // it names no cluster-keys.json
+	{"runbook-endpoints", (*runbookRun).endpoints}, // it sets none of endpointVars (VAULT_ADDR, VAULT_TOKEN, KUBECONFIG, PG*, DOCKER_HOST, …)
+	{"runbook-flags", (*runbookRun).flags},         // it passes no -address, --kubeconfig, --context, --server or --host
+	{"runbook-urls", (*runbookRun).loopbackURLs},   // every URL it names is on loopback
+}

@@ -40,18 +40,25 @@ func Owner(labels map[string]string, name, uuid string) Ownership {
 // its UUID; without state, only one that carries its name and no UUID at all. kind and
 // object name the object for the refusal.
 func ApproveRemoval(kind, object string, labels map[string]string, name, uuid string) error {
+	_, err := JudgeRemoval(kind, object, labels, name, uuid)
+	return err
+}
+
+// JudgeRemoval is ApproveRemoval that also says, for an object it approves, why it is
+// judged the sandbox's (what `down --dry-run` prints).
+func JudgeRemoval(kind, object string, labels map[string]string, name, uuid string) (why string, err error) {
 	switch Owner(labels, name, uuid) {
 	case Ours:
-		return nil
+		return fmt.Sprintf("carries sandbox %q's UUID %s (label %s)", name, uuid, LabelUUID), nil
 	case Unclaimed:
 		if uuid == "" {
-			return nil
+			return fmt.Sprintf("carries sandbox %q's name and no UUID at all, and no state records one", name), nil
 		}
-		return refusef("%s %s carries sandbox %q's name but no UUID, not this sandbox's %s", kind, object, name, uuid)
+		return "", refusef("%s %s carries sandbox %q's name but no UUID, not this sandbox's %s", kind, object, name, uuid)
 	case OtherUUID:
-		return refusef("%s %s belongs to sandbox %q with UUID %s, which this state does not record%s", kind, object, name, labels[LabelUUID], otherHint(name, uuid, labels[LabelUUID]))
+		return "", refusef("%s %s belongs to sandbox %q with UUID %s, which this state does not record%s", kind, object, name, labels[LabelUUID], otherHint(name, uuid, labels[LabelUUID]))
 	}
-	return refusef("%s %s does not carry sandbox %q's labels", kind, object, name)
+	return "", refusef("%s %s does not carry sandbox %q's labels", kind, object, name)
 }
 
 func otherHint(name, uuid, other string) string {

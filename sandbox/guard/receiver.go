@@ -76,6 +76,7 @@ func (p *containerReceiver) Prove(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer c.Close()
+	run := &receiverRun{r: p.r}
 	p.mu.Lock()
 	checked := p.engine
 	p.mu.Unlock()
@@ -84,29 +85,76 @@ func (p *containerReceiver) Prove(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("asking the Docker engine who it is: %w", err)
 		}
-		if err := ApproveEngine(p.r.Record, EngineIdentityOf(info)); err != nil {
-			return "", err
+		run.engine = EngineIdentityOf(info)
+	}
+	run.inspect = func() (container.InspectResponse, error) { return c.ContainerInspect(ctx, p.r.Container) }
+	if err := runReceiverChecks(run); err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	p.engine = true
+	p.mu.Unlock()
+	return run.epoch, nil
+}
+
+// receiverRun is one proof of a Receiver: what the engine and Docker's view of the
+// container say, judged by receiverChecks (checks.go).
+type receiverRun struct {
+	r Receiver
+	// engine is the identity of the engine that answered; "" once this proof has
+	// checked it.
+	engine string
+	// inspect asks Docker for the container, once the engine is approved (nil: c is
+	// given).
+	inspect func() (container.InspectResponse, error)
+	c       container.InspectResponse
+	// epoch is the container's ID and start time, once receiver-publishes passed.
+	epoch string
+}
+
+// runReceiverChecks runs receiverChecks in order and returns the first failure as the
+// check gave it: a refusal, or ErrReceiverDown / ErrReceiverStopped (the container is
+// ours but not serving), which callers wait on rather than refuse.
+func runReceiverChecks(x *receiverRun) error {
+	for _, st := range receiverChecks {
+		if _, err := st.run(x); err != nil {
+			return err
 		}
-		p.mu.Lock()
-		p.engine = true
-		p.mu.Unlock()
 	}
-	ci, err := c.ContainerInspect(ctx, p.r.Container)
-	if err != nil {
-		return "", fmt.Errorf("container %s, which must serve 127.0.0.1:%d: %w", p.r.Container, p.r.HostPort, err)
-	}
-	return judgeReceiver(ci, p.r)
+	return nil
 }
 
 // judgeReceiver decides from Docker's view of a container whether it is the sandbox's
-// own, running, and publishing r.ContainerPort on 127.0.0.1:r.HostPort. The epoch is
-// the container's ID and start time.
+// own, running, and publishing r.ContainerPort on 127.0.0.1:r.HostPort (the engine
+// already proven). The epoch is the container's ID and start time.
 func judgeReceiver(c container.InspectResponse, r Receiver) (string, error) {
-	var labels map[string]string
-	if c.Config != nil {
-		labels = c.Config.Labels
+	x := &receiverRun{r: r, c: c}
+	if err := runReceiverChecks(x); err != nil {
+		return "", err
 	}
-	rec := r.Record
+	return x.epoch, nil
+}
+
+func (x *receiverRun) engineIdentity() (string, error) {
+	if x.engine == "" {
+		return "proven before", nil
+	}
+	return x.engine, ApproveEngine(x.r.Record, x.engine)
+}
+
+func (x *receiverRun) labels() (string, error) {
+	if x.inspect != nil {
+		c, err := x.inspect()
+		if err != nil {
+			return "", fmt.Errorf("container %s, which must serve 127.0.0.1:%d: %w", x.r.Container, x.r.HostPort, err)
+		}
+		x.c, x.inspect = c, nil
+	}
+	var labels map[string]string
+	if x.c.Config != nil {
+		labels = x.c.Config.Labels
+	}
+	r, rec := x.r, x.r.Record
 	switch {
 	case rec.UUID == "":
 		return "", refusef("no sandbox UUID is recorded to prove container %s ours", r.Container)
@@ -114,19 +162,38 @@ func judgeReceiver(c container.InspectResponse, r Receiver) (string, error) {
 		return "", refusef("container %s is not a k3d node of sandbox %q (label %s=%q)", r.Container, rec.Name, LabelUUID, labels[LabelUUID])
 	case !r.Node && Owner(labels, rec.Name, rec.UUID) != Ours:
 		return "", refusef("container %s does not carry sandbox %q's UUID %s", r.Container, rec.Name, rec.UUID)
-	case r.ContainerID != "" && c.ID != r.ContainerID:
-		return "", refusef("container %s is not the one labsbx recorded (%.12s)", r.Container, r.ContainerID)
+	}
+	return rec.UUID, nil
+}
+
+func (x *receiverRun) recorded() (string, error) {
+	if x.r.ContainerID != "" && x.c.ID != x.r.ContainerID {
+		return "", refusef("container %s is not the one labsbx recorded (%.12s)", x.r.Container, x.r.ContainerID)
+	}
+	return x.c.ID, nil
+}
+
+func (x *receiverRun) running() (string, error) {
+	r, c := x.r, x.c
+	switch {
 	case c.State == nil || c.State.Restarting:
 		return "", fmt.Errorf("%w: container %s is restarting", ErrReceiverDown, r.Container)
 	case !c.State.Running || c.State.Paused:
-		return "", fmt.Errorf("%w: container %s is not running; start it with `labsbx up --name %s`", ErrReceiverStopped, r.Container, rec.Name)
-	case c.NetworkSettings == nil:
+		return "", fmt.Errorf("%w: container %s is not running; start it with `labsbx up --name %s`", ErrReceiverStopped, r.Container, r.Record.Name)
+	}
+	return "running since " + c.State.StartedAt, nil
+}
+
+func (x *receiverRun) publishes() (string, error) {
+	r, c := x.r, x.c
+	if c.NetworkSettings == nil {
 		return "", fmt.Errorf("%w: container %s publishes no port yet", ErrReceiverDown, r.Container)
 	}
 	want := strconv.Itoa(r.HostPort)
 	for _, b := range c.NetworkSettings.Ports[nat.Port(strconv.Itoa(r.ContainerPort)+"/tcp")] {
 		if b.HostIP == "127.0.0.1" && b.HostPort == want {
-			return c.ID + "@" + c.State.StartedAt, nil
+			x.epoch = c.ID + "@" + c.State.StartedAt
+			return "127.0.0.1:" + want, nil
 		}
 	}
 	return "", refusef("container %s does not publish 127.0.0.1:%d: something else may be listening there", r.Container, r.HostPort)

@@ -44,32 +44,64 @@ var (
 )
 
 // CheckRunbook refuses a command text of a drill file (what names it: "spec.recovery.run")
-// that names production, as the comment above says. Loopback URLs are returned for
-// ApproveRunbookURL once the sandbox's endpoints are known.
+// that names production: it runs runbookChecks (checks.go) in order. Loopback URLs are
+// returned for ApproveRunbookURL once the sandbox's endpoints are known.
 func CheckRunbook(what, text string) (loopbackURLs []string, err error) {
-	if m := reArcodange.FindString(text); m != "" {
-		return nil, refusef("%s names ~/.arcodange, where production's unseal key lives: a drill uses the sandbox's copy in $LABSBX_UNSEAL_KEY_FILE", what)
+	r := &runbookRun{what: what, text: text}
+	for _, st := range runbookChecks {
+		if _, err := st.run(r); err != nil {
+			return nil, err
+		}
 	}
-	if reClusterKeys.MatchString(text) {
-		return nil, refusef("%s names a cluster-keys.json: a drill uses the sandbox's copy in $LABSBX_UNSEAL_KEY_FILE, never a key file of its own", what)
+	return r.urls, nil
+}
+
+// runbookRun is one command text under runbookChecks.
+type runbookRun struct {
+	what, text string
+	urls       []string // the loopback URLs it names, once runbook-urls passed
+}
+
+func (r *runbookRun) arcodange() (string, error) {
+	if reArcodange.MatchString(r.text) {
+		return "", refusef("%s names ~/.arcodange, where production's unseal key lives: a drill uses the sandbox's copy in $LABSBX_UNSEAL_KEY_FILE", r.what)
 	}
-	if m := reAssign.FindStringSubmatch(text); m != nil {
-		return nil, refusef("%s sets %s: labsbx sets it to the sandbox's, and a drill may not point it elsewhere", what, m[1])
+	return "", nil
+}
+
+func (r *runbookRun) keyFile() (string, error) {
+	if reClusterKeys.MatchString(r.text) {
+		return "", refusef("%s names a cluster-keys.json: a drill uses the sandbox's copy in $LABSBX_UNSEAL_KEY_FILE, never a key file of its own", r.what)
 	}
-	if m := reEndpointArg.FindStringSubmatch(text); m != nil {
-		return nil, refusef("%s passes %s: a drill's clients use the sandbox's endpoints from the environment labsbx gives them", what, m[1])
+	return "", nil
+}
+
+func (r *runbookRun) endpoints() (string, error) {
+	if m := reAssign.FindStringSubmatch(r.text); m != nil {
+		return "", refusef("%s sets %s: labsbx sets it to the sandbox's, and a drill may not point it elsewhere", r.what, m[1])
 	}
-	for _, raw := range reURL.FindAllString(text, -1) {
+	return "", nil
+}
+
+func (r *runbookRun) flags() (string, error) {
+	if m := reEndpointArg.FindStringSubmatch(r.text); m != nil {
+		return "", refusef("%s passes %s: a drill's clients use the sandbox's endpoints from the environment labsbx gives them", r.what, m[1])
+	}
+	return "", nil
+}
+
+func (r *runbookRun) loopbackURLs() (string, error) {
+	for _, raw := range reURL.FindAllString(r.text, -1) {
 		u, perr := url.Parse(strings.TrimRight(raw, ".,;)"))
 		if perr != nil || u.Hostname() == "" {
-			return nil, refusef("%s names %q, which is not a URL labsbx can check", what, raw)
+			return "", refusef("%s names %q, which is not a URL labsbx can check", r.what, raw)
 		}
 		if !isLoopbackHost(u.Hostname()) {
-			return nil, refusef("%s names %s, which is not the sandbox: the sandbox listens on loopback only", what, u.Host)
+			return "", refusef("%s names %s, which is not the sandbox: the sandbox listens on loopback only", r.what, u.Host)
 		}
-		loopbackURLs = append(loopbackURLs, raw)
+		r.urls = append(r.urls, raw)
 	}
-	return loopbackURLs, nil
+	return strings.Join(r.urls, " "), nil
 }
 
 // ApproveRunbookURL refuses a loopback URL of a drill file that is not one of the

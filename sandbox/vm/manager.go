@@ -143,7 +143,7 @@ func (m *Manager) ensureOverlay(ctx context.Context, st *State, img *vmimages.Im
 	}
 	tmp := ov + ".tmp"
 	_ = os.Remove(tmp)
-	if _, err := execx.Run(ctx, nil, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
+	if _, err := execx.Run(ctx, guard.ScrubbedEnv(os.Environ()), nil, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
 		"-b", img.Path(img.Disk), tmp, strconv.FormatInt(int64(img.DiskSize), 10)); err != nil {
 		return fmt.Errorf("create the overlay of %s: %w", st.Name, err)
 	}
@@ -242,7 +242,7 @@ func (m *Manager) Start(ctx context.Context, st *State) (bool, error) {
 	m.sb.Log.Info("starting VM", "vm", st.Name, "accel", accel, "why", why, "port", st.SSHPort)
 	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if _, err := execx.Run(lctx, nil, qemu, l.Args()...); err != nil {
+	if _, err := execx.Run(lctx, guard.ScrubbedEnv(os.Environ()), nil, qemu, l.Args()...); err != nil {
 		return false, fmt.Errorf("start VM %s: %w", st.Name, err)
 	}
 	st.Accel = accel

@@ -15,6 +15,7 @@ import (
 
 	"github.com/arcodange/labsbx/internal/execx"
 	"github.com/arcodange/labsbx/internal/wait"
+	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/vmimages"
 )
 
@@ -58,11 +59,7 @@ func (m *Manager) WaitReady(ctx context.Context, st *State) (Readiness, error) {
 	defer m.stopSeed(st.Name)
 	t0 := time.Now()
 	var r Readiness
-	err := wait.Poll(ctx, wait.Options{Interval: 250 * time.Millisecond}, func(ctx context.Context) error {
-		p, err := m.Process(st)
-		if err != nil {
-			return wait.Permanent(fmt.Errorf("VM %s stopped while booting (%w); its console:\n%s", st.Name, err, m.consoleTail(st, 20)))
-		}
+	err := m.whileBooting(ctx, st, 250*time.Millisecond, func(ctx context.Context, p guard.VMProcess) error {
 		addr, err := p.SSHAddr()
 		if err != nil {
 			return wait.Permanent(err)
@@ -70,14 +67,14 @@ func (m *Manager) WaitReady(ctx context.Context, st *State) (Readiness, error) {
 		return ProbeBanner(ctx, addr, 2*time.Second)
 	})
 	if err != nil {
-		return r, fmt.Errorf("VM %s: no SSH banner: %w; its console:\n%s", st.Name, err, m.consoleTail(st, 20))
+		return r, bootFailed(st, "no SSH banner", err, m)
 	}
 	r.Banner = time.Since(t0)
 	check := "test -e /var/lib/labsbx/first-boot && sudo -n systemctl is-system-running --wait"
 	if img, err := m.image(st); err == nil && img.FirstBoot == vmimages.FirstBootCloudInit {
 		check = "sudo -n cloud-init status --wait >/dev/null; " + check
 	}
-	err = wait.Poll(ctx, wait.Options{Interval: 500 * time.Millisecond}, func(ctx context.Context) error {
+	err = m.whileBooting(ctx, st, 500*time.Millisecond, func(ctx context.Context, _ guard.VMProcess) error {
 		out, err := m.Run(ctx, st, check)
 		state := strings.TrimSpace(string(out))
 		var ee *ssh.ExitError
@@ -93,13 +90,43 @@ func (m *Manager) WaitReady(ctx context.Context, st *State) (Readiness, error) {
 		return err
 	})
 	if err != nil {
-		return r, fmt.Errorf("VM %s: first boot did not finish: %w; its console:\n%s", st.Name, err, m.consoleTail(st, 20))
+		return r, bootFailed(st, "first boot did not finish", err, m)
 	}
 	if r.SystemState == "degraded" {
 		m.sb.Log.Warn("VM booted with failed units (systemctl --failed shows them)", "vm", st.Name)
 	}
 	return r, nil
 }
+
+// whileBooting polls try every interval until it passes, fails for good or ctx ends.
+// Before each try it asks for the VM's QEMU: once QEMU has exited (a power cut, a
+// crash, a kill), nothing will become ready, so it fails at once, with the reason and
+// the console's last lines, instead of sleeping out the readiness timeout.
+func (m *Manager) whileBooting(ctx context.Context, st *State, interval time.Duration, try func(context.Context, guard.VMProcess) error) error {
+	return wait.Poll(ctx, wait.Options{Interval: interval}, func(ctx context.Context) error {
+		p, err := m.Process(st)
+		if err != nil {
+			return wait.Permanent(&ExitedError{VM: st.Name, Err: err, Console: m.consoleTail(st, consoleLines)})
+		}
+		return try(ctx, p)
+	})
+}
+
+// consoleLines is how much of the console an error about a boot quotes.
+const consoleLines = 20
+
+// ExitedError is a VM whose QEMU exited before the VM was ready.
+type ExitedError struct {
+	VM      string
+	Err     error  // why its process is not there (wraps guard.ErrVMNotRunning)
+	Console string // the console's last lines
+}
+
+func (e *ExitedError) Error() string {
+	return fmt.Sprintf("VM %s stopped while booting: its QEMU exited (%v); the console's last lines:\n%s", e.VM, e.Err, e.Console)
+}
+
+func (e *ExitedError) Unwrap() error { return e.Err }
 
 // Dial opens an SSH connection to the VM: to the address its approved QEMU forwards,
 // as the recorded user with the sandbox key, pinning the VM's recorded host key.
@@ -170,6 +197,15 @@ func (m *Manager) Run(ctx context.Context, st *State, cmd string) ([]byte, error
 		return stdout.Bytes(), fmt.Errorf("%s: %q: %w\n%s", st.Name, cmd, err, execx.Tail(stderr.String(), 10))
 	}
 	return stdout.Bytes(), nil
+}
+
+// bootFailed says why WaitReady gave up; an ExitedError already quotes the console.
+func bootFailed(st *State, what string, err error, m *Manager) error {
+	var exited *ExitedError
+	if errors.As(err, &exited) {
+		return err
+	}
+	return fmt.Errorf("VM %s: %s: %w; its console:\n%s", st.Name, what, err, m.consoleTail(st, consoleLines))
 }
 
 // ConsoleTail is the end of the VM's console log, for error messages.

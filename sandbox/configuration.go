@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox/cluster"
+	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/internal/bringup"
 	"github.com/arcodange/labsbx/sandbox/state"
@@ -25,6 +26,18 @@ type Configuration struct {
 	// Clusters makes the full profile's cluster provider (k3d); nil in a build or test
 	// without one, where the full profile is not available.
 	Clusters cluster.Providers
+	// Docker opens the Docker runtime on the engine the guard approved (nil:
+	// docker.New). A unit test gives one over a fake engine (docker.NewWithEngine).
+	Docker func(a guard.DockerApproval, name, uuid string) (*docker.Runtime, error)
+}
+
+// docker opens the Docker runtime of sandbox name (uuid: its identity, "" without
+// state) on the approved engine.
+func (c *Configuration) docker(a guard.DockerApproval, name, uuid string) (*docker.Runtime, error) {
+	if c.Docker != nil {
+		return c.Docker(a, name, uuid)
+	}
+	return docker.New(a, name, uuid)
 }
 
 // Clock is the configuration's time (time.Now unless a test set Now).

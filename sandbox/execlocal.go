@@ -1,0 +1,54 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"time"
+
+	"github.com/arcodange/labsbx/sandbox/guard"
+)
+
+// ExecLocal runs a local command with a scrubbed environment: guard.IdentityEnv of the
+// caller's, then the sandbox identity's variables. It returns the command's exit status.
+type ExecLocal struct {
+	Args   []string
+	Getenv func(string) string
+	// Dir is the working directory ("": the caller's).
+	Dir    string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// environ is the command's whole environment.
+func (e *ExecLocal) environ(vars []EnvVar) []string {
+	kvs := make([]string, len(vars))
+	for i, v := range vars {
+		kvs[i] = v.Name + "=" + v.Value
+	}
+	return guard.RunbookEnv(e.Getenv, kvs)
+}
+
+// Run runs it. A command that cannot start is an error; one that ran and failed is its
+// exit status.
+func (e *ExecLocal) Run(ctx context.Context, vars []EnvVar) (int, error) {
+	if len(e.Args) == 0 {
+		return -1, errors.New("no command to run: give it after --")
+	}
+	cmd := exec.CommandContext(ctx, e.Args[0], e.Args[1:]...)
+	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Dir = e.environ(vars), e.Stdin, e.Stdout, e.Stderr, e.Dir
+	// A child left holding the output pipe does not keep Run waiting past the command.
+	cmd.WaitDelay = 2 * time.Second
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("run %s: %w", e.Args[0], err)
+	}
+	return 0, nil
+}
