@@ -212,7 +212,7 @@ image_busybox() {
 
 image_coredns() {
 	local hash root
-	build_in_module coredns github.com/coredns/coredns "$COREDNS_VERSION" . \
+	build_in_module coredns github.com/coredns/coredns "v$COREDNS_VERSION" . \
 		"-X github.com/coredns/coredns/coremain.GitCommit=v$COREDNS_VERSION"
 	hash=$(recipe_hash "$(sha256sum <"$BUILT")" "$(declare -f image_coredns)")
 	image_current "$COREDNS_IMAGE" "$hash" && return 0
@@ -342,7 +342,7 @@ image_node() {
 	hash=$(recipe_hash "$(sha256sum "$K3S_BIN" "$SHIM_BIN" "$flannel" "$NODE_ROOTFS" | cut -d' ' -f1)" \
 		"$(cat "$HERE/full/node/config.yaml")" "$(declare -f image_node)")
 	image_current "$K3S_IMAGE" "$hash" && return 0
-	local tar overlay old base t0 l
+	local root overlay old t0 l
 	t0=$(now)
 	overlay=$(new_root)
 	mkdir -p "$overlay/usr/bin" "$overlay/usr/local/bin" "$overlay/usr/lib/cni" "$overlay/etc/rancher/k3s" \
@@ -362,12 +362,12 @@ image_node() {
 			>"$overlay/var/lib/rancher/k3s/agent/etc/containerd/config-v3.toml.tmpl"
 	grep -q 'restrict_oom_score_adj = true' "$overlay/var/lib/rancher/k3s/agent/etc/containerd/config-v3.toml.tmpl" ||
 		die "k3s's containerd template changed shape: no restrict_oom_score_adj could be set"
-	tar=$(mktemp "$FULL/.node-image.XXXXXX.tar")
-	CLEANUP+=("$tar")
-	cp "$NODE_ROOTFS" "$tar"
-	# Debian's /bin/sh is a link to dash: the overlay's link replaces it.
-	tar --delete -f "$tar" ./usr/bin/sh 2>/dev/null || true
-	tar -C "$overlay" --numeric-owner --owner=0 --group=0 -rf "$tar" .
+	# The Debian userland and the overlay in one tree (as root: owners, modes and device
+	# nodes are kept); Debian's /bin/sh, a link to dash, gives way to the overlay's.
+	root=$(new_root)
+	tar -C "$root" --numeric-owner -xpf "$NODE_ROOTFS"
+	rm -f "$root/usr/bin/sh"
+	cp -a "$overlay/." "$root/"
 	old=$(docker image inspect --format '{{.Id}}' "$K3S_IMAGE" 2>/dev/null || true)
 	docker import \
 		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/cni' \
@@ -376,7 +376,7 @@ image_node() {
 		--change 'ENTRYPOINT ["/bin/k3s"]' --change 'CMD ["agent"]' \
 		--change "LABEL $RECIPE_LABEL=$hash" --change "LABEL org.opencontainers.image.version=$K3S_VERSION" \
 		--message "labsbx test image: k3s $K3S_VERSION built from the Go module proxy, Debian $DEBIAN_SUITE userland" \
-		"$tar" "$K3S_IMAGE" >/dev/null
+		- "$K3S_IMAGE" >/dev/null < <(tar -C "$root" --numeric-owner -c .)
 	replace_old_image "$K3S_IMAGE" "$old"
 	log "image $K3S_IMAGE: built in $(($(now) - t0))s"
 }
