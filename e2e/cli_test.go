@@ -176,7 +176,12 @@ func TestE2ECLIBasics(t *testing.T) {
 		{[]string{"version", "extra"}, 2, "takes no arguments"},
 		{[]string{"drill", "run"}, 2, "name a scenario"},
 		{[]string{"drill", "run", "nope"}, 2, "unknown scenario"},
-		{[]string{"config", "view", "--config", "/nonexistent.yaml"}, 1, "read config"},
+		{[]string{"config", "view", "--config", "/nonexistent.yaml"}, 2, "read config"},
+		{[]string{"config", "view", "--config", writeTemp(t, "bad.yaml", "apiVersion: labsbx.dev/v1alpha1\nkind: Config\nspec:\n  profil: vault\n")}, 2, "unknown field"},
+		{[]string{"drill", "validate", "-f", writeTemp(t, "seal.yaml", builtinNamedDrill)}, 2, "name of a built-in drill"},
+		{[]string{"drill", "run", "-f", writeTemp(t, "seal.yaml", builtinNamedDrill)}, 2, "name of a built-in drill"},
+		{[]string{"drill", "run", "seal", "--repeat", "0"}, 2, "--repeat must be at least 1"},
+		{[]string{"drill", "run", "seal", "--timeout", "-5s"}, 2, "--timeout must not be negative"},
 		{[]string{"vault", "status", "--name", "ghost"}, 1, "sandbox not found"},
 	} {
 		r := c.run(tc.args...)
@@ -187,6 +192,35 @@ func TestE2ECLIBasics(t *testing.T) {
 			t.Errorf("labsbx %v: the error is printed %d times", tc.args, strings.Count(r.stderr, tc.msg))
 		}
 	}
+}
+
+// builtinNamedDrill is a valid drill file that takes the name of the built-in seal.
+const builtinNamedDrill = `apiVersion: labsbx.dev/v1alpha1
+kind: Drill
+metadata:
+  name: seal
+  description: named like the built-in
+spec:
+  steady:
+    - vault: unsealed
+  fault:
+    builtin: seal
+  symptom:
+    - vault: sealed
+  recovery:
+    builtin: true
+  verify:
+    - vault: unsealed
+`
+
+// writeTemp writes content to a new file called name in a temp dir of the test.
+func writeTemp(t testing.TB, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // command prepares labsbx without running it.
