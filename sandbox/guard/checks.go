@@ -15,9 +15,11 @@ var kubeChecks = []step[*kubeRun]{
 	{"server-port", (*kubeRun).serverPort},         // the port is the recorded port
 	{"server-recorded", (*kubeRun).serverRecorded}, // the server is the recorded server
 	{"tls-overrides", (*kubeRun).tlsOverrides},     // no proxy-url, insecure-skip-tls-verify or tls-server-name
+	{"ca-file", (*kubeRun).caFile},                 // a CA file is no key path (~/.arcodange by name or by device and inode, cluster-keys.json), judged before it is opened
 	{"ca-fingerprint", (*kubeRun).caFingerprint},   // the CA (inline or file) is exactly one certificate with the recorded sha256
 	{"user-entry", (*kubeRun).userEntry},           // the user entry is defined without conflict; no impersonation or basic auth
 	{"auth-plugin", (*kubeRun).authPlugin},         // no exec or auth-provider unless it is exactly the recorded one
+	{"key-files", (*kubeRun).keyFiles},             // no tokenFile, client-certificate, client-key, exec command or path in its args, env or auth-provider config is a key path; none is opened
 	{"credentials", (*kubeRun).credentials},        // the credentials are readable and complete
 }
 
