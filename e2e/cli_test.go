@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 
 // setup uses $LABSBX_BIN (the Taskfile's build) or builds the binary once.
 func setup(m *testing.M) (int, error) {
+	defer os.RemoveAll(configHome)
 	if b := os.Getenv("LABSBX_BIN"); b != "" {
 		labsbxBin = b
 		return m.Run(), nil
@@ -60,8 +61,13 @@ type cli struct {
 	transcript bytes.Buffer
 }
 
+// configHome is this run's XDG_CONFIG_HOME, shared by every cli of the run: the
+// registry of state roots that up writes and down reads is the run's, not the user's.
+var configHome = filepath.Join(os.TempDir(), "labsbx-e2e-config-"+runID)
+
 func newCLI(t testing.TB) *cli {
 	return &cli{t: t, home: t.TempDir(), env: map[string]string{
+		"XDG_CONFIG_HOME":   configHome,
 		"VAULT_ADDR":        "http://192.0.2.10:8200",
 		"VAULT_TOKEN":       "hvs.not-the-sandbox",
 		"VAULT_SKIP_VERIFY": "junk",

@@ -24,6 +24,10 @@ type DownOptions struct {
 	// on purpose (--uuid): a sandbox whose state was lost or is corrupt. Without it
 	// and without state, down removes only objects that carry no UUID at all.
 	UUID string
+	// Force removes --uuid's objects even when a known state root owns them or their
+	// Vault answers with a known state's cluster_id, and the state dir even when its
+	// key may be a left-alone Vault volume's only one. No hint ever gives it.
+	Force bool
 }
 
 // DownResult says what down removed.
@@ -111,6 +115,9 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 			return nil, err
 		}
 	}
+	if err := d.checkLostUUID(ctx, appr, st != nil && !corrupt); err != nil {
+		return nil, err
+	}
 	if st != nil && st.Kube != nil && st.Kube.Merged != nil {
 		// Judged before anything is removed: a refusal leaves the sandbox whole.
 		if _, err := guard.ApproveWrite(st.Kube.Merged.Path, guard.KubeconfigFormat, d.cfg.WriteScope()); err != nil {
@@ -188,6 +195,7 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 	for _, l := range res.Removed.LeftAlone {
 		d.cfg.progress().Infof("Left alone: %s", strings.TrimPrefix(l, "refused: "))
 	}
+	d.explainLeftAlone(ctx, rt)
 	if corrupt && uuid == "" {
 		// Nothing proves whose the objects are: keep the state, and say how to finish.
 		if len(res.Removed.LeftAlone) > 0 {
@@ -203,6 +211,9 @@ func (d *Down) Run(ctx context.Context) (*DownResult, error) {
 			}
 		}
 		return res, nil
+	}
+	if err := d.keepKeyedState(ctx, appr, rt, st); err != nil {
+		return res, err
 	}
 	err = d.cfg.progress().Step("Removing state of "+d.DownOptions.Name, func() error {
 		if err := d.cfg.Store.Remove(d.DownOptions.Name); err != nil {
