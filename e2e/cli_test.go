@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 
 // setup uses $LABSBX_BIN (the Taskfile's build) or builds the binary once.
 func setup(m *testing.M) (int, error) {
+	defer os.RemoveAll(configHome)
 	if b := os.Getenv("LABSBX_BIN"); b != "" {
 		labsbxBin = b
 		return m.Run(), nil
@@ -60,8 +61,13 @@ type cli struct {
 	transcript bytes.Buffer
 }
 
+// configHome is this run's XDG_CONFIG_HOME, shared by every cli of the run: the
+// registry of state roots that up writes and down reads is the run's, not the user's.
+var configHome = filepath.Join(os.TempDir(), "labsbx-e2e-config-"+runID)
+
 func newCLI(t testing.TB) *cli {
 	return &cli{t: t, home: t.TempDir(), env: map[string]string{
+		"XDG_CONFIG_HOME":   configHome,
 		"VAULT_ADDR":        "http://192.0.2.10:8200",
 		"VAULT_TOKEN":       "hvs.not-the-sandbox",
 		"VAULT_SKIP_VERIFY": "junk",
@@ -176,7 +182,12 @@ func TestE2ECLIBasics(t *testing.T) {
 		{[]string{"version", "extra"}, 2, "takes no arguments"},
 		{[]string{"drill", "run"}, 2, "name a scenario"},
 		{[]string{"drill", "run", "nope"}, 2, "unknown scenario"},
-		{[]string{"config", "view", "--config", "/nonexistent.yaml"}, 1, "read config"},
+		{[]string{"config", "view", "--config", "/nonexistent.yaml"}, 2, "read config"},
+		{[]string{"config", "view", "--config", writeTemp(t, "bad.yaml", "apiVersion: labsbx.dev/v1alpha1\nkind: Config\nspec:\n  profil: vault\n")}, 2, "unknown field"},
+		{[]string{"drill", "validate", "-f", writeTemp(t, "seal.yaml", builtinNamedDrill)}, 2, "name of a built-in drill"},
+		{[]string{"drill", "run", "-f", writeTemp(t, "seal.yaml", builtinNamedDrill)}, 2, "name of a built-in drill"},
+		{[]string{"drill", "run", "seal", "--repeat", "0"}, 2, "--repeat must be at least 1"},
+		{[]string{"drill", "run", "seal", "--timeout", "-5s"}, 2, "--timeout must not be negative"},
 		{[]string{"vault", "status", "--name", "ghost"}, 1, "sandbox not found"},
 	} {
 		r := c.run(tc.args...)
@@ -187,6 +198,35 @@ func TestE2ECLIBasics(t *testing.T) {
 			t.Errorf("labsbx %v: the error is printed %d times", tc.args, strings.Count(r.stderr, tc.msg))
 		}
 	}
+}
+
+// builtinNamedDrill is a valid drill file that takes the name of the built-in seal.
+const builtinNamedDrill = `apiVersion: labsbx.dev/v1alpha1
+kind: Drill
+metadata:
+  name: seal
+  description: named like the built-in
+spec:
+  steady:
+    - vault: unsealed
+  fault:
+    builtin: seal
+  symptom:
+    - vault: sealed
+  recovery:
+    builtin: true
+  verify:
+    - vault: unsealed
+`
+
+// writeTemp writes content to a new file called name in a temp dir of the test.
+func writeTemp(t testing.TB, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // command prepares labsbx without running it.

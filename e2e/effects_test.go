@@ -161,10 +161,10 @@ func TestE2EGuardOwnsDeletesAndSends(t *testing.T) {
 
 	// Deletes. A plain down from another state root (another LABSBX_HOME) finds
 	// objects of the same name with a UUID it does not record: it lists them, names
-	// the flag, and removes nothing.
+	// the root that owns them and the command to run there, and removes nothing.
 	b := newLocalImagesCLI(t)
 	r := b.ok("down", "--name", name)
-	if !strings.Contains(r.stderr, "Left alone") || !strings.Contains(r.stderr, "--uuid "+st.UUID) {
+	if !strings.Contains(r.stderr, "Left alone") || !strings.Contains(r.stderr, "LABSBX_HOME="+a.home+" labsbx down --name "+name) || strings.Contains(r.stderr, "--uuid") {
 		t.Errorf("down from another root: stderr %q", r.stderr)
 	}
 	if got := dockerObjects(t, name); strings.Join(got, ",") != strings.Join(objects, ",") {
@@ -238,12 +238,18 @@ func TestE2EGuardOwnsDeletesAndSends(t *testing.T) {
 	}
 	a.ok("drill", "run", "seal", "lost-lease", "--name", name)
 
-	// Without state, down removes only what carries no UUID; --uuid removes a lost
-	// state's objects on purpose.
+	// Without state, down removes only what carries no UUID; --uuid removes only a
+	// lost state's objects: these have an owner that labsbx knows, so it refuses.
 	lost := newLocalImagesCLI(t)
-	r = lost.ok("down", "--name", name, "--uuid", st.UUID)
+	if r = lost.run("down", "--name", name, "--uuid", st.UUID); r.code != 3 || !strings.Contains(r.stderr, "LABSBX_HOME="+a.home) {
+		t.Errorf("down --uuid of a sandbox whose state exists: exit %d, %q", r.code, r.stderr)
+	}
+	if got := dockerObjects(t, name); strings.Join(got, ",") != strings.Join(objects, ",") {
+		t.Errorf("down --uuid removed a live sandbox's objects: %v -> %v", objects, got)
+	}
+	a.ok("down", "--name", name)
 	if got := dockerObjects(t, name); len(got) != 0 {
-		t.Errorf("down --uuid left %v\n%s", got, r.stderr)
+		t.Errorf("down left %v", got)
 	}
 }
 

@@ -305,7 +305,7 @@ func TestE2EHostileInputs(t *testing.T) {
 		cfg := filepath.Join(t.TempDir(), "labsbx.yaml")
 		mustWrite(t, cfg, fmt.Sprintf("apiVersion: labsbx.dev/v1alpha1\nkind: Sandbox\nspec:\n  profile: vault\n  apps: [webapp, %s]\n", app), 0o644)
 		r := c.runQuick(t, "up", "--config", cfg, "--name", "slug")
-		if r.code != 1 || !strings.Contains(r.stderr, "spec.apps[1]") || !strings.Contains(r.stderr, "cannot be an app slug") {
+		if r.code != 2 || !strings.Contains(r.stderr, "spec.apps[1]") || !strings.Contains(r.stderr, "cannot be an app slug") {
 			t.Errorf("app %q: exit %d, stderr %q", app, r.code, r.stderr)
 		}
 		if _, err := os.Stat(filepath.Join(c.home, "slug")); err == nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
+	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
 
@@ -30,6 +31,9 @@ func NewVaultCLI(cfg *Configuration) *VaultCLI { return &VaultCLI{cfg: cfg} }
 
 // Run runs it and returns the CLI's exit status.
 func (o *VaultCLI) Run(ctx context.Context) (int, error) {
+	if err := guard.CheckVaultArgs(o.Args); err != nil {
+		return -1, err
+	}
 	conn, sess, err := o.cfg.openClientConn(ctx, o.Name)
 	if err != nil {
 		return -1, err
@@ -55,6 +59,9 @@ func NewPSQL(cfg *Configuration) *PSQL { return &PSQL{cfg: cfg} }
 
 // Run runs psql and returns its exit status.
 func (o *PSQL) Run(ctx context.Context) (int, error) {
+	if err := guard.CheckPSQLArgs(o.Args); err != nil {
+		return -1, err
+	}
 	conn, sess, err := o.cfg.openClientConn(ctx, o.Name)
 	if err != nil {
 		return -1, err

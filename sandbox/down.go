@@ -21,6 +21,10 @@ type DownOptions struct {
 	// on purpose (--uuid): a sandbox whose state was lost or is corrupt. Without it
 	// and without state, down removes only objects that carry no UUID at all.
 	UUID string
+	// Force removes --uuid's objects even when a known state root owns them or their
+	// Vault answers with a known state's cluster_id, and the state dir even when its
+	// key may be a left-alone Vault volume's only one. No hint ever gives it.
+	Force bool
 }
 
 // DownResult says what down removed.
@@ -173,6 +177,9 @@ func (d *Down) prepare(ctx context.Context, write bool) (_ *teardown, err error)
 		if err := guard.ApproveEngine(st.GuardRecord(), id); err != nil {
 			return nil, err
 		}
+	}
+	if err := d.checkLostUUID(ctx, appr, st != nil && !t.corrupt); err != nil {
+		return nil, err
 	}
 	if st != nil && st.Kube != nil && st.Kube.Merged != nil {
 		// Judged before anything is removed: a refusal leaves the sandbox whole.

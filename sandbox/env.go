@@ -65,6 +65,9 @@ func (e *Env) Run(ctx context.Context) (*EnvResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := proveHandout(ctx, connect.New(s.State, e.cfg.Getenv), s.Client.Address(), vars); err != nil {
+		return nil, err
+	}
 	return &EnvResult{Vars: vars}, nil
 }
 

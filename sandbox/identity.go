@@ -271,5 +271,8 @@ func (o *AppEnv) Run(ctx context.Context) (*AppEnvResult, error) {
 	default:
 		return nil, fmt.Errorf("unknown identity %q: use %q or %q", o.Kind, IdentityRuntime, IdentityCI)
 	}
+	if err := proveHandout(ctx, conn, s.Client.Address(), res.Vars); err != nil {
+		return nil, err
+	}
 	return res, nil
 }

@@ -137,6 +137,7 @@ func (t *teardown) removeDocker(ctx context.Context) error {
 	for _, l := range t.res.Removed.LeftAlone {
 		t.d.cfg.progress().Infof("Left alone: %s", l)
 	}
+	t.d.explainLeftAlone(ctx, t.rt)
 	t.leftAlone = t.corrupt && t.uuid == "" && len(t.res.Removed.LeftAlone) > 0
 	if t.leftAlone {
 		// Nothing proves whose the objects are: keep the state, and say how to finish.
@@ -154,7 +155,10 @@ func (t *teardown) keepState(context.Context) error {
 	return t.d.cfg.Store.Save(t.st, t.d.cfg.now())
 }
 
-func (t *teardown) removeState(context.Context) error {
+func (t *teardown) removeState(ctx context.Context) error {
+	if err := t.d.keepKeyedState(ctx, t.appr, t.rt, t.st); err != nil {
+		return err
+	}
 	if err := t.d.cfg.Store.Remove(t.d.DownOptions.Name); err != nil {
 		return fmt.Errorf("remove state: %w", err)
 	}

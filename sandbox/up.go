@@ -82,6 +82,7 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 			return nil, err
 		}
 	}
+	u.cfg.registerRoot()
 	// What up needs of this machine, checked before anything is written, with fixes.
 	if _, err := NewDoctor(u.cfg, u.UpOptions).preflight(ctx); err != nil {
 		return nil, err

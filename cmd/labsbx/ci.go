@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 func newCICmd(g *globals) *cobra.Command {
@@ -111,6 +112,9 @@ is rehearsed against the sandbox. The command's exit status is labsbx's.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 1 {
 				return usagef("give the app, then the command after --: labsbx ci exec <app> -- <command>")
+			}
+			if err := guard.CheckExecArgs(args[1:], nil); err != nil {
+				return err
 			}
 			if _, err := g.configuration(); err != nil {
 				return err

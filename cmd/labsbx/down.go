@@ -20,12 +20,16 @@ func newDownCmd(g *globals) *cobra.Command {
 down removes the Docker objects that carry the sandbox's UUID (dev.labsbx.uuid), which
 its state records, so it also cleans up a half-made sandbox. Objects of the same name
 with another UUID belong to a same-named sandbox of another state root (LABSBX_HOME,
-XDG_STATE_HOME): they are listed and left alone. Without a readable state, down removes
-only objects that carry no UUID at all; --uuid names a sandbox whose state was lost, to
-remove its objects on purpose. Running it again is harmless. With --keep-state the
-state directory (keys, reports) stays. --dry-run prints the steps down would run and
-every Docker object of the sandbox's name, with why it would be removed (the UUID it
-carries) or left alone, and removes nothing.`,
+XDG_STATE_HOME): they are listed and left alone, with the state root that owns them
+(every root up used is recorded) and the command to run there. Without a readable
+state, down removes only objects that carry no UUID at all; --uuid names a sandbox
+whose state was lost, to remove its objects on purpose: only when no known state root
+owns them, and never a running Vault whose cluster_id a known state records. The state
+directory stays while it holds the unseal key of a Vault volume that down left alone.
+Running it again is harmless. With --keep-state the state directory (keys, reports)
+stays. --dry-run prints the steps down would run and every Docker object of the
+sandbox's name, with why it would be removed (the UUID it carries) or left alone, and
+removes nothing.`,
 		Example: `  labsbx down
   labsbx down --dry-run
   labsbx down --name ci-42 --keep-state
@@ -55,7 +59,8 @@ carries) or left alone, and removes nothing.`,
 	}
 	cmd.Flags().BoolVar(&op.KeepState, "keep-state", false, "keep the state directory")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what down would remove, and why each object is the sandbox's; remove nothing")
-	cmd.Flags().StringVar(&op.UUID, "uuid", "", "without a readable state, remove the Docker objects (and VMs) of the sandbox with this UUID")
+	cmd.Flags().StringVar(&op.UUID, "uuid", "", "without a readable state, remove the Docker objects (and VMs) of the sandbox with this UUID, if no known state root owns it")
+	cmd.Flags().BoolVar(&op.Force, "force", false, "remove what --uuid names even when a known state owns it or its Vault, and the state dir even when its key opens a Vault volume left alone")
 	return cmd
 }
 

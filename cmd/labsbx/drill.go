@@ -41,7 +41,7 @@ func newDrillListCmd(g *globals) *cobra.Command {
 			for _, s := range scenarios.All() {
 				rows = append(rows, row{s.Name(), s.Description(), "built-in"})
 			}
-			ds, err := drillfile.LoadAll(files)
+			ds, err := loadDrillFiles(files)
 			if err != nil {
 				return err
 			}
@@ -69,6 +69,30 @@ func newDrillListCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// loadDrillFiles reads the drill files and directories given with -f. A file that
+// cannot be read or is invalid is a usage error (exit 2), a refused one stays a
+// refusal (exit 3), and a drill may not take the name of a built-in drill or group:
+// `drill run <name>` would run the built-in, never the file.
+func loadDrillFiles(files []string) ([]*drillfile.Drill, error) {
+	ds, err := drillfile.LoadAll(files)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	builtin := map[string]bool{}
+	for _, s := range scenarios.All() {
+		builtin[s.Name()] = true
+	}
+	for _, gr := range scenarios.Groups() {
+		builtin[gr.Name] = true
+	}
+	for _, d := range ds {
+		if builtin[d.Metadata.Name] {
+			return nil, usagef("%s: drill %q has the name of a built-in drill; give it another metadata.name", d.Source, d.Metadata.Name)
+		}
+	}
+	return ds, nil
+}
+
 // addDrillFileFlag is -f, --file: drill files, or directories of them.
 func addDrillFileFlag(cmd *cobra.Command, files *[]string) {
 	cmd.Flags().StringArrayVarP(files, "file", "f", nil, "a drill file (apiVersion labsbx.dev/v1alpha1, kind Drill), or a directory of them; repeatable")
@@ -85,7 +109,7 @@ line, every value out of range, and every command the guard refuses (one that na
 ~/.arcodange, a cluster-keys.json, or a Vault, cluster or database that is not the
 sandbox's). The sandbox's apps, VMs and endpoints are checked when the drill runs.
 
-Exit status: 0 when every file is valid, 1 when one is not, 3 when the guard refused one.`,
+Exit status: 0 when every file is valid, 2 when one is not, 3 when the guard refused one.`,
 		Example: `  labsbx drill validate -f examples/drills/unseal-runbook.yaml
   labsbx drill validate -f examples/drills/`,
 		Args: noArgs,
@@ -93,7 +117,7 @@ Exit status: 0 when every file is valid, 1 when one is not, 3 when the guard ref
 			if len(files) == 0 {
 				return usagef("give drill files with -f")
 			}
-			ds, err := drillfile.LoadAll(files)
+			ds, err := loadDrillFiles(files)
 			if err != nil {
 				return err
 			}
@@ -172,8 +196,10 @@ refused.`,
 				return usagef("give scenario names or --all, not both")
 			case !all && len(args) == 0 && len(files) == 0:
 				return usagef("name a scenario, give drill files with -f, or use --all (see 'labsbx drill list')")
-			case repeat < 0:
-				return usagef("--repeat must be at least 1")
+			case repeat < 1:
+				return usagef("--repeat must be at least 1, got %d", repeat)
+			case timeout < 0:
+				return usagef("--timeout must not be negative, got %s", timeout)
 			case (shuffle || cmd.Flags().Changed("seed")) && repeat < 2 && len(args)+len(files) < 2 && !all:
 				return usagef("--shuffle and --seed order several drills or rounds; give more than one, or --repeat N")
 			}
@@ -188,7 +214,7 @@ refused.`,
 			if _, err := scenarios.Lookup(names); err != nil {
 				return &usageError{err}
 			}
-			ds, err := drillfile.LoadAll(files)
+			ds, err := loadDrillFiles(files)
 			if err != nil {
 				return err
 			}

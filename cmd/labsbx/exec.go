@@ -7,10 +7,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/arcodange/labsbx/sandbox"
+	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
 // The app identities: `ci login`, `ci exec`, `env --as` and `exec --as`.
 
+// runAs logs in as op's identity and runs the command with its environment only.
 func runAs(g *globals, cmd *cobra.Command, op *sandbox.AppEnv, argv []string) error {
 	res, err := op.Run(cmd.Context())
 	if err != nil {
@@ -23,6 +25,9 @@ func runAs(g *globals, cmd *cobra.Command, op *sandbox.AppEnv, argv []string) er
 // runLocal runs argv with vars and guard.IdentityEnv of the caller's environment only,
 // and ends with its exit status.
 func runLocal(g *globals, cmd *cobra.Command, argv []string, vars []sandbox.EnvVar) error {
+	if err := guard.CheckExecArgs(argv, sandbox.HandoutEndpoints(vars)); err != nil {
+		return err
+	}
 	run := &sandbox.ExecLocal{Args: argv, Getenv: g.getenv, Stdin: cmd.InOrStdin(), Stdout: g.stdout, Stderr: g.stderr}
 	code, err := run.Run(cmd.Context(), vars)
 	return passThrough(argv[0], code, err)
@@ -85,6 +90,9 @@ and TMPDIR reach the command. Its exit status is labsbx's.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 0 {
 				return usagef("put the command after --: labsbx exec [--as <app>] -- %s", args[0])
+			}
+			if err := guard.CheckExecArgs(args, nil); err != nil {
+				return err
 			}
 			if _, err := g.configuration(); err != nil {
 				return err

@@ -28,15 +28,17 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
-// dropTargetEnv removes VAULT_* and KUBECONFIG from labsbx's own environment before
-// anything runs. labsbx never reads them (the guard builds every client from the
-// sandbox state), but libraries do behind its back: the Vault API client reads
-// VAULT_TOKEN when cloned and fails on a malformed VAULT_SKIP_VERIFY, and client-go
-// passes the environment to exec plugins. Without them nothing can be steered.
+// dropTargetEnv removes VAULT_*, PG* and KUBECONFIG from labsbx's own environment
+// before anything runs. labsbx never reads them (the guard builds every client from
+// the sandbox state), but libraries do behind its back: the Vault API client reads
+// VAULT_TOKEN when cloned and fails on a malformed VAULT_SKIP_VERIFY, pgx reads
+// PGTARGETSESSIONATTRS, PGOPTIONS, PGSERVICE and the rest beneath any connection
+// string, and client-go passes the environment to exec plugins. Without them nothing
+// can be steered.
 func dropTargetEnv() {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "VAULT_") || k == "KUBECONFIG" {
+		if strings.HasPrefix(k, "VAULT_") || strings.HasPrefix(k, "PG") || k == "KUBECONFIG" {
 			_ = os.Unsetenv(k)
 		}
 	}

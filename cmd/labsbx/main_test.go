@@ -92,7 +92,9 @@ func TestCommandsGolden(t *testing.T) {
 		{"drill-list", []string{"drill", "list"}, 0},
 		{"drill-list-files", []string{"drill", "list", "-f", "../../examples/drills"}, 0},
 		{"drill-validate-examples", []string{"drill", "validate", "-f", "../../examples/drills"}, 0},
-		{"drill-validate-bad", []string{"drill", "validate", "-f", "testdata/drills/bad.yaml"}, 1},
+		{"drill-validate-bad", []string{"drill", "validate", "-f", "testdata/drills/bad.yaml"}, 2},
+		{"drill-validate-builtin-name", []string{"drill", "validate", "-f", "testdata/drills/builtin-name.yaml"}, 2},
+		{"drill-run-builtin-name", []string{"drill", "run", "-f", "testdata/drills/builtin-name.yaml"}, 2},
 		{"refused-drill-file", []string{"drill", "validate", "-f", "testdata/drills/hostile.yaml"}, 3},
 		{"refused-drill-file-run", []string{"drill", "run", "-f", "testdata/drills/hostile.yaml"}, 3},
 		{"usage-drill-shuffle-one", []string{"drill", "run", "seal", "--shuffle"}, 2},
@@ -111,8 +113,13 @@ func TestCommandsGolden(t *testing.T) {
 		{"usage-drill-unknown", []string{"drill", "run", "nope"}, 2},
 		{"usage-guard-nothing", []string{"guard", "check"}, 2},
 		{"usage-quiet-verbose", []string{"status", "-q", "-v"}, 2},
+		{"usage-drill-repeat-zero", []string{"drill", "run", "seal", "--repeat", "0"}, 2},
+		{"usage-drill-negative-timeout", []string{"drill", "run", "seal", "--timeout", "-5s"}, 2},
+		{"usage-ci-token-negative-ttl", []string{"ci", "token", "webapp", "--ttl", "-1m"}, 2},
+		// A config file that cannot be read or is invalid: a usage error too.
+		{"missing-config", []string{"config", "view", "--config", "/nonexistent.yaml"}, 2},
+		{"invalid-config", []string{"config", "view", "--config", "testdata/bad-config.yaml"}, 2},
 		// Failures that are not the guard's: exit 1.
-		{"missing-config", []string{"config", "view", "--config", "/nonexistent.yaml"}, 1},
 		{"missing-sandbox", []string{"vault", "status", "--name", "ghost"}, 1},
 	})
 }

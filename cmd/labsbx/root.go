@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/arcodange/labsbx/internal/cli"
 	"github.com/arcodange/labsbx/sandbox"
@@ -57,6 +60,9 @@ A hard guard refuses every kube context, Vault and key file that labsbx did not 
 			}
 			if err := config.ValidateName(g.name); err != nil {
 				return &usageError{err}
+			}
+			if err := nonNegativeFlags(cmd); err != nil {
+				return err
 			}
 			if g.quiet && g.verbose > 0 {
 				return usagef("-q and -v cannot be used together")
@@ -150,9 +156,15 @@ func (g *globals) store() (*state.Store, error) {
 	return s, nil
 }
 
-// loadConfig reads --config or the embedded default, with the image overrides.
+// loadConfig reads --config or the embedded default, with the image overrides. A
+// config that cannot be read or is invalid is a usage error (exit 2); a refusal stays
+// one (exit 3).
 func (g *globals) loadConfig() (*config.Config, error) {
-	return config.Load(g.configPath, g.getenv)
+	cfg, err := config.Load(g.configPath, g.getenv)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	return cfg, nil
 }
 
 // completeNames completes --name with the sandboxes in the state root.
@@ -167,6 +179,28 @@ func (g *globals) completeNames(*cobra.Command, []string, string) ([]string, cob
 		names = append(names, s.Name)
 	}
 	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// nonNegativeFlags refuses a negative duration or count given to any flag (--timeout
+// -5s, --ttl -1m, --vms -1): none of labsbx's means anything below zero.
+func nonNegativeFlags(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if err != nil {
+			return
+		}
+		switch f.Value.Type() {
+		case "duration":
+			if d, perr := time.ParseDuration(f.Value.String()); perr == nil && d < 0 {
+				err = usagef("--%s must not be negative, got %s", f.Name, f.Value)
+			}
+		case "int": // counts (--vms, --repeat); --seed is an int64 and may be negative
+			if n, perr := strconv.ParseInt(f.Value.String(), 10, 64); perr == nil && n < 0 {
+				err = usagef("--%s must not be negative, got %s", f.Name, f.Value)
+			}
+		}
+	})
+	return err
 }
 
 // noArgs is cobra.NoArgs with a usage exit status.

@@ -703,3 +703,21 @@ func firstName(names []string, id string) string {
 func isNotFound(err error) bool {
 	return err != nil && cerrdefs.IsNotFound(err)
 }
+
+// OtherOwned lists, by UUID, the objects ("volume labsbx-demo-vault") that carry the
+// sandbox's name and a UUID that is not its own: another sandbox's, which down leaves
+// alone and whose owner it looks for.
+func (r *Runtime) OtherOwned(ctx context.Context) (map[string][]string, error) {
+	objs, err := r.objects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, o := range objs {
+		if guard.Owner(o.labels, r.sandbox, r.uuid) == guard.OtherUUID {
+			u := o.labels[guard.LabelUUID]
+			out[u] = append(out[u], o.kind+" "+o.name)
+		}
+	}
+	return out, nil
+}

@@ -15,9 +15,11 @@ var kubeChecks = []step[*kubeRun]{
 	{"server-port", (*kubeRun).serverPort},         // the port is the recorded port
 	{"server-recorded", (*kubeRun).serverRecorded}, // the server is the recorded server
 	{"tls-overrides", (*kubeRun).tlsOverrides},     // no proxy-url, insecure-skip-tls-verify or tls-server-name
+	{"ca-file", (*kubeRun).caFile},                 // a CA file is no key path (~/.arcodange by name or by device and inode, cluster-keys.json), judged before it is opened
 	{"ca-fingerprint", (*kubeRun).caFingerprint},   // the CA (inline or file) is exactly one certificate with the recorded sha256
 	{"user-entry", (*kubeRun).userEntry},           // the user entry is defined without conflict; no impersonation or basic auth
 	{"auth-plugin", (*kubeRun).authPlugin},         // no exec or auth-provider unless it is exactly the recorded one
+	{"key-files", (*kubeRun).keyFiles},             // no tokenFile, client-certificate, client-key, exec command or path in its args, env or auth-provider config is a key path; none is opened
 	{"credentials", (*kubeRun).credentials},        // the credentials are readable and complete
 }
 
@@ -70,7 +72,7 @@ var keyChecks = []step[*keyRun]{
 	{"key-absolute", (*keyRun).absolute},          // the path is absolute (relative paths are refused, not guessed)
 	{"key-no-dotdot", (*keyRun).noDotDot},         // no ".." element
 	{"key-name", (*keyRun).name},                  // not named cluster-keys.json, in any case
-	{"key-not-arcodange", (*keyRun).notArcodange}, // not under ~/.arcodange, lexically or through symlinks
+	{"key-not-arcodange", (*keyRun).notArcodange}, // not under ~/.arcodange, lexically, through symlinks, or by identity (device and inode: a bind mount, a hard link)
 	{"key-inside-state", (*keyRun).insideState},   // inside the state dir, lexically and after resolving every symlink
 }
 
@@ -82,7 +84,7 @@ var writeChecks = []step[*writeRun]{
 	{"write-absolute", (*writeRun).absolute},          // the path is absolute, with no ".." element
 	{"write-name", (*writeRun).name},                  // not named cluster-keys.json, in any case
 	{"write-resolve", (*writeRun).resolve},            // every symlink resolved (dangling or looping: refused); the target is not named cluster-keys.json either, and stays in its approved dir
-	{"write-not-arcodange", (*writeRun).notArcodange}, // neither the path nor its target is under ~/.arcodange
+	{"write-not-arcodange", (*writeRun).notArcodange}, // neither the path nor its target is under ~/.arcodange, by name or by identity (a bind mount of it, a hard link into it)
 	{"write-not-state", (*writeRun).notState},         // not inside a labsbx state root, nor inside any sandbox's state dir (recognised by its state file)
 	{"write-type", (*writeRun).fileType},              // a regular file (a directory, for dirs) or a new path: never a device, FIFO or socket
 	{"write-content", (*writeRun).content},            // an existing file parses as what labsbx is about to write there (a kubeconfig, a drill report, …)
@@ -129,3 +131,33 @@ var runbookChecks = []step[*runbookRun]{
 	{"runbook-flags", (*runbookRun).flags},         // it passes no -address, --kubeconfig, --context, --server or --host
 	{"runbook-urls", (*runbookRun).loopbackURLs},   // every URL it names is on loopback
 }
+
+// clientChecks (clients.go) decide whether a client that labsbx hands a secret to may
+// run with these arguments, before anything is sent: the Vault CLI and psql that
+// `labsbx vault --` and `labsbx psql` run in the sandbox's containers, and the command
+// of `labsbx exec` and `labsbx ci exec`.
+//
+//	client-vault-address  the Vault CLI gets no -address or -agent-address
+//	client-psql-server    psql gets no -h/--host or -p/--port (bundled short options, long prefixes)
+//	client-psql-conninfo  no conninfo or URI argument of psql names host, hostaddr, port or service
+//	client-psql-connect   no -c holds a \connect to another server
+//	client-exec           the command passes runbookChecks (loopback URLs: the handed-out endpoints only) and the client checks for every vault or psql it names
+
+// handoutChecks (ApproveHandout) prove what `env`, `exec` and `ci exec` hand out, as
+// labsbx's own connections are proven:
+//
+//	handout-vault     VAULT_ADDR is the approved, proven Vault address
+//	handout-postgres  PGHOST:PGPORT is 127.0.0.1 and the port Docker shows the sandbox's Postgres publishing (receiverChecks)
+
+// kubeChecks' ca-file and key-files judge a kubeconfig's files with keyFileRefusal:
+// named cluster-keys.json, or under ~/.arcodange by name, through symlinks or by
+// identity, and refused without being opened.
+
+// downOwnerChecks (downowner.go) decide what `down` may remove of another UUID and
+// when it keeps a state dir; the state roots searched are the current one, the default
+// one and every one `up` recorded (state.KnownRoots), read without being changed.
+//
+//	down-uuid-owner  --uuid: no known state of the name records the UUID
+//	down-uuid-vault  --uuid: the running Vault of that UUID does not answer with a cluster_id a known state records
+//	down-keep-key    the state dir stays while a Vault data volume down left alone is not proven another known sandbox's
+// (--force skips the three; no hint ever gives it.)

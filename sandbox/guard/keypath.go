@@ -35,11 +35,12 @@ type keyState struct {
 type keyRun struct {
 	rec      Record
 	path     string
-	homes    []string // home directories, from $HOME and the user database
-	state    string   // clean state dir
-	stateRes string   // state dir with symlinks resolved
-	clean    string   // clean path
-	resolved string   // path with every existing symlink resolved
+	homes    []string          // home directories, from $HOME and the user database
+	state    string            // clean state dir
+	stateRes string            // state dir with symlinks resolved
+	clean    string            // clean path
+	resolved string            // path with every existing symlink resolved
+	ids      map[fileID]string // identities in ~/.arcodange (arcodangeIDs), read once
 }
 
 // ApproveKeyPath approves path for an unseal key or root token of rec.
@@ -156,9 +157,17 @@ func (r *keyRun) insideState() (string, error) {
 	return r.resolved, nil
 }
 
-// underArcodange returns the ~/.arcodange directory p is in (or is), or "".
-// The comparison ignores case: macOS file systems usually do.
+// underArcodange returns the ~/.arcodange directory p is in (or is), or "": by name
+// (the comparison ignores case: macOS file systems usually do), and by identity, so
+// that a bind mount or a hard link is caught too (arcodangeByID).
 func (r *keyRun) underArcodange(p string) string {
+	if d := r.underArcodangeByName(p); d != "" {
+		return d
+	}
+	return r.arcodangeByID(p)
+}
+
+func (r *keyRun) underArcodangeByName(p string) string {
 	for _, h := range r.homes {
 		dirs := []string{filepath.Join(h, ".arcodange")}
 		if hr, err := filepath.EvalSymlinks(h); err == nil {

@@ -18,6 +18,7 @@ type kubeRun struct {
 	paths   []string
 	context string
 	loader  func(path string) (*kubeFile, error)
+	homes   []string // whose ~/.arcodange no file may be in (nil: the user's)
 
 	recorded endpoint // rec.Kube.Server, parsed
 	fp       string   // rec.Kube.CAFingerprint, normalised

@@ -61,11 +61,10 @@ func JudgeRemoval(kind, object string, labels map[string]string, name, uuid stri
 	return "", refusef("%s %s does not carry sandbox %q's labels", kind, object, name)
 }
 
-func otherHint(name, uuid, other string) string {
-	if uuid != "" {
-		return " (a same-named sandbox of another state root)"
-	}
-	return fmt.Sprintf("; if it is yours (its state is lost), remove it on purpose with `labsbx down --name %s --uuid %s`", name, other)
+// otherHint says what an object of another UUID is. Which state root owns it, and
+// how to remove it there, is down's to say: it looks for the owner.
+func otherHint(string, string, string) string {
+	return " (a same-named sandbox of another state root, or one whose state was lost)"
 }
 
 // k3d's names and labels, as k3d v5 makes them (pkg/types: DefaultObjectNamePrefix,

@@ -37,8 +37,13 @@ type Endpoint struct {
 
 // DSN is a pgx connection string. It holds the password: never print it.
 func (e Endpoint) DSN() string {
+	return e.dsnWith(url.Values{"sslmode": {"disable"}, "connect_timeout": {"5"}})
+}
+
+// dsnWith is the connection string with these settings.
+func (e Endpoint) dsnWith(q url.Values) string {
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(e.User, e.Password),
-		Host: net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), Path: "/" + e.Database, RawQuery: "sslmode=disable&connect_timeout=5"}
+		Host: net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), Path: "/" + e.Database, RawQuery: q.Encode()}
 	return u.String()
 }
 
@@ -61,13 +66,11 @@ func Connect(ctx context.Context, e Endpoint) (*pgx.Conn, error) {
 	if e.Dial == nil {
 		return nil, fmt.Errorf("postgres %s: %w", e, ErrNoDialer)
 	}
-	cfg, err := pgx.ParseConfig(e.DSN())
+	cfg, err := connConfig(e)
 	if err != nil {
 		return nil, fmt.Errorf("postgres %s: bad endpoint", e)
 	}
-	cfg.DialFunc = e.Dial
 	cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
-	cfg.Fallbacks = nil
 	c, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres as %s: %w", e, err)

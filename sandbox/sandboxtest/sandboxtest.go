@@ -25,7 +25,9 @@ func New(t testing.TB, name string, apps ...string) (*sandbox.Configuration, *co
 	t.Helper()
 	testenv.RequireImage(t, testenv.VaultImage)
 	testenv.RequireImage(t, testenv.PostgresImage)
-	env := map[string]string{config.EnvVaultImage: testenv.VaultImage, config.EnvPostgresImage: testenv.PostgresImage}
+	// The registry of state roots is the test's own, not the user's.
+	env := map[string]string{config.EnvVaultImage: testenv.VaultImage, config.EnvPostgresImage: testenv.PostgresImage,
+		state.EnvConfigHome: filepath.Join(t.TempDir(), "config")}
 	// Where the VM images are cached and which accelerator VMs use: the machine's own.
 	for _, k := range []string{vmimages.EnvCacheDir, "XDG_CACHE_HOME", vm.EnvAccel} {
 		if v, ok := os.LookupEnv(k); ok {
