@@ -9,6 +9,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vso"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // leaseKeepingVSO stands in for VSO at the AppSide boundary on the real Vault: it holds
@@ -77,7 +78,7 @@ func TestIntegrationLostLeaseRevokesTheAppsLeases(t *testing.T) {
 	e.Apps = apps
 
 	res := d.runScenario(ctx, e, lostLease{})
-	if res.Result != ResultPassed {
+	if res.Result != report.ResultPassed {
 		t.Fatalf("lost-lease with the apps: %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}
 	for _, app := range st.Spec.Apps {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox/vso"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // fakeApps is VSO and the apps at the AppSide boundary: a state per app that a test
@@ -100,7 +101,7 @@ func TestEngineAppsRotated(t *testing.T) {
 		return nil
 	}
 	res := d.runScenario(context.Background(), e, rotatingScenario{f})
-	if res.Result != ResultPassed {
+	if res.Result != report.ResultPassed {
 		t.Fatalf("result %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}
 	var names []string
@@ -129,7 +130,7 @@ func TestEngineAppsNotRotatedFailsVerify(t *testing.T) {
 		return nil
 	}
 	res := d.runScenario(context.Background(), e, rotatingScenario{f})
-	if res.Result != ResultFailed || res.FailedPhase != PhaseVerify || !strings.Contains(res.Error, "app billing") || strings.Contains(res.Error, "app webapp") {
+	if res.Result != report.ResultFailed || res.FailedPhase != PhaseVerify || !strings.Contains(res.Error, "app billing") || strings.Contains(res.Error, "app webapp") {
 		t.Fatalf("result %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}
 }
@@ -140,7 +141,7 @@ func TestEngineAppsMustBeHealthyBeforeAndAfter(t *testing.T) {
 	sick.Ready, sick.Rollout = false, "0 of 1 updated replicas available"
 	apps.set("billing", sick)
 	res := d.runScenario(context.Background(), e, &fakeScenario{name: "fake"})
-	if res.Result != ResultFailed || res.FailedPhase != PhaseSteady || !strings.Contains(res.Error, "not ready") {
+	if res.Result != report.ResultFailed || res.FailedPhase != PhaseSteady || !strings.Contains(res.Error, "not ready") {
 		t.Fatalf("unhealthy app before the fault: %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}
 
@@ -149,7 +150,7 @@ func TestEngineAppsMustBeHealthyBeforeAndAfter(t *testing.T) {
 	f := &fakeScenario{name: "fake"}
 	f.recoverFn = func() error { f.broken = false; apps.set("webapp", sick); return nil }
 	res = d.runScenario(context.Background(), e, f)
-	if res.Result != ResultFailed || res.FailedPhase != PhaseVerify {
+	if res.Result != report.ResultFailed || res.FailedPhase != PhaseVerify {
 		t.Fatalf("app not ready after recovery: %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vso"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // containerCluster stands in for k3d at the ClusterPower boundary: a power cycle of
@@ -105,7 +106,7 @@ func TestIntegrationFullRestartOfACluster(t *testing.T) {
 	e.Cluster, e.Apps = cl, apps
 
 	res := d.runScenario(ctx, e, newFullRestart())
-	if res.Result != ResultPassed {
+	if res.Result != report.ResultPassed {
 		t.Fatalf("full-restart of a cluster: %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}
 	var got []string

@@ -11,6 +11,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 func TestIntegrationDrillsVaultProfile(t *testing.T) {
@@ -19,7 +20,7 @@ func TestIntegrationDrillsVaultProfile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("drills: %v", err)
 	}
-	if len(rep.Scenarios) != 5 || rep.Result != scenarios.ResultPassed {
+	if len(rep.Scenarios) != 5 || rep.Result != report.ResultPassed {
 		t.Fatalf("report: %d scenarios, result %s", len(rep.Scenarios), rep.Result)
 	}
 	for _, s := range rep.Scenarios {
@@ -48,7 +49,7 @@ func TestIntegrationDrillsVaultProfile(t *testing.T) {
 		}
 	}
 	j, _ := rep.JSON()
-	if err := scenarios.ValidateReport(j); err != nil {
+	if err := report.Validate(j); err != nil {
 		t.Error(err)
 	}
 }
@@ -139,7 +140,7 @@ func BenchmarkVMNodeLoss(b *testing.B) {
 			b.Fatal(err)
 		}
 		s := rep.Scenarios[0]
-		if s.Result != scenarios.ResultPassed {
+		if s.Result != report.ResultPassed {
 			b.Fatalf("vm-node-loss: %s: %s", s.Result, s.Error)
 		}
 		total = append(total, time.Duration(s.TotalMs)*time.Millisecond)

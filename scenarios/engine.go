@@ -15,6 +15,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vso"
 	"github.com/arcodange/labsbx/scenarios/drillfile"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // PollInterval is how often the engine polls a symptom or the steady state: detection
@@ -114,7 +115,7 @@ func (p permanent) Unwrap() error { return p.err }
 
 // Run executes the scenarios in order and returns the report. The error is a
 // *VerifyFailure when a scenario failed, or another error when the drill could not run.
-func (d *Drill) Run(ctx context.Context) (*Report, error) {
+func (d *Drill) Run(ctx context.Context) (*report.Report, error) {
 	list, err := d.opts.list()
 	if err != nil {
 		return nil, err
@@ -150,7 +151,7 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	defer env.Close()
-	rep := &Report{SchemaVersion: SchemaVersion, Sandbox: st.Name, Profile: st.Profile, LabsbxVersion: d.opts.Version,
+	rep := &report.Report{SchemaVersion: report.SchemaVersion, Sandbox: st.Name, Profile: st.Profile, LabsbxVersion: d.opts.Version,
 		Manual: d.opts.Manual, NoRecover: d.opts.NoRecover, StartedAt: d.now()}
 	if vs, err := env.Vault.Status(ctx); err == nil {
 		rep.VaultVersion = vs.Version
@@ -158,13 +159,13 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 	failed := d.runRounds(ctx, env, list, rep)
 	if rounds := max(d.opts.Repeat, 1); rounds > 1 {
 		rep.Repeat, rep.Shuffle, rep.Seed = rounds, d.opts.Shuffle, d.opts.Seed
-		rep.Summary = summarise(rep.Scenarios)
+		rep.Summary = report.Summarise(rep.Scenarios)
 	}
 	rep.FinishedAt = d.now()
 	rep.DurationMs = ms(rep.FinishedAt.Sub(rep.StartedAt))
-	rep.Result = ResultPassed
+	rep.Result = report.ResultPassed
 	if len(failed) > 0 {
-		rep.Result = ResultFailed
+		rep.Result = report.ResultFailed
 	}
 	if err := ctx.Err(); err != nil {
 		return rep, err
@@ -182,7 +183,7 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 // drills that failed. Once a drill leaves its fault in the sandbox (its recovery or
 // rollback failed, or --no-recover), the drills after it are reported skipped rather
 // than run on a broken sandbox.
-func (d *Drill) runRounds(ctx context.Context, env *Env, list []Scenario, rep *Report) (failed []string) {
+func (d *Drill) runRounds(ctx context.Context, env *Env, list []Scenario, rep *report.Report) (failed []string) {
 	rounds := max(d.opts.Repeat, 1)
 	rng := rand.New(rand.NewPCG(uint64(d.opts.Seed), 0x6c616273627821))
 	faultedBy := ""
@@ -195,7 +196,7 @@ func (d *Drill) runRounds(ctx context.Context, env *Env, list []Scenario, rep *R
 			if ctx.Err() != nil {
 				return failed
 			}
-			var res ScenarioResult
+			var res report.ScenarioResult
 			if faultedBy != "" {
 				res = d.skipScenario(s, faultedBy)
 			} else {
@@ -208,7 +209,7 @@ func (d *Drill) runRounds(ctx context.Context, env *Env, list []Scenario, rep *R
 				res.Round = round
 			}
 			rep.Scenarios = append(rep.Scenarios, res)
-			if res.Result == ResultFailed && !slices.Contains(failed, s.Name()) {
+			if res.Result == report.ResultFailed && !slices.Contains(failed, s.Name()) {
 				failed = append(failed, s.Name())
 			}
 			if ctx.Err() != nil || d.refused != nil {
@@ -226,19 +227,19 @@ func faultLeft(st *state.State, s Scenario) bool {
 
 // skipScenario is the result of a drill not run because an earlier one left its fault
 // in the sandbox: every phase skipped, saying so.
-func (d *Drill) skipScenario(s Scenario, faultedBy string) ScenarioResult {
+func (d *Drill) skipScenario(s Scenario, faultedBy string) report.ScenarioResult {
 	now := d.now()
 	why := fmt.Sprintf("skipped: sandbox left faulted by %s; run labsbx drill recover", faultedBy)
-	res := ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: now, FinishedAt: now, Result: ResultSkipped, Error: why, Milestones: []MilestoneOffset{}}
+	res := report.ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: now, FinishedAt: now, Result: report.ResultSkipped, Error: why, Milestones: []report.MilestoneOffset{}}
 	for _, p := range phases {
-		res.Phases = append(res.Phases, PhaseResult{Name: p.name, StartedAt: now, Result: ResultSkipped, Error: why})
+		res.Phases = append(res.Phases, report.PhaseResult{Name: p.name, StartedAt: now, Result: report.ResultSkipped, Error: why})
 	}
 	return res
 }
 
 // runScenario runs one scenario through the phase table (phases.go) and times it.
-func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res ScenarioResult) {
-	res = ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: d.now(), Result: ResultPassed}
+func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res report.ScenarioResult) {
+	res = report.ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: d.now(), Result: report.ResultPassed}
 	_, _ = e.takeMilestones(), e.takeChecks()
 	_, _ = e.takeFileResults()
 	e.Mark("drill started")
@@ -300,7 +301,7 @@ func (r *scenarioRun) rollback(ctx context.Context) {
 // fail marks the scenario failed in phase. The report keeps the first failure, its
 // phase and its error: what went wrong after it is in the phases' own rows.
 func (r *scenarioRun) fail(phase, msg string) {
-	r.res.Result = ResultFailed
+	r.res.Result = report.ResultFailed
 	r.failed = append(r.failed, phase)
 	if r.res.FailedPhase == "" {
 		r.res.FailedPhase, r.res.Error = phase, msg
@@ -311,7 +312,7 @@ func (r *scenarioRun) fail(phase, msg string) {
 func (r *scenarioRun) failedIn(phase string) bool { return slices.Contains(r.failed, phase) }
 
 func (r *scenarioRun) skip(phase, why string) {
-	r.res.Phases = append(r.res.Phases, PhaseResult{Name: phase, StartedAt: r.d.now(), Result: ResultSkipped, Error: why})
+	r.res.Phases = append(r.res.Phases, report.PhaseResult{Name: phase, StartedAt: r.d.now(), Result: report.ResultSkipped, Error: why})
 }
 
 // run runs phase p, reports it, and does what its row says follows; it says whether
@@ -325,9 +326,9 @@ func (r *scenarioRun) run(ctx context.Context, p phase) bool {
 	}
 	t0 := d.now()
 	err := r.step(ctx, p)
-	pr := PhaseResult{Name: p.name, StartedAt: t0, DurationMs: ms(d.now().Sub(t0)), Result: ResultPassed}
+	pr := report.PhaseResult{Name: p.name, StartedAt: t0, DurationMs: ms(d.now().Sub(t0)), Result: report.ResultPassed}
 	if err != nil {
-		pr.Result, pr.Error = ResultFailed, err.Error()
+		pr.Result, pr.Error = report.ResultFailed, err.Error()
 		r.fail(p.name, err.Error())
 		if errors.Is(err, guard.ErrRefused) && d.refused == nil {
 			d.refused = err
@@ -424,4 +425,18 @@ func pollTries(ctx context.Context, timeout, try time.Duration, fn func(context.
 		}
 		return err
 	})
+}
+
+func ms(d time.Duration) int64 { return d.Milliseconds() }
+
+// milestoneOffsets are the report's milestones: each with its offset from start.
+func milestoneOffsets(ms []Milestone, start time.Time) []report.MilestoneOffset {
+	// Milestones taken from VSO's Events come in late, at their own earlier times.
+	ms = slices.Clone(ms)
+	slices.SortStableFunc(ms, func(a, b Milestone) int { return a.At.Compare(b.At) })
+	out := make([]report.MilestoneOffset, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, report.MilestoneOffset{Name: m.Name, At: m.At, OffsetMs: m.At.Sub(start).Milliseconds()})
+	}
+	return out
 }

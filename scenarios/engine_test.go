@@ -13,6 +13,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // fakeScenario is a scenario at the engine's boundary: it touches nothing real, and
@@ -96,7 +97,7 @@ func TestEnginePhasesAndTiming(t *testing.T) {
 		f.observeOK = time.Now().Add(300 * time.Millisecond)
 	}
 	res := d.runScenario(context.Background(), e, f)
-	if res.Result != ResultPassed {
+	if res.Result != report.ResultPassed {
 		t.Fatalf("result %s: %s %s", res.Result, res.FailedPhase, res.Error)
 	}
 	if faultsAtInject != 1 {
@@ -127,10 +128,10 @@ func TestEngineNoRecoverFailsVerify(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t", NoRecover: true})
 	f := &fakeScenario{name: "fake"}
 	res := d.runScenario(context.Background(), e, f)
-	if res.Result != ResultFailed || res.FailedPhase != PhaseVerify {
+	if res.Result != report.ResultFailed || res.FailedPhase != PhaseVerify {
 		t.Fatalf("result %s in %q, want failed in verify", res.Result, res.FailedPhase)
 	}
-	if res.Phases[3].Result != ResultSkipped {
+	if res.Phases[3].Result != report.ResultSkipped {
 		t.Errorf("recover phase %s, want skipped", res.Phases[3].Result)
 	}
 	st, _ := d.cfg.Store.Load("t")
@@ -143,7 +144,7 @@ func TestEngineObserveDeadline(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t", Timeout: 300 * time.Millisecond})
 	f := &fakeScenario{name: "fake", observeOK: time.Now().Add(time.Hour)}
 	res := d.runScenario(context.Background(), e, f)
-	if res.Result != ResultFailed || res.FailedPhase != PhaseObserve || !strings.Contains(res.Error, "no symptom yet") {
+	if res.Result != report.ResultFailed || res.FailedPhase != PhaseObserve || !strings.Contains(res.Error, "no symptom yet") {
 		t.Fatalf("result %s in %q (%s), want failed in observe", res.Result, res.FailedPhase, res.Error)
 	}
 	if !f.undone {
@@ -155,7 +156,7 @@ func TestEngineRecoverFailure(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t"})
 	f := &fakeScenario{name: "fake", recoverFn: func() error { return errors.New("key rejected") }}
 	res := d.runScenario(context.Background(), e, f)
-	if res.FailedPhase != PhaseRecover || res.Phases[4].Result != ResultSkipped {
+	if res.FailedPhase != PhaseRecover || res.Phases[4].Result != report.ResultSkipped {
 		t.Fatalf("failed phase %q, verify %s", res.FailedPhase, res.Phases[4].Result)
 	}
 }
@@ -165,22 +166,36 @@ func TestReportsValidate(t *testing.T) {
 	ok := d.runScenario(context.Background(), e, &fakeScenario{name: "ok"})
 	d.opts.NoRecover = true
 	bad := d.runScenario(context.Background(), e, &fakeScenario{name: "bad"})
-	rep := &Report{SchemaVersion: SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", VaultVersion: "1.21.0",
-		StartedAt: time.Now(), FinishedAt: time.Now(), Result: ResultFailed, Scenarios: []ScenarioResult{ok, bad}}
+	rep := &report.Report{SchemaVersion: report.SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", VaultVersion: "1.21.0",
+		StartedAt: time.Now(), FinishedAt: time.Now(), Result: report.ResultFailed, Scenarios: []report.ScenarioResult{ok, bad}}
 	dir := t.TempDir()
-	if err := WriteReports(dir, guard.WriteScope{}, rep); err != nil {
+	if err := report.Write(dir, guard.WriteScope{}, rep); err != nil {
 		t.Fatal(err)
 	}
 	j, _ := rep.JSON()
-	if err := ValidateReport(j); err != nil {
+	if err := report.Validate(j); err != nil {
 		t.Fatalf("report.json does not match its schema: %v", err)
 	}
 	broken := strings.Replace(string(j), `"result": "failed"`, `"result": "maybe"`, 1)
-	if err := ValidateReport([]byte(broken)); err == nil {
+	if err := report.Validate([]byte(broken)); err == nil {
 		t.Error("the schema accepted an unknown result")
 	}
 	x, _ := rep.JUnit()
-	var suites junitSuites
+	// junit.xml as a CI reads it.
+	var suites struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+			Cases    []struct {
+				Failure *struct {
+					Message string `xml:"message,attr"`
+					Type    string `xml:"type,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
 	if err := xml.Unmarshal(x, &suites); err != nil {
 		t.Fatalf("junit.xml is not well-formed: %v", err)
 	}
@@ -248,7 +263,7 @@ func BenchmarkEngineOverhead(b *testing.B) {
 	t0 := time.Now()
 	for i := 0; i < b.N; i++ {
 		res := d.runScenario(context.Background(), e, &fakeScenario{name: "noop"})
-		if res.Result != ResultPassed {
+		if res.Result != report.ResultPassed {
 			b.Fatal(res.Error)
 		}
 	}
@@ -270,7 +285,7 @@ func TestEngineManualRecoveryWaitsForVerify(t *testing.T) {
 		f.broken = false // the person follows the step
 	})})
 	res := d.runScenario(context.Background(), e, f)
-	if res.Result != ResultPassed {
+	if res.Result != report.ResultPassed {
 		t.Fatalf("result %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}
 	if want := "[fake] Recover by hand, then labsbx carries on (deadline 1s):\n\n    fix it\n"; !strings.Contains(prompt.String(), want) {
@@ -288,7 +303,7 @@ func TestEngineKeepsFirstFailure(t *testing.T) {
 	if res.FailedPhase != PhaseObserve || !strings.Contains(res.Error, "no symptom yet") {
 		t.Fatalf("failed phase %q (%s), want the first failure: observe", res.FailedPhase, res.Error)
 	}
-	if v := res.Phases[len(res.Phases)-1]; v.Name != PhaseVerify || v.Result != ResultFailed || !strings.Contains(v.Error, "still broken") {
+	if v := res.Phases[len(res.Phases)-1]; v.Name != PhaseVerify || v.Result != report.ResultFailed || !strings.Contains(v.Error, "still broken") {
 		t.Errorf("verify row %+v, want its own failure kept in its row", v)
 	}
 }
@@ -299,14 +314,14 @@ func TestEngineSkipsAfterFaultLeft(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t"})
 	broken := &fakeScenario{name: "broken", recoverFn: func() error { return errors.New("key rejected") }}
 	next := &fakeScenario{name: "next"}
-	rep := &Report{}
+	rep := &report.Report{}
 	failed := d.runRounds(context.Background(), e, []Scenario{broken, next}, rep)
 	if len(rep.Scenarios) != 2 {
 		t.Fatalf("%d results, want 2", len(rep.Scenarios))
 	}
 	got := rep.Scenarios[1]
 	want := "skipped: sandbox left faulted by broken; run labsbx drill recover"
-	if got.Result != ResultSkipped || got.Error != want {
+	if got.Result != report.ResultSkipped || got.Error != want {
 		t.Errorf("second drill %s (%q), want skipped (%q)", got.Result, got.Error, want)
 	}
 	if next.broken || next.undone {
@@ -315,9 +330,9 @@ func TestEngineSkipsAfterFaultLeft(t *testing.T) {
 	if strings.Join(failed, ",") != "broken" {
 		t.Errorf("failed %v, want [broken]", failed)
 	}
-	j, _ := (&Report{SchemaVersion: SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", StartedAt: time.Now(), FinishedAt: time.Now(),
-		Result: ResultFailed, Scenarios: rep.Scenarios}).JSON()
-	if err := ValidateReport(j); err != nil {
+	j, _ := (&report.Report{SchemaVersion: report.SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", StartedAt: time.Now(), FinishedAt: time.Now(),
+		Result: report.ResultFailed, Scenarios: rep.Scenarios}).JSON()
+	if err := report.Validate(j); err != nil {
 		t.Errorf("a report with a skipped drill does not match its schema: %v", err)
 	}
 }
@@ -325,11 +340,11 @@ func TestEngineSkipsAfterFaultLeft(t *testing.T) {
 // A drill that recovers leaves nothing behind: the next one runs.
 func TestEngineRunsNextAfterRecovery(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t"})
-	rep := &Report{}
+	rep := &report.Report{}
 	if failed := d.runRounds(context.Background(), e, []Scenario{&fakeScenario{name: "a"}, &fakeScenario{name: "b"}}, rep); len(failed) > 0 {
 		t.Fatalf("failed %v", failed)
 	}
-	if rep.Scenarios[1].Result != ResultPassed {
+	if rep.Scenarios[1].Result != report.ResultPassed {
 		t.Errorf("second drill %s", rep.Scenarios[1].Result)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vm"
 	"github.com/arcodange/labsbx/sandbox/vso"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // Env is what a scenario works on: the sandbox's Vault, Docker objects and Postgres,
@@ -47,11 +48,11 @@ type Env struct {
 	mu         sync.Mutex
 	milestones []Milestone
 	// checks are the running scenario's checks (a matrix drill's last try).
-	checks []Check
+	checks []report.Check
 	// probes are a drill file's probe outcomes, the last try of each phase; outputs
 	// what its commands printed.
-	probes  []ProbeResult
-	outputs []CommandOutput
+	probes  []report.ProbeResult
+	outputs []report.CommandOutput
 	// secrets are redacted from every output, error and detail the report holds.
 	secrets []string
 	now     func() time.Time
@@ -82,14 +83,14 @@ func (e *Env) takeMilestones() []Milestone {
 
 // setChecks replaces the running scenario's checks: a polled step reports its last
 // try.
-func (e *Env) setChecks(cs []Check) {
+func (e *Env) setChecks(cs []report.Check) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.checks = cs
 }
 
 // setProbes replaces phase's probe outcomes: a polled phase reports its last try.
-func (e *Env) setProbes(phase string, ps []ProbeResult) {
+func (e *Env) setProbes(phase string, ps []report.ProbeResult) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	kept := e.probes[:0:0]
@@ -101,14 +102,14 @@ func (e *Env) setProbes(phase string, ps []ProbeResult) {
 	e.probes = append(kept, ps...)
 }
 
-func (e *Env) addOutput(o CommandOutput) {
+func (e *Env) addOutput(o report.CommandOutput) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.outputs = append(e.outputs, o)
 }
 
 // takeFileResults returns the running scenario's probes and outputs, and forgets them.
-func (e *Env) takeFileResults() ([]ProbeResult, []CommandOutput) {
+func (e *Env) takeFileResults() ([]report.ProbeResult, []report.CommandOutput) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ps, os := e.probes, e.outputs
@@ -116,7 +117,7 @@ func (e *Env) takeFileResults() ([]ProbeResult, []CommandOutput) {
 	return ps, os
 }
 
-func (e *Env) takeChecks() []Check {
+func (e *Env) takeChecks() []report.Check {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cs := e.checks

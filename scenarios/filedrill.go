@@ -18,6 +18,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/scenarios/drillfile"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // FaultKindFile marks a fault that a drill file injected: its Detail is the whole
@@ -237,7 +238,7 @@ func (f *fileDrill) Undo(ctx context.Context, e *Env) (string, error) {
 // milestone.
 func (f *fileDrill) probeAll(ctx context.Context, e *Env, phase string, probes []drillfile.Probe, polled bool) error {
 	var errs []error
-	results := make([]ProbeResult, 0, len(probes))
+	results := make([]report.ProbeResult, 0, len(probes))
 	for _, p := range probes {
 		t0 := e.now()
 		err := f.probe(ctx, e, p)
@@ -248,7 +249,7 @@ func (f *fileDrill) probeAll(ctx context.Context, e *Env, phase string, probes [
 				err = nil
 			}
 		}
-		pr := ProbeResult{Phase: phase, Probe: p.Label(), Kind: p.Kind(), Pass: err == nil, DurationMs: ms(e.now().Sub(t0))}
+		pr := report.ProbeResult{Phase: phase, Probe: p.Label(), Kind: p.Kind(), Pass: err == nil, DurationMs: ms(e.now().Sub(t0))}
 		if err != nil {
 			pr.Detail = e.redact(err.Error())
 			errs = append(errs, fmt.Errorf("%s: %w", p.Label(), err))
@@ -277,7 +278,7 @@ const outputLimit = 16 << 10
 // report; a non-zero exit fails the step.
 func (f *fileDrill) run(ctx context.Context, e *Env, phase, field, script string, timeout time.Duration) error {
 	code, out, err := f.exec(ctx, e, script, timeout)
-	e.addOutput(CommandOutput{Phase: phase, Field: field, Command: e.redact(strings.TrimSpace(script)), ExitCode: code, Output: out})
+	e.addOutput(report.CommandOutput{Phase: phase, Field: field, Command: e.redact(strings.TrimSpace(script)), ExitCode: code, Output: out})
 	if err != nil {
 		return err
 	}

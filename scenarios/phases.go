@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // Phase names, in the order a scenario runs them.
@@ -146,7 +148,7 @@ type scenarioRun struct {
 	d   *Drill
 	e   *Env
 	s   Scenario
-	res *ScenarioResult
+	res *report.ScenarioResult
 	// recorded: the fault is in the sandbox state since recordedAt (VSO's Events are
 	// read from then on).
 	recorded   bool
@@ -161,7 +163,7 @@ func passed(name string) func(*scenarioRun) bool {
 	return func(r *scenarioRun) bool {
 		for _, p := range r.res.Phases {
 			if p.Name == name {
-				return p.Result == ResultPassed
+				return p.Result == report.ResultPassed
 			}
 		}
 		return false

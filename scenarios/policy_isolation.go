@@ -14,6 +14,7 @@ import (
 
 	"github.com/arcodange/labsbx/internal/redact"
 	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // policyIsolation proves, with real requests, that each app's identities reach their
@@ -112,21 +113,21 @@ type cell struct {
 	expect bool
 }
 
-func (c cell) check() Check {
+func (c cell) check() report.Check {
 	op := c.login
 	if c.probe != nil {
 		op = c.probe.operation
 	}
-	exp := Deny
+	exp := report.Deny
 	if c.expect {
-		exp = Allow
+		exp = report.Allow
 	}
-	return Check{Identity: c.identity, App: c.app, Target: c.target, Operation: op, Path: c.path, Expected: exp}
+	return report.Check{Identity: c.identity, App: c.app, Target: c.target, Operation: op, Path: c.path, Expected: exp}
 }
 
 // rulesOf are the layout's rules of an identity of app.
 func rulesOf(identity, app string) []vault.Rule {
-	if identity == IdentityCI {
+	if identity == report.IdentityCI {
 		return vault.OpsRules(app)
 	}
 	return vault.RuntimeRules(app)
@@ -164,8 +165,8 @@ func matrix(apps []string) []cell {
 				targets = append(targets, b)
 			}
 		}
-		for _, id := range []string{IdentityRuntime, IdentityCI} {
-			if id == IdentityCI {
+		for _, id := range []string{report.IdentityRuntime, report.IdentityCI} {
+			if id == report.IdentityCI {
 				cells = append(cells, cell{identity: id, app: a, target: a, login: loginOwn, path: loginPath(a), expect: true})
 			}
 			rules := rulesOf(id, a)
@@ -183,7 +184,7 @@ func matrix(apps []string) []cell {
 			if l == loginOtherRepo {
 				target = otherRepoApp(apps, a)
 			}
-			cells = append(cells, cell{identity: IdentityCI, app: a, target: target, login: l, path: loginPath(a)})
+			cells = append(cells, cell{identity: report.IdentityCI, app: a, target: target, login: l, path: loginPath(a)})
 		}
 	}
 	return cells
@@ -257,12 +258,12 @@ func (p *policyIsolation) Verify(ctx context.Context, e *Env) error {
 	if err != nil {
 		return err
 	}
-	failed := failedChecks(checks)
+	failed := report.FailedChecks(checks)
 	if len(failed) == 0 {
 		e.Mark(fmt.Sprintf("%d checks passed", len(checks)))
 		return nil
 	}
-	mismatch := slices.ContainsFunc(failed, func(c Check) bool { return c.Got != Errored })
+	mismatch := slices.ContainsFunc(failed, func(c report.Check) bool { return c.Got != report.Errored })
 	msg := fmt.Sprintf("%d of %d checks failed: ", len(failed), len(checks))
 	const shown = 5
 	for i, c := range failed[:min(len(failed), shown)] {
@@ -321,7 +322,7 @@ type matrixRun struct {
 
 // run makes every check, then cleans up. The error is about the run itself (a token
 // that could not be issued, the clean-up); the checks say how each cell went.
-func (m *matrixRun) run(ctx context.Context) (checks []Check, err error) {
+func (m *matrixRun) run(ctx context.Context) (checks []report.Check, err error) {
 	defer func() {
 		// Clean up even when the try's deadline passed.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -340,7 +341,7 @@ func (m *matrixRun) run(ctx context.Context) (checks []Check, err error) {
 		ch := c.check()
 		key := c.identity + "/" + c.app
 		cl, known := clients[key]
-		if !known && c.identity == IdentityRuntime {
+		if !known && c.identity == report.IdentityRuntime {
 			if cl, err = m.runtimeClient(ctx, c.app); err != nil {
 				return checks, err
 			}
@@ -356,7 +357,7 @@ func (m *matrixRun) run(ctx context.Context) (checks []Check, err error) {
 				}
 			}
 		case cl == nil:
-			ch.Got, ch.Detail = Errored, "no token: the CI login failed"
+			ch.Got, ch.Detail = report.Errored, "no token: the CI login failed"
 		default:
 			ch.Got, ch.Detail, ch.DurationMs = m.request(ctx, cl, *c.probe, c.path)
 		}
@@ -398,12 +399,12 @@ func (m *matrixRun) mint(c cell) (string, error) {
 func (m *matrixRun) login(ctx context.Context, c cell) (token, got, detail string, durMs float64) {
 	jwt, err := m.mint(c)
 	if err != nil {
-		return "", Errored, "minting the token failed", 0
+		return "", report.Errored, "minting the token failed", 0
 	}
 	m.secrets = append(m.secrets, jwt)
 	anon, err := m.newClient("")
 	if err != nil {
-		return "", Errored, m.scrub(err).Error(), 0
+		return "", report.Errored, m.scrub(err).Error(), 0
 	}
 	t0 := time.Now()
 	s, err := vault.CILogin(ctx, anon, c.app, jwt)
@@ -412,18 +413,18 @@ func (m *matrixRun) login(ctx context.Context, c cell) (token, got, detail strin
 		token = s.Auth.ClientToken
 		m.tokens = append(m.tokens, token)
 		m.secrets = append(m.secrets, token)
-		return token, Allow, "token issued", durMs
+		return token, report.Allow, "token issued", durMs
 	}
 	var re *api.ResponseError
 	switch {
 	case err == nil:
-		return "", Deny, "no token issued", durMs
+		return "", report.Deny, "no token issued", durMs
 	case errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500:
-		return "", Deny, fmt.Sprintf("HTTP %d", re.StatusCode), durMs
+		return "", report.Deny, fmt.Sprintf("HTTP %d", re.StatusCode), durMs
 	}
 	got, detail = classify(m.scrub(err))
-	if got == Allow {
-		got = Errored // a login that issued no token allowed nothing, but was no refusal either
+	if got == report.Allow {
+		got = report.Errored // a login that issued no token allowed nothing, but was no refusal either
 	}
 	return "", got, detail, durMs
 }
@@ -450,19 +451,19 @@ func (m *matrixRun) request(ctx context.Context, cl *api.Client, p probe, path s
 // Vault (503), says nothing; any other answer got past the policy, so it is allowed.
 func classify(err error) (got, detail string) {
 	if err == nil {
-		return Allow, "answered"
+		return report.Allow, "answered"
 	}
 	var re *api.ResponseError
 	if errors.As(err, &re) {
 		switch re.StatusCode {
 		case 403:
-			return Deny, "HTTP 403"
+			return report.Deny, "HTTP 403"
 		case 503:
-			return Errored, "HTTP 503"
+			return report.Errored, "HTTP 503"
 		}
-		return Allow, fmt.Sprintf("HTTP %d", re.StatusCode)
+		return report.Allow, fmt.Sprintf("HTTP %d", re.StatusCode)
 	}
-	return Errored, "no answer: " + err.Error()
+	return report.Errored, "no answer: " + err.Error()
 }
 
 // cleanup revokes the leases and tokens of this try and deletes the probe entries.
@@ -493,3 +494,7 @@ func (m *matrixRun) scrub(err error) error {
 	}
 	return redact.Err(err, m.secrets...)
 }
+
+// fracMs is d in milliseconds, to the microsecond: a check against a local Vault takes
+// about a millisecond.
+func fracMs(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

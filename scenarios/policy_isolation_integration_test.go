@@ -11,6 +11,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // The policy-isolation drill on a healthy sandbox of two apps passes, and leaves no
@@ -26,7 +27,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := sess.Root()
-	run := func() (*scenarios.Report, scenarios.ScenarioResult, error) {
+	run := func() (*report.Report, report.ScenarioResult, error) {
 		t.Helper()
 		rep, err := scenarios.NewDrill(conf, scenarios.Options{Name: name, Scenarios: []string{"policy-isolation"}, Timeout: 30 * time.Second}).Run(ctx)
 		if rep == nil || len(rep.Scenarios) != 1 {
@@ -45,7 +46,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 			}
 		}
 		j, _ := rep.JSON()
-		if err := scenarios.ValidateReport(j); err != nil {
+		if err := report.Validate(j); err != nil {
 			t.Error(err)
 		}
 		return rep, rep.Scenarios[0], err
@@ -97,7 +98,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 		if !c.Pass {
 			t.Errorf("failed cell: %s", c)
 		}
-		if c.Got == scenarios.Allow {
+		if c.Got == report.Allow {
 			allowed++
 		}
 		if c.DurationMs <= 0 {
@@ -131,7 +132,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 		t.Fatalf("drill with a loosened policy: %v, want a failed verification", err)
 	}
 	const cellName = "runtime token of webapp: read kvv2/data/billing/config: expected deny, got allow"
-	if s.Result != scenarios.ResultFailed || s.FailedPhase != scenarios.PhaseVerify || !strings.Contains(s.Error, cellName) {
+	if s.Result != report.ResultFailed || s.FailedPhase != scenarios.PhaseVerify || !strings.Contains(s.Error, cellName) {
 		t.Errorf("result %s in %q: %s", s.Result, s.FailedPhase, s.Error)
 	}
 	var failed []string

@@ -13,6 +13,7 @@ import (
 
 	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // The matrix against a real Vault server (no Docker, no database connection): the
@@ -90,7 +91,7 @@ func TestIntegrationPolicyMatrixOnVault(t *testing.T) {
 		return len(s.Data["keys"].([]any))
 	}
 	before := accessors()
-	run := func() []Check {
+	run := func() []report.Check {
 		t.Helper()
 		m := &matrixRun{root: root, newClient: newClient, mark: func(string) {}, key: key, otherKey: otherKey, apps: apps}
 		checks, err := m.run(ctx)
@@ -103,7 +104,7 @@ func TestIntegrationPolicyMatrixOnVault(t *testing.T) {
 		return checks
 	}
 	for _, c := range run() {
-		t.Logf("%-4s %s (%s, %.3f ms)", passWord(c.Pass), c, c.Detail, c.DurationMs)
+		t.Logf("%-4s %s (%s, %.3f ms)", map[bool]string{true: "ok", false: "FAIL"}[c.Pass], c, c.Detail, c.DurationMs)
 		if !c.Pass {
 			t.Errorf("failed cell: %s (%s)", c, c.Detail)
 		}

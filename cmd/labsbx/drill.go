@@ -11,6 +11,7 @@ import (
 
 	"github.com/arcodange/labsbx/scenarios"
 	"github.com/arcodange/labsbx/scenarios/drillfile"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 func newDrillCmd(g *globals) *cobra.Command {
@@ -197,9 +198,9 @@ refused.`,
 				return err
 			}
 			// The report dir is judged before anything runs.
-			var rd *scenarios.ReportDir
+			var rd *report.Dir
 			if reportDir != "" {
-				if rd, err = scenarios.ApproveReportDir(reportDir, conf.WriteScope()); err != nil {
+				if rd, err = report.ApproveDir(reportDir, conf.WriteScope()); err != nil {
 					return err
 				}
 			}
@@ -245,14 +246,14 @@ refused.`,
 }
 
 // runName is a scenario's name, with its round under --repeat ("seal #2").
-func runName(s scenarios.ScenarioResult) string {
+func runName(s report.ScenarioResult) string {
 	if s.Round > 0 {
 		return fmt.Sprintf("%s #%d", s.Name, s.Round)
 	}
 	return s.Name
 }
 
-func drillSummaryText(w io.Writer, rep *scenarios.Report) {
+func drillSummaryText(w io.Writer, rep *report.Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tRESULT\tDETECT\tRECOVER\tTOTAL\tFAILED PHASE")
 	for _, s := range rep.Scenarios {
