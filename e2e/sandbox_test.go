@@ -15,7 +15,7 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/state"
-	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/catalogue"
 	"github.com/arcodange/labsbx/scenarios/report"
 )
 
@@ -110,7 +110,7 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string, upArgs ...string)
 	reports := filepath.Join(t.TempDir(), "all")
 	var rep report.Report
 	c.json(&rep, "drill", "run", "--all", "--name", name, "--report-dir", reports)
-	checkReports(t, reports, len(scenarios.ApplicableTo(&state.State{Profile: profile})), 0) // vm-node-loss needs VMs
+	checkReports(t, reports, len(catalogue.Drills().ApplicableTo(&state.State{Profile: profile})), 0) // vm-node-loss needs VMs
 	for _, s := range rep.Scenarios {
 		t.Logf("drill %-22s %s detect %5d ms  recover %5d ms  total %5d ms", s.Name, s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
 	}

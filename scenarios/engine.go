@@ -14,7 +14,6 @@ import (
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vso"
-	"github.com/arcodange/labsbx/scenarios/drillfile"
 	"github.com/arcodange/labsbx/scenarios/report"
 )
 
@@ -56,8 +55,9 @@ type Options struct {
 	Prompt io.Writer
 	// Version is labsbx's version, for the report.
 	Version string
-	// Files are drill files to run after the named scenarios (drill run -f).
-	Files []*drillfile.Drill
+	// Files are the scenarios of drill files (scenarios/filedrill), to run after the
+	// named ones (drill run -f).
+	Files []Scenario
 	// Repeat runs the whole list this many times (a game day); the report then
 	// summarises each drill's figures over the rounds. 0 or 1: once.
 	Repeat int
@@ -66,21 +66,25 @@ type Options struct {
 	Seed    int64
 }
 
-// list is what the options name, before the sandbox is known: the scenarios, then the
-// drill files; a file may not take a built-in drill's name.
-func (o Options) list() ([]Scenario, error) {
-	list, err := Lookup(o.Scenarios)
+// list is what the options name, before the sandbox is known: the scenarios of the
+// catalogue, then the drill files; a file may not take a built-in drill's name.
+func (o Options) list(cat *Catalogue) ([]Scenario, error) {
+	list, err := cat.Lookup(o.Scenarios)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range o.Files {
-		if _, clash := byName[d.Metadata.Name]; clash || isGroup(d.Metadata.Name) {
-			return nil, fmt.Errorf("%s: drill name %q is a built-in drill's; rename it", d.Source, d.Metadata.Name)
+	for _, f := range o.Files {
+		name, src := f.Name(), f.Name()
+		if s, ok := f.(Sourced); ok {
+			src = s.Source()
 		}
-		if slices.ContainsFunc(list, func(s Scenario) bool { return s.Name() == d.Metadata.Name }) {
-			return nil, fmt.Errorf("%s: drill %q is given twice", d.Source, d.Metadata.Name)
+		if cat.taken(name) {
+			return nil, fmt.Errorf("%s: drill name %q is a built-in drill's; rename it", src, name)
 		}
-		list = append(list, NewFileDrill(d))
+		if slices.ContainsFunc(list, func(s Scenario) bool { return s.Name() == name }) {
+			return nil, fmt.Errorf("%s: drill %q is given twice", src, name)
+		}
+		list = append(list, f)
 	}
 	return list, nil
 }
@@ -89,6 +93,7 @@ func (o Options) list() ([]Scenario, error) {
 // `labsbx vault unseal`, which a person runs during --manual, does not need it.
 type Drill struct {
 	cfg  *sandbox.Configuration
+	cat  *Catalogue
 	opts Options
 	// refused is the first guard refusal a phase met: the run stops there and exits
 	// with it (status 3), since nothing more may be done to that sandbox.
@@ -98,12 +103,16 @@ type Drill struct {
 	vsoSlack time.Duration
 }
 
-// NewDrill prepares a drill run.
-func NewDrill(cfg *sandbox.Configuration, opts Options) *Drill {
-	return &Drill{cfg: cfg, opts: opts, vsoSlack: vso.SyncBackoffMax + appRolloutAllowance}
+// NewDrill prepares a drill run of the scenarios of cat that opts name.
+func NewDrill(cfg *sandbox.Configuration, cat *Catalogue, opts Options) *Drill {
+	return &Drill{cfg: cfg, cat: cat, opts: opts, vsoSlack: vso.SyncBackoffMax + appRolloutAllowance}
 }
 
 func (d *Drill) now() time.Time { return d.cfg.Clock() }
+
+// Permanent makes a polled step fail at once with err, instead of trying again until
+// its deadline.
+func Permanent(err error) error { return permanent{err} }
 
 // permanent stops poll at once.
 type permanent struct{ err error }
@@ -116,7 +125,7 @@ func (p permanent) Unwrap() error { return p.err }
 // Run executes the scenarios in order and returns the report. The error is a
 // *VerifyFailure when a scenario failed, or another error when the drill could not run.
 func (d *Drill) Run(ctx context.Context) (*report.Report, error) {
-	list, err := d.opts.list()
+	list, err := d.opts.list(d.cat)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +149,7 @@ func (d *Drill) Run(ctx context.Context) (*report.Report, error) {
 		return nil, fmt.Errorf("sandbox %q still has %d fault(s) from an interrupted drill; run `labsbx drill recover --name %s` first", st.Name, len(st.Faults), st.Name)
 	}
 	if d.opts.All {
-		for _, s := range ApplicableTo(st) {
+		for _, s := range d.cat.ApplicableTo(st) {
 			if !slices.ContainsFunc(list, func(x Scenario) bool { return x.Name() == s.Name() }) {
 				list = append(list, s)
 			}
@@ -188,7 +197,7 @@ func (d *Drill) runRounds(ctx context.Context, env *Env, list []Scenario, rep *r
 	rng := rand.New(rand.NewPCG(uint64(d.opts.Seed), 0x6c616273627821))
 	faultedBy := ""
 	for round := 1; round <= rounds; round++ {
-		order := fresh(list, round)
+		order := d.cat.fresh(list, round)
 		if d.opts.Shuffle {
 			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		}
@@ -200,7 +209,7 @@ func (d *Drill) runRounds(ctx context.Context, env *Env, list []Scenario, rep *r
 			if faultedBy != "" {
 				res = d.skipScenario(s, faultedBy)
 			} else {
-				res = d.runScenario(ctx, env, s)
+				res = d.RunScenario(ctx, env, s)
 				if faultLeft(env.State, s) {
 					faultedBy = s.Name()
 				}
@@ -237,13 +246,14 @@ func (d *Drill) skipScenario(s Scenario, faultedBy string) report.ScenarioResult
 	return res
 }
 
-// runScenario runs one scenario through the phase table (phases.go) and times it.
-func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res report.ScenarioResult) {
+// RunScenario runs one scenario on an open Env through the phase table (phases.go)
+// and times it; Run calls it for each scenario of the list.
+func (d *Drill) RunScenario(ctx context.Context, e *Env, s Scenario) (res report.ScenarioResult) {
 	res = report.ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: d.now(), Result: report.ResultPassed}
 	_, _ = e.takeMilestones(), e.takeChecks()
 	_, _ = e.takeFileResults()
 	e.Mark("drill started")
-	if src, ok := s.(sourced); ok {
+	if src, ok := s.(Sourced); ok {
 		res.Source = src.Source()
 	}
 	defer func() {
@@ -252,12 +262,12 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res report
 		res.Milestones = milestoneOffsets(e.takeMilestones(), res.StartedAt)
 		res.Checks = e.takeChecks()
 		res.Probes, res.Output = e.takeFileResults()
-		res.Error = e.redact(res.Error)
+		res.Error = e.Redact(res.Error)
 		for i := range res.Phases {
-			res.Phases[i].Error = e.redact(res.Phases[i].Error)
+			res.Phases[i].Error = e.Redact(res.Phases[i].Error)
 		}
-		if c, ok := s.(cleaner); ok {
-			c.cleanup()
+		if c, ok := s.(Cleaner); ok {
+			c.Cleanup()
 		}
 	}()
 	r := &scenarioRun{d: d, e: e, s: s, res: &res}
@@ -277,7 +287,7 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res report
 			break
 		}
 	}
-	if _, rollsBack := s.(recordable); rollsBack && r.failedIn(PhaseRecover) && r.recorded && ctx.Err() == nil {
+	if _, rollsBack := s.(Recordable); rollsBack && r.failedIn(PhaseRecover) && r.recorded && ctx.Err() == nil {
 		r.rollback(ctx)
 	}
 	return res
@@ -369,8 +379,8 @@ func (r *scenarioRun) step(ctx context.Context, p phase) error {
 		e.Mark(p.startMark)
 	}
 	step, wait := p.step, p.wait
-	mr, ok := s.(manualRecovery)
-	manual := (d.opts.Manual || ok && mr.manualRecovery()) && p.manual != nil
+	mr, ok := s.(ManualRecoverer)
+	manual := (d.opts.Manual || ok && mr.ManualRecovery()) && p.manual != nil
 	if manual {
 		step, wait = p.manual, p.manualWait
 	}
@@ -392,8 +402,8 @@ func (r *scenarioRun) step(ctx context.Context, p phase) error {
 
 func (d *Drill) recordFault(st *state.State, s Scenario) error {
 	f := state.Fault{Scenario: s.Name(), Kind: s.Name(), InjectedAt: d.now()}
-	if rec, ok := s.(recordable); ok {
-		kind, detail, err := rec.record()
+	if rec, ok := s.(Recordable); ok {
+		kind, detail, err := rec.Record()
 		if err != nil {
 			return err
 		}

@@ -66,6 +66,15 @@ func (f *fakeScenario) Verify(context.Context, *Env) error {
 	return nil
 }
 
+// testCatalogue holds fakes named as built-in drills are, with a group.
+var testCatalogue = NewCatalogue([]Entry{
+	{New: fakeNamed("seal")},
+	{New: fakeNamed("broken-rotation/grant"), Group: "broken-rotation"},
+	{New: fakeNamed("broken-rotation/role"), Group: "broken-rotation"},
+}, nil)
+
+func fakeNamed(name string) Factory { return func() Scenario { return &fakeScenario{name: name} } }
+
 func newTestDrill(t *testing.T, opts Options) (*Drill, *Env) {
 	t.Helper()
 	store, err := state.NewStore(filepath.Join(t.TempDir(), "state"))
@@ -79,7 +88,7 @@ func newTestDrill(t *testing.T, opts Options) (*Drill, *Env) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Second
 	}
-	d := NewDrill(&sandbox.Configuration{Store: store}, opts)
+	d := NewDrill(&sandbox.Configuration{Store: store}, testCatalogue, opts)
 	d.vsoSlack = 0 // the fake apps answer at once; a test that waits for VSO sets it
 	return d, &Env{State: st, now: time.Now}
 }
@@ -96,7 +105,7 @@ func TestEnginePhasesAndTiming(t *testing.T) {
 		faultsAtInject = len(st.Faults)
 		f.observeOK = time.Now().Add(300 * time.Millisecond)
 	}
-	res := d.runScenario(context.Background(), e, f)
+	res := d.RunScenario(context.Background(), e, f)
 	if res.Result != report.ResultPassed {
 		t.Fatalf("result %s: %s %s", res.Result, res.FailedPhase, res.Error)
 	}
@@ -127,7 +136,7 @@ func TestEnginePhasesAndTiming(t *testing.T) {
 func TestEngineNoRecoverFailsVerify(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t", NoRecover: true})
 	f := &fakeScenario{name: "fake"}
-	res := d.runScenario(context.Background(), e, f)
+	res := d.RunScenario(context.Background(), e, f)
 	if res.Result != report.ResultFailed || res.FailedPhase != PhaseVerify {
 		t.Fatalf("result %s in %q, want failed in verify", res.Result, res.FailedPhase)
 	}
@@ -143,7 +152,7 @@ func TestEngineNoRecoverFailsVerify(t *testing.T) {
 func TestEngineObserveDeadline(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t", Timeout: 300 * time.Millisecond})
 	f := &fakeScenario{name: "fake", observeOK: time.Now().Add(time.Hour)}
-	res := d.runScenario(context.Background(), e, f)
+	res := d.RunScenario(context.Background(), e, f)
 	if res.Result != report.ResultFailed || res.FailedPhase != PhaseObserve || !strings.Contains(res.Error, "no symptom yet") {
 		t.Fatalf("result %s in %q (%s), want failed in observe", res.Result, res.FailedPhase, res.Error)
 	}
@@ -155,7 +164,7 @@ func TestEngineObserveDeadline(t *testing.T) {
 func TestEngineRecoverFailure(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t"})
 	f := &fakeScenario{name: "fake", recoverFn: func() error { return errors.New("key rejected") }}
-	res := d.runScenario(context.Background(), e, f)
+	res := d.RunScenario(context.Background(), e, f)
 	if res.FailedPhase != PhaseRecover || res.Phases[4].Result != report.ResultSkipped {
 		t.Fatalf("failed phase %q, verify %s", res.FailedPhase, res.Phases[4].Result)
 	}
@@ -163,9 +172,9 @@ func TestEngineRecoverFailure(t *testing.T) {
 
 func TestReportsValidate(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t"})
-	ok := d.runScenario(context.Background(), e, &fakeScenario{name: "ok"})
+	ok := d.RunScenario(context.Background(), e, &fakeScenario{name: "ok"})
 	d.opts.NoRecover = true
-	bad := d.runScenario(context.Background(), e, &fakeScenario{name: "bad"})
+	bad := d.RunScenario(context.Background(), e, &fakeScenario{name: "bad"})
 	rep := &report.Report{SchemaVersion: report.SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", VaultVersion: "1.21.0",
 		StartedAt: time.Now(), FinishedAt: time.Now(), Result: report.ResultFailed, Scenarios: []report.ScenarioResult{ok, bad}}
 	dir := t.TempDir()
@@ -214,28 +223,8 @@ func TestReportsValidate(t *testing.T) {
 	}
 }
 
-func TestCheckOrder(t *testing.T) {
-	t0 := time.Now()
-	ms := func(names ...string) []Milestone {
-		var out []Milestone
-		for i, n := range names {
-			out = append(out, Milestone{Name: n, At: t0.Add(time.Duration(i) * time.Second)})
-		}
-		return out
-	}
-	if err := checkOrder(ms(recoveryOrder...), recoveryOrder); err != nil {
-		t.Error(err)
-	}
-	if err := checkOrder(ms(msVaultSealed, msPostgresUp, msUnsealed, msCredsIssued, msConsumerConn), recoveryOrder); err == nil {
-		t.Error("Vault before Postgres accepted")
-	}
-	if err := checkOrder(ms(msPostgresUp, msVaultSealed), recoveryOrder); err == nil {
-		t.Error("missing milestones accepted")
-	}
-}
-
 func TestLookup(t *testing.T) {
-	got, err := Lookup([]string{"seal", "broken-rotation", "seal"})
+	got, err := testCatalogue.Lookup([]string{"seal", "broken-rotation", "seal"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +235,7 @@ func TestLookup(t *testing.T) {
 	if strings.Join(names, ",") != "seal,broken-rotation/grant,broken-rotation/role" {
 		t.Errorf("Lookup = %v", names)
 	}
-	if _, err := Lookup([]string{"nope"}); err == nil {
+	if _, err := testCatalogue.Lookup([]string{"nope"}); err == nil {
 		t.Error("unknown scenario accepted")
 	}
 }
@@ -257,12 +246,12 @@ func BenchmarkEngineOverhead(b *testing.B) {
 	store, _ := state.NewStore(filepath.Join(b.TempDir(), "state"))
 	st := store.New("b", config.DefaultSpec(), time.Now())
 	_ = store.Save(st, time.Now())
-	d := NewDrill(&sandbox.Configuration{Store: store}, Options{Name: "b", Timeout: time.Second})
+	d := NewDrill(&sandbox.Configuration{Store: store}, testCatalogue, Options{Name: "b", Timeout: time.Second})
 	e := &Env{State: st, now: time.Now}
 	b.ResetTimer()
 	t0 := time.Now()
 	for i := 0; i < b.N; i++ {
-		res := d.runScenario(context.Background(), e, &fakeScenario{name: "noop"})
+		res := d.RunScenario(context.Background(), e, &fakeScenario{name: "noop"})
 		if res.Result != report.ResultPassed {
 			b.Fatal(res.Error)
 		}
@@ -284,7 +273,7 @@ func TestEngineManualRecoveryWaitsForVerify(t *testing.T) {
 		prompt.Write(b)
 		f.broken = false // the person follows the step
 	})})
-	res := d.runScenario(context.Background(), e, f)
+	res := d.RunScenario(context.Background(), e, f)
 	if res.Result != report.ResultPassed {
 		t.Fatalf("result %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}
@@ -299,7 +288,7 @@ func TestEngineKeepsFirstFailure(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t", Timeout: 200 * time.Millisecond})
 	f := &fakeScenario{name: "fake", observeOK: time.Now().Add(time.Hour)}
 	f.undoFn = func() { f.broken = true } // the undo does not put it back either
-	res := d.runScenario(context.Background(), e, f)
+	res := d.RunScenario(context.Background(), e, f)
 	if res.FailedPhase != PhaseObserve || !strings.Contains(res.Error, "no symptom yet") {
 		t.Fatalf("failed phase %q (%s), want the first failure: observe", res.FailedPhase, res.Error)
 	}
@@ -363,5 +352,29 @@ func TestPhaseTimeout(t *testing.T) {
 		if got := tc.o.phaseTimeout(); got != tc.want {
 			t.Errorf("%+v: %s, want %s", tc.o, got, tc.want)
 		}
+	}
+}
+
+// checkingScenario reports checks from its verify, as a matrix drill does.
+type checkingScenario struct {
+	fakeScenario
+	checks []report.Check
+}
+
+func (c *checkingScenario) Verify(ctx context.Context, e *Env) error {
+	e.SetChecks(c.checks)
+	return c.fakeScenario.Verify(ctx, e)
+}
+
+// The engine puts a scenario's checks in its result, and only in its own.
+func TestEngineKeepsChecksPerScenario(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t"})
+	one := report.Check{Identity: report.IdentityRuntime, App: "a", Target: "a", Operation: "read", Path: "p", Expected: report.Allow, Got: report.Allow, Pass: true}
+	res := d.RunScenario(context.Background(), e, &checkingScenario{fakeScenario: fakeScenario{name: "matrix"}, checks: []report.Check{one}})
+	if len(res.Checks) != 1 || res.Checks[0] != one {
+		t.Errorf("checks %+v", res.Checks)
+	}
+	if res := d.RunScenario(context.Background(), e, &fakeScenario{name: "plain"}); res.Checks != nil {
+		t.Errorf("a scenario without checks got %+v", res.Checks)
 	}
 }

@@ -3,37 +3,35 @@ package scenarios
 import (
 	"strings"
 	"testing"
-
-	"github.com/arcodange/labsbx/scenarios/drillfile"
 )
+
+// fileScenario is a fake of a drill file's scenario: it names its file, and is
+// renewed for each round.
+type fileScenario struct{ *fakeScenario }
+
+func (f fileScenario) Source() string  { return f.name + ".yaml" }
+func (f fileScenario) Renew() Scenario { return fileScenario{&fakeScenario{name: f.name}} }
 
 // A drill file may not take a built-in drill's or group's name, nor come twice.
 func TestFileDrillNames(t *testing.T) {
-	doc := func(name string) *drillfile.Drill {
-		d, err := drillfile.Parse(name+".yaml", []byte("apiVersion: labsbx.dev/v1alpha1\nkind: Drill\nmetadata:\n  name: "+name+
-			"\nspec:\n  fault:\n    builtin: seal\n  symptom:\n    - vault: sealed\n  recovery:\n    builtin: true\n  verify:\n    - vault: unsealed\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	doc := func(name string) Scenario { return fileScenario{&fakeScenario{name: name}} }
 	for _, tc := range []struct {
 		opts Options
 		want string
 	}{
-		{Options{Files: []*drillfile.Drill{doc("seal")}}, `drill name "seal" is a built-in drill's`},
-		{Options{Files: []*drillfile.Drill{doc("broken-rotation")}}, `is a built-in drill's`},
-		{Options{Files: []*drillfile.Drill{doc("mine"), doc("mine")}}, `drill "mine" is given twice`},
+		{Options{Files: []Scenario{doc("seal")}}, `seal.yaml: drill name "seal" is a built-in drill's`},
+		{Options{Files: []Scenario{doc("broken-rotation")}}, `is a built-in drill's`},
+		{Options{Files: []Scenario{doc("mine"), doc("mine")}}, `mine.yaml: drill "mine" is given twice`},
 	} {
-		if _, err := tc.opts.list(); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := tc.opts.list(testCatalogue); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v", tc.want, err)
 		}
 	}
-	list, err := Options{Scenarios: []string{"seal"}, Files: []*drillfile.Drill{doc("mine")}}.list()
+	list, err := Options{Scenarios: []string{"seal"}, Files: []Scenario{doc("mine")}}.list(testCatalogue)
 	if err != nil || names(list) != "seal,mine" {
 		t.Errorf("list: %s %v", names(list), err)
 	}
-	if r := fresh(list, 2); r[1] == list[1] || r[0].Name() != "seal" || r[1].Name() != "mine" {
+	if r := testCatalogue.fresh(list, 2); r[1] == list[1] || r[0] == list[0] || r[0].Name() != "seal" || r[1].Name() != "mine" {
 		t.Error("a later round must run fresh scenarios")
 	}
 }
@@ -42,8 +40,8 @@ func TestFileDrillNames(t *testing.T) {
 // runbook prints of tokens and passwords it read itself.
 func TestRedact(t *testing.T) {
 	e := &Env{}
-	e.addSecret("S3cr3tUnsealKey==")
-	e.addSecret("abc") // too short to be one of labsbx's secrets
+	e.AddSecret("S3cr3tUnsealKey==")
+	e.AddSecret("abc") // too short to be one of labsbx's secrets
 	for in, want := range map[string]string{
 		"key S3cr3tUnsealKey== used":                      "key [redacted] used",
 		"token hvs.CAESIJ1a2b3c4d5e6f7g8h9i0jKLMNOPQRS x": "token [redacted] x",
@@ -53,7 +51,7 @@ func TestRedact(t *testing.T) {
 		`"unseal_keys_b64": ["k1", "k2"]`:                 `"unseal_keys_b64": [redacted]`,
 		"abc is fine":                                     "abc is fine",
 	} {
-		if got := e.redact(in); got != want {
+		if got := e.Redact(in); got != want {
 			t.Errorf("redact(%q) = %q, want %q", in, got, want)
 		}
 	}

@@ -18,7 +18,7 @@ const (
 )
 
 // phases is what a drill is: its five phases in the order they run, with the rules of
-// each. Drill.runScenario runs this table and decides nothing of its own.
+// each. Drill.RunScenario runs this table and decides nothing of its own.
 //
 //   - Polled phases and their deadlines: the wait column (and manualWait, --manual).
 //   - Time to detect runs from the fault in place to the symptom observed; time to
@@ -185,7 +185,7 @@ func recoveryFailed(r *scenarioRun) bool {
 // appsBeforeFault requires every app healthy, and keeps their states for verify.
 func (r *scenarioRun) appsBeforeFault(ctx context.Context) error {
 	var err error
-	r.e.appsBefore, err = r.e.appStates(ctx)
+	r.e.appsBefore, err = r.e.AppStates(ctx)
 	return err
 }
 

@@ -10,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/catalogue"
 	"github.com/arcodange/labsbx/scenarios/drillfile"
+	"github.com/arcodange/labsbx/scenarios/filedrill"
 	"github.com/arcodange/labsbx/scenarios/report"
 )
 
@@ -39,7 +41,7 @@ func newDrillListCmd(g *globals) *cobra.Command {
 				Source      string `json:"source"`
 			}
 			var rows []row
-			for _, s := range scenarios.All() {
+			for _, s := range catalogue.Drills().All() {
 				rows = append(rows, row{s.Name(), s.Description(), "built-in"})
 			}
 			ds, err := drillfile.LoadAll(files)
@@ -47,7 +49,7 @@ func newDrillListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			for _, d := range ds {
-				s := scenarios.NewFileDrill(d)
+				s := filedrill.New(d)
 				rows = append(rows, row{s.Name(), s.Description(), d.Source})
 			}
 			return g.print(rows, func(w io.Writer) error {
@@ -56,7 +58,7 @@ func newDrillListCmd(g *globals) *cobra.Command {
 				for _, r := range rows {
 					fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, r.Source, r.Description)
 				}
-				if groups := scenarios.Groups(); len(groups) > 0 {
+				if groups := catalogue.Drills().Groups(); len(groups) > 0 {
 					fmt.Fprintln(tw)
 					for _, gr := range groups {
 						fmt.Fprintln(tw, gr)
@@ -159,10 +161,10 @@ refused.`,
   labsbx drill run seal lost-lease -f examples/drills/ --repeat 5 --shuffle --seed 42`,
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			var names []string
-			for _, gr := range scenarios.Groups() {
+			for _, gr := range catalogue.Drills().Groups() {
 				names = append(names, gr.Name)
 			}
-			for _, s := range scenarios.All() {
+			for _, s := range catalogue.Drills().All() {
 				names = append(names, s.Name())
 			}
 			return names, cobra.ShellCompDirectiveNoFileComp
@@ -186,7 +188,7 @@ refused.`,
 			// --all: the engine adds every scenario that applies to the sandbox
 			// (vm-node-loss only where there are VMs).
 			names := args
-			if _, err := scenarios.Lookup(names); err != nil {
+			if _, err := catalogue.Drills().Lookup(names); err != nil {
 				return &usageError{err}
 			}
 			ds, err := drillfile.LoadAll(files)
@@ -208,10 +210,10 @@ refused.`,
 			if cfg, err := g.loadConfig(); err == nil {
 				configTimeout = cfg.Spec.Drills.Timeout.Duration
 			}
-			rep, runErr := scenarios.NewDrill(conf, scenarios.Options{
+			rep, runErr := scenarios.NewDrill(conf, catalogue.Drills(), scenarios.Options{
 				Name: g.name, Scenarios: names, All: all, Manual: manual, NoRecover: noRecover, Timeout: timeout, ConfigTimeout: configTimeout,
 				Prompt: g.stderr, Version: currentVersion().Version,
-				Files: ds, Repeat: repeat, Shuffle: shuffle, Seed: seed,
+				Files: filedrill.NewAll(ds), Repeat: repeat, Shuffle: shuffle, Seed: seed,
 			}).Run(cmd.Context())
 			if rep == nil {
 				return runErr
@@ -291,7 +293,7 @@ func newDrillRecoverCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			done, err := scenarios.Recover(cmd.Context(), conf, g.name)
+			done, err := scenarios.Recover(cmd.Context(), conf, catalogue.Drills(), g.name)
 			if done == nil {
 				done = []scenarios.Recovered{}
 			}

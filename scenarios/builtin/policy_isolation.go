@@ -1,4 +1,4 @@
-package scenarios
+package builtin
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/arcodange/labsbx/internal/redact"
 	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/scenarios"
 	"github.com/arcodange/labsbx/scenarios/report"
 )
 
@@ -45,13 +46,13 @@ type policyIsolation struct {
 	key, otherKey *rsa.PrivateKey
 }
 
-func newPolicyIsolation() Scenario { return &policyIsolation{} }
+func NewPolicyIsolation() scenarios.Scenario { return &policyIsolation{} }
 
 func (*policyIsolation) Name() string { return "policy-isolation" }
 func (*policyIsolation) Description() string {
 	return "no fault: each app's runtime and CI identities read and write their own and the other apps' paths, and CI logs in with bad tokens; Vault must allow exactly what the layout grants"
 }
-func (*policyIsolation) Runbook(e *Env) string {
+func (*policyIsolation) Runbook(e *scenarios.Env) string {
 	return "labsbx vault bootstrap --name " + e.State.Name + "  # writes the layout's policies and roles back over a loosened one"
 }
 
@@ -192,7 +193,7 @@ func matrix(apps []string) []cell {
 
 // Steady: Vault is unsealed and holds every app's policies and CI role, and the
 // sandbox's CI signing key is there to log in with.
-func (p *policyIsolation) Steady(ctx context.Context, e *Env) error {
+func (p *policyIsolation) Steady(ctx context.Context, e *scenarios.Env) error {
 	st, err := e.Vault.Status(ctx)
 	if err != nil {
 		return err
@@ -236,25 +237,25 @@ func (p *policyIsolation) Steady(ctx context.Context, e *Env) error {
 }
 
 // Inject: nothing is broken; the drill only makes requests.
-func (*policyIsolation) Inject(context.Context, *Env) error { return nil }
+func (*policyIsolation) Inject(context.Context, *scenarios.Env) error { return nil }
 
 // Observe: there is no symptom to wait for.
-func (*policyIsolation) Observe(context.Context, *Env) error { return nil }
+func (*policyIsolation) Observe(context.Context, *scenarios.Env) error { return nil }
 
 // Recover: nothing to put back.
-func (*policyIsolation) Recover(context.Context, *Env) error { return nil }
+func (*policyIsolation) Recover(context.Context, *scenarios.Env) error { return nil }
 
 // Verify makes the matrix and reports every cell. A cell where Vault did otherwise
 // than the layout says fails the drill at once; a cell without an answer (Vault
 // unreachable) is tried again with the whole matrix.
-func (p *policyIsolation) Verify(ctx context.Context, e *Env) error {
+func (p *policyIsolation) Verify(ctx context.Context, e *scenarios.Env) error {
 	if p.key == nil || p.otherKey == nil {
-		return permanent{errors.New("no CI signing key: the steady state was not checked")}
+		return scenarios.Permanent(errors.New("no CI signing key: the steady state was not checked"))
 	}
 	m := &matrixRun{root: e.Vault.Root(), newClient: e.Vault.NewClient, mark: e.Mark,
 		key: p.key, otherKey: p.otherKey, apps: e.State.Spec.Apps}
 	checks, err := m.run(ctx)
-	e.setChecks(checks)
+	e.SetChecks(checks)
 	if err != nil {
 		return err
 	}
@@ -276,14 +277,14 @@ func (p *policyIsolation) Verify(ctx context.Context, e *Env) error {
 		msg += fmt.Sprintf("; and %d more (see the checks)", len(failed)-shown)
 	}
 	if mismatch {
-		return permanent{errors.New(msg)}
+		return scenarios.Permanent(errors.New(msg))
 	}
 	return errors.New(msg)
 }
 
 // Undo deletes the probe entries an interrupted run may have left. Its tokens expire
 // on their own (an hour at most), and the credentials' leases with them.
-func (*policyIsolation) Undo(ctx context.Context, e *Env) (string, error) {
+func (*policyIsolation) Undo(ctx context.Context, e *scenarios.Env) (string, error) {
 	if err := deleteProbes(ctx, e.Vault.Root(), e.State.Spec.Apps); err != nil {
 		return "", err
 	}

@@ -1,7 +1,6 @@
-package scenarios
+package builtin
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/arcodange/labsbx/internal/goldenfile"
+	"github.com/arcodange/labsbx/scenarios"
 	"github.com/arcodange/labsbx/scenarios/report"
 )
 
@@ -147,13 +147,14 @@ func TestReportChecksRendering(t *testing.T) {
 	checks[11].Got, checks[11].Detail, checks[11].Pass = report.Errored, "HTTP 503", false
 	checks[15].Got, checks[15].Detail, checks[15].Pass = report.Allow, "token issued", false
 	s := report.ScenarioResult{Name: "policy-isolation", Description: (&policyIsolation{}).Description(), Result: report.ResultFailed,
-		FailedPhase: PhaseVerify, Error: "3 of 16 checks failed: " + checks[8].String() + "; " + checks[11].String() + "; " + checks[15].String(),
+		FailedPhase: scenarios.PhaseVerify, Error: "3 of 16 checks failed: " + checks[8].String() + "; " + checks[11].String() + "; " + checks[15].String(),
 		StartedAt: t0, FinishedAt: t0.Add(180 * time.Millisecond), TotalMs: 180, Checks: checks}
-	for i, p := range []string{PhaseSteady, PhaseInject, PhaseObserve, PhaseRecover} {
+	for i, p := range []string{scenarios.PhaseSteady, scenarios.PhaseInject, scenarios.PhaseObserve, scenarios.PhaseRecover} {
 		s.Phases = append(s.Phases, report.PhaseResult{Name: p, StartedAt: t0.Add(time.Duration(i) * 10 * time.Millisecond), DurationMs: 5, Result: report.ResultPassed})
 	}
-	s.Phases = append(s.Phases, report.PhaseResult{Name: PhaseVerify, StartedAt: t0.Add(40 * time.Millisecond), DurationMs: 140, Result: report.ResultFailed, Error: s.Error})
-	s.Milestones = milestoneOffsets([]Milestone{{"drill started", t0}, {"probing the policies", t0.Add(45 * time.Millisecond)}, {"16 checks made", t0.Add(170 * time.Millisecond)}}, t0)
+	s.Phases = append(s.Phases, report.PhaseResult{Name: scenarios.PhaseVerify, StartedAt: t0.Add(40 * time.Millisecond), DurationMs: 140, Result: report.ResultFailed, Error: s.Error})
+	s.Milestones = []report.MilestoneOffset{{Name: "drill started", At: t0}, {Name: "probing the policies", At: t0.Add(45 * time.Millisecond), OffsetMs: 45},
+		{Name: "16 checks made", At: t0.Add(170 * time.Millisecond), OffsetMs: 170}}
 	rep := &report.Report{SchemaVersion: report.SchemaVersion, Sandbox: "golden", Profile: "vault", LabsbxVersion: "dev", VaultVersion: "1.21.0",
 		StartedAt: t0, FinishedAt: t0.Add(200 * time.Millisecond), DurationMs: 200, Result: report.ResultFailed, Scenarios: []report.ScenarioResult{s}}
 
@@ -185,29 +186,5 @@ func TestReportChecksRendering(t *testing.T) {
 	}
 	if !strings.Contains(md, "| runtime | webapp | billing | read | `kvv2/data/billing/config` | deny | allow (answered) |") {
 		t.Errorf("report.md lacks the failed cell's row")
-	}
-}
-
-// checkingScenario reports checks from its verify, as a matrix drill does.
-type checkingScenario struct {
-	fakeScenario
-	checks []report.Check
-}
-
-func (c *checkingScenario) Verify(ctx context.Context, e *Env) error {
-	e.setChecks(c.checks)
-	return c.fakeScenario.Verify(ctx, e)
-}
-
-// The engine puts a scenario's checks in its result, and only in its own.
-func TestEngineKeepsChecksPerScenario(t *testing.T) {
-	d, e := newTestDrill(t, Options{Name: "t"})
-	one := report.Check{Identity: report.IdentityRuntime, App: "a", Target: "a", Operation: "read", Path: "p", Expected: report.Allow, Got: report.Allow, Pass: true}
-	res := d.runScenario(context.Background(), e, &checkingScenario{fakeScenario: fakeScenario{name: "matrix"}, checks: []report.Check{one}})
-	if len(res.Checks) != 1 || res.Checks[0] != one {
-		t.Errorf("checks %+v", res.Checks)
-	}
-	if res := d.runScenario(context.Background(), e, &fakeScenario{name: "plain"}); res.Checks != nil {
-		t.Errorf("a scenario without checks got %+v", res.Checks)
 	}
 }

@@ -1,4 +1,4 @@
-package scenarios_test
+package builtin_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/catalogue"
 	"github.com/arcodange/labsbx/scenarios/report"
 )
 
@@ -29,7 +30,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 	root := sess.Root()
 	run := func() (*report.Report, report.ScenarioResult, error) {
 		t.Helper()
-		rep, err := scenarios.NewDrill(conf, scenarios.Options{Name: name, Scenarios: []string{"policy-isolation"}, Timeout: 30 * time.Second}).Run(ctx)
+		rep, err := scenarios.NewDrill(conf, catalogue.Drills(), scenarios.Options{Name: name, Scenarios: []string{"policy-isolation"}, Timeout: 30 * time.Second}).Run(ctx)
 		if rep == nil || len(rep.Scenarios) != 1 {
 			t.Fatalf("drill: %v, report %+v", err, rep)
 		}
@@ -153,7 +154,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 	eventually("the failed drill left tokens behind", func() bool { return tokens() == tokensBefore })
 
 	// The failed verify leaves the drill in the state: drill recover deletes leftovers.
-	done, err := scenarios.Recover(ctx, conf, name)
+	done, err := scenarios.Recover(ctx, conf, catalogue.Drills(), name)
 	if err != nil || len(done) != 1 || done[0].Scenario != "policy-isolation" {
 		t.Errorf("drill recover: %+v, %v", done, err)
 	}
