@@ -21,7 +21,7 @@ import (
 // policyIsolation proves, with real requests, that each app's identities reach their
 // own paths as the layout grants and no other app's. There is no fault to inject: the
 // steady state is an unsealed Vault holding the apps' policies and CI roles, and
-// verify makes the matrix of checks (policy_isolation.go's probes and logins).
+// verify makes the matrix of checks (policy_isolation.go's requests and logins).
 //
 // For every app A, and each of its identities:
 //   - the runtime token (policy <A>; on the vault profile issued from the root token,
@@ -38,7 +38,7 @@ import (
 // must all be refused.
 //
 // What it wrote, issued or leased is removed with the root token after each try:
-// the probe entries of every app (a loosened policy may have let a write through),
+// the test entries of every app (a loosened policy may have let a write through),
 // the credentials' leases, and the tokens.
 type policyIsolation struct {
 	// key is the sandbox's CI signing key, read in Steady; otherKey signs the tokens
@@ -56,13 +56,14 @@ func (*policyIsolation) Runbook(e *scenarios.Env) string {
 	return "labsbx vault bootstrap --name " + e.State.Name + "  # writes the layout's policies and roles back over a loosened one"
 }
 
-// probeKey is the entry a write probe creates under each app's KV paths.
-const probeKey = "labsbx-probe"
+// entryKey is the entry a write request creates under each app's KV paths (the name
+// stays as it was: reports and the entries an interrupted run left name it).
+const entryKey = "labsbx-probe"
 
-// probe is one request the matrix makes on an app's path.
-type probe struct {
+// request is one request the matrix makes on an app's path.
+type request struct {
 	operation string
-	// capability is what a policy must grant for the request. A write probe goes to
+	// capability is what a policy must grant for the request. A write request goes to
 	// an entry deleted just before, so Vault asks for create.
 	capability string
 	path       func(app string) string
@@ -70,22 +71,22 @@ type probe struct {
 	data       map[string]any
 }
 
-func kvv2Probe(app string) string { return vault.MountKVv2 + "/data/" + app + "/" + probeKey }
+func kvv2Entry(app string) string { return vault.MountKVv2 + "/data/" + app + "/" + entryKey }
 func kvConfig(app string) string  { return vault.MountKVv1 + "/" + app + "/config" }
-func kvProbe(app string) string   { return vault.MountKVv1 + "/" + app + "/" + probeKey }
+func kvEntry(app string) string   { return vault.MountKVv1 + "/" + app + "/" + entryKey }
 func transitKey(app string) string {
 	return vault.MountTransit + "/keys/" + app
 }
 func transitEncrypt(app string) string { return vault.MountTransit + "/encrypt/" + app }
 
-const probeNote = "written by the labsbx policy-isolation drill; deleted at its end"
+const entryNote = "written by the labsbx policy-isolation drill; deleted at its end"
 
-// probes are the requests made on each target app's paths.
-var probes = []probe{
+// requests are the requests made on each target app's paths.
+var requests = []request{
 	{operation: "read", capability: "read", path: vault.ConfigPath},
-	{operation: "write", capability: "create", path: kvv2Probe, write: true, data: map[string]any{"data": map[string]any{"note": probeNote}}},
+	{operation: "write", capability: "create", path: kvv2Entry, write: true, data: map[string]any{"data": map[string]any{"note": entryNote}}},
 	{operation: "read", capability: "read", path: kvConfig},
-	{operation: "write", capability: "create", path: kvProbe, write: true, data: map[string]any{"note": probeNote}},
+	{operation: "write", capability: "create", path: kvEntry, write: true, data: map[string]any{"note": entryNote}},
 	{operation: "read key", capability: "read", path: transitKey},
 	{operation: "encrypt", capability: "update", path: transitEncrypt, write: true, data: map[string]any{"plaintext": base64.StdEncoding.EncodeToString([]byte("labsbx probe"))}},
 	{operation: "read", capability: "read", path: vault.CredsPath},
@@ -107,17 +108,17 @@ var refusedLogins = []string{loginOtherRepo, loginAudience, loginExpired, loginO
 // cell is one check to make.
 type cell struct {
 	identity, app, target string
-	// probe is the request, or nil for a login (then login names which).
-	probe  *probe
-	login  string
-	path   string
-	expect bool
+	// request is the request made, or nil for a login (then login names which).
+	request *request
+	login   string
+	path    string
+	expect  bool
 }
 
 func (c cell) check() report.Check {
 	op := c.login
-	if c.probe != nil {
-		op = c.probe.operation
+	if c.request != nil {
+		op = c.request.operation
 	}
 	exp := report.Deny
 	if c.expect {
@@ -155,8 +156,8 @@ func otherRepoApp(apps []string, app string) string {
 }
 
 // matrix is the plan of every check, in the order they are made: per app, its runtime
-// token's probes (own paths first, then each other app's), the CI login, its CI
-// token's probes, then the logins Vault must refuse.
+// token's requests (own paths first, then each other app's), the CI login, its CI
+// token's requests, then the logins Vault must refuse.
 func matrix(apps []string) []cell {
 	var cells []cell
 	for _, a := range apps {
@@ -172,10 +173,10 @@ func matrix(apps []string) []cell {
 			}
 			rules := rulesOf(id, a)
 			for _, t := range targets {
-				for i := range probes {
-					p := &probes[i]
+				for i := range requests {
+					p := &requests[i]
 					path := p.path(t)
-					cells = append(cells, cell{identity: id, app: a, target: t, probe: p, path: path,
+					cells = append(cells, cell{identity: id, app: a, target: t, request: p, path: path,
 						expect: t == a && vault.Allows(rules, p.capability, path)})
 				}
 			}
@@ -282,21 +283,21 @@ func (p *policyIsolation) Verify(ctx context.Context, e *scenarios.Env) error {
 	return errors.New(msg)
 }
 
-// Undo deletes the probe entries an interrupted run may have left. Its tokens expire
+// Undo deletes the test entries an interrupted run may have left. Its tokens expire
 // on their own (an hour at most), and the credentials' leases with them.
 func (*policyIsolation) Undo(ctx context.Context, e *scenarios.Env) (string, error) {
-	if err := deleteProbes(ctx, e.Vault.Root(), e.State.Spec.Apps); err != nil {
+	if err := deleteEntries(ctx, e.Vault.Root(), e.State.Spec.Apps); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("deleted the probe entries %s/<app>/%s and %s/<app>/%s of every app; the drill's tokens expire within an hour, and their leases with them",
-		vault.MountKVv2, probeKey, vault.MountKVv1, probeKey), nil
+		vault.MountKVv2, entryKey, vault.MountKVv1, entryKey), nil
 }
 
-// deleteProbes removes every app's probe entries, whoever wrote them.
-func deleteProbes(ctx context.Context, root *api.Client, apps []string) error {
+// deleteEntries removes every app's test entries, whoever wrote them.
+func deleteEntries(ctx context.Context, root *api.Client, apps []string) error {
 	var errs []error
 	for _, app := range apps {
-		for _, path := range []string{vault.MountKVv2 + "/metadata/" + app + "/" + probeKey, kvProbe(app)} {
+		for _, path := range []string{vault.MountKVv2 + "/metadata/" + app + "/" + entryKey, kvEntry(app)} {
 			if _, err := root.Logical().DeleteWithContext(ctx, path); err != nil {
 				errs = append(errs, fmt.Errorf("delete %s: %w", path, err))
 			}
@@ -332,8 +333,8 @@ func (m *matrixRun) run(ctx context.Context) (checks []report.Check, err error) 
 			err = errors.Join(err, fmt.Errorf("clean up after the checks: %w", cerr))
 		}
 	}()
-	// A probe write must find no entry, so that it asks for create.
-	if err := deleteProbes(ctx, m.root, m.apps); err != nil {
+	// A write request must find no entry, so that it asks for create.
+	if err := deleteEntries(ctx, m.root, m.apps); err != nil {
 		return nil, m.scrub(err)
 	}
 	m.mark("probing the policies")
@@ -349,7 +350,7 @@ func (m *matrixRun) run(ctx context.Context) (checks []report.Check, err error) 
 			clients[key] = cl
 		}
 		switch {
-		case c.probe == nil:
+		case c.request == nil:
 			var tok string
 			tok, ch.Got, ch.Detail, ch.DurationMs = m.login(ctx, c)
 			if c.login == loginOwn && tok != "" {
@@ -360,7 +361,7 @@ func (m *matrixRun) run(ctx context.Context) (checks []report.Check, err error) 
 		case cl == nil:
 			ch.Got, ch.Detail = report.Errored, "no token: the CI login failed"
 		default:
-			ch.Got, ch.Detail, ch.DurationMs = m.request(ctx, cl, *c.probe, c.path)
+			ch.Got, ch.Detail, ch.DurationMs = m.send(ctx, cl, *c.request, c.path)
 		}
 		ch.Pass = ch.Got == ch.Expected
 		checks = append(checks, ch)
@@ -430,8 +431,8 @@ func (m *matrixRun) login(ctx context.Context, c cell) (token, got, detail strin
 	return "", got, detail, durMs
 }
 
-// request makes a probe with cl and classifies Vault's answer.
-func (m *matrixRun) request(ctx context.Context, cl *api.Client, p probe, path string) (got, detail string, durMs float64) {
+// send makes a request with cl and classifies Vault's answer.
+func (m *matrixRun) send(ctx context.Context, cl *api.Client, p request, path string) (got, detail string, durMs float64) {
 	var s *api.Secret
 	var err error
 	t0 := time.Now()
@@ -467,7 +468,7 @@ func classify(err error) (got, detail string) {
 	return report.Errored, "no answer: " + err.Error()
 }
 
-// cleanup revokes the leases and tokens of this try and deletes the probe entries.
+// cleanup revokes the leases and tokens of this try and deletes the test entries.
 func (m *matrixRun) cleanup(ctx context.Context) error {
 	var errs []error
 	for _, l := range m.leases {
@@ -480,7 +481,7 @@ func (m *matrixRun) cleanup(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("revoke a token of the checks: %w", err))
 		}
 	}
-	errs = append(errs, deleteProbes(ctx, m.root, m.apps))
+	errs = append(errs, deleteEntries(ctx, m.root, m.apps))
 	if err := errors.Join(errs...); err != nil {
 		return m.scrub(err)
 	}

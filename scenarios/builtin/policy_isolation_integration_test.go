@@ -16,7 +16,7 @@ import (
 )
 
 // The policy-isolation drill on a healthy sandbox of two apps passes, and leaves no
-// probe entry, lease or token behind; once a policy is loosened by hand, with the
+// test entry, lease or token behind; once a policy is loosened by hand, with the
 // code unchanged, it fails and names the cell.
 func TestIntegrationPolicyIsolation(t *testing.T) {
 	const name = "it-isolation"
@@ -90,7 +90,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("drill on a healthy sandbox: %v (%s)", err, s.Error)
 	}
-	// Per app: 2 identities × 2 targets × 8 probes, its CI login and 4 refused logins.
+	// Per app: 2 identities × 2 targets × 8 requests, its CI login and 4 refused logins.
 	if len(s.Checks) != 2*(2*2*8+1+4) {
 		t.Errorf("%d checks", len(s.Checks))
 	}
@@ -112,7 +112,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 	for _, app := range apps {
 		for _, path := range []string{vault.MountKVv2 + "/data/" + app + "/labsbx-probe", vault.MountKVv1 + "/" + app + "/labsbx-probe"} {
 			if s, err := root.Logical().ReadWithContext(ctx, path); err != nil || s != nil {
-				t.Errorf("probe entry %s left behind (%v)", path, err)
+				t.Errorf("test entry %s left behind (%v)", path, err)
 			}
 		}
 	}

@@ -31,8 +31,8 @@ func allowed(cells []cell) []string {
 // The layout grants each identity a few of its own paths and nothing of another app's.
 func TestMatrixExpectations(t *testing.T) {
 	cells := matrix([]string{"webapp", "billing"})
-	// Per app: 2 identities × 2 targets × the probes, the own CI login and the refused ones.
-	if want := 2 * (2*2*len(probes) + 1 + len(refusedLogins)); len(cells) != want {
+	// Per app: 2 identities × 2 targets × the requests, the own CI login and the refused ones.
+	if want := 2 * (2*2*len(requests) + 1 + len(refusedLogins)); len(cells) != want {
 		t.Fatalf("%d cells, want %d", len(cells), want)
 	}
 	want := []string{
@@ -57,10 +57,10 @@ func TestMatrixExpectations(t *testing.T) {
 		if c.target != c.app && c.expect {
 			t.Errorf("%s: another app's path expected allowed", c.check())
 		}
-		if c.probe == nil && c.login == loginOtherRepo && c.target != map[string]string{"webapp": "billing", "billing": "webapp"}[c.app] {
+		if c.request == nil && c.login == loginOtherRepo && c.target != map[string]string{"webapp": "billing", "billing": "webapp"}[c.app] {
 			t.Errorf("%s: the other repository is %s's", c.check(), c.target)
 		}
-		key := fmt.Sprint(c.identity, c.app, c.target, c.login, c.path, c.probe != nil && c.probe.write)
+		key := fmt.Sprint(c.identity, c.app, c.target, c.login, c.path, c.request != nil && c.request.write)
 		if seen[key] {
 			t.Errorf("cell twice: %s", c.check())
 		}
@@ -70,12 +70,12 @@ func TestMatrixExpectations(t *testing.T) {
 		for _, id := range []string{report.IdentityRuntime, report.IdentityCI} {
 			n := 0
 			for _, c := range cells {
-				if c.app == "webapp" && c.identity == id && c.target == target && c.probe != nil {
+				if c.app == "webapp" && c.identity == id && c.target == target && c.request != nil {
 					n++
 				}
 			}
-			if n != len(probes) {
-				t.Errorf("%s of webapp on %s: %d probes, want %d", id, target, n, len(probes))
+			if n != len(requests) {
+				t.Errorf("%s of webapp on %s: %d requests, want %d", id, target, n, len(requests))
 			}
 		}
 	}
@@ -84,7 +84,7 @@ func TestMatrixExpectations(t *testing.T) {
 // Alone, an app still has its own cells, and the refused repository is of no app.
 func TestMatrixOneApp(t *testing.T) {
 	cells := matrix([]string{"webapp"})
-	if want := 2*len(probes) + 1 + len(refusedLogins); len(cells) != want {
+	if want := 2*len(requests) + 1 + len(refusedLogins); len(cells) != want {
 		t.Fatalf("%d cells, want %d", len(cells), want)
 	}
 	if got := len(allowed(cells)); got != 6 {
@@ -125,16 +125,16 @@ func TestReportChecksRendering(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC)
 	var checks []report.Check
 	all := matrix([]string{"webapp", "billing"})
-	// Runtime cells on webapp's and billing's paths, the CI login and a probe, and
+	// Runtime cells on webapp's and billing's paths, the CI login and a request, and
 	// the refused logins.
 	some := slices.Concat(all[:10], all[16:18], all[33:37])
 	for i, c := range some {
 		ch := c.check()
 		ch.Got, ch.Detail, ch.DurationMs = ch.Expected, "HTTP 403", 0.5+float64(i)/8
 		switch {
-		case c.probe == nil && ch.Got == report.Allow:
+		case c.request == nil && ch.Got == report.Allow:
 			ch.Detail = "token issued"
-		case c.probe == nil:
+		case c.request == nil:
 			ch.Detail = "HTTP 400"
 		case ch.Got == report.Allow:
 			ch.Detail = "answered"

@@ -110,9 +110,9 @@ func TestIntegrationPolicyMatrixOnVault(t *testing.T) {
 		}
 	}
 	for _, app := range apps {
-		for _, path := range []string{kvv2Probe(app), kvProbe(app)} {
+		for _, path := range []string{kvv2Entry(app), kvEntry(app)} {
 			if s, err := root.Logical().ReadWithContext(ctx, path); err != nil || s != nil {
-				t.Errorf("probe entry %s left behind (%v)", path, err)
+				t.Errorf("test entry %s left behind (%v)", path, err)
 			}
 		}
 	}
@@ -140,8 +140,8 @@ func TestIntegrationPolicyMatrixOnVault(t *testing.T) {
 	if strings.Join(failed, "\n") != strings.Join(want, "\n") {
 		t.Errorf("failed cells:\n%s\nwant\n%s", strings.Join(failed, "\n"), strings.Join(want, "\n"))
 	}
-	if s, err := root.Logical().ReadWithContext(ctx, kvProbe("billing")); err != nil || s != nil {
-		t.Errorf("the probe written through the loosened policy is left (%v)", err)
+	if s, err := root.Logical().ReadWithContext(ctx, kvEntry("billing")); err != nil || s != nil {
+		t.Errorf("the entry written through the loosened policy is left (%v)", err)
 	}
 }
 

@@ -72,7 +72,7 @@ type ScenarioResult struct {
 	TotalMs         int64             `json:"totalMs"`
 	Phases          []PhaseResult     `json:"phases"`
 	Milestones      []MilestoneOffset `json:"milestones"`
-	// Checks are the cells of a drill that probes a matrix (policy-isolation); other
+	// Checks are the cells of a drill that checks a matrix (policy-isolation); other
 	// drills leave it out.
 	Checks []Check `json:"checks,omitempty"`
 	// Round is the run's round with --repeat (1, 2, …); 0 without.
