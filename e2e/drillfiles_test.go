@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/arcodange/labsbx/e2e/testenv"
-	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 func example(name string) string { return filepath.Join("..", "examples", "drills", name) }
@@ -45,7 +45,7 @@ func TestE2EDrillFiles(t *testing.T) {
 	}
 	// The three vault-profile examples, twice each, shuffled.
 	reports := filepath.Join(t.TempDir(), "gameday")
-	var rep scenarios.Report
+	var rep report.Report
 	c.json(&rep, "drill", "run", "-f", example("unseal-runbook.yaml"), "-f", example("lost-lease-reread.yaml"),
 		"-f", example("broken-grant-sql.yaml"), "--repeat", "2", "--seed", "7", "--name", name, "--report-dir", reports)
 	checkReports(t, reports, 6, 0)
@@ -57,7 +57,7 @@ func TestE2EDrillFiles(t *testing.T) {
 			t.Errorf("summary of %s: %+v", s.Name, s)
 		}
 	}
-	var unseal *scenarios.ScenarioResult
+	var unseal *report.ScenarioResult
 	for i, s := range rep.Scenarios {
 		t.Logf("drill %-20s round %d %s detect %5d ms  recover %5d ms", s.Name, s.Round, s.Result, s.TimeToDetectMs, s.TimeToRecoverMs)
 		if s.Name == "unseal-runbook" {
@@ -93,9 +93,9 @@ func TestE2EDrillFiles(t *testing.T) {
 		args = append(args, "-f", write(n+".yaml", "apiVersion: labsbx.dev/v1alpha1\nkind: Drill\nmetadata:\n  name: "+n+"\nspec:\n"+spec+
 			"  recovery:\n    builtin: true\n  verify:\n    - vault: unsealed\n    - creds: webapp\n      timeout: 1m\n    - sql:\n        as: webapp\n        query: select 1\n"))
 	}
-	var brep scenarios.Report
+	var brep report.Report
 	c.json(&brep, args...)
-	if brep.Result != scenarios.ResultPassed || len(brep.Scenarios) != len(builtins) {
+	if brep.Result != report.ResultPassed || len(brep.Scenarios) != len(builtins) {
 		t.Errorf("built-in faults: %+v", brep)
 	}
 

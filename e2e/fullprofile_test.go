@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/arcodange/labsbx/sandbox/vso"
-	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // The full profile's own steps of runSandboxLifecycle. They run only where the full
@@ -94,7 +94,7 @@ func runFullDrillFiles(t *testing.T, c *cli, name string) {
 		t.Fatal(err)
 	}
 	reports := filepath.Join(t.TempDir(), "files")
-	var rep scenarios.Report
+	var rep report.Report
 	c.json(&rep, "drill", "run", "-f", example("unseal-runbook.yaml"), "-f", example("lost-lease-reread.yaml"),
 		"-f", example("broken-grant-sql.yaml"), "-f", healthy, "--name", name, "--report-dir", reports)
 	checkReports(t, reports, 4, 0)
@@ -234,7 +234,7 @@ func describe(events []corev1.Event) string {
 //     17 and 33 s after the fault with 60 s leases) and records no warning: the only
 //     trace is SecretRotated with sync_reason="SecretLeaseRenewalError".
 //   - broken-rotation/grant: renewing fails too without CREATEROLE.
-func checkFullDrills(t *testing.T, rep scenarios.Report) {
+func checkFullDrills(t *testing.T, rep report.Report) {
 	t.Helper()
 	for _, s := range rep.Scenarios {
 		var names []string

@@ -15,7 +15,8 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/state"
-	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/catalogue"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // TestE2EVaultProfile runs the whole life of a vault-profile sandbox through the binary.
@@ -107,9 +108,9 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string, upArgs ...string)
 
 	// Every drill passes, with reports that validate.
 	reports := filepath.Join(t.TempDir(), "all")
-	var rep scenarios.Report
+	var rep report.Report
 	c.json(&rep, "drill", "run", "--all", "--name", name, "--report-dir", reports)
-	checkReports(t, reports, len(scenarios.ApplicableTo(&state.State{Profile: profile})), 0) // vm-node-loss needs VMs
+	checkReports(t, reports, len(catalogue.Drills().ApplicableTo(&state.State{Profile: profile})), 0) // vm-node-loss needs VMs
 	for _, s := range rep.Scenarios {
 		t.Logf("drill %-22s %s detect %5d ms  recover %5d ms  total %5d ms", s.Name, s.Result, s.TimeToDetectMs, s.TimeToRecoverMs, s.TotalMs)
 	}
@@ -231,14 +232,14 @@ func scanDir(t *testing.T, dir, label, secret string) {
 // checkReports validates report.json against its schema and junit.xml's counts.
 func checkReports(t *testing.T, dir string, tests, failures int) {
 	t.Helper()
-	j, err := os.ReadFile(filepath.Join(dir, scenarios.ReportJSON))
+	j, err := os.ReadFile(filepath.Join(dir, report.JSONFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := scenarios.ValidateReport(j); err != nil {
+	if err := report.Validate(j); err != nil {
 		t.Errorf("report.json: %v", err)
 	}
-	x, err := os.ReadFile(filepath.Join(dir, scenarios.ReportJUnit))
+	x, err := os.ReadFile(filepath.Join(dir, report.JUnitFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func checkReports(t *testing.T, dir string, tests, failures int) {
 	if suites.Tests != tests || suites.Failures != failures || len(suites.Suite.Cases) != tests {
 		t.Errorf("junit.xml: %d tests, %d failures, %d cases; want %d and %d", suites.Tests, suites.Failures, len(suites.Suite.Cases), tests, failures)
 	}
-	md, err := os.ReadFile(filepath.Join(dir, scenarios.ReportMD))
+	md, err := os.ReadFile(filepath.Join(dir, report.MarkdownFile))
 	if err != nil || !strings.Contains(string(md), "%%{init: {'theme':'base'}}%%") {
 		t.Errorf("report.md: %v", err)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/e2e/testenv"
-	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/report"
 	"github.com/arcodange/labsbx/vmimages"
 )
 
@@ -143,7 +143,7 @@ func TestE2EVMs(t *testing.T) {
 
 	// A file written before the power cut is there after the drill.
 	c.ok("vm", "ssh", "vm-0", "--name", name, "--", "echo e2e-kept > ~/persisted && sync")
-	var rep scenarios.Report
+	var rep report.Report
 	reports := filepath.Join(t.TempDir(), "vm")
 	c.json(&rep, "drill", "run", "vm-node-loss", "--name", name, "--report-dir", reports)
 	checkReports(t, reports, 1, 0)
@@ -156,7 +156,7 @@ func TestE2EVMs(t *testing.T) {
 
 	// The example drill file: the power cut recovered by starting the VM and the lab's
 	// Ansible ping loop over `labsbx vm inventory`.
-	var frep scenarios.Report
+	var frep report.Report
 	freports := filepath.Join(t.TempDir(), "file")
 	c.json(&frep, "drill", "run", "-f", "../examples/drills/vm-power-cut-ansible.yaml", "--name", name, "--report-dir", freports)
 	checkReports(t, freports, 1, 0)

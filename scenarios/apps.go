@@ -41,9 +41,9 @@ func outcomeOf(s Scenario) AppOutcome {
 	return AppHealthy
 }
 
-// appStates reads every app's side and requires each to be healthy: the steady state
+// AppStates reads every app's side and requires each to be healthy: the steady state
 // before a fault, on the full profile.
-func (e *Env) appStates(ctx context.Context) (map[string]vso.AppState, error) {
+func (e *Env) AppStates(ctx context.Context) (map[string]vso.AppState, error) {
 	out := map[string]vso.AppState{}
 	var errs []error
 	for _, app := range e.State.Spec.Apps {
@@ -100,10 +100,13 @@ func (e *Env) markAppEvents(ctx context.Context, since time.Time) error {
 			if r := ev.SyncReason(); r != "" {
 				name += " (sync_reason=" + r + ")"
 			}
-			at := later(ev.FirstSince(since), since)
-			e.markAt(name, at)
+			at := ev.FirstSince(since)
+			if since.After(at) {
+				at = since
+			}
+			e.MarkAt(name, at)
 			if ev.Repeated() && ev.Time.After(at) {
-				e.markAt(fmt.Sprintf("%s (last of %d)", name, ev.Count), ev.Time)
+				e.MarkAt(fmt.Sprintf("%s (last of %d)", name, ev.Count), ev.Time)
 			}
 		}
 	}

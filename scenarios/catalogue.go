@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/state"
 )
 
@@ -12,91 +11,83 @@ import (
 // phase to the next lives in its own fields and never leaks into the next run.
 type Factory func() Scenario
 
-// entry is one line of the catalogue.
-type entry struct {
-	new Factory
-	// group is a name that runs every drill of the group, in catalogue order
+// Entry is one line of a catalogue.
+type Entry struct {
+	New Factory
+	// Group is a name that runs every drill of the group, in catalogue order
 	// (`labsbx drill run broken-rotation`).
-	group string
-	// only: `drill run --all` runs the drill only on a sandbox where this holds (nil:
+	Group string
+	// Only: `drill run --all` runs the drill only on a sandbox where this holds (nil:
 	// on every sandbox). A drill named explicitly runs anyway and fails its
 	// steady-state phase, saying what is missing.
-	only func(*state.State) bool
+	Only func(*state.State) bool
 }
 
-// catalogue is every drill, in the order a person meets them: `drill list`, `drill run
-// --all`, the groups and `drill recover` all read it. A new drill is one file (its type
-// and factory) and one line here.
-var catalogue = []entry{
-	{new: newSeal},
-	{new: newLostLease},
-	{new: newBrokenRotation("grant"), group: "broken-rotation"},
-	{new: newBrokenRotation("role"), group: "broken-rotation"},
-	{new: newFullRestart},
-	{new: newWrongKey},
-	{new: newBackupRestore, only: vaultProfile},
-	{new: newPolicyIsolation},
-	{new: newVMNodeLoss, only: withVMs},
+// Restore makes again the scenario whose fault record carries it whole (Recordable),
+// so that `drill recover` can undo the fault; it says which drill it could not make.
+type Restore func(f state.Fault) (Scenario, error)
+
+// Catalogue is every drill, in the order a person meets them: `drill list`, `drill run
+// --all`, the groups and `drill recover` all read it. The built-in one is
+// scenarios/catalogue's.
+type Catalogue struct {
+	entries []Entry
+	// byName indexes the entries by scenario name.
+	byName map[string]Entry
+	// restore makes a recorded scenario again, by its fault's kind.
+	restore map[string]Restore
 }
 
-// vaultProfile: the sandbox has the vault profile (its Vault's storage is a volume
-// labsbx owns).
-func vaultProfile(st *state.State) bool { return st.Profile == config.ProfileVault }
-
-// withVMs: the sandbox has arm64 VMs (`labsbx up --vms N`).
-func withVMs(st *state.State) bool { return len(st.VMs) > 0 }
-
-// byName indexes the catalogue by scenario name; building it checks that no name is
-// taken twice, by two drills or by a drill and a group.
-var byName = indexCatalogue(catalogue)
-
-func indexCatalogue(cat []entry) map[string]entry {
-	idx := map[string]entry{}
-	for _, e := range cat {
-		name := e.new().Name()
+// NewCatalogue makes a catalogue of entries, in that order, whose recorded faults
+// restore makes again by kind. It panics when a name is taken twice, by two drills or
+// by a drill and a group: the catalogue is written in the code.
+func NewCatalogue(entries []Entry, restore map[string]Restore) *Catalogue {
+	idx := map[string]Entry{}
+	for _, e := range entries {
+		name := e.New().Name()
 		if _, dup := idx[name]; dup {
 			panic("scenario in the catalogue twice: " + name)
 		}
 		idx[name] = e
 	}
-	for _, e := range cat {
-		if _, clash := idx[e.group]; clash {
-			panic("group named like a scenario: " + e.group)
+	for _, e := range entries {
+		if _, clash := idx[e.Group]; clash {
+			panic("group named like a scenario: " + e.Group)
 		}
 	}
-	return idx
+	return &Catalogue{entries: entries, byName: idx, restore: restore}
 }
 
-// newScenario makes a fresh scenario of that name.
-func newScenario(name string) (Scenario, bool) {
-	e, ok := byName[name]
+// New makes a fresh scenario of that name.
+func (c *Catalogue) New(name string) (Scenario, bool) {
+	e, ok := c.byName[name]
 	if !ok {
 		return nil, false
 	}
-	return e.new(), true
+	return e.New(), true
 }
 
 // All returns a fresh value of every scenario, in catalogue order.
-func All() []Scenario {
-	out := make([]Scenario, 0, len(catalogue))
-	for _, e := range catalogue {
-		out = append(out, e.new())
+func (c *Catalogue) All() []Scenario {
+	out := make([]Scenario, 0, len(c.entries))
+	for _, e := range c.entries {
+		out = append(out, e.New())
 	}
 	return out
 }
 
 // Applies reports whether `drill run --all` runs s on the sandbox st.
-func Applies(s Scenario, st *state.State) bool {
-	e, ok := byName[s.Name()]
-	return !ok || e.only == nil || e.only(st)
+func (c *Catalogue) Applies(s Scenario, st *state.State) bool {
+	e, ok := c.byName[s.Name()]
+	return !ok || e.Only == nil || e.Only(st)
 }
 
 // ApplicableTo returns the scenarios that apply to st, in catalogue order.
-func ApplicableTo(st *state.State) []Scenario {
+func (c *Catalogue) ApplicableTo(st *state.State) []Scenario {
 	var out []Scenario
-	for _, e := range catalogue {
-		if e.only == nil || e.only(st) {
-			out = append(out, e.new())
+	for _, e := range c.entries {
+		if e.Only == nil || e.Only(st) {
+			out = append(out, e.New())
 		}
 	}
 	return out
@@ -109,22 +100,35 @@ type Group struct {
 }
 
 // Groups returns the catalogue's groups, in catalogue order.
-func Groups() []Group {
+func (c *Catalogue) Groups() []Group {
 	var out []Group
 	at := map[string]int{}
-	for _, e := range catalogue {
-		if e.group == "" {
+	for _, e := range c.entries {
+		if e.Group == "" {
 			continue
 		}
-		i, ok := at[e.group]
+		i, ok := at[e.Group]
 		if !ok {
 			i = len(out)
-			at[e.group] = i
-			out = append(out, Group{Name: e.group})
+			at[e.Group] = i
+			out = append(out, Group{Name: e.Group})
 		}
-		out[i].Members = append(out[i].Members, e.new().Name())
+		out[i].Members = append(out[i].Members, e.New().Name())
 	}
 	return out
+}
+
+// taken: name is a drill's or a group's of the catalogue.
+func (c *Catalogue) taken(name string) bool {
+	if _, ok := c.byName[name]; ok {
+		return true
+	}
+	for _, e := range c.entries {
+		if e.Group == name {
+			return true
+		}
+	}
+	return false
 }
 
 // String says what the group runs, for `drill list`.
@@ -145,24 +149,24 @@ func (g Group) String() string {
 
 // Lookup resolves names (scenario names or groups) to fresh scenarios, in the given
 // order, without duplicates.
-func Lookup(names []string) ([]Scenario, error) {
+func (c *Catalogue) Lookup(names []string) ([]Scenario, error) {
 	var out []Scenario
 	seen := map[string]bool{}
-	add := func(e entry) {
-		s := e.new()
+	add := func(e Entry) {
+		s := e.New()
 		if !seen[s.Name()] {
 			seen[s.Name()] = true
 			out = append(out, s)
 		}
 	}
 	for _, n := range names {
-		if e, ok := byName[n]; ok {
+		if e, ok := c.byName[n]; ok {
 			add(e)
 			continue
 		}
 		found := false
-		for _, e := range catalogue {
-			if e.group == n {
+		for _, e := range c.entries {
+			if e.Group == n {
 				add(e)
 				found = true
 			}

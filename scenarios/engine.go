@@ -14,7 +14,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vso"
-	"github.com/arcodange/labsbx/scenarios/drillfile"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // PollInterval is how often the engine polls a symptom or the steady state: detection
@@ -55,8 +55,9 @@ type Options struct {
 	Prompt io.Writer
 	// Version is labsbx's version, for the report.
 	Version string
-	// Files are drill files to run after the named scenarios (drill run -f).
-	Files []*drillfile.Drill
+	// Files are the scenarios of drill files (scenarios/filedrill), to run after the
+	// named ones (drill run -f).
+	Files []Scenario
 	// Repeat runs the whole list this many times (a game day); the report then
 	// summarises each drill's figures over the rounds. 0 or 1: once.
 	Repeat int
@@ -65,21 +66,25 @@ type Options struct {
 	Seed    int64
 }
 
-// list is what the options name, before the sandbox is known: the scenarios, then the
-// drill files; a file may not take a built-in drill's name.
-func (o Options) list() ([]Scenario, error) {
-	list, err := Lookup(o.Scenarios)
+// list is what the options name, before the sandbox is known: the scenarios of the
+// catalogue, then the drill files; a file may not take a built-in drill's name.
+func (o Options) list(cat *Catalogue) ([]Scenario, error) {
+	list, err := cat.Lookup(o.Scenarios)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range o.Files {
-		if _, clash := byName[d.Metadata.Name]; clash || isGroup(d.Metadata.Name) {
-			return nil, fmt.Errorf("%s: drill name %q is a built-in drill's; rename it", d.Source, d.Metadata.Name)
+	for _, f := range o.Files {
+		name, src := f.Name(), f.Name()
+		if s, ok := f.(Sourced); ok {
+			src = s.Source()
 		}
-		if slices.ContainsFunc(list, func(s Scenario) bool { return s.Name() == d.Metadata.Name }) {
-			return nil, fmt.Errorf("%s: drill %q is given twice", d.Source, d.Metadata.Name)
+		if cat.taken(name) {
+			return nil, fmt.Errorf("%s: drill name %q is a built-in drill's; rename it", src, name)
 		}
-		list = append(list, NewFileDrill(d))
+		if slices.ContainsFunc(list, func(s Scenario) bool { return s.Name() == name }) {
+			return nil, fmt.Errorf("%s: drill %q is given twice", src, name)
+		}
+		list = append(list, f)
 	}
 	return list, nil
 }
@@ -88,6 +93,7 @@ func (o Options) list() ([]Scenario, error) {
 // `labsbx vault unseal`, which a person runs during --manual, does not need it.
 type Drill struct {
 	cfg  *sandbox.Configuration
+	cat  *Catalogue
 	opts Options
 	// refused is the first guard refusal a phase met: the run stops there and exits
 	// with it (status 3), since nothing more may be done to that sandbox.
@@ -97,12 +103,16 @@ type Drill struct {
 	vsoSlack time.Duration
 }
 
-// NewDrill prepares a drill run.
-func NewDrill(cfg *sandbox.Configuration, opts Options) *Drill {
-	return &Drill{cfg: cfg, opts: opts, vsoSlack: vso.SyncBackoffMax + appRolloutAllowance}
+// NewDrill prepares a drill run of the scenarios of cat that opts name.
+func NewDrill(cfg *sandbox.Configuration, cat *Catalogue, opts Options) *Drill {
+	return &Drill{cfg: cfg, cat: cat, opts: opts, vsoSlack: vso.SyncBackoffMax + appRolloutAllowance}
 }
 
 func (d *Drill) now() time.Time { return d.cfg.Clock() }
+
+// Permanent makes a polled step fail at once with err, instead of trying again until
+// its deadline.
+func Permanent(err error) error { return permanent{err} }
 
 // permanent stops poll at once.
 type permanent struct{ err error }
@@ -114,8 +124,8 @@ func (p permanent) Unwrap() error { return p.err }
 
 // Run executes the scenarios in order and returns the report. The error is a
 // *VerifyFailure when a scenario failed, or another error when the drill could not run.
-func (d *Drill) Run(ctx context.Context) (*Report, error) {
-	list, err := d.opts.list()
+func (d *Drill) Run(ctx context.Context) (*report.Report, error) {
+	list, err := d.opts.list(d.cat)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +149,7 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 		return nil, fmt.Errorf("sandbox %q still has %d fault(s) from an interrupted drill; run `labsbx drill recover --name %s` first", st.Name, len(st.Faults), st.Name)
 	}
 	if d.opts.All {
-		for _, s := range ApplicableTo(st) {
+		for _, s := range d.cat.ApplicableTo(st) {
 			if !slices.ContainsFunc(list, func(x Scenario) bool { return x.Name() == s.Name() }) {
 				list = append(list, s)
 			}
@@ -150,7 +160,7 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	defer env.Close()
-	rep := &Report{SchemaVersion: SchemaVersion, Sandbox: st.Name, Profile: st.Profile, LabsbxVersion: d.opts.Version,
+	rep := &report.Report{SchemaVersion: report.SchemaVersion, Sandbox: st.Name, Profile: st.Profile, LabsbxVersion: d.opts.Version,
 		Manual: d.opts.Manual, NoRecover: d.opts.NoRecover, StartedAt: d.now()}
 	if vs, err := env.Vault.Status(ctx); err == nil {
 		rep.VaultVersion = vs.Version
@@ -158,13 +168,13 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 	failed := d.runRounds(ctx, env, list, rep)
 	if rounds := max(d.opts.Repeat, 1); rounds > 1 {
 		rep.Repeat, rep.Shuffle, rep.Seed = rounds, d.opts.Shuffle, d.opts.Seed
-		rep.Summary = summarise(rep.Scenarios)
+		rep.Summary = report.Summarise(rep.Scenarios)
 	}
 	rep.FinishedAt = d.now()
 	rep.DurationMs = ms(rep.FinishedAt.Sub(rep.StartedAt))
-	rep.Result = ResultPassed
+	rep.Result = report.ResultPassed
 	if len(failed) > 0 {
-		rep.Result = ResultFailed
+		rep.Result = report.ResultFailed
 	}
 	if err := ctx.Err(); err != nil {
 		return rep, err
@@ -182,12 +192,12 @@ func (d *Drill) Run(ctx context.Context) (*Report, error) {
 // drills that failed. Once a drill leaves its fault in the sandbox (its recovery or
 // rollback failed, or --no-recover), the drills after it are reported skipped rather
 // than run on a broken sandbox.
-func (d *Drill) runRounds(ctx context.Context, env *Env, list []Scenario, rep *Report) (failed []string) {
+func (d *Drill) runRounds(ctx context.Context, env *Env, list []Scenario, rep *report.Report) (failed []string) {
 	rounds := max(d.opts.Repeat, 1)
 	rng := rand.New(rand.NewPCG(uint64(d.opts.Seed), 0x6c616273627821))
 	faultedBy := ""
 	for round := 1; round <= rounds; round++ {
-		order := fresh(list, round)
+		order := d.cat.fresh(list, round)
 		if d.opts.Shuffle {
 			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		}
@@ -195,11 +205,11 @@ func (d *Drill) runRounds(ctx context.Context, env *Env, list []Scenario, rep *R
 			if ctx.Err() != nil {
 				return failed
 			}
-			var res ScenarioResult
+			var res report.ScenarioResult
 			if faultedBy != "" {
 				res = d.skipScenario(s, faultedBy)
 			} else {
-				res = d.runScenario(ctx, env, s)
+				res = d.RunScenario(ctx, env, s)
 				if faultLeft(env.State, s) {
 					faultedBy = s.Name()
 				}
@@ -208,7 +218,7 @@ func (d *Drill) runRounds(ctx context.Context, env *Env, list []Scenario, rep *R
 				res.Round = round
 			}
 			rep.Scenarios = append(rep.Scenarios, res)
-			if res.Result == ResultFailed && !slices.Contains(failed, s.Name()) {
+			if res.Result == report.ResultFailed && !slices.Contains(failed, s.Name()) {
 				failed = append(failed, s.Name())
 			}
 			if ctx.Err() != nil || d.refused != nil {
@@ -226,23 +236,24 @@ func faultLeft(st *state.State, s Scenario) bool {
 
 // skipScenario is the result of a drill not run because an earlier one left its fault
 // in the sandbox: every phase skipped, saying so.
-func (d *Drill) skipScenario(s Scenario, faultedBy string) ScenarioResult {
+func (d *Drill) skipScenario(s Scenario, faultedBy string) report.ScenarioResult {
 	now := d.now()
 	why := fmt.Sprintf("skipped: sandbox left faulted by %s; run labsbx drill recover", faultedBy)
-	res := ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: now, FinishedAt: now, Result: ResultSkipped, Error: why, Milestones: []MilestoneOffset{}}
+	res := report.ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: now, FinishedAt: now, Result: report.ResultSkipped, Error: why, Milestones: []report.MilestoneOffset{}}
 	for _, p := range phases {
-		res.Phases = append(res.Phases, PhaseResult{Name: p.name, StartedAt: now, Result: ResultSkipped, Error: why})
+		res.Phases = append(res.Phases, report.PhaseResult{Name: p.name, StartedAt: now, Result: report.ResultSkipped, Error: why})
 	}
 	return res
 }
 
-// runScenario runs one scenario through the phase table (phases.go) and times it.
-func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res ScenarioResult) {
-	res = ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: d.now(), Result: ResultPassed}
+// RunScenario runs one scenario on an open Env through the phase table (phases.go)
+// and times it; Run calls it for each scenario of the list.
+func (d *Drill) RunScenario(ctx context.Context, e *Env, s Scenario) (res report.ScenarioResult) {
+	res = report.ScenarioResult{Name: s.Name(), Description: s.Description(), StartedAt: d.now(), Result: report.ResultPassed}
 	_, _ = e.takeMilestones(), e.takeChecks()
 	_, _ = e.takeFileResults()
 	e.Mark("drill started")
-	if src, ok := s.(sourced); ok {
+	if src, ok := s.(Sourced); ok {
 		res.Source = src.Source()
 	}
 	defer func() {
@@ -251,12 +262,12 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 		res.Milestones = milestoneOffsets(e.takeMilestones(), res.StartedAt)
 		res.Checks = e.takeChecks()
 		res.Probes, res.Output = e.takeFileResults()
-		res.Error = e.redact(res.Error)
+		res.Error = e.Redact(res.Error)
 		for i := range res.Phases {
-			res.Phases[i].Error = e.redact(res.Phases[i].Error)
+			res.Phases[i].Error = e.Redact(res.Phases[i].Error)
 		}
-		if c, ok := s.(cleaner); ok {
-			c.cleanup()
+		if c, ok := s.(Cleaner); ok {
+			c.Cleanup()
 		}
 	}()
 	r := &scenarioRun{d: d, e: e, s: s, res: &res}
@@ -276,7 +287,7 @@ func (d *Drill) runScenario(ctx context.Context, e *Env, s Scenario) (res Scenar
 			break
 		}
 	}
-	if _, rollsBack := s.(recordable); rollsBack && r.failedIn(PhaseRecover) && r.recorded && ctx.Err() == nil {
+	if _, rollsBack := s.(Recordable); rollsBack && r.failedIn(PhaseRecover) && r.recorded && ctx.Err() == nil {
 		r.rollback(ctx)
 	}
 	return res
@@ -300,7 +311,7 @@ func (r *scenarioRun) rollback(ctx context.Context) {
 // fail marks the scenario failed in phase. The report keeps the first failure, its
 // phase and its error: what went wrong after it is in the phases' own rows.
 func (r *scenarioRun) fail(phase, msg string) {
-	r.res.Result = ResultFailed
+	r.res.Result = report.ResultFailed
 	r.failed = append(r.failed, phase)
 	if r.res.FailedPhase == "" {
 		r.res.FailedPhase, r.res.Error = phase, msg
@@ -311,7 +322,7 @@ func (r *scenarioRun) fail(phase, msg string) {
 func (r *scenarioRun) failedIn(phase string) bool { return slices.Contains(r.failed, phase) }
 
 func (r *scenarioRun) skip(phase, why string) {
-	r.res.Phases = append(r.res.Phases, PhaseResult{Name: phase, StartedAt: r.d.now(), Result: ResultSkipped, Error: why})
+	r.res.Phases = append(r.res.Phases, report.PhaseResult{Name: phase, StartedAt: r.d.now(), Result: report.ResultSkipped, Error: why})
 }
 
 // run runs phase p, reports it, and does what its row says follows; it says whether
@@ -325,9 +336,9 @@ func (r *scenarioRun) run(ctx context.Context, p phase) bool {
 	}
 	t0 := d.now()
 	err := r.step(ctx, p)
-	pr := PhaseResult{Name: p.name, StartedAt: t0, DurationMs: ms(d.now().Sub(t0)), Result: ResultPassed}
+	pr := report.PhaseResult{Name: p.name, StartedAt: t0, DurationMs: ms(d.now().Sub(t0)), Result: report.ResultPassed}
 	if err != nil {
-		pr.Result, pr.Error = ResultFailed, err.Error()
+		pr.Result, pr.Error = report.ResultFailed, err.Error()
 		r.fail(p.name, err.Error())
 		if errors.Is(err, guard.ErrRefused) && d.refused == nil {
 			d.refused = err
@@ -368,8 +379,8 @@ func (r *scenarioRun) step(ctx context.Context, p phase) error {
 		e.Mark(p.startMark)
 	}
 	step, wait := p.step, p.wait
-	mr, ok := s.(manualRecovery)
-	manual := (d.opts.Manual || ok && mr.manualRecovery()) && p.manual != nil
+	mr, ok := s.(ManualRecoverer)
+	manual := (d.opts.Manual || ok && mr.ManualRecovery()) && p.manual != nil
 	if manual {
 		step, wait = p.manual, p.manualWait
 	}
@@ -391,8 +402,8 @@ func (r *scenarioRun) step(ctx context.Context, p phase) error {
 
 func (d *Drill) recordFault(st *state.State, s Scenario) error {
 	f := state.Fault{Scenario: s.Name(), Kind: s.Name(), InjectedAt: d.now()}
-	if rec, ok := s.(recordable); ok {
-		kind, detail, err := rec.record()
+	if rec, ok := s.(Recordable); ok {
+		kind, detail, err := rec.Record()
 		if err != nil {
 			return err
 		}
@@ -424,4 +435,18 @@ func pollTries(ctx context.Context, timeout, try time.Duration, fn func(context.
 		}
 		return err
 	})
+}
+
+func ms(d time.Duration) int64 { return d.Milliseconds() }
+
+// milestoneOffsets are the report's milestones: each with its offset from start.
+func milestoneOffsets(ms []Milestone, start time.Time) []report.MilestoneOffset {
+	// Milestones taken from VSO's Events come in late, at their own earlier times.
+	ms = slices.Clone(ms)
+	slices.SortStableFunc(ms, func(a, b Milestone) int { return a.At.Compare(b.At) })
+	out := make([]report.MilestoneOffset, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, report.MilestoneOffset{Name: m.Name, At: m.At, OffsetMs: m.At.Sub(start).Milliseconds()})
+	}
+	return out
 }

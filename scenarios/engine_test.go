@@ -13,6 +13,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/state"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // fakeScenario is a scenario at the engine's boundary: it touches nothing real, and
@@ -65,6 +66,15 @@ func (f *fakeScenario) Verify(context.Context, *Env) error {
 	return nil
 }
 
+// testCatalogue holds fakes named as built-in drills are, with a group.
+var testCatalogue = NewCatalogue([]Entry{
+	{New: fakeNamed("seal")},
+	{New: fakeNamed("broken-rotation/grant"), Group: "broken-rotation"},
+	{New: fakeNamed("broken-rotation/role"), Group: "broken-rotation"},
+}, nil)
+
+func fakeNamed(name string) Factory { return func() Scenario { return &fakeScenario{name: name} } }
+
 func newTestDrill(t *testing.T, opts Options) (*Drill, *Env) {
 	t.Helper()
 	store, err := state.NewStore(filepath.Join(t.TempDir(), "state"))
@@ -78,7 +88,7 @@ func newTestDrill(t *testing.T, opts Options) (*Drill, *Env) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Second
 	}
-	d := NewDrill(&sandbox.Configuration{Store: store}, opts)
+	d := NewDrill(&sandbox.Configuration{Store: store}, testCatalogue, opts)
 	d.vsoSlack = 0 // the fake apps answer at once; a test that waits for VSO sets it
 	return d, &Env{State: st, now: time.Now}
 }
@@ -95,8 +105,8 @@ func TestEnginePhasesAndTiming(t *testing.T) {
 		faultsAtInject = len(st.Faults)
 		f.observeOK = time.Now().Add(300 * time.Millisecond)
 	}
-	res := d.runScenario(context.Background(), e, f)
-	if res.Result != ResultPassed {
+	res := d.RunScenario(context.Background(), e, f)
+	if res.Result != report.ResultPassed {
 		t.Fatalf("result %s: %s %s", res.Result, res.FailedPhase, res.Error)
 	}
 	if faultsAtInject != 1 {
@@ -126,11 +136,11 @@ func TestEnginePhasesAndTiming(t *testing.T) {
 func TestEngineNoRecoverFailsVerify(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t", NoRecover: true})
 	f := &fakeScenario{name: "fake"}
-	res := d.runScenario(context.Background(), e, f)
-	if res.Result != ResultFailed || res.FailedPhase != PhaseVerify {
+	res := d.RunScenario(context.Background(), e, f)
+	if res.Result != report.ResultFailed || res.FailedPhase != PhaseVerify {
 		t.Fatalf("result %s in %q, want failed in verify", res.Result, res.FailedPhase)
 	}
-	if res.Phases[3].Result != ResultSkipped {
+	if res.Phases[3].Result != report.ResultSkipped {
 		t.Errorf("recover phase %s, want skipped", res.Phases[3].Result)
 	}
 	st, _ := d.cfg.Store.Load("t")
@@ -142,8 +152,8 @@ func TestEngineNoRecoverFailsVerify(t *testing.T) {
 func TestEngineObserveDeadline(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t", Timeout: 300 * time.Millisecond})
 	f := &fakeScenario{name: "fake", observeOK: time.Now().Add(time.Hour)}
-	res := d.runScenario(context.Background(), e, f)
-	if res.Result != ResultFailed || res.FailedPhase != PhaseObserve || !strings.Contains(res.Error, "no symptom yet") {
+	res := d.RunScenario(context.Background(), e, f)
+	if res.Result != report.ResultFailed || res.FailedPhase != PhaseObserve || !strings.Contains(res.Error, "no symptom yet") {
 		t.Fatalf("result %s in %q (%s), want failed in observe", res.Result, res.FailedPhase, res.Error)
 	}
 	if !f.undone {
@@ -154,33 +164,47 @@ func TestEngineObserveDeadline(t *testing.T) {
 func TestEngineRecoverFailure(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t"})
 	f := &fakeScenario{name: "fake", recoverFn: func() error { return errors.New("key rejected") }}
-	res := d.runScenario(context.Background(), e, f)
-	if res.FailedPhase != PhaseRecover || res.Phases[4].Result != ResultSkipped {
+	res := d.RunScenario(context.Background(), e, f)
+	if res.FailedPhase != PhaseRecover || res.Phases[4].Result != report.ResultSkipped {
 		t.Fatalf("failed phase %q, verify %s", res.FailedPhase, res.Phases[4].Result)
 	}
 }
 
 func TestReportsValidate(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t"})
-	ok := d.runScenario(context.Background(), e, &fakeScenario{name: "ok"})
+	ok := d.RunScenario(context.Background(), e, &fakeScenario{name: "ok"})
 	d.opts.NoRecover = true
-	bad := d.runScenario(context.Background(), e, &fakeScenario{name: "bad"})
-	rep := &Report{SchemaVersion: SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", VaultVersion: "1.21.0",
-		StartedAt: time.Now(), FinishedAt: time.Now(), Result: ResultFailed, Scenarios: []ScenarioResult{ok, bad}}
+	bad := d.RunScenario(context.Background(), e, &fakeScenario{name: "bad"})
+	rep := &report.Report{SchemaVersion: report.SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", VaultVersion: "1.21.0",
+		StartedAt: time.Now(), FinishedAt: time.Now(), Result: report.ResultFailed, Scenarios: []report.ScenarioResult{ok, bad}}
 	dir := t.TempDir()
-	if err := WriteReports(dir, guard.WriteScope{}, rep); err != nil {
+	if err := report.Write(dir, guard.WriteScope{}, rep); err != nil {
 		t.Fatal(err)
 	}
 	j, _ := rep.JSON()
-	if err := ValidateReport(j); err != nil {
+	if err := report.Validate(j); err != nil {
 		t.Fatalf("report.json does not match its schema: %v", err)
 	}
 	broken := strings.Replace(string(j), `"result": "failed"`, `"result": "maybe"`, 1)
-	if err := ValidateReport([]byte(broken)); err == nil {
+	if err := report.Validate([]byte(broken)); err == nil {
 		t.Error("the schema accepted an unknown result")
 	}
 	x, _ := rep.JUnit()
-	var suites junitSuites
+	// junit.xml as a CI reads it.
+	var suites struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+			Cases    []struct {
+				Failure *struct {
+					Message string `xml:"message,attr"`
+					Type    string `xml:"type,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
 	if err := xml.Unmarshal(x, &suites); err != nil {
 		t.Fatalf("junit.xml is not well-formed: %v", err)
 	}
@@ -199,28 +223,8 @@ func TestReportsValidate(t *testing.T) {
 	}
 }
 
-func TestCheckOrder(t *testing.T) {
-	t0 := time.Now()
-	ms := func(names ...string) []Milestone {
-		var out []Milestone
-		for i, n := range names {
-			out = append(out, Milestone{Name: n, At: t0.Add(time.Duration(i) * time.Second)})
-		}
-		return out
-	}
-	if err := checkOrder(ms(recoveryOrder...), recoveryOrder); err != nil {
-		t.Error(err)
-	}
-	if err := checkOrder(ms(msVaultSealed, msPostgresUp, msUnsealed, msCredsIssued, msConsumerConn), recoveryOrder); err == nil {
-		t.Error("Vault before Postgres accepted")
-	}
-	if err := checkOrder(ms(msPostgresUp, msVaultSealed), recoveryOrder); err == nil {
-		t.Error("missing milestones accepted")
-	}
-}
-
 func TestLookup(t *testing.T) {
-	got, err := Lookup([]string{"seal", "broken-rotation", "seal"})
+	got, err := testCatalogue.Lookup([]string{"seal", "broken-rotation", "seal"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +235,7 @@ func TestLookup(t *testing.T) {
 	if strings.Join(names, ",") != "seal,broken-rotation/grant,broken-rotation/role" {
 		t.Errorf("Lookup = %v", names)
 	}
-	if _, err := Lookup([]string{"nope"}); err == nil {
+	if _, err := testCatalogue.Lookup([]string{"nope"}); err == nil {
 		t.Error("unknown scenario accepted")
 	}
 }
@@ -242,13 +246,13 @@ func BenchmarkEngineOverhead(b *testing.B) {
 	store, _ := state.NewStore(filepath.Join(b.TempDir(), "state"))
 	st := store.New("b", config.DefaultSpec(), time.Now())
 	_ = store.Save(st, time.Now())
-	d := NewDrill(&sandbox.Configuration{Store: store}, Options{Name: "b", Timeout: time.Second})
+	d := NewDrill(&sandbox.Configuration{Store: store}, testCatalogue, Options{Name: "b", Timeout: time.Second})
 	e := &Env{State: st, now: time.Now}
 	b.ResetTimer()
 	t0 := time.Now()
 	for i := 0; i < b.N; i++ {
-		res := d.runScenario(context.Background(), e, &fakeScenario{name: "noop"})
-		if res.Result != ResultPassed {
+		res := d.RunScenario(context.Background(), e, &fakeScenario{name: "noop"})
+		if res.Result != report.ResultPassed {
 			b.Fatal(res.Error)
 		}
 	}
@@ -269,8 +273,8 @@ func TestEngineManualRecoveryWaitsForVerify(t *testing.T) {
 		prompt.Write(b)
 		f.broken = false // the person follows the step
 	})})
-	res := d.runScenario(context.Background(), e, f)
-	if res.Result != ResultPassed {
+	res := d.RunScenario(context.Background(), e, f)
+	if res.Result != report.ResultPassed {
 		t.Fatalf("result %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}
 	if want := "[fake] Recover by hand, then labsbx carries on (deadline 1s):\n\n    fix it\n"; !strings.Contains(prompt.String(), want) {
@@ -284,11 +288,11 @@ func TestEngineKeepsFirstFailure(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t", Timeout: 200 * time.Millisecond})
 	f := &fakeScenario{name: "fake", observeOK: time.Now().Add(time.Hour)}
 	f.undoFn = func() { f.broken = true } // the undo does not put it back either
-	res := d.runScenario(context.Background(), e, f)
+	res := d.RunScenario(context.Background(), e, f)
 	if res.FailedPhase != PhaseObserve || !strings.Contains(res.Error, "no symptom yet") {
 		t.Fatalf("failed phase %q (%s), want the first failure: observe", res.FailedPhase, res.Error)
 	}
-	if v := res.Phases[len(res.Phases)-1]; v.Name != PhaseVerify || v.Result != ResultFailed || !strings.Contains(v.Error, "still broken") {
+	if v := res.Phases[len(res.Phases)-1]; v.Name != PhaseVerify || v.Result != report.ResultFailed || !strings.Contains(v.Error, "still broken") {
 		t.Errorf("verify row %+v, want its own failure kept in its row", v)
 	}
 }
@@ -299,14 +303,14 @@ func TestEngineSkipsAfterFaultLeft(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t"})
 	broken := &fakeScenario{name: "broken", recoverFn: func() error { return errors.New("key rejected") }}
 	next := &fakeScenario{name: "next"}
-	rep := &Report{}
+	rep := &report.Report{}
 	failed := d.runRounds(context.Background(), e, []Scenario{broken, next}, rep)
 	if len(rep.Scenarios) != 2 {
 		t.Fatalf("%d results, want 2", len(rep.Scenarios))
 	}
 	got := rep.Scenarios[1]
 	want := "skipped: sandbox left faulted by broken; run labsbx drill recover"
-	if got.Result != ResultSkipped || got.Error != want {
+	if got.Result != report.ResultSkipped || got.Error != want {
 		t.Errorf("second drill %s (%q), want skipped (%q)", got.Result, got.Error, want)
 	}
 	if next.broken || next.undone {
@@ -315,9 +319,9 @@ func TestEngineSkipsAfterFaultLeft(t *testing.T) {
 	if strings.Join(failed, ",") != "broken" {
 		t.Errorf("failed %v, want [broken]", failed)
 	}
-	j, _ := (&Report{SchemaVersion: SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", StartedAt: time.Now(), FinishedAt: time.Now(),
-		Result: ResultFailed, Scenarios: rep.Scenarios}).JSON()
-	if err := ValidateReport(j); err != nil {
+	j, _ := (&report.Report{SchemaVersion: report.SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", StartedAt: time.Now(), FinishedAt: time.Now(),
+		Result: report.ResultFailed, Scenarios: rep.Scenarios}).JSON()
+	if err := report.Validate(j); err != nil {
 		t.Errorf("a report with a skipped drill does not match its schema: %v", err)
 	}
 }
@@ -325,11 +329,11 @@ func TestEngineSkipsAfterFaultLeft(t *testing.T) {
 // A drill that recovers leaves nothing behind: the next one runs.
 func TestEngineRunsNextAfterRecovery(t *testing.T) {
 	d, e := newTestDrill(t, Options{Name: "t"})
-	rep := &Report{}
+	rep := &report.Report{}
 	if failed := d.runRounds(context.Background(), e, []Scenario{&fakeScenario{name: "a"}, &fakeScenario{name: "b"}}, rep); len(failed) > 0 {
 		t.Fatalf("failed %v", failed)
 	}
-	if rep.Scenarios[1].Result != ResultPassed {
+	if rep.Scenarios[1].Result != report.ResultPassed {
 		t.Errorf("second drill %s", rep.Scenarios[1].Result)
 	}
 }
@@ -348,5 +352,29 @@ func TestPhaseTimeout(t *testing.T) {
 		if got := tc.o.phaseTimeout(); got != tc.want {
 			t.Errorf("%+v: %s, want %s", tc.o, got, tc.want)
 		}
+	}
+}
+
+// checkingScenario reports checks from its verify, as a matrix drill does.
+type checkingScenario struct {
+	fakeScenario
+	checks []report.Check
+}
+
+func (c *checkingScenario) Verify(ctx context.Context, e *Env) error {
+	e.SetChecks(c.checks)
+	return c.fakeScenario.Verify(ctx, e)
+}
+
+// The engine puts a scenario's checks in its result, and only in its own.
+func TestEngineKeepsChecksPerScenario(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t"})
+	one := report.Check{Identity: report.IdentityRuntime, App: "a", Target: "a", Operation: "read", Path: "p", Expected: report.Allow, Got: report.Allow, Pass: true}
+	res := d.RunScenario(context.Background(), e, &checkingScenario{fakeScenario: fakeScenario{name: "matrix"}, checks: []report.Check{one}})
+	if len(res.Checks) != 1 || res.Checks[0] != one {
+		t.Errorf("checks %+v", res.Checks)
+	}
+	if res := d.RunScenario(context.Background(), e, &fakeScenario{name: "plain"}); res.Checks != nil {
+		t.Errorf("a scenario without checks got %+v", res.Checks)
 	}
 }

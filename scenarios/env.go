@@ -22,6 +22,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vm"
 	"github.com/arcodange/labsbx/sandbox/vso"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // Env is what a scenario works on: the sandbox's Vault, Docker objects and Postgres,
@@ -47,11 +48,11 @@ type Env struct {
 	mu         sync.Mutex
 	milestones []Milestone
 	// checks are the running scenario's checks (a matrix drill's last try).
-	checks []Check
+	checks []report.Check
 	// probes are a drill file's probe outcomes, the last try of each phase; outputs
 	// what its commands printed.
-	probes  []ProbeResult
-	outputs []CommandOutput
+	probes  []report.ProbeResult
+	outputs []report.CommandOutput
 	// secrets are redacted from every output, error and detail the report holds.
 	secrets []string
 	now     func() time.Time
@@ -64,9 +65,10 @@ type Milestone struct {
 }
 
 // Mark records a milestone now.
-func (e *Env) Mark(name string) { e.markAt(name, e.now()) }
+func (e *Env) Mark(name string) { e.MarkAt(name, e.now()) }
 
-func (e *Env) markAt(name string, at time.Time) {
+// MarkAt records a milestone at a given time.
+func (e *Env) MarkAt(name string, at time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.milestones = append(e.milestones, Milestone{Name: name, At: at})
@@ -80,16 +82,16 @@ func (e *Env) takeMilestones() []Milestone {
 	return m
 }
 
-// setChecks replaces the running scenario's checks: a polled step reports its last
+// SetChecks replaces the running scenario's checks: a polled step reports its last
 // try.
-func (e *Env) setChecks(cs []Check) {
+func (e *Env) SetChecks(cs []report.Check) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.checks = cs
 }
 
-// setProbes replaces phase's probe outcomes: a polled phase reports its last try.
-func (e *Env) setProbes(phase string, ps []ProbeResult) {
+// SetProbes replaces phase's probe outcomes: a polled phase reports its last try.
+func (e *Env) SetProbes(phase string, ps []report.ProbeResult) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	kept := e.probes[:0:0]
@@ -101,14 +103,14 @@ func (e *Env) setProbes(phase string, ps []ProbeResult) {
 	e.probes = append(kept, ps...)
 }
 
-func (e *Env) addOutput(o CommandOutput) {
+func (e *Env) AddOutput(o report.CommandOutput) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.outputs = append(e.outputs, o)
 }
 
 // takeFileResults returns the running scenario's probes and outputs, and forgets them.
-func (e *Env) takeFileResults() ([]ProbeResult, []CommandOutput) {
+func (e *Env) takeFileResults() ([]report.ProbeResult, []report.CommandOutput) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ps, os := e.probes, e.outputs
@@ -116,7 +118,7 @@ func (e *Env) takeFileResults() ([]ProbeResult, []CommandOutput) {
 	return ps, os
 }
 
-func (e *Env) takeChecks() []Check {
+func (e *Env) takeChecks() []report.Check {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cs := e.checks
@@ -171,7 +173,7 @@ func newEnv(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn)
 	e.knownSecrets()
 	if st.Profile == config.ProfileFull {
 		if e.Apps, err = appSide(ctx, conn); err == nil {
-			e.Cluster, err = clusterPower(cfg, st)
+			e.Cluster, err = NewClusterPower(cfg, st)
 		}
 		if err != nil {
 			return nil, err
@@ -180,14 +182,21 @@ func newEnv(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn)
 	return e, nil
 }
 
+// NewFakeEnv is an Env over a sandbox state alone, for the unit tests of scenarios:
+// no component is open; apps is the apps' side (nil: the vault profile), now the
+// clock, and appsBefore the apps' steady state.
+func NewFakeEnv(st *state.State, apps AppSide, now func() time.Time, appsBefore map[string]vso.AppState) *Env {
+	return &Env{State: st, Apps: apps, now: now, appsBefore: appsBefore}
+}
+
 // ClusterPower stops and starts the whole cluster (cluster.Provider).
 type ClusterPower interface {
 	Stop(ctx context.Context) error
 	Start(ctx context.Context) error
 }
 
-// clusterPower is the sandbox's cluster provider, on the guard-approved engine.
-func clusterPower(cfg *sandbox.Configuration, st *state.State) (ClusterPower, error) {
+// NewClusterPower is the sandbox's cluster provider, on the guard-approved engine.
+func NewClusterPower(cfg *sandbox.Configuration, st *state.State) (ClusterPower, error) {
 	if cfg.Clusters == nil {
 		return nil, fmt.Errorf("%w: this build has no cluster provider for sandbox %q", sandbox.ErrProfileUnavailable, st.Name)
 	}
@@ -251,7 +260,7 @@ func (c *Consumer) Login(ctx context.Context) error {
 		return fmt.Errorf("login as %s: %w", c.App, err)
 	}
 	c.token = s.Auth.ClientToken
-	c.env.addSecret(c.token)
+	c.env.AddSecret(c.token)
 	return nil
 }
 
@@ -286,7 +295,7 @@ func (c *Consumer) Fetch(ctx context.Context) error {
 		return fmt.Errorf("read %s: incomplete credentials", vault.CredsPath(c.App))
 	}
 	c.Lease, c.User, c.pass = s.LeaseID, user, pass
-	c.env.addSecret(pass)
+	c.env.AddSecret(pass)
 	return nil
 }
 
@@ -337,8 +346,8 @@ func (c *Consumer) Works(ctx context.Context) error {
 	return c.Connect(ctx)
 }
 
-// expectSealed returns nil when err says Vault is sealed.
-func expectSealed(what string, err error) error {
+// ExpectSealed returns nil when err says Vault is sealed.
+func ExpectSealed(what string, err error) error {
 	if err == nil {
 		return fmt.Errorf("%s still works", what)
 	}
@@ -348,8 +357,8 @@ func expectSealed(what string, err error) error {
 	return nil
 }
 
-// markOnce records a milestone unless it was recorded already.
-func (e *Env) markOnce(name string) {
+// MarkOnce records a milestone unless it was recorded already.
+func (e *Env) MarkOnce(name string) {
 	e.mu.Lock()
 	for _, m := range e.milestones {
 		if m.Name == name {
@@ -361,19 +370,19 @@ func (e *Env) markOnce(name string) {
 	e.Mark(name)
 }
 
-// markOnceAt records a milestone at a given time unless it was recorded already.
-func (e *Env) markOnceAt(name string, at time.Time) {
-	for _, m := range e.peekMilestones() {
+// MarkOnceAt records a milestone at a given time unless it was recorded already.
+func (e *Env) MarkOnceAt(name string, at time.Time) {
+	for _, m := range e.Milestones() {
 		if m.Name == name {
 			return
 		}
 	}
-	e.markAt(name, at)
+	e.MarkAt(name, at)
 }
 
-// milestoneAt is when the milestone name was first recorded (zero if never).
-func (e *Env) milestoneAt(name string) time.Time {
-	for _, m := range e.peekMilestones() {
+// MilestoneAt is when the milestone name was first recorded (zero if never).
+func (e *Env) MilestoneAt(name string) time.Time {
+	for _, m := range e.Milestones() {
 		if m.Name == name {
 			return m.At
 		}
@@ -381,11 +390,28 @@ func (e *Env) milestoneAt(name string) time.Time {
 	return time.Time{}
 }
 
-func (e *Env) peekMilestones() []Milestone {
+// Milestones are the running scenario's milestones so far.
+func (e *Env) Milestones() []Milestone {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]Milestone(nil), e.milestones...)
 }
+
+// Now is the drill's clock.
+func (e *Env) Now() time.Time { return e.now() }
+
+// AppsBefore are the apps' states in the steady state of the running scenario (full
+// profile; nil on the vault profile).
+func (e *Env) AppsBefore() map[string]vso.AppState { return e.appsBefore }
+
+// Config is the configuration the drill runs with (its environment, store and clock).
+func (e *Env) Config() *sandbox.Configuration { return e.cfg }
+
+// Conn is the guard-approved connection to the sandbox's components.
+func (e *Env) Conn() *connect.Conn { return e.conn }
+
+// NewConsumer is a consumer of app that has not logged in yet.
+func (e *Env) NewConsumer(app string) *Consumer { return &Consumer{env: e, App: app} }
 
 // SaveState writes the sandbox state (a VM's new port, for one).
 func (e *Env) SaveState() error { return e.cfg.Store.Save(e.State, e.cfg.Clock()) }

@@ -3,65 +3,35 @@ package scenarios
 import (
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/arcodange/labsbx/internal/goldenfile"
-
-	"github.com/arcodange/labsbx/scenarios/drillfile"
 )
 
-func TestSummariseOverRounds(t *testing.T) {
-	runs := []ScenarioResult{
-		{Name: "seal", Result: ResultPassed, TimeToDetectMs: 30, TimeToRecoverMs: 300},
-		{Name: "x", Result: ResultFailed, TimeToDetectMs: 1, TimeToRecoverMs: 1},
-		{Name: "seal", Result: ResultPassed, TimeToDetectMs: 10, TimeToRecoverMs: 100},
-		{Name: "seal", Result: ResultFailed, TimeToDetectMs: 999, TimeToRecoverMs: 999},
-		{Name: "seal", Result: ResultPassed, TimeToDetectMs: 20, TimeToRecoverMs: 250},
-		{Name: "seal", Result: ResultPassed, TimeToDetectMs: 40, TimeToRecoverMs: 200},
-	}
-	got := summarise(runs)
-	if len(got) != 2 || got[0].Name != "seal" || got[1].Name != "x" {
-		t.Fatalf("summary: %+v", got)
-	}
-	s := got[0]
-	if s.Runs != 5 || s.Passed != 4 || s.Detect != (Figures{10, 25, 40}) || s.Recover != (Figures{100, 225, 300}) {
-		t.Errorf("seal: %+v", s)
-	}
-	if x := got[1]; x.Runs != 1 || x.Passed != 0 || x.Detect != (Figures{}) {
-		t.Errorf("x: %+v", x)
-	}
-	if f := figures([]int64{5, 1, 9}); f != (Figures{1, 5, 9}) {
-		t.Errorf("odd median: %+v", f)
-	}
-}
+// fileScenario is a fake of a drill file's scenario: it names its file, and is
+// renewed for each round.
+type fileScenario struct{ *fakeScenario }
+
+func (f fileScenario) Source() string  { return f.name + ".yaml" }
+func (f fileScenario) Renew() Scenario { return fileScenario{&fakeScenario{name: f.name}} }
 
 // A drill file may not take a built-in drill's or group's name, nor come twice.
 func TestFileDrillNames(t *testing.T) {
-	doc := func(name string) *drillfile.Drill {
-		d, err := drillfile.Parse(name+".yaml", []byte("apiVersion: labsbx.dev/v1alpha1\nkind: Drill\nmetadata:\n  name: "+name+
-			"\nspec:\n  fault:\n    builtin: seal\n  symptom:\n    - vault: sealed\n  recovery:\n    builtin: true\n  verify:\n    - vault: unsealed\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	doc := func(name string) Scenario { return fileScenario{&fakeScenario{name: name}} }
 	for _, tc := range []struct {
 		opts Options
 		want string
 	}{
-		{Options{Files: []*drillfile.Drill{doc("seal")}}, `drill name "seal" is a built-in drill's`},
-		{Options{Files: []*drillfile.Drill{doc("broken-rotation")}}, `is a built-in drill's`},
-		{Options{Files: []*drillfile.Drill{doc("mine"), doc("mine")}}, `drill "mine" is given twice`},
+		{Options{Files: []Scenario{doc("seal")}}, `seal.yaml: drill name "seal" is a built-in drill's`},
+		{Options{Files: []Scenario{doc("broken-rotation")}}, `is a built-in drill's`},
+		{Options{Files: []Scenario{doc("mine"), doc("mine")}}, `mine.yaml: drill "mine" is given twice`},
 	} {
-		if _, err := tc.opts.list(); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := tc.opts.list(testCatalogue); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v", tc.want, err)
 		}
 	}
-	list, err := Options{Scenarios: []string{"seal"}, Files: []*drillfile.Drill{doc("mine")}}.list()
+	list, err := Options{Scenarios: []string{"seal"}, Files: []Scenario{doc("mine")}}.list(testCatalogue)
 	if err != nil || names(list) != "seal,mine" {
 		t.Errorf("list: %s %v", names(list), err)
 	}
-	if r := fresh(list, 2); r[1] == list[1] || r[0].Name() != "seal" || r[1].Name() != "mine" {
+	if r := testCatalogue.fresh(list, 2); r[1] == list[1] || r[0] == list[0] || r[0].Name() != "seal" || r[1].Name() != "mine" {
 		t.Error("a later round must run fresh scenarios")
 	}
 }
@@ -70,8 +40,8 @@ func TestFileDrillNames(t *testing.T) {
 // runbook prints of tokens and passwords it read itself.
 func TestRedact(t *testing.T) {
 	e := &Env{}
-	e.addSecret("S3cr3tUnsealKey==")
-	e.addSecret("abc") // too short to be one of labsbx's secrets
+	e.AddSecret("S3cr3tUnsealKey==")
+	e.AddSecret("abc") // too short to be one of labsbx's secrets
 	for in, want := range map[string]string{
 		"key S3cr3tUnsealKey== used":                      "key [redacted] used",
 		"token hvs.CAESIJ1a2b3c4d5e6f7g8h9i0jKLMNOPQRS x": "token [redacted] x",
@@ -81,60 +51,8 @@ func TestRedact(t *testing.T) {
 		`"unseal_keys_b64": ["k1", "k2"]`:                 `"unseal_keys_b64": [redacted]`,
 		"abc is fine":                                     "abc is fine",
 	} {
-		if got := e.redact(in); got != want {
+		if got := e.Redact(in); got != want {
 			t.Errorf("redact(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-// A game day of a drill file renders in all three reports: rounds, the summary, the
-// probes and the runbook's output; report.json matches its schema.
-func TestGameDayReportRendering(t *testing.T) {
-	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	run := func(round int, result string, detect, recover int64) ScenarioResult {
-		s := ScenarioResult{Name: "unseal-runbook", Description: "Vault is sealed; the lab's unseal script brings it back", Source: "examples/drills/unseal-runbook.yaml",
-			Result: result, Round: round, StartedAt: t0, FinishedAt: t0.Add(time.Second), TimeToDetectMs: detect, TimeToRecoverMs: recover, TotalMs: 1000,
-			Probes: []ProbeResult{
-				{Phase: PhaseObserve, Probe: "vault sealed", Kind: "vault", Pass: true, DurationMs: 2},
-				{Phase: PhaseVerify, Probe: "creds issue for webapp", Kind: "creds", Pass: result == ResultPassed, DurationMs: 12},
-			},
-			Output: []CommandOutput{{Phase: PhaseRecover, Field: "spec.recovery.run", Command: "./unseal.sh", ExitCode: 0, Output: "{\"sealed\":false,\"progress\":0}\n~~~~\nVault is unsealed and active\n"}},
-		}
-		for i, p := range []string{PhaseSteady, PhaseInject, PhaseObserve, PhaseRecover, PhaseVerify} {
-			s.Phases = append(s.Phases, PhaseResult{Name: p, StartedAt: t0.Add(time.Duration(i) * 100 * time.Millisecond), DurationMs: 50, Result: ResultPassed})
-		}
-		if result != ResultPassed {
-			s.FailedPhase, s.Error = PhaseVerify, "creds issue for webapp: permission denied"
-			s.Phases[4].Result, s.Phases[4].Error = ResultFailed, s.Error
-		}
-		s.Milestones = milestoneOffsets([]Milestone{{"drill started", t0}, {"verified: vault unsealed", t0.Add(600 * time.Millisecond)}}, t0)
-		return s
-	}
-	runs := []ScenarioResult{run(1, ResultPassed, 4, 480), run(2, ResultFailed, 5, 0), run(3, ResultPassed, 6, 420)}
-	rep := &Report{SchemaVersion: SchemaVersion, Sandbox: "golden", Profile: "vault", LabsbxVersion: "dev", VaultVersion: "1.21.0",
-		StartedAt: t0, FinishedAt: t0.Add(3 * time.Second), DurationMs: 3000, Result: ResultFailed, Scenarios: runs,
-		Repeat: 3, Shuffle: true, Seed: 42, Summary: summarise(runs)}
-	j, err := rep.JSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ValidateReport(j); err != nil {
-		t.Fatalf("report.json does not match its schema: %v", err)
-	}
-	x, err := rep.JUnit()
-	if err != nil {
-		t.Fatal(err)
-	}
-	md := rep.Markdown()
-	goldenfile.Assert(t, "gameday/report.json", j)
-	goldenfile.Assert(t, "gameday/junit.xml", x)
-	goldenfile.Assert(t, "gameday/report.md", []byte(md))
-	for _, want := range []string{"| unseal-runbook | 2 of 3 | 4 / 5 / 6 ms | 420 / 450 / 480 ms |", "## unseal-runbook (round 2)", "~~~~\n{\"sealed\":false,\"progress\":0}\n~~~\nVault is unsealed and active\n~~~~"} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report.md lacks %q", want)
-		}
-	}
-	if !strings.Contains(string(x), `name="unseal-runbook (round 2)"`) {
-		t.Error("junit.xml does not name the round")
 	}
 }

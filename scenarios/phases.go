@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // Phase names, in the order a scenario runs them.
@@ -16,7 +18,7 @@ const (
 )
 
 // phases is what a drill is: its five phases in the order they run, with the rules of
-// each. Drill.runScenario runs this table and decides nothing of its own.
+// each. Drill.RunScenario runs this table and decides nothing of its own.
 //
 //   - Polled phases and their deadlines: the wait column (and manualWait, --manual).
 //   - Time to detect runs from the fault in place to the symptom observed; time to
@@ -146,7 +148,7 @@ type scenarioRun struct {
 	d   *Drill
 	e   *Env
 	s   Scenario
-	res *ScenarioResult
+	res *report.ScenarioResult
 	// recorded: the fault is in the sandbox state since recordedAt (VSO's Events are
 	// read from then on).
 	recorded   bool
@@ -161,7 +163,7 @@ func passed(name string) func(*scenarioRun) bool {
 	return func(r *scenarioRun) bool {
 		for _, p := range r.res.Phases {
 			if p.Name == name {
-				return p.Result == ResultPassed
+				return p.Result == report.ResultPassed
 			}
 		}
 		return false
@@ -183,7 +185,7 @@ func recoveryFailed(r *scenarioRun) bool {
 // appsBeforeFault requires every app healthy, and keeps their states for verify.
 func (r *scenarioRun) appsBeforeFault(ctx context.Context) error {
 	var err error
-	r.e.appsBefore, err = r.e.appStates(ctx)
+	r.e.appsBefore, err = r.e.AppStates(ctx)
 	return err
 }
 

@@ -32,7 +32,8 @@ type Reviver interface {
 }
 
 // Recover undoes every fault that an interrupted drill left in the state.
-func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Recovered, error) {
+// It makes each fault's scenario from cat.
+func Recover(ctx context.Context, cfg *sandbox.Configuration, cat *Catalogue, name string) ([]Recovered, error) {
 	lock, err := cfg.Store.Lock(name)
 	if err != nil {
 		return nil, err
@@ -51,7 +52,7 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	conn := connect.New(st, cfg.Getenv)
 	defer conn.Close()
 	var again []func(context.Context) ([]string, error)
-	for _, s := range All() {
+	for _, s := range cat.All() {
 		r, ok := s.(Reviver)
 		if !ok {
 			continue
@@ -89,10 +90,10 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 	}
 	for len(st.Faults) > 0 {
 		f := st.Faults[0]
-		s, ok := newScenario(f.Scenario)
-		if f.Kind == FaultKindFile {
-			if s, err = recordedFileDrill(f.Detail); err != nil {
-				return out, fmt.Errorf("undo drill file %s: %w", f.Scenario, err)
+		s, ok := cat.New(f.Scenario)
+		if restore, recorded := cat.restore[f.Kind]; recorded {
+			if s, err = restore(f); err != nil {
+				return out, err
 			}
 			ok = true
 		}
@@ -108,8 +109,8 @@ func Recover(ctx context.Context, cfg *sandbox.Configuration, name string) ([]Re
 			}
 			return err
 		})
-		if c, ok := s.(cleaner); ok {
-			c.cleanup()
+		if c, ok := s.(Cleaner); ok {
+			c.Cleanup()
 		}
 		if err != nil {
 			return out, fmt.Errorf("undo %s: %w", f.Scenario, err)

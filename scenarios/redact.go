@@ -8,8 +8,8 @@ import "github.com/arcodange/labsbx/internal/redact"
 // looks like a Vault token or a password field, which a runbook may print from
 // credentials it read itself.
 
-// addSecret makes the reports redact s from now on.
-func (e *Env) addSecret(s string) {
+// AddSecret makes the reports redact s from now on.
+func (e *Env) AddSecret(s string) {
 	if len(s) < 6 { // too short to be a secret labsbx made; redacting it would garble text
 		return
 	}
@@ -23,8 +23,8 @@ func (e *Env) addSecret(s string) {
 	e.secrets = append(e.secrets, s)
 }
 
-// redact replaces every secret in s.
-func (e *Env) redact(s string) string {
+// Redact replaces every secret in s.
+func (e *Env) Redact(s string) string {
 	e.mu.Lock()
 	secrets := append([]string(nil), e.secrets...)
 	e.mu.Unlock()
@@ -35,13 +35,13 @@ func (e *Env) redact(s string) string {
 func (e *Env) knownSecrets() {
 	if e.Vault != nil && e.Vault.Keys != nil {
 		for _, k := range e.Vault.Keys.UnsealKeysB64 {
-			e.addSecret(k)
+			e.AddSecret(k)
 		}
-		e.addSecret(e.Vault.Keys.RootToken)
+		e.AddSecret(e.Vault.Keys.RootToken)
 	}
-	e.addSecret(e.PGAdmin.Password)
+	e.AddSecret(e.PGAdmin.Password)
 	if sec, err := e.State.PostgresSecrets(); err == nil {
-		e.addSecret(sec.SuperuserPassword)
-		e.addSecret(sec.VaultAdminPassword)
+		e.AddSecret(sec.SuperuserPassword)
+		e.AddSecret(sec.VaultAdminPassword)
 	}
 }

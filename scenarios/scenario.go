@@ -1,7 +1,9 @@
 // Package scenarios is the drill engine. A scenario does its part of each phase of a
 // drill — steady-state check, inject, observe the symptom, recover, verify — and the
-// engine runs the phases as their table says (phases.go), times them and reports.
-// One scenario lives in one file, and has one line in the catalogue (catalogue.go).
+// engine runs the phases as their table says (phases.go), times them and reports
+// (scenarios/report). The scenarios come from a Catalogue of factories (catalogue.go):
+// the built-in drills (scenarios/builtin) in the order scenarios/catalogue gives, and
+// drill files (scenarios/filedrill).
 package scenarios
 
 import (
@@ -32,26 +34,27 @@ type Scenario interface {
 }
 
 // The engine asks a scenario for more through these optional interfaces, never by its
-// type: a drill file implements them (filedrill.go), a built-in drill need not.
+// type: a drill file implements them (scenarios/filedrill), a built-in drill need not.
 
-// sourced names the file a scenario came from, for the report.
-type sourced interface{ Source() string }
+// Sourced names the file a scenario came from, for the report.
+type Sourced interface{ Source() string }
 
-// cleaner removes what a run left on disk, once the scenario ended (ran or undone).
-type cleaner interface{ cleanup() }
+// Cleaner removes what a run left on disk, once the scenario ended (ran or undone).
+type Cleaner interface{ Cleanup() }
 
-// slowTries: one try of a polled step may take longer than labsbx's own checks (a
-// drill file's command checks: an Ansible ping, a script).
-type slowTries interface{ slowTries() bool }
+// SlowTrier: one try of a polled step may take longer than labsbx's own checks (a
+// drill file's command probes: an Ansible ping, a script).
+type SlowTrier interface{ SlowTries() bool }
 
-// manualRecovery: the scenario's recovery is always a person's step, as with --manual.
-type manualRecovery interface{ manualRecovery() bool }
+// ManualRecoverer: the scenario's recovery is always a person's step, as with --manual.
+type ManualRecoverer interface{ ManualRecovery() bool }
 
-// recordable is a scenario that its fault record must carry whole, so that `drill
-// recover` can undo it (a drill file: its whole document); Kind is the fault's kind.
-type recordable interface {
-	record() (kind, detail string, err error)
+// Recordable is a scenario that its fault record must carry whole, so that `drill
+// recover` can undo it (a drill file: its whole document); kind is the fault's kind,
+// and the catalogue's Restore of that kind makes the scenario again from detail.
+type Recordable interface {
+	Record() (kind, detail string, err error)
 }
 
-// renewable makes a fresh value of itself for the next round of a game day.
-type renewable interface{ renew() Scenario }
+// Renewable makes a fresh value of itself for the next round of a game day.
+type Renewable interface{ Renew() Scenario }

@@ -39,7 +39,7 @@ func (r *scenarioRun) deadline(w waitMode) time.Duration {
 // labsbx's own checks; a drill file's command probes (an Ansible ping, a script) get
 // longer.
 func tryTimeout(s Scenario) time.Duration {
-	if st, ok := s.(slowTries); ok && st.slowTries() {
+	if st, ok := s.(SlowTrier); ok && st.SlowTries() {
 		return commandTryTimeout
 	}
 	return defaultTryTimeout

@@ -10,7 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/catalogue"
 	"github.com/arcodange/labsbx/scenarios/drillfile"
+	"github.com/arcodange/labsbx/scenarios/filedrill"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 func newDrillCmd(g *globals) *cobra.Command {
@@ -38,7 +41,7 @@ func newDrillListCmd(g *globals) *cobra.Command {
 				Source      string `json:"source"`
 			}
 			var rows []row
-			for _, s := range scenarios.All() {
+			for _, s := range catalogue.Drills().All() {
 				rows = append(rows, row{s.Name(), s.Description(), "built-in"})
 			}
 			ds, err := loadDrillFiles(files)
@@ -46,7 +49,7 @@ func newDrillListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			for _, d := range ds {
-				s := scenarios.NewFileDrill(d)
+				s := filedrill.New(d)
 				rows = append(rows, row{s.Name(), s.Description(), d.Source})
 			}
 			return g.print(rows, func(w io.Writer) error {
@@ -55,7 +58,7 @@ func newDrillListCmd(g *globals) *cobra.Command {
 				for _, r := range rows {
 					fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, r.Source, r.Description)
 				}
-				if groups := scenarios.Groups(); len(groups) > 0 {
+				if groups := catalogue.Drills().Groups(); len(groups) > 0 {
 					fmt.Fprintln(tw)
 					for _, gr := range groups {
 						fmt.Fprintln(tw, gr)
@@ -182,10 +185,10 @@ refused.`,
   labsbx drill run seal lost-lease -f examples/drills/ --repeat 5 --shuffle --seed 42`,
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			var names []string
-			for _, gr := range scenarios.Groups() {
+			for _, gr := range catalogue.Drills().Groups() {
 				names = append(names, gr.Name)
 			}
-			for _, s := range scenarios.All() {
+			for _, s := range catalogue.Drills().All() {
 				names = append(names, s.Name())
 			}
 			return names, cobra.ShellCompDirectiveNoFileComp
@@ -211,7 +214,7 @@ refused.`,
 			// --all: the engine adds every scenario that applies to the sandbox
 			// (vm-node-loss only where there are VMs).
 			names := args
-			if _, err := scenarios.Lookup(names); err != nil {
+			if _, err := catalogue.Drills().Lookup(names); err != nil {
 				return &usageError{err}
 			}
 			ds, err := loadDrillFiles(files)
@@ -223,9 +226,9 @@ refused.`,
 				return err
 			}
 			// The report dir is judged before anything runs.
-			var rd *scenarios.ReportDir
+			var rd *report.Dir
 			if reportDir != "" {
-				if rd, err = scenarios.ApproveReportDir(reportDir, conf.WriteScope()); err != nil {
+				if rd, err = report.ApproveDir(reportDir, conf.WriteScope()); err != nil {
 					return err
 				}
 			}
@@ -233,10 +236,10 @@ refused.`,
 			if cfg, err := g.loadConfig(); err == nil {
 				configTimeout = cfg.Spec.Drills.Timeout.Duration
 			}
-			rep, runErr := scenarios.NewDrill(conf, scenarios.Options{
+			rep, runErr := scenarios.NewDrill(conf, catalogue.Drills(), scenarios.Options{
 				Name: g.name, Scenarios: names, All: all, Manual: manual, NoRecover: noRecover, Timeout: timeout, ConfigTimeout: configTimeout,
 				Prompt: g.stderr, Version: currentVersion().Version,
-				Files: ds, Repeat: repeat, Shuffle: shuffle, Seed: seed,
+				Files: filedrill.NewAll(ds), Repeat: repeat, Shuffle: shuffle, Seed: seed,
 			}).Run(cmd.Context())
 			if rep == nil {
 				return runErr
@@ -271,14 +274,14 @@ refused.`,
 }
 
 // runName is a scenario's name, with its round under --repeat ("seal #2").
-func runName(s scenarios.ScenarioResult) string {
+func runName(s report.ScenarioResult) string {
 	if s.Round > 0 {
 		return fmt.Sprintf("%s #%d", s.Name, s.Round)
 	}
 	return s.Name
 }
 
-func drillSummaryText(w io.Writer, rep *scenarios.Report) {
+func drillSummaryText(w io.Writer, rep *report.Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tRESULT\tDETECT\tRECOVER\tTOTAL\tFAILED PHASE")
 	for _, s := range rep.Scenarios {
@@ -316,7 +319,7 @@ func newDrillRecoverCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			done, err := scenarios.Recover(cmd.Context(), conf, g.name)
+			done, err := scenarios.Recover(cmd.Context(), conf, catalogue.Drills(), g.name)
 			if done == nil {
 				done = []scenarios.Recovered{}
 			}

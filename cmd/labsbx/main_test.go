@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/report"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -199,13 +200,13 @@ func TestMetadataName(t *testing.T) {
 
 // A game day's text summary: each run with its round, then each drill's figures.
 func TestDrillSummaryTextGameDay(t *testing.T) {
-	rep := &scenarios.Report{Repeat: 2, Shuffle: true, Seed: 7,
-		Scenarios: []scenarios.ScenarioResult{
-			{Name: "seal", Result: scenarios.ResultPassed, Round: 1, TimeToDetectMs: 3, TimeToRecoverMs: 500},
-			{Name: "seal", Result: scenarios.ResultFailed, Round: 2, FailedPhase: scenarios.PhaseVerify, Error: "Vault is still sealed"},
+	rep := &report.Report{Repeat: 2, Shuffle: true, Seed: 7,
+		Scenarios: []report.ScenarioResult{
+			{Name: "seal", Result: report.ResultPassed, Round: 1, TimeToDetectMs: 3, TimeToRecoverMs: 500},
+			{Name: "seal", Result: report.ResultFailed, Round: 2, FailedPhase: scenarios.PhaseVerify, Error: "Vault is still sealed"},
 		},
-		Summary: []scenarios.DrillSummary{{Name: "seal", Runs: 2, Passed: 1,
-			Detect: scenarios.Figures{Min: 3, Median: 3, Max: 3}, Recover: scenarios.Figures{Min: 500, Median: 500, Max: 500}}},
+		Summary: []report.DrillSummary{{Name: "seal", Runs: 2, Passed: 1,
+			Detect: report.Figures{Min: 3, Median: 3, Max: 3}, Recover: report.Figures{Min: 500, Median: 500, Max: 500}}},
 	}
 	var b bytes.Buffer
 	drillSummaryText(&b, rep)

@@ -1,4 +1,4 @@
-package scenarios
+package builtin
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox/state"
+	"github.com/arcodange/labsbx/scenarios"
 )
 
 // vmNodeLoss: a VM loses power, as a Raspberry Pi does when its supply is pulled. Its
@@ -33,8 +34,8 @@ type vmNodeLoss struct {
 	undoStarted bool
 }
 
-// newVMNodeLoss: the catalogue runs it with --all only on a sandbox with VMs.
-func newVMNodeLoss() Scenario { return &vmNodeLoss{} }
+// NewVMNodeLoss: the catalogue runs it with --all only on a sandbox with VMs.
+func NewVMNodeLoss() scenarios.Scenario { return &vmNodeLoss{} }
 
 // The drill's marker, in the login user's home.
 const vmMarker = ".labsbx-drill-marker"
@@ -51,7 +52,7 @@ func (*vmNodeLoss) Name() string { return "vm-node-loss" }
 func (*vmNodeLoss) Description() string {
 	return "a VM loses power: SSH is refused until it is started again, and it must come back with its disk intact"
 }
-func (*vmNodeLoss) Runbook(e *Env) string {
+func (*vmNodeLoss) Runbook(e *scenarios.Env) string {
 	return fmt.Sprintf("labsbx vm start %s --name %s", targetVM(e.State), e.State.Name)
 }
 
@@ -63,9 +64,9 @@ func targetVM(st *state.State) string {
 	return st.VMs[0].Name
 }
 
-func (*vmNodeLoss) vm(e *Env) (*state.VMState, error) {
+func (*vmNodeLoss) vm(e *scenarios.Env) (*state.VMState, error) {
 	if e.VMs == nil || len(e.State.VMs) == 0 {
-		return nil, permanent{fmt.Errorf("sandbox %q has no VMs: create one with `labsbx up --vms 1 --name %s`", e.State.Name, e.State.Name)}
+		return nil, scenarios.Permanent(fmt.Errorf("sandbox %q has no VMs: create one with `labsbx up --vms 1 --name %s`", e.State.Name, e.State.Name))
 	}
 	return &e.State.VMs[0], nil
 }
@@ -73,7 +74,7 @@ func (*vmNodeLoss) vm(e *Env) (*state.VMState, error) {
 // bootID is the kernel's random per-boot ID: it changes when the VM really rebooted.
 const bootIDCmd = "cat /proc/sys/kernel/random/boot_id"
 
-func (s *vmNodeLoss) Steady(ctx context.Context, e *Env) error {
+func (s *vmNodeLoss) Steady(ctx context.Context, e *scenarios.Env) error {
 	v, err := s.vm(e)
 	if err != nil {
 		return err
@@ -92,7 +93,7 @@ func (s *vmNodeLoss) Steady(ctx context.Context, e *Env) error {
 	return nil
 }
 
-func (s *vmNodeLoss) Inject(ctx context.Context, e *Env) error {
+func (s *vmNodeLoss) Inject(ctx context.Context, e *scenarios.Env) error {
 	v, err := s.vm(e)
 	if err != nil {
 		return err
@@ -105,7 +106,7 @@ func (s *vmNodeLoss) Inject(ctx context.Context, e *Env) error {
 }
 
 // Observe: nothing listens on the VM's port any more, so a connection is refused.
-func (s *vmNodeLoss) Observe(ctx context.Context, e *Env) error {
+func (s *vmNodeLoss) Observe(ctx context.Context, e *scenarios.Env) error {
 	v, err := s.vm(e)
 	if err != nil {
 		return err
@@ -119,28 +120,28 @@ func (s *vmNodeLoss) Observe(ctx context.Context, e *Env) error {
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		return fmt.Errorf("connecting to 127.0.0.1:%d fails, but is not refused: %w", v.SSHPort, err)
 	}
-	e.markOnce(msSSHRefused)
+	e.MarkOnce(msSSHRefused)
 	return nil
 }
 
-func (s *vmNodeLoss) Recover(ctx context.Context, e *Env) error {
+func (s *vmNodeLoss) Recover(ctx context.Context, e *scenarios.Env) error {
 	v, err := s.vm(e)
 	if err != nil {
 		return err
 	}
-	if err := s.start(ctx, e, v); err != nil {
+	if err := StartVM(ctx, e, v); err != nil {
 		return err
 	}
 	return nil
 }
 
-// start starts the VM on its overlay, records a moved port and waits until it is ready.
-func (*vmNodeLoss) start(ctx context.Context, e *Env, v *state.VMState) error {
+// StartVM starts the VM on its overlay, records a moved port and waits until it is ready.
+func StartVM(ctx context.Context, e *scenarios.Env, v *state.VMState) error {
 	port := v.SSHPort
 	if _, err := e.VMs.Start(ctx, v); err != nil {
 		return err
 	}
-	e.markOnce(msVMStarted)
+	e.MarkOnce(msVMStarted)
 	if v.SSHPort != port {
 		if err := e.SaveState(); err != nil {
 			return err
@@ -154,14 +155,14 @@ func (*vmNodeLoss) start(ctx context.Context, e *Env, v *state.VMState) error {
 	if _, err := e.VMs.WaitReady(wctx, v); err != nil {
 		return err
 	}
-	e.markOnce(msVMReady)
+	e.MarkOnce(msVMReady)
 	return nil
 }
 
 // Verify: the VM answers, it booted again (a new boot ID), its root file system is
 // mounted read-write (no errors made ext4 remount it read-only), and the marker
 // written before the cut reads back.
-func (s *vmNodeLoss) Verify(ctx context.Context, e *Env) error {
+func (s *vmNodeLoss) Verify(ctx context.Context, e *scenarios.Env) error {
 	v, err := s.vm(e)
 	if err != nil {
 		return err
@@ -175,15 +176,15 @@ func (s *vmNodeLoss) Verify(ctx context.Context, e *Env) error {
 		return fmt.Errorf("VM %s: unexpected answer %q", v.Name, out)
 	}
 	marker, bootID, opts := strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1]), strings.TrimSpace(lines[2])
-	e.markOnce(msVMReady) // when a person started it (--manual)
+	e.MarkOnce(msVMReady) // when a person started it (--manual)
 	if s.nonce != "" && marker != s.nonce {
-		return permanent{fmt.Errorf("VM %s: the file written before the power cut reads %q, want %q: the disk lost it", v.Name, marker, s.nonce)}
+		return scenarios.Permanent(fmt.Errorf("VM %s: the file written before the power cut reads %q, want %q: the disk lost it", v.Name, marker, s.nonce))
 	}
 	if s.bootID != "" && bootID == s.bootID {
 		return fmt.Errorf("VM %s has not rebooted yet (boot ID %s)", v.Name, bootID)
 	}
 	if !strings.HasPrefix(opts, "rw") {
-		return permanent{fmt.Errorf("VM %s: its root file system is mounted %q, not read-write", v.Name, opts)}
+		return scenarios.Permanent(fmt.Errorf("VM %s: its root file system is mounted %q, not read-write", v.Name, opts))
 	}
 	return nil
 }
@@ -191,7 +192,7 @@ func (s *vmNodeLoss) Verify(ctx context.Context, e *Env) error {
 // Undo starts the VM if it is down and waits for it. `drill recover` gives each try a
 // few seconds: a try that runs out while the VM boots fails as a timeout, which it
 // retries, and the next one finds the VM running and waits on.
-func (s *vmNodeLoss) Undo(ctx context.Context, e *Env) (string, error) {
+func (s *vmNodeLoss) Undo(ctx context.Context, e *scenarios.Env) (string, error) {
 	v, err := s.vm(e)
 	if err != nil {
 		return "", err
@@ -201,7 +202,7 @@ func (s *vmNodeLoss) Undo(ctx context.Context, e *Env) (string, error) {
 		return "", err
 	}
 	if !running {
-		if err := s.start(ctx, e, v); err != nil {
+		if err := StartVM(ctx, e, v); err != nil {
 			s.undoStarted = true
 			return "", err
 		}

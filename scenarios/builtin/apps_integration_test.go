@@ -1,4 +1,4 @@
-package scenarios
+package builtin
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vso"
+	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // leaseKeepingVSO stands in for VSO at the AppSide boundary on the real Vault: it holds
@@ -16,7 +18,7 @@ import (
 // new credentials and restarts the app, as VSO does at its next renewal.
 type leaseKeepingVSO struct {
 	t     *testing.T
-	e     *Env
+	e     *scenarios.Env
 	mu    sync.Mutex
 	state map[string]vso.AppState
 }
@@ -52,19 +54,19 @@ func (v *leaseKeepingVSO) Events(context.Context, string, time.Time) ([]vso.Even
 
 // drillEnv brings a vault-profile sandbox up and opens its drill environment, for a
 // test to give it stand-ins at the cluster and app boundaries.
-func drillEnv(t *testing.T, name string, apps ...string) (*Drill, *Env) {
+func drillEnv(t *testing.T, name string, apps ...string) (*scenarios.Drill, *scenarios.Env) {
 	t.Helper()
 	conf := sandboxtest.Up(t, name, apps...)
 	st, err := conf.Store.Load(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := NewEnv(context.Background(), conf, st)
+	e, err := scenarios.NewEnv(context.Background(), conf, st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	return NewDrill(conf, Options{Name: name, Timeout: time.Minute}), e
+	return scenarios.NewDrill(conf, nil, scenarios.Options{Name: name, Timeout: time.Minute}), e
 }
 
 // TestIntegrationLostLeaseRevokesTheAppsLeases: on the full profile, lost-lease also
@@ -76,12 +78,12 @@ func TestIntegrationLostLeaseRevokesTheAppsLeases(t *testing.T) {
 	apps := &leaseKeepingVSO{t: t, e: e, state: map[string]vso.AppState{}}
 	e.Apps = apps
 
-	res := d.runScenario(ctx, e, lostLease{})
-	if res.Result != ResultPassed {
+	res := d.RunScenario(ctx, e, lostLease{})
+	if res.Result != report.ResultPassed {
 		t.Fatalf("lost-lease with the apps: %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}
 	for _, app := range st.Spec.Apps {
-		before, now := e.appsBefore[app], apps.state[app]
+		before, now := e.AppsBefore()[app], apps.state[app]
 		if before.LeaseID == "" || now.LeaseID == before.LeaseID {
 			t.Errorf("app %s: lease %q before, %q after; want a revoked one replaced", app, before.LeaseID, now.LeaseID)
 		}

@@ -1,4 +1,4 @@
-package scenarios_test
+package builtin_test
 
 import (
 	"context"
@@ -11,10 +11,12 @@ import (
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/catalogue"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // The policy-isolation drill on a healthy sandbox of two apps passes, and leaves no
-// probe entry, lease or token behind; once a policy is loosened by hand, with the
+// test entry, lease or token behind; once a policy is loosened by hand, with the
 // code unchanged, it fails and names the cell.
 func TestIntegrationPolicyIsolation(t *testing.T) {
 	const name = "it-isolation"
@@ -26,9 +28,9 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := sess.Root()
-	run := func() (*scenarios.Report, scenarios.ScenarioResult, error) {
+	run := func() (*report.Report, report.ScenarioResult, error) {
 		t.Helper()
-		rep, err := scenarios.NewDrill(conf, scenarios.Options{Name: name, Scenarios: []string{"policy-isolation"}, Timeout: 30 * time.Second}).Run(ctx)
+		rep, err := scenarios.NewDrill(conf, catalogue.Drills(), scenarios.Options{Name: name, Scenarios: []string{"policy-isolation"}, Timeout: 30 * time.Second}).Run(ctx)
 		if rep == nil || len(rep.Scenarios) != 1 {
 			t.Fatalf("drill: %v, report %+v", err, rep)
 		}
@@ -45,7 +47,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 			}
 		}
 		j, _ := rep.JSON()
-		if err := scenarios.ValidateReport(j); err != nil {
+		if err := report.Validate(j); err != nil {
 			t.Error(err)
 		}
 		return rep, rep.Scenarios[0], err
@@ -88,7 +90,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("drill on a healthy sandbox: %v (%s)", err, s.Error)
 	}
-	// Per app: 2 identities × 2 targets × 8 probes, its CI login and 4 refused logins.
+	// Per app: 2 identities × 2 targets × 8 requests, its CI login and 4 refused logins.
 	if len(s.Checks) != 2*(2*2*8+1+4) {
 		t.Errorf("%d checks", len(s.Checks))
 	}
@@ -97,7 +99,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 		if !c.Pass {
 			t.Errorf("failed cell: %s", c)
 		}
-		if c.Got == scenarios.Allow {
+		if c.Got == report.Allow {
 			allowed++
 		}
 		if c.DurationMs <= 0 {
@@ -110,7 +112,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 	for _, app := range apps {
 		for _, path := range []string{vault.MountKVv2 + "/data/" + app + "/labsbx-probe", vault.MountKVv1 + "/" + app + "/labsbx-probe"} {
 			if s, err := root.Logical().ReadWithContext(ctx, path); err != nil || s != nil {
-				t.Errorf("probe entry %s left behind (%v)", path, err)
+				t.Errorf("test entry %s left behind (%v)", path, err)
 			}
 		}
 	}
@@ -131,7 +133,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 		t.Fatalf("drill with a loosened policy: %v, want a failed verification", err)
 	}
 	const cellName = "runtime token of webapp: read kvv2/data/billing/config: expected deny, got allow"
-	if s.Result != scenarios.ResultFailed || s.FailedPhase != scenarios.PhaseVerify || !strings.Contains(s.Error, cellName) {
+	if s.Result != report.ResultFailed || s.FailedPhase != scenarios.PhaseVerify || !strings.Contains(s.Error, cellName) {
 		t.Errorf("result %s in %q: %s", s.Result, s.FailedPhase, s.Error)
 	}
 	var failed []string
@@ -152,7 +154,7 @@ func TestIntegrationPolicyIsolation(t *testing.T) {
 	eventually("the failed drill left tokens behind", func() bool { return tokens() == tokensBefore })
 
 	// The failed verify leaves the drill in the state: drill recover deletes leftovers.
-	done, err := scenarios.Recover(ctx, conf, name)
+	done, err := scenarios.Recover(ctx, conf, catalogue.Drills(), name)
 	if err != nil || len(done) != 1 || done[0].Scenario != "policy-isolation" {
 		t.Errorf("drill recover: %+v, %v", done, err)
 	}

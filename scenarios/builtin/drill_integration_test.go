@@ -1,4 +1,4 @@
-package scenarios_test
+package builtin_test
 
 import (
 	"context"
@@ -11,15 +11,17 @@ import (
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/catalogue"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 func TestIntegrationDrillsVaultProfile(t *testing.T) {
 	conf := sandboxtest.Up(t, "it-drills")
-	rep, err := scenarios.NewDrill(conf, scenarios.Options{Name: "it-drills", Scenarios: []string{"seal", "lost-lease", "broken-rotation", "full-restart"}, Timeout: time.Minute}).Run(context.Background())
+	rep, err := scenarios.NewDrill(conf, catalogue.Drills(), scenarios.Options{Name: "it-drills", Scenarios: []string{"seal", "lost-lease", "broken-rotation", "full-restart"}, Timeout: time.Minute}).Run(context.Background())
 	if err != nil {
 		t.Fatalf("drills: %v", err)
 	}
-	if len(rep.Scenarios) != 5 || rep.Result != scenarios.ResultPassed {
+	if len(rep.Scenarios) != 5 || rep.Result != report.ResultPassed {
 		t.Fatalf("report: %d scenarios, result %s", len(rep.Scenarios), rep.Result)
 	}
 	for _, s := range rep.Scenarios {
@@ -48,7 +50,7 @@ func TestIntegrationDrillsVaultProfile(t *testing.T) {
 		}
 	}
 	j, _ := rep.JSON()
-	if err := scenarios.ValidateReport(j); err != nil {
+	if err := report.Validate(j); err != nil {
 		t.Error(err)
 	}
 }
@@ -83,7 +85,7 @@ func TestIntegrationManualRecovery(t *testing.T) {
 			t.Errorf("the person's unseal: %v", err)
 		}
 	}}
-	rep, err := scenarios.NewDrill(conf, scenarios.Options{Name: "it-manual", Scenarios: []string{"seal"}, Manual: true, Timeout: 30 * time.Second, Prompt: person}).Run(ctx)
+	rep, err := scenarios.NewDrill(conf, catalogue.Drills(), scenarios.Options{Name: "it-manual", Scenarios: []string{"seal"}, Manual: true, Timeout: 30 * time.Second, Prompt: person}).Run(ctx)
 	if err != nil {
 		t.Fatalf("manual drill: %v", err)
 	}
@@ -103,7 +105,7 @@ func BenchmarkScenarios(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var total, detect, recov int64
 			for i := 0; i < b.N; i++ {
-				rep, err := scenarios.NewDrill(conf, scenarios.Options{Name: "bench-drills", Scenarios: []string{name}, Timeout: time.Minute}).Run(context.Background())
+				rep, err := scenarios.NewDrill(conf, catalogue.Drills(), scenarios.Options{Name: "bench-drills", Scenarios: []string{name}, Timeout: time.Minute}).Run(context.Background())
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -134,12 +136,12 @@ func BenchmarkVMNodeLoss(b *testing.B) {
 	var total, detect, recov []time.Duration
 	b.ResetTimer()
 	for range b.N {
-		rep, err := scenarios.NewDrill(conf, scenarios.Options{Name: name, Scenarios: []string{"vm-node-loss"}, Timeout: 10 * time.Minute}).Run(ctx)
+		rep, err := scenarios.NewDrill(conf, catalogue.Drills(), scenarios.Options{Name: name, Scenarios: []string{"vm-node-loss"}, Timeout: 10 * time.Minute}).Run(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
 		s := rep.Scenarios[0]
-		if s.Result != scenarios.ResultPassed {
+		if s.Result != report.ResultPassed {
 			b.Fatalf("vm-node-loss: %s: %s", s.Result, s.Error)
 		}
 		total = append(total, time.Duration(s.TotalMs)*time.Millisecond)

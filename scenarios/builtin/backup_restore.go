@@ -1,4 +1,4 @@
-package scenarios
+package builtin
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/scenarios"
 )
 
 // backupRestore: the lab's disaster recovery. Vault's storage and its key are backed
@@ -37,7 +38,7 @@ type backupRestore struct {
 	backupAt time.Time
 }
 
-func newBackupRestore() Scenario { return &backupRestore{} }
+func NewBackupRestore() scenarios.Scenario { return &backupRestore{} }
 
 func (*backupRestore) Name() string { return "backup-restore" }
 
@@ -45,7 +46,7 @@ func (*backupRestore) Description() string {
 	return "Vault's storage and key are backed up, then its data volume is destroyed: Vault is restored from the backup and unsealed with the backed-up key; every kvv2/<app>/config version, postgres/creds/<app> and the cluster_id come back (RTO; the RPO is the backup's age)"
 }
 
-func (*backupRestore) Runbook(e *Env) string {
+func (*backupRestore) Runbook(e *scenarios.Env) string {
 	return "labsbx drill recover --name " + e.State.Name + "  # restores the storage from the backup and unseals with the backed-up key"
 }
 
@@ -72,9 +73,9 @@ func backupStoragePath(st *state.State) string {
 	return filepath.Join(st.Dir(), backupDir, backupStorageFile)
 }
 
-func (b *backupRestore) Steady(ctx context.Context, e *Env) error {
+func (b *backupRestore) Steady(ctx context.Context, e *scenarios.Env) error {
 	if e.State.Profile != config.ProfileVault {
-		return permanent{fmt.Errorf("backup-restore runs on the vault profile (Vault's storage is a Docker volume there); sandbox %q has the %s profile", e.State.Name, e.State.Profile)}
+		return scenarios.Permanent(fmt.Errorf("backup-restore runs on the vault profile (Vault's storage is a Docker volume there); sandbox %q has the %s profile", e.State.Name, e.State.Profile))
 	}
 	if err := e.Consumer.Works(ctx); err != nil {
 		return err
@@ -90,7 +91,7 @@ func (b *backupRestore) Steady(ctx context.Context, e *Env) error {
 	return nil
 }
 
-func (b *backupRestore) Inject(ctx context.Context, e *Env) error {
+func (b *backupRestore) Inject(ctx context.Context, e *scenarios.Env) error {
 	// The backup, cold: Vault stopped, its data directory copied, the key beside it.
 	if err := e.Docker.Stop(ctx, connect.ComponentVault, 10*time.Second); err != nil {
 		return err
@@ -105,7 +106,7 @@ func (b *backupRestore) Inject(ctx context.Context, e *Env) error {
 		return fmt.Errorf("back up Vault's storage: %w", err)
 	}
 	if len(storage) > maxBackupSize {
-		return permanent{fmt.Errorf("Vault's storage is larger than %d MiB: too large for this drill", maxBackupSize>>20)}
+		return scenarios.Permanent(fmt.Errorf("Vault's storage is larger than %d MiB: too large for this drill", maxBackupSize>>20))
 	}
 	if err := os.MkdirAll(filepath.Dir(backupStoragePath(e.State)), 0o700); err != nil {
 		return err
@@ -120,11 +121,11 @@ func (b *backupRestore) Inject(ctx context.Context, e *Env) error {
 	if err := vault.SaveKeys(kp, e.Vault.Keys); err != nil {
 		return err
 	}
-	b.backupAt = e.now()
+	b.backupAt = e.Now()
 	e.Mark(msBackupTaken)
 
 	// Back into service, as after a nightly backup...
-	if _, err := startStopped(ctx, e.State, e.Docker, e.PGAdmin, nil); err != nil {
+	if _, err := StartStopped(ctx, e.State, e.Docker, e.PGAdmin, nil); err != nil {
 		return err
 	}
 	if err := b.unseal(ctx, e, e.Vault.Keys); err != nil {
@@ -137,17 +138,17 @@ func (b *backupRestore) Inject(ctx context.Context, e *Env) error {
 		return err
 	}
 	e.Mark(msDataDestroyed)
-	e.Mark(fmt.Sprintf("RPO: the backup was %s old when the data was destroyed", e.now().Sub(b.backupAt).Round(time.Millisecond)))
+	e.Mark(fmt.Sprintf("RPO: the backup was %s old when the data was destroyed", e.Now().Sub(b.backupAt).Round(time.Millisecond)))
 	return nil
 }
 
 // unseal waits for Vault to answer, unseals it with keys and checks its cluster_id
 // against the record (a Vault that opens with another cluster_id is refused).
-func (b *backupRestore) unseal(ctx context.Context, e *Env, keys *vault.Keys) error {
+func (b *backupRestore) unseal(ctx context.Context, e *scenarios.Env, keys *vault.Keys) error {
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	sess, err := wait.Retry(wctx, 100*time.Millisecond, func() (*connect.VaultSession, error) {
-		return e.conn.Vault(wctx)
+		return e.Conn().Vault(wctx)
 	})
 	if err != nil {
 		return err
@@ -164,7 +165,7 @@ func (b *backupRestore) unseal(ctx context.Context, e *Env, keys *vault.Keys) er
 	return nil
 }
 
-func (b *backupRestore) Observe(ctx context.Context, e *Env) error {
+func (b *backupRestore) Observe(ctx context.Context, e *scenarios.Env) error {
 	if _, ok, err := e.Docker.Inspect(ctx, connect.ComponentVault); err != nil || ok {
 		return errors.Join(err, errors.New("Vault's container is still there"))
 	}
@@ -182,8 +183,8 @@ func expectGone(what string, err error) error {
 	return nil
 }
 
-func (b *backupRestore) Recover(ctx context.Context, e *Env) error {
-	if err := restoreFromBackup(ctx, e.cfg, e.State); err != nil {
+func (b *backupRestore) Recover(ctx context.Context, e *scenarios.Env) error {
+	if err := restoreFromBackup(ctx, e.Config(), e.State); err != nil {
 		return err
 	}
 	e.Mark(msRestored)
@@ -191,7 +192,7 @@ func (b *backupRestore) Recover(ctx context.Context, e *Env) error {
 	if err != nil {
 		return err
 	}
-	if _, err := startStopped(ctx, e.State, e.Docker, e.PGAdmin, nil); err != nil {
+	if _, err := StartStopped(ctx, e.State, e.Docker, e.PGAdmin, nil); err != nil {
 		return err
 	}
 	if err := b.unseal(ctx, e, keys); err != nil {
@@ -219,7 +220,7 @@ func backupKeys(st *state.State) (*vault.Keys, error) {
 	return vault.LoadKeys(kp)
 }
 
-func (b *backupRestore) Verify(ctx context.Context, e *Env) error {
+func (b *backupRestore) Verify(ctx context.Context, e *scenarios.Env) error {
 	if err := sameVaultUnsealed(ctx, e); err != nil {
 		return err
 	}
@@ -229,9 +230,9 @@ func (b *backupRestore) Verify(ctx context.Context, e *Env) error {
 			return err
 		}
 		if want, ok := b.before[app]; ok && d != want {
-			return permanent{fmt.Errorf("kvv2/%s/config did not come back as it was: %s before, %s after", app, want, d)}
+			return scenarios.Permanent(fmt.Errorf("kvv2/%s/config did not come back as it was: %s before, %s after", app, want, d))
 		}
-		c := &Consumer{env: e, App: app}
+		c := e.NewConsumer(app)
 		if err := c.Works(ctx); err != nil {
 			return fmt.Errorf("app %s: %w", app, err)
 		}
@@ -246,17 +247,17 @@ func (b *backupRestore) Verify(ctx context.Context, e *Env) error {
 // backup when its container is gone, started when stopped, unsealed with the sandbox's
 // key (the backup's, which is the same) when sealed. The backup stays for the next run
 // to replace.
-func (b *backupRestore) Undo(ctx context.Context, e *Env) (string, error) {
+func (b *backupRestore) Undo(ctx context.Context, e *scenarios.Env) (string, error) {
 	var did []string
 	if _, ok, err := e.Docker.Inspect(ctx, connect.ComponentVault); err != nil {
 		return "", err
 	} else if !ok {
-		if err := restoreFromBackup(ctx, e.cfg, e.State); err != nil {
+		if err := restoreFromBackup(ctx, e.Config(), e.State); err != nil {
 			return "", err
 		}
 		did = append(did, "restored Vault's storage from the backup")
 	}
-	started, err := startStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
+	started, err := StartStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
 	if err != nil {
 		return "", err
 	}

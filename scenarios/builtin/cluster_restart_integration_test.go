@@ -1,4 +1,4 @@
-package scenarios
+package builtin
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vso"
+	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // containerCluster stands in for k3d at the ClusterPower boundary: a power cycle of
@@ -49,7 +51,7 @@ func (c *containerCluster) Start(ctx context.Context) error {
 // app's pods are Ready shortly after.
 type vsoOnVault struct {
 	t     *testing.T
-	e     *Env
+	e     *scenarios.Env
 	cl    *containerCluster
 	mu    sync.Mutex
 	state map[string]vso.AppState
@@ -104,8 +106,8 @@ func TestIntegrationFullRestartOfACluster(t *testing.T) {
 	apps := &vsoOnVault{t: t, e: e, cl: cl}
 	e.Cluster, e.Apps = cl, apps
 
-	res := d.runScenario(ctx, e, newFullRestart())
-	if res.Result != ResultPassed {
+	res := d.RunScenario(ctx, e, NewFullRestart())
+	if res.Result != report.ResultPassed {
 		t.Fatalf("full-restart of a cluster: %s at %s: %s", res.Result, res.FailedPhase, res.Error)
 	}
 	var got []string
@@ -117,7 +119,7 @@ func TestIntegrationFullRestartOfACluster(t *testing.T) {
 		t.Errorf("milestones %v, want %v in that order", got, want)
 	}
 	for _, app := range e.State.Spec.Apps {
-		if before, now := e.appsBefore[app], apps.state[app]; now.LeaseID == before.LeaseID || now.VaultClientID == before.VaultClientID {
+		if before, now := e.AppsBefore()[app], apps.state[app]; now.LeaseID == before.LeaseID || now.VaultClientID == before.VaultClientID {
 			t.Errorf("app %s: %+v after the restart, %+v before; want a new login and a rotation", app, now, before)
 		}
 	}

@@ -1,4 +1,4 @@
-package scenarios
+package builtin
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/vso"
+	"github.com/arcodange/labsbx/scenarios"
 )
 
 // lostLease: the app's database lease is revoked. Its Postgres user is dropped, and the
@@ -22,45 +23,45 @@ import (
 // the report marks when the window opens.
 type lostLease struct{}
 
-func newLostLease() Scenario { return lostLease{} }
+func NewLostLease() scenarios.Scenario { return lostLease{} }
 
 func (lostLease) Name() string { return "lost-lease" }
 
 // AppOutcome: the revoked credentials are dead, so on the full profile VSO must have
 // issued new ones and restarted the app.
-func (lostLease) AppOutcome() AppOutcome { return AppRotated }
+func (lostLease) AppOutcome() scenarios.AppOutcome { return scenarios.AppRotated }
 func (lostLease) Description() string {
 	return "the app's database lease is revoked: its Postgres user is gone until new credentials are issued"
 }
-func (lostLease) Runbook(e *Env) string {
+func (lostLease) Runbook(e *scenarios.Env) string {
 	return fmt.Sprintf("eval \"$(labsbx env --name %s)\" && vault read %s  # the app fetches new credentials, as VSO does",
 		e.State.Name, "postgres/creds/"+e.Consumer.App)
 }
 
-func (lostLease) Steady(ctx context.Context, e *Env) error { return e.Consumer.Works(ctx) }
+func (lostLease) Steady(ctx context.Context, e *scenarios.Env) error { return e.Consumer.Works(ctx) }
 
-func (lostLease) Inject(ctx context.Context, e *Env) error {
+func (lostLease) Inject(ctx context.Context, e *scenarios.Env) error {
 	if err := e.Vault.Root().Sys().RevokeWithContext(ctx, e.Consumer.Lease); err != nil {
 		return err
 	}
 	// The full profile: the leases VSO holds for the apps go too, so that VSO has to
 	// notice (at its next renewal) and bring new credentials and a rollout.
 	for _, app := range e.State.Spec.Apps {
-		before := e.appsBefore[app]
+		before := e.AppsBefore()[app]
 		if e.Apps == nil || before.LeaseID == "" {
 			continue
 		}
 		if err := e.Vault.Root().Sys().RevokeWithContext(ctx, before.LeaseID); err != nil {
 			return fmt.Errorf("revoke app %s's lease: %w", app, err)
 		}
-		if from, _, ok := vso.RenewalWindow(before); ok && from.After(e.now()) {
-			e.markAt(app+": VSO's renewal window opens (expected; it notices the revoked lease from then on)", from)
+		if from, _, ok := vso.RenewalWindow(before); ok && from.After(e.Now()) {
+			e.MarkAt(app+": VSO's renewal window opens (expected; it notices the revoked lease from then on)", from)
 		}
 	}
 	return nil
 }
 
-func (lostLease) Observe(ctx context.Context, e *Env) error {
+func (lostLease) Observe(ctx context.Context, e *scenarios.Env) error {
 	var exists bool
 	err := e.Admin(ctx, func(c *pgx.Conn) error {
 		var err error
@@ -81,10 +82,10 @@ func (lostLease) Observe(ctx context.Context, e *Env) error {
 	return nil
 }
 
-func (lostLease) Recover(ctx context.Context, e *Env) error { return e.Consumer.Fetch(ctx) }
+func (lostLease) Recover(ctx context.Context, e *scenarios.Env) error { return e.Consumer.Fetch(ctx) }
 
-func (lostLease) Verify(ctx context.Context, e *Env) error { return e.Consumer.Works(ctx) }
+func (lostLease) Verify(ctx context.Context, e *scenarios.Env) error { return e.Consumer.Works(ctx) }
 
-func (lostLease) Undo(context.Context, *Env) (string, error) {
+func (lostLease) Undo(context.Context, *scenarios.Env) (string, error) {
 	return "nothing to restore: a revoked lease stays revoked, and new credentials are issued on demand", nil
 }

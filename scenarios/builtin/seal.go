@@ -1,46 +1,48 @@
-package scenarios
+package builtin
 
 import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/arcodange/labsbx/scenarios"
 )
 
 // seal: Vault is sealed. Nothing that needs a secret works until a person unseals it
 // with the sandbox's key.
 type seal struct{}
 
-func newSeal() Scenario { return seal{} }
+func NewSeal() scenarios.Scenario { return seal{} }
 
 func (seal) Name() string { return "seal" }
 func (seal) Description() string {
 	return "Vault is sealed: credentials cannot be issued or renewed and logins fail until it is unsealed"
 }
-func (seal) Runbook(e *Env) string { return "labsbx vault unseal --name " + e.State.Name }
+func (seal) Runbook(e *scenarios.Env) string { return "labsbx vault unseal --name " + e.State.Name }
 
-func (seal) Steady(ctx context.Context, e *Env) error {
+func (seal) Steady(ctx context.Context, e *scenarios.Env) error {
 	if err := e.Consumer.Works(ctx); err != nil {
 		return err
 	}
 	return e.Consumer.Renew(ctx)
 }
 
-func (seal) Inject(ctx context.Context, e *Env) error { return e.Vault.Seal(ctx) }
+func (seal) Inject(ctx context.Context, e *scenarios.Env) error { return e.Vault.Seal(ctx) }
 
-func (seal) Observe(ctx context.Context, e *Env) error {
+func (seal) Observe(ctx context.Context, e *scenarios.Env) error {
 	return errors.Join(
-		expectSealed("issuing credentials", e.Consumer.Fetch(ctx)),
-		expectSealed("renewing the lease", e.Consumer.Renew(ctx)),
-		expectSealed("logging in", e.Consumer.Login(ctx)),
+		scenarios.ExpectSealed("issuing credentials", e.Consumer.Fetch(ctx)),
+		scenarios.ExpectSealed("renewing the lease", e.Consumer.Renew(ctx)),
+		scenarios.ExpectSealed("logging in", e.Consumer.Login(ctx)),
 	)
 }
 
-func (seal) Recover(ctx context.Context, e *Env) error {
+func (seal) Recover(ctx context.Context, e *scenarios.Env) error {
 	_, err := e.Vault.Unseal(ctx)
 	return err
 }
 
-func (seal) Verify(ctx context.Context, e *Env) error {
+func (seal) Verify(ctx context.Context, e *scenarios.Env) error {
 	if err := sameVaultUnsealed(ctx, e); err != nil {
 		return err
 	}
@@ -50,7 +52,7 @@ func (seal) Verify(ctx context.Context, e *Env) error {
 	return e.Consumer.Works(ctx)
 }
 
-func (seal) Undo(ctx context.Context, e *Env) (string, error) {
+func (seal) Undo(ctx context.Context, e *scenarios.Env) (string, error) {
 	st, err := e.Vault.Status(ctx)
 	if err != nil {
 		return "", err
@@ -66,7 +68,7 @@ func (seal) Undo(ctx context.Context, e *Env) (string, error) {
 
 // sameVaultUnsealed: Vault is unsealed, and it is the same Vault as before (the guard
 // compares its cluster_id with the recorded one).
-func sameVaultUnsealed(ctx context.Context, e *Env) error {
+func sameVaultUnsealed(ctx context.Context, e *scenarios.Env) error {
 	st, err := e.Vault.Status(ctx)
 	if err != nil {
 		return err

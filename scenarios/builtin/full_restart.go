@@ -1,4 +1,4 @@
-package scenarios
+package builtin
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vso"
+	"github.com/arcodange/labsbx/scenarios"
 )
 
 // fullRestart: every component is power-cycled. Vault comes back sealed; recovery must
@@ -30,16 +31,16 @@ type fullRestart struct {
 	loginSeen map[string]time.Time
 }
 
-func newFullRestart() Scenario { return &fullRestart{} }
+func NewFullRestart() scenarios.Scenario { return &fullRestart{} }
 
-var _ Reviver = (*fullRestart)(nil)
+var _ scenarios.Reviver = (*fullRestart)(nil)
 
 // AppOutcome: on the full profile the power cycle restarts VSO too. With the chart's
 // default client cache (in memory), a restarted VSO logs in to Vault afresh and then
 // rotates every app: new lease, new Secret, rollout-restart
 // (sync_reason="VaultTokenRotated"). A full restart therefore means "rotated" there.
 // (The vault profile has no apps, and no use for the outcome.)
-func (*fullRestart) AppOutcome() AppOutcome { return AppRotated }
+func (*fullRestart) AppOutcome() scenarios.AppOutcome { return scenarios.AppRotated }
 
 // The milestones of the recovery, in the order they must happen.
 const (
@@ -83,11 +84,13 @@ func (*fullRestart) Description() string {
 	return "every component is stopped and started (a power cycle): Vault comes back sealed and nothing that needs a secret works until unseal; " +
 		"with VSO (full profile), every app then gets new credentials and a rollout"
 }
-func (*fullRestart) Runbook(e *Env) string { return "labsbx vault unseal --name " + e.State.Name }
+func (*fullRestart) Runbook(e *scenarios.Env) string {
+	return "labsbx vault unseal --name " + e.State.Name
+}
 
-func (*fullRestart) Steady(ctx context.Context, e *Env) error { return e.Consumer.Works(ctx) }
+func (*fullRestart) Steady(ctx context.Context, e *scenarios.Env) error { return e.Consumer.Works(ctx) }
 
-func (*fullRestart) Inject(ctx context.Context, e *Env) error {
+func (*fullRestart) Inject(ctx context.Context, e *scenarios.Env) error {
 	if e.Cluster != nil {
 		return powerCycleCluster(ctx, e)
 	}
@@ -97,11 +100,11 @@ func (*fullRestart) Inject(ctx context.Context, e *Env) error {
 		}
 	}
 	// Production's recovery order: Postgres up and ready, then Vault.
-	_, err := startStopped(ctx, e.State, e.Docker, e.PGAdmin, e.Mark)
+	_, err := StartStopped(ctx, e.State, e.Docker, e.PGAdmin, e.Mark)
 	return err
 }
 
-func (*fullRestart) Observe(ctx context.Context, e *Env) error {
+func (*fullRestart) Observe(ctx context.Context, e *scenarios.Env) error {
 	st, err := e.Vault.Status(ctx)
 	if err != nil {
 		return fmt.Errorf("Vault does not answer yet: %w", err)
@@ -109,19 +112,19 @@ func (*fullRestart) Observe(ctx context.Context, e *Env) error {
 	if !st.Sealed {
 		return errors.New("Vault came back unsealed")
 	}
-	e.markOnce(msVaultSealed)
-	return expectSealed("issuing credentials", e.Consumer.Fetch(ctx))
+	e.MarkOnce(msVaultSealed)
+	return scenarios.ExpectSealed("issuing credentials", e.Consumer.Fetch(ctx))
 }
 
-func (*fullRestart) Recover(ctx context.Context, e *Env) error {
+func (*fullRestart) Recover(ctx context.Context, e *scenarios.Env) error {
 	if _, err := e.Vault.Unseal(ctx); err != nil {
 		return err
 	}
-	e.markOnce(msUnsealed)
+	e.MarkOnce(msUnsealed)
 	return nil
 }
 
-func (f *fullRestart) Verify(ctx context.Context, e *Env) error {
+func (f *fullRestart) Verify(ctx context.Context, e *scenarios.Env) error {
 	st, err := e.Vault.Status(ctx)
 	if err != nil {
 		return err
@@ -129,28 +132,28 @@ func (f *fullRestart) Verify(ctx context.Context, e *Env) error {
 	if st.Sealed {
 		return errors.New("Vault is still sealed")
 	}
-	e.markOnce(msUnsealed) // when a person unsealed it (--manual)
+	e.MarkOnce(msUnsealed) // when a person unsealed it (--manual)
 	if err := e.Consumer.Fetch(ctx); err != nil {
 		return err
 	}
-	e.markOnce(msCredsIssued)
+	e.MarkOnce(msCredsIssued)
 	if err := e.Consumer.Connect(ctx); err != nil {
 		return err
 	}
-	e.markOnce(msConsumerConn)
+	e.MarkOnce(msConsumerConn)
 	if e.Cluster != nil {
 		if err := f.appsBackAfterRestart(ctx, e); err != nil {
 			return err
 		}
-		return checkOrder(e.peekMilestones(), clusterRecoveryOrder)
+		return checkOrder(e.Milestones(), clusterRecoveryOrder)
 	}
-	return checkOrder(e.peekMilestones(), recoveryOrder)
+	return checkOrder(e.Milestones(), recoveryOrder)
 }
 
 // powerCycleCluster stops the k3d cluster's nodes (k3d: one by one, gracefully) and
 // starts them again (full profile), then waits for Postgres first, as production
 // recovers.
-func powerCycleCluster(ctx context.Context, e *Env) error {
+func powerCycleCluster(ctx context.Context, e *scenarios.Env) error {
 	if err := e.Cluster.Stop(ctx); err != nil {
 		return err
 	}
@@ -174,11 +177,11 @@ func powerCycleCluster(ctx context.Context, e *Env) error {
 // (VSO's Event times have second precision: one in the second of the unseal counts
 // from the unseal). Milestones are marked only once every app is back, at the latest
 // app's times.
-func (f *fullRestart) appsBackAfterRestart(ctx context.Context, e *Env) error {
+func (f *fullRestart) appsBackAfterRestart(ctx context.Context, e *scenarios.Env) error {
 	if e.Apps == nil {
 		return errors.New("no view of the apps (VSO) on this sandbox")
 	}
-	unsealed, started := e.milestoneAt(msUnsealed), e.milestoneAt(msClusterStarted)
+	unsealed, started := e.MilestoneAt(msUnsealed), e.MilestoneAt(msClusterStarted)
 	var loggedIn, synced, ready time.Time
 	for _, app := range e.State.Spec.Apps {
 		s, err := e.Apps.State(ctx, app)
@@ -189,7 +192,7 @@ func (f *fullRestart) appsBackAfterRestart(ctx context.Context, e *Env) error {
 		if err != nil {
 			return err
 		}
-		before := e.appsBefore[app]
+		before := e.AppsBefore()[app]
 		var sync time.Time
 		for _, ev := range events {
 			if t := ev.FirstSince(unsealed); ev.SyncedOrRenewed() && (sync.IsZero() || t.Before(sync)) {
@@ -202,7 +205,7 @@ func (f *fullRestart) appsBackAfterRestart(ctx context.Context, e *Env) error {
 		// A sync needs a login; a new client ID shows one even without a sync.
 		login := sync
 		if before.VaultClientID != "" && s.VaultClientID != "" && s.VaultClientID != before.VaultClientID {
-			if seen := f.firstSeen(app+" "+s.VaultClientID, e.now()); login.IsZero() || seen.Before(login) {
+			if seen := f.firstSeen(app+" "+s.VaultClientID, e.Now()); login.IsZero() || seen.Before(login) {
 				login = seen
 			}
 		}
@@ -222,9 +225,9 @@ func (f *fullRestart) appsBackAfterRestart(ctx context.Context, e *Env) error {
 		}
 		loggedIn, synced, ready = later(loggedIn, later(login, unsealed)), later(synced, later(sync, unsealed)), later(ready, s.PodsReadySince)
 	}
-	e.markOnceAt(msVSOLoggedIn, loggedIn)
-	e.markOnceAt(msVSOSynced, synced)
-	e.markOnceAt(msAppsReady, later(ready, started))
+	e.MarkOnceAt(msVSOLoggedIn, loggedIn)
+	e.MarkOnceAt(msVSOSynced, synced)
+	e.MarkOnceAt(msAppsReady, later(ready, started))
 	return nil
 }
 
@@ -248,7 +251,7 @@ func later(a, b time.Time) time.Time {
 }
 
 // checkOrder requires every milestone of want, each no earlier than the one before.
-func checkOrder(got []Milestone, want []string) error {
+func checkOrder(got []scenarios.Milestone, want []string) error {
 	at := map[string]time.Time{}
 	for _, m := range got {
 		if _, ok := at[m.Name]; !ok {
@@ -269,7 +272,7 @@ func checkOrder(got []Milestone, want []string) error {
 	return nil
 }
 
-func (*fullRestart) Undo(ctx context.Context, e *Env) (string, error) {
+func (*fullRestart) Undo(ctx context.Context, e *scenarios.Env) (string, error) {
 	if e.Cluster != nil {
 		// Starting a running cluster starts nothing: safe whatever the fault left.
 		if err := e.Cluster.Start(ctx); err != nil {
@@ -281,7 +284,7 @@ func (*fullRestart) Undo(ctx context.Context, e *Env) (string, error) {
 		}
 		return "started the k3d cluster; " + msg, nil
 	}
-	did, err := startStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
+	did, err := StartStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
 	if err != nil {
 		return "", err
 	}
@@ -312,20 +315,20 @@ func (*fullRestart) Revive(ctx context.Context, cfg *sandbox.Configuration, conn
 		return nil, err
 	}
 	if st.Profile == config.ProfileFull {
-		power, err := clusterPower(cfg, st)
+		power, err := scenarios.NewClusterPower(cfg, st)
 		if err != nil {
 			return nil, err
 		}
 		return nil, power.Start(ctx)
 	}
 	return func(ctx context.Context) ([]string, error) {
-		return startStopped(ctx, st, rt, pgAdmin, nil)
+		return StartStopped(ctx, st, rt, pgAdmin, nil)
 	}, nil
 }
 
-// startStopped starts whichever of Postgres and Vault is stopped, Postgres first and
+// StartStopped starts whichever of Postgres and Vault is stopped, Postgres first and
 // ready before Vault starts, and says what it did.
-func startStopped(ctx context.Context, st *state.State, rt *docker.Runtime, pg postgres.Endpoint, mark func(string)) ([]string, error) {
+func StartStopped(ctx context.Context, st *state.State, rt *docker.Runtime, pg postgres.Endpoint, mark func(string)) ([]string, error) {
 	var did []string
 	for _, c := range []string{connect.ComponentPostgres, connect.ComponentVault} {
 		info, ok, err := rt.Inspect(ctx, c)

@@ -1,4 +1,4 @@
-package scenarios
+package builtin
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/arcodange/labsbx/sandbox/postgres"
+	"github.com/arcodange/labsbx/scenarios"
 )
 
 // brokenRotation: what Vault needs to mint credentials is broken in the database, so
@@ -20,10 +21,10 @@ import (
 //   - role:  <app>_role, which every dynamic user is granted, is dropped.
 type brokenRotation struct{ variant string }
 
-// newBrokenRotation is the factory of one variant; the catalogue groups both as
+// NewBrokenRotation is the factory of one variant; the catalogue groups both as
 // `broken-rotation`.
-func newBrokenRotation(variant string) Factory {
-	return func() Scenario { return brokenRotation{variant: variant} }
+func NewBrokenRotation(variant string) scenarios.Factory {
+	return func() scenarios.Scenario { return brokenRotation{variant: variant} }
 }
 
 func (b brokenRotation) Name() string { return "broken-rotation/" + b.variant }
@@ -35,7 +36,7 @@ func (b brokenRotation) Description() string {
 	return "the app's group role <app>_role is dropped: issuing credentials fails until the role is recreated"
 }
 
-func (b brokenRotation) Runbook(e *Env) string {
+func (b brokenRotation) Runbook(e *scenarios.Env) string {
 	if b.variant == "grant" {
 		return fmt.Sprintf("psql -c 'ALTER ROLE %s CREATEROLE'  # with the endpoint of labsbx env --name %s", postgres.VaultAdmin, e.State.Name)
 	}
@@ -44,14 +45,14 @@ func (b brokenRotation) Runbook(e *Env) string {
 		postgres.AppRole(app), app, postgres.AppRole(app), postgres.AppRole(app), postgres.VaultAdmin, e.State.Name)
 }
 
-func (b brokenRotation) Steady(ctx context.Context, e *Env) error {
+func (b brokenRotation) Steady(ctx context.Context, e *scenarios.Env) error {
 	if err := e.Consumer.Works(ctx); err != nil {
 		return err
 	}
 	return e.Consumer.Renew(ctx)
 }
 
-func (b brokenRotation) Inject(ctx context.Context, e *Env) error {
+func (b brokenRotation) Inject(ctx context.Context, e *scenarios.Env) error {
 	return e.Admin(ctx, func(c *pgx.Conn) error {
 		if b.variant == "grant" {
 			_, err := c.Exec(ctx, `ALTER ROLE `+postgres.Ident(postgres.VaultAdmin)+` NOCREATEROLE`)
@@ -69,7 +70,7 @@ func (b brokenRotation) symptom(app string) string {
 	return fmt.Sprintf("role %q does not exist", postgres.AppRole(app))
 }
 
-func (b brokenRotation) Observe(ctx context.Context, e *Env) error {
+func (b brokenRotation) Observe(ctx context.Context, e *scenarios.Env) error {
 	prev := *e.Consumer
 	err := e.Consumer.Fetch(ctx)
 	if err == nil {
@@ -88,7 +89,7 @@ func (b brokenRotation) Observe(ctx context.Context, e *Env) error {
 		if !strings.Contains(err.Error(), "permission denied") {
 			return fmt.Errorf("renewing fails, but without the database's error: %w", err)
 		}
-		e.markOnce(msRenewalBlocked)
+		e.MarkOnce(msRenewalBlocked)
 	}
 	return nil
 }
@@ -96,12 +97,12 @@ func (b brokenRotation) Observe(ctx context.Context, e *Env) error {
 // msRenewalBlocked: without CREATEROLE, leases cannot be renewed either.
 const msRenewalBlocked = "renewing the existing lease fails too: it lives only to its TTL"
 
-func (b brokenRotation) Recover(ctx context.Context, e *Env) error {
+func (b brokenRotation) Recover(ctx context.Context, e *scenarios.Env) error {
 	_, err := b.repair(ctx, e)
 	return err
 }
 
-func (b brokenRotation) repair(ctx context.Context, e *Env) (bool, error) {
+func (b brokenRotation) repair(ctx context.Context, e *scenarios.Env) (bool, error) {
 	sec, err := e.State.PostgresSecrets()
 	if err != nil {
 		return false, err
@@ -119,7 +120,7 @@ func (b brokenRotation) repair(ctx context.Context, e *Env) (bool, error) {
 	return changed, err
 }
 
-func (b brokenRotation) Verify(ctx context.Context, e *Env) error {
+func (b brokenRotation) Verify(ctx context.Context, e *scenarios.Env) error {
 	old := *e.Consumer
 	// Existing leases still renew...
 	if err := old.Renew(ctx); err != nil {
@@ -129,7 +130,7 @@ func (b brokenRotation) Verify(ctx context.Context, e *Env) error {
 	return e.Consumer.Works(ctx)
 }
 
-func (b brokenRotation) Undo(ctx context.Context, e *Env) (string, error) {
+func (b brokenRotation) Undo(ctx context.Context, e *scenarios.Env) (string, error) {
 	changed, err := b.repair(ctx, e)
 	if err != nil {
 		return "", err

@@ -1,4 +1,4 @@
-package scenarios_test
+package builtin_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/catalogue"
 )
 
 // wrong-key and backup-restore on a real vault-profile sandbox; then a backup-restore
@@ -17,7 +18,7 @@ import (
 func TestIntegrationBackupRestoreAndWrongKey(t *testing.T) {
 	conf := sandboxtest.Up(t, "it-backup")
 	ctx := context.Background()
-	rep, err := scenarios.NewDrill(conf, scenarios.Options{Name: "it-backup", Scenarios: []string{"wrong-key", "backup-restore"}, Timeout: time.Minute}).Run(ctx)
+	rep, err := scenarios.NewDrill(conf, catalogue.Drills(), scenarios.Options{Name: "it-backup", Scenarios: []string{"wrong-key", "backup-restore"}, Timeout: time.Minute}).Run(ctx)
 	if err != nil {
 		t.Fatalf("drills: %v", err)
 	}
@@ -42,11 +43,11 @@ func TestIntegrationBackupRestoreAndWrongKey(t *testing.T) {
 	}
 
 	// Interrupted with Vault's data destroyed: drill recover restores it.
-	_, err = scenarios.NewDrill(conf, scenarios.Options{Name: "it-backup", Scenarios: []string{"backup-restore"}, NoRecover: true, Timeout: time.Minute}).Run(ctx)
+	_, err = scenarios.NewDrill(conf, catalogue.Drills(), scenarios.Options{Name: "it-backup", Scenarios: []string{"backup-restore"}, NoRecover: true, Timeout: time.Minute}).Run(ctx)
 	if !errors.Is(err, scenarios.ErrVerifyFailed) {
 		t.Fatalf("--no-recover: %v", err)
 	}
-	done, err := scenarios.Recover(ctx, conf, "it-backup")
+	done, err := scenarios.Recover(ctx, conf, catalogue.Drills(), "it-backup")
 	if err != nil {
 		t.Fatalf("drill recover: %v (did %+v)", err, done)
 	}
@@ -54,7 +55,7 @@ func TestIntegrationBackupRestoreAndWrongKey(t *testing.T) {
 	if fmt.Sprint(done) == "" || !strings.Contains(fmt.Sprint(done), "restored Vault's storage from the backup") {
 		t.Errorf("drill recover did not say it restored the storage: %+v", done)
 	}
-	if _, err := scenarios.NewDrill(conf, scenarios.Options{Name: "it-backup", Scenarios: []string{"seal"}, Timeout: time.Minute}).Run(ctx); err != nil {
+	if _, err := scenarios.NewDrill(conf, catalogue.Drills(), scenarios.Options{Name: "it-backup", Scenarios: []string{"seal"}, Timeout: time.Minute}).Run(ctx); err != nil {
 		t.Errorf("a drill after the recovery: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package scenarios
+package builtin
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // The matrix against a real Vault server (no Docker, no database connection): the
@@ -90,7 +91,7 @@ func TestIntegrationPolicyMatrixOnVault(t *testing.T) {
 		return len(s.Data["keys"].([]any))
 	}
 	before := accessors()
-	run := func() []Check {
+	run := func() []report.Check {
 		t.Helper()
 		m := &matrixRun{root: root, newClient: newClient, mark: func(string) {}, key: key, otherKey: otherKey, apps: apps}
 		checks, err := m.run(ctx)
@@ -103,15 +104,15 @@ func TestIntegrationPolicyMatrixOnVault(t *testing.T) {
 		return checks
 	}
 	for _, c := range run() {
-		t.Logf("%-4s %s (%s, %.3f ms)", passWord(c.Pass), c, c.Detail, c.DurationMs)
+		t.Logf("%-4s %s (%s, %.3f ms)", map[bool]string{true: "ok", false: "FAIL"}[c.Pass], c, c.Detail, c.DurationMs)
 		if !c.Pass {
 			t.Errorf("failed cell: %s (%s)", c, c.Detail)
 		}
 	}
 	for _, app := range apps {
-		for _, path := range []string{kvv2Probe(app), kvProbe(app)} {
+		for _, path := range []string{kvv2Entry(app), kvEntry(app)} {
 			if s, err := root.Logical().ReadWithContext(ctx, path); err != nil || s != nil {
-				t.Errorf("probe entry %s left behind (%v)", path, err)
+				t.Errorf("test entry %s left behind (%v)", path, err)
 			}
 		}
 	}
@@ -139,8 +140,8 @@ func TestIntegrationPolicyMatrixOnVault(t *testing.T) {
 	if strings.Join(failed, "\n") != strings.Join(want, "\n") {
 		t.Errorf("failed cells:\n%s\nwant\n%s", strings.Join(failed, "\n"), strings.Join(want, "\n"))
 	}
-	if s, err := root.Logical().ReadWithContext(ctx, kvProbe("billing")); err != nil || s != nil {
-		t.Errorf("the probe written through the loosened policy is left (%v)", err)
+	if s, err := root.Logical().ReadWithContext(ctx, kvEntry("billing")); err != nil || s != nil {
+		t.Errorf("the entry written through the loosened policy is left (%v)", err)
 	}
 }
 

@@ -1,4 +1,7 @@
-package scenarios
+// Package filedrill runs a drill file (its document: scenarios/drillfile) as a
+// scenario of the drill engine: its probes, its fault (built in or a command), its
+// recovery and its rollback, and the fault record that lets `drill recover` undo it.
+package filedrill
 
 import (
 	"bytes"
@@ -16,15 +19,18 @@ import (
 
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/guard"
+	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/scenarios"
 	"github.com/arcodange/labsbx/scenarios/drillfile"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
-// FaultKindFile marks a fault that a drill file injected: its Detail is the whole
-// drill file, so that `labsbx drill recover` can roll it back as the file says.
-const FaultKindFile = "drill-file"
+// FaultKind marks a fault that a drill file injected: its Detail is the whole drill
+// file, so that `labsbx drill recover` can roll it back as the file says (Restore).
+const FaultKind = "drill-file"
 
-// fileDrill runs a drill file (scenarios/drillfile) through the same phase table as
+// fileDrill runs a drill file through the same phase table as
 // the built-in drills: its probes are the steady state, the symptom and the verify
 // step, its fault is a built-in fault or a command, its recovery is built in, a
 // person's (--manual or recovery.manual) or the lab's own script, and its rollback is
@@ -35,13 +41,22 @@ type fileDrill struct {
 	// What one run carries from phase to phase.
 	mu          sync.Mutex
 	verifyStart time.Time
-	consumers   map[string]*Consumer
+	consumers   map[string]*scenarios.Consumer
 	keyFile     string
 	vars        []sandbox.EnvVar
 }
 
-// NewFileDrill makes a scenario of a loaded drill file.
-func NewFileDrill(d *drillfile.Drill) Scenario { return &fileDrill{d: d} }
+// New makes a scenario of a loaded drill file.
+func New(d *drillfile.Drill) scenarios.Scenario { return &fileDrill{d: d} }
+
+// NewAll makes a scenario of each drill file, in order.
+func NewAll(ds []*drillfile.Drill) []scenarios.Scenario {
+	out := make([]scenarios.Scenario, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, New(d))
+	}
+	return out
+}
 
 func (f *fileDrill) Name() string { return f.d.Metadata.Name }
 
@@ -53,7 +68,7 @@ func (f *fileDrill) Description() string {
 }
 
 // Runbook is recovery.manual, else the script, else labsbx's own step.
-func (f *fileDrill) Runbook(e *Env) string {
+func (f *fileDrill) Runbook(e *scenarios.Env) string {
 	r := f.d.Spec.Recovery
 	switch {
 	case r.Manual != "":
@@ -70,11 +85,11 @@ func (f *fileDrill) Runbook(e *Env) string {
 // Source is the drill file.
 func (f *fileDrill) Source() string { return f.d.Source }
 
-func (f *fileDrill) renew() Scenario { return NewFileDrill(f.d) }
+func (f *fileDrill) Renew() scenarios.Scenario { return New(f.d) }
 
-// slowTries: one of its checks runs a command, which may take longer than labsbx's
+// SlowTries: one of its checks runs a command, which may take longer than labsbx's
 // own checks.
-func (f *fileDrill) slowTries() bool {
+func (f *fileDrill) SlowTries() bool {
 	for _, ps := range [][]drillfile.Probe{f.d.Spec.Steady, f.d.Spec.Symptom, f.d.Spec.Verify} {
 		for _, p := range ps {
 			if p.Command != nil {
@@ -85,12 +100,12 @@ func (f *fileDrill) slowTries() bool {
 	return false
 }
 
-// manualRecovery: a file whose recovery is a person's step is run as --manual.
-func (f *fileDrill) manualRecovery() bool { return f.d.Spec.Recovery.Manual != "" }
+// ManualRecovery: a file whose recovery is a person's step is run as --manual.
+func (f *fileDrill) ManualRecovery() bool { return f.d.Spec.Recovery.Manual != "" }
 
 // prepare checks the file against the sandbox (its apps and VMs, its URLs against the
 // sandbox's endpoints) and makes the commands' environment, once per run.
-func (f *fileDrill) prepare(ctx context.Context, e *Env) error {
+func (f *fileDrill) prepare(ctx context.Context, e *scenarios.Env) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.vars != nil {
@@ -98,11 +113,11 @@ func (f *fileDrill) prepare(ctx context.Context, e *Env) error {
 	}
 	for _, a := range f.d.Apps() {
 		if !slices.Contains(e.State.Spec.Apps, a) {
-			return permanent{fmt.Errorf("%s names app %q, which sandbox %q does not have (apps: %s)", f.d.Source, a, e.State.Name, strings.Join(e.State.Spec.Apps, ", "))}
+			return scenarios.Permanent(fmt.Errorf("%s names app %q, which sandbox %q does not have (apps: %s)", f.d.Source, a, e.State.Name, strings.Join(e.State.Spec.Apps, ", ")))
 		}
 	}
 	if vmName := f.d.Spec.Fault.VM; vmName != "" && e.State.VM(vmName) == nil {
-		return permanent{fmt.Errorf("%s names VM %q, which sandbox %q does not have (labsbx vm list)", f.d.Source, vmName, e.State.Name)}
+		return scenarios.Permanent(fmt.Errorf("%s names VM %q, which sandbox %q does not have (labsbx vm list)", f.d.Source, vmName, e.State.Name))
 	}
 	all, err := sandbox.SandboxVars(e.Vault, e.PGAdmin)
 	if err != nil {
@@ -124,7 +139,7 @@ func (f *fileDrill) prepare(ctx context.Context, e *Env) error {
 	}
 	for _, u := range f.d.URLs {
 		if err := guard.ApproveRunbookURL(f.d.Source+": "+u.Field, u.URL, endpoints); err != nil {
-			return permanent{err}
+			return scenarios.Permanent(err)
 		}
 	}
 	// The lab's runbooks read ~/.arcodange/cluster-keys.json; a drill's read the
@@ -147,35 +162,35 @@ func (f *fileDrill) prepare(ctx context.Context, e *Env) error {
 // for the commands of a drill file; it is removed when the drill ends.
 const drillKeysFile = "drill-unseal-keys.json"
 
-func (f *fileDrill) cleanup() {
+func (f *fileDrill) Cleanup() {
 	if f.keyFile != "" {
 		_ = os.Remove(f.keyFile)
 	}
 }
 
-func (f *fileDrill) Steady(ctx context.Context, e *Env) error {
+func (f *fileDrill) Steady(ctx context.Context, e *scenarios.Env) error {
 	if err := f.prepare(ctx, e); err != nil {
 		return err
 	}
-	return f.probeAll(ctx, e, PhaseSteady, f.d.Spec.Steady, false)
+	return f.probeAll(ctx, e, scenarios.PhaseSteady, f.d.Spec.Steady, false)
 }
 
-func (f *fileDrill) Inject(ctx context.Context, e *Env) error {
+func (f *fileDrill) Inject(ctx context.Context, e *scenarios.Env) error {
 	if err := f.prepare(ctx, e); err != nil {
 		return err
 	}
 	fl := f.d.Spec.Fault
 	if fl.Run != "" {
-		return f.run(ctx, e, PhaseInject, "spec.fault.run", fl.Run, drillfile.DefaultRecoveryTimeout)
+		return f.run(ctx, e, scenarios.PhaseInject, "spec.fault.run", fl.Run, drillfile.DefaultRecoveryTimeout)
 	}
 	return f.injectBuiltin(ctx, e)
 }
 
-func (f *fileDrill) Observe(ctx context.Context, e *Env) error {
-	return f.probeAll(ctx, e, PhaseObserve, f.d.Spec.Symptom, true)
+func (f *fileDrill) Observe(ctx context.Context, e *scenarios.Env) error {
+	return f.probeAll(ctx, e, scenarios.PhaseObserve, f.d.Spec.Symptom, true)
 }
 
-func (f *fileDrill) Recover(ctx context.Context, e *Env) error {
+func (f *fileDrill) Recover(ctx context.Context, e *scenarios.Env) error {
 	r := f.d.Spec.Recovery
 	switch {
 	case r.Run != "":
@@ -183,39 +198,39 @@ func (f *fileDrill) Recover(ctx context.Context, e *Env) error {
 		if timeout == 0 {
 			timeout = drillfile.DefaultRecoveryTimeout
 		}
-		return f.run(ctx, e, PhaseRecover, "spec.recovery.run", r.Run, timeout)
+		return f.run(ctx, e, scenarios.PhaseRecover, "spec.recovery.run", r.Run, timeout)
 	case r.Builtin:
 		return f.recoverBuiltin(ctx, e)
 	}
 	return errors.New("recovery.manual is a person's step: run it with labsbx drill run --manual")
 }
 
-func (f *fileDrill) Verify(ctx context.Context, e *Env) error {
+func (f *fileDrill) Verify(ctx context.Context, e *scenarios.Env) error {
 	f.mu.Lock()
 	if f.verifyStart.IsZero() {
-		f.verifyStart = e.now()
+		f.verifyStart = e.Now()
 	}
 	start := f.verifyStart
 	f.mu.Unlock()
-	err := f.probeAll(ctx, e, PhaseVerify, f.d.Spec.Verify, true)
+	err := f.probeAll(ctx, e, scenarios.PhaseVerify, f.d.Spec.Verify, true)
 	if err == nil {
 		return nil
 	}
 	// A probe past its own timeout fails verify now.
 	for _, p := range f.d.Spec.Verify {
-		if t := p.Timeout.Duration; t > 0 && e.now().Sub(start) > t && !f.passedOnce(e, PhaseVerify, p) {
-			return permanent{fmt.Errorf("%s did not hold within its timeout %s: %w", p.Label(), t, err)}
+		if t := p.Timeout.Duration; t > 0 && e.Now().Sub(start) > t && !f.passedOnce(e, scenarios.PhaseVerify, p) {
+			return scenarios.Permanent(fmt.Errorf("%s did not hold within its timeout %s: %w", p.Label(), t, err))
 		}
 	}
 	return err
 }
 
 // passedOnce: the probe's first success in phase was marked.
-func (f *fileDrill) passedOnce(e *Env, phase string, p drillfile.Probe) bool {
-	return !e.milestoneAt(probeMilestone(phase, p)).IsZero()
+func (f *fileDrill) passedOnce(e *scenarios.Env, phase string, p drillfile.Probe) bool {
+	return !e.MilestoneAt(probeMilestone(phase, p)).IsZero()
 }
 
-func (f *fileDrill) Undo(ctx context.Context, e *Env) (string, error) {
+func (f *fileDrill) Undo(ctx context.Context, e *scenarios.Env) (string, error) {
 	rb := f.d.Spec.Rollback
 	if rb.Run != "" {
 		if err := f.prepare(ctx, e); err != nil {
@@ -235,11 +250,11 @@ func (f *fileDrill) Undo(ctx context.Context, e *Env) (string, error) {
 // probeAll runs every probe once and records each outcome; polled phases call it
 // again until all hold. The first success of each probe of a polled phase is a
 // milestone.
-func (f *fileDrill) probeAll(ctx context.Context, e *Env, phase string, probes []drillfile.Probe, polled bool) error {
+func (f *fileDrill) probeAll(ctx context.Context, e *scenarios.Env, phase string, probes []drillfile.Probe, polled bool) error {
 	var errs []error
-	results := make([]ProbeResult, 0, len(probes))
+	results := make([]report.ProbeResult, 0, len(probes))
 	for _, p := range probes {
-		t0 := e.now()
+		t0 := e.Now()
 		err := f.probe(ctx, e, p)
 		if p.Expect == drillfile.ExpectFail {
 			if err == nil {
@@ -248,22 +263,22 @@ func (f *fileDrill) probeAll(ctx context.Context, e *Env, phase string, probes [
 				err = nil
 			}
 		}
-		pr := ProbeResult{Phase: phase, Probe: p.Label(), Kind: p.Kind(), Pass: err == nil, DurationMs: ms(e.now().Sub(t0))}
+		pr := report.ProbeResult{Phase: phase, Probe: p.Label(), Kind: p.Kind(), Pass: err == nil, DurationMs: e.Now().Sub(t0).Milliseconds()}
 		if err != nil {
-			pr.Detail = e.redact(err.Error())
+			pr.Detail = e.Redact(err.Error())
 			errs = append(errs, fmt.Errorf("%s: %w", p.Label(), err))
 		} else if polled {
-			e.markOnce(probeMilestone(phase, p))
+			e.MarkOnce(probeMilestone(phase, p))
 		}
 		results = append(results, pr)
 	}
-	e.setProbes(phase, results)
+	e.SetProbes(phase, results)
 	return errors.Join(errs...)
 }
 
 func probeMilestone(phase string, p drillfile.Probe) string {
 	what := "symptom"
-	if phase == PhaseVerify {
+	if phase == scenarios.PhaseVerify {
 		what = "verified"
 	}
 	return what + ": " + p.Label()
@@ -275,9 +290,9 @@ const outputLimit = 16 << 10
 // run runs a drill file's command: sh -c in the file's directory, with the runbook
 // environment (guard.RunbookEnv), within timeout. Its output, redacted, goes into the
 // report; a non-zero exit fails the step.
-func (f *fileDrill) run(ctx context.Context, e *Env, phase, field, script string, timeout time.Duration) error {
+func (f *fileDrill) run(ctx context.Context, e *scenarios.Env, phase, field, script string, timeout time.Duration) error {
 	code, out, err := f.exec(ctx, e, script, timeout)
-	e.addOutput(CommandOutput{Phase: phase, Field: field, Command: e.redact(strings.TrimSpace(script)), ExitCode: code, Output: out})
+	e.AddOutput(report.CommandOutput{Phase: phase, Field: field, Command: e.Redact(strings.TrimSpace(script)), ExitCode: code, Output: out})
 	if err != nil {
 		return err
 	}
@@ -287,15 +302,15 @@ func (f *fileDrill) run(ctx context.Context, e *Env, phase, field, script string
 	return nil
 }
 
-func (f *fileDrill) exec(ctx context.Context, e *Env, script string, timeout time.Duration) (int, string, error) {
+func (f *fileDrill) exec(ctx context.Context, e *scenarios.Env, script string, timeout time.Duration) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
 	var buf bytes.Buffer
 	out := &limitedWriter{w: &buf, n: outputLimit}
-	run := &sandbox.ExecLocal{Args: []string{"sh", "-c", script}, Getenv: e.cfg.Getenv, Dir: f.d.Dir, Stdout: out, Stderr: out}
+	run := &sandbox.ExecLocal{Args: []string{"sh", "-c", script}, Getenv: e.Config().Getenv, Dir: f.d.Dir, Stdout: out, Stderr: out}
 	code, err := run.Run(ctx, f.vars)
-	text := e.redact(buf.String())
+	text := e.Redact(buf.String())
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return -1, text, fmt.Errorf("did not finish within %s", time.Since(start).Round(100*time.Millisecond))
@@ -353,14 +368,22 @@ type recordedFile struct {
 	Document string `json:"document"`
 }
 
-func (f *fileDrill) record() (kind, detail string, err error) {
+func (f *fileDrill) Record() (kind, detail string, err error) {
 	b, err := json.Marshal(recordedFile{Source: f.d.Source, Dir: f.d.Dir, Document: string(f.d.Raw)})
-	return FaultKindFile, string(b), err
+	return FaultKind, string(b), err
 }
 
-// recordedFileDrill makes the scenario of a drill file recorded with its fault, to
+// Restore makes the scenario of a drill file recorded with its fault (FaultKind), to
 // roll it back (`labsbx drill recover`). The document is judged again, as when it ran.
-func recordedFileDrill(detail string) (Scenario, error) {
+func Restore(f state.Fault) (scenarios.Scenario, error) {
+	s, err := recorded(f.Detail)
+	if err != nil {
+		return nil, fmt.Errorf("undo drill file %s: %w", f.Scenario, err)
+	}
+	return s, nil
+}
+
+func recorded(detail string) (scenarios.Scenario, error) {
 	var r recordedFile
 	if err := json.Unmarshal([]byte(detail), &r); err != nil {
 		return nil, fmt.Errorf("the state's record of a drill file is corrupt: %w", err)
@@ -370,5 +393,5 @@ func recordedFileDrill(detail string) (Scenario, error) {
 		return nil, err
 	}
 	d.Dir = r.Dir
-	return NewFileDrill(d), nil
+	return New(d), nil
 }

@@ -1,4 +1,6 @@
-package scenarios
+// Package report is what a drill run reports: report.json (its schema beside it),
+// junit.xml and report.md, and the guard-approved directory they are written to.
+package report
 
 import (
 	"bytes"
@@ -18,15 +20,15 @@ import (
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
-// SchemaVersion names the report schema (scenarios/report.schema.json). It changes only
+// SchemaVersion names the report schema (scenarios/report/report.schema.json). It changes only
 // when a field changes meaning or disappears.
 const SchemaVersion = "labsbx.dev/drill-report/v1"
 
 //go:embed report.schema.json
 var reportSchema []byte
 
-// ReportSchema is the JSON schema of report.json.
-func ReportSchema() []byte { return append([]byte(nil), reportSchema...) }
+// Schema is the JSON schema of report.json.
+func Schema() []byte { return append([]byte(nil), reportSchema...) }
 
 // Results.
 const (
@@ -70,7 +72,7 @@ type ScenarioResult struct {
 	TotalMs         int64             `json:"totalMs"`
 	Phases          []PhaseResult     `json:"phases"`
 	Milestones      []MilestoneOffset `json:"milestones"`
-	// Checks are the cells of a drill that probes a matrix (policy-isolation); other
+	// Checks are the cells of a drill that checks a matrix (policy-isolation); other
 	// drills leave it out.
 	Checks []Check `json:"checks,omitempty"`
 	// Round is the run's round with --repeat (1, 2, …); 0 without.
@@ -149,8 +151,8 @@ func (c Check) String() string {
 	return fmt.Sprintf("%s: %s %s: expected %s, got %s", who, c.Operation, c.Path, c.Expected, c.Got)
 }
 
-// failedChecks are the checks that did not pass.
-func failedChecks(cs []Check) []Check {
+// FailedChecks are the checks that did not pass.
+func FailedChecks(cs []Check) []Check {
 	var out []Check
 	for _, c := range cs {
 		if !c.Pass {
@@ -176,47 +178,30 @@ type MilestoneOffset struct {
 	OffsetMs int64     `json:"offsetMs"`
 }
 
-func ms(d time.Duration) int64 { return d.Milliseconds() }
-
-// fracMs is d in milliseconds, to the microsecond: a check against a local Vault takes
-// about a millisecond.
-func fracMs(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func milestoneOffsets(ms []Milestone, start time.Time) []MilestoneOffset {
-	// Milestones taken from VSO's Events come in late, at their own earlier times.
-	ms = slices.Clone(ms)
-	slices.SortStableFunc(ms, func(a, b Milestone) int { return a.At.Compare(b.At) })
-	out := make([]MilestoneOffset, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, MilestoneOffset{Name: m.Name, At: m.At, OffsetMs: m.At.Sub(start).Milliseconds()})
-	}
-	return out
-}
-
 // markdownTitle starts every report.md.
 const markdownTitle = "# Drill report: sandbox "
 
-// Files written by WriteReports.
+// Files that Write writes.
 const (
-	ReportJSON  = "report.json"
-	ReportJUnit = "junit.xml"
-	ReportMD    = "report.md"
+	JSONFile     = "report.json"
+	JUnitFile    = "junit.xml"
+	MarkdownFile = "report.md"
 )
 
-// ReportDir is a report directory the guard approved: a new or existing directory
+// Dir is a report directory the guard approved: a new or existing directory
 // outside every state dir, where each report file is new or already a labsbx drill
 // report of that kind.
-type ReportDir struct {
+type Dir struct {
 	dir   guard.DirApproval
 	files map[string]guard.FileApproval
 }
 
-// reportFormats are the files WriteReports writes, with what an existing one must be.
-var reportFormats = map[string]guard.Format{ReportJSON: reportJSONFormat, ReportJUnit: reportJUnitFormat, ReportMD: reportMDFormat}
+// reportFormats are the files Write writes, with what an existing one must be.
+var reportFormats = map[string]guard.Format{JSONFile: reportJSONFormat, JUnitFile: reportJUnitFormat, MarkdownFile: reportMDFormat}
 
-// ApproveReportDir asks the guard for dir (relative to the working directory) before a
+// ApproveDir asks the guard for dir (relative to the working directory) before a
 // drill runs, so that a refused directory costs nothing.
-func ApproveReportDir(dir string, scope guard.WriteScope) (*ReportDir, error) {
+func ApproveDir(dir string, scope guard.WriteScope) (*Dir, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -225,7 +210,7 @@ func ApproveReportDir(dir string, scope guard.WriteScope) (*ReportDir, error) {
 	if err != nil {
 		return nil, err
 	}
-	rd := &ReportDir{dir: d, files: map[string]guard.FileApproval{}}
+	rd := &Dir{dir: d, files: map[string]guard.FileApproval{}}
 	for name, f := range reportFormats {
 		if rd.files[name], err = d.File(name, f); err != nil {
 			return nil, err
@@ -235,10 +220,10 @@ func ApproveReportDir(dir string, scope guard.WriteScope) (*ReportDir, error) {
 }
 
 // Path is the directory as approved.
-func (rd *ReportDir) Path() string { return rd.dir.Path() }
+func (rd *Dir) Path() string { return rd.dir.Path() }
 
 // Write writes report.json, junit.xml and report.md. The guard checks each again.
-func (rd *ReportDir) Write(r *Report) error {
+func (rd *Dir) Write(r *Report) error {
 	j, err := r.JSON()
 	if err != nil {
 		return err
@@ -250,7 +235,7 @@ func (rd *ReportDir) Write(r *Report) error {
 	if err := rd.dir.MkdirAll(0o755); err != nil {
 		return fmt.Errorf("create report dir: %w", err)
 	}
-	for name, b := range map[string][]byte{ReportJSON: j, ReportJUnit: x, ReportMD: []byte(r.Markdown())} {
+	for name, b := range map[string][]byte{JSONFile: j, JUnitFile: x, MarkdownFile: []byte(r.Markdown())} {
 		if err := rd.files[name].WriteAtomic(b, 0o644); err != nil {
 			return err
 		}
@@ -258,9 +243,9 @@ func (rd *ReportDir) Write(r *Report) error {
 	return nil
 }
 
-// WriteReports approves dir and writes the three reports into it.
-func WriteReports(dir string, scope guard.WriteScope, r *Report) error {
-	rd, err := ApproveReportDir(dir, scope)
+// Write approves dir and writes the three reports into it.
+func Write(dir string, scope guard.WriteScope, r *Report) error {
+	rd, err := ApproveDir(dir, scope)
 	if err != nil {
 		return err
 	}
@@ -373,7 +358,7 @@ func (r *Report) JUnit() ([]byte, error) {
 		default:
 			suite.Failures++
 			msg := s.FailedPhase + ": " + s.Error
-			if failed := failedChecks(s.Checks); len(failed) > 0 {
+			if failed := FailedChecks(s.Checks); len(failed) > 0 {
 				// Every failed cell by name, whatever the error kept of them.
 				names := make([]string, len(failed))
 				for i, ch := range failed {
@@ -499,7 +484,7 @@ func markdownChecks(b *strings.Builder, cs []Check) {
 	if len(cs) == 0 {
 		return
 	}
-	failed := failedChecks(cs)
+	failed := FailedChecks(cs)
 	fmt.Fprintf(b, "\n### Checks\n\n%d of %d passed.\n\n", len(cs)-len(failed), len(cs))
 	b.WriteString("| identity | app | target | operation | path | expected | got | time | pass |\n|---|---|---|---|---|---|---|---|---|\n")
 	rows := append(failed, slices.DeleteFunc(slices.Clone(cs), func(c Check) bool { return !c.Pass })...)
@@ -529,8 +514,8 @@ func ganttLabel(s string) string { return strings.NewReplacer(":", " ", "#", " "
 
 func mdEscape(s string) string { return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s) }
 
-// ValidateReport checks report.json against the published schema.
-func ValidateReport(b []byte) error {
+// Validate checks report.json against the published schema.
+func Validate(b []byte) error {
 	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(reportSchema))
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
-package scenarios
+package builtin
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +11,8 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/arcodange/labsbx/internal/goldenfile"
+	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // allowed lists the cells the matrix expects Vault to allow, as "identity app target
@@ -30,8 +31,8 @@ func allowed(cells []cell) []string {
 // The layout grants each identity a few of its own paths and nothing of another app's.
 func TestMatrixExpectations(t *testing.T) {
 	cells := matrix([]string{"webapp", "billing"})
-	// Per app: 2 identities × 2 targets × the probes, the own CI login and the refused ones.
-	if want := 2 * (2*2*len(probes) + 1 + len(refusedLogins)); len(cells) != want {
+	// Per app: 2 identities × 2 targets × the requests, the own CI login and the refused ones.
+	if want := 2 * (2*2*len(requests) + 1 + len(refusedLogins)); len(cells) != want {
 		t.Fatalf("%d cells, want %d", len(cells), want)
 	}
 	want := []string{
@@ -56,25 +57,25 @@ func TestMatrixExpectations(t *testing.T) {
 		if c.target != c.app && c.expect {
 			t.Errorf("%s: another app's path expected allowed", c.check())
 		}
-		if c.probe == nil && c.login == loginOtherRepo && c.target != map[string]string{"webapp": "billing", "billing": "webapp"}[c.app] {
+		if c.request == nil && c.login == loginOtherRepo && c.target != map[string]string{"webapp": "billing", "billing": "webapp"}[c.app] {
 			t.Errorf("%s: the other repository is %s's", c.check(), c.target)
 		}
-		key := fmt.Sprint(c.identity, c.app, c.target, c.login, c.path, c.probe != nil && c.probe.write)
+		key := fmt.Sprint(c.identity, c.app, c.target, c.login, c.path, c.request != nil && c.request.write)
 		if seen[key] {
 			t.Errorf("cell twice: %s", c.check())
 		}
 		seen[key] = true
 	}
 	for _, target := range []string{"webapp", "billing"} {
-		for _, id := range []string{IdentityRuntime, IdentityCI} {
+		for _, id := range []string{report.IdentityRuntime, report.IdentityCI} {
 			n := 0
 			for _, c := range cells {
-				if c.app == "webapp" && c.identity == id && c.target == target && c.probe != nil {
+				if c.app == "webapp" && c.identity == id && c.target == target && c.request != nil {
 					n++
 				}
 			}
-			if n != len(probes) {
-				t.Errorf("%s of webapp on %s: %d probes, want %d", id, target, n, len(probes))
+			if n != len(requests) {
+				t.Errorf("%s of webapp on %s: %d requests, want %d", id, target, n, len(requests))
 			}
 		}
 	}
@@ -83,7 +84,7 @@ func TestMatrixExpectations(t *testing.T) {
 // Alone, an app still has its own cells, and the refused repository is of no app.
 func TestMatrixOneApp(t *testing.T) {
 	cells := matrix([]string{"webapp"})
-	if want := 2*len(probes) + 1 + len(refusedLogins); len(cells) != want {
+	if want := 2*len(requests) + 1 + len(refusedLogins); len(cells) != want {
 		t.Fatalf("%d cells, want %d", len(cells), want)
 	}
 	if got := len(allowed(cells)); got != 6 {
@@ -104,13 +105,13 @@ func TestClassify(t *testing.T) {
 		err         error
 		got, detail string
 	}{
-		{nil, Allow, "answered"},
-		{&api.ResponseError{StatusCode: 403}, Deny, "HTTP 403"},
-		{fmt.Errorf("read: %w", &api.ResponseError{StatusCode: 403}), Deny, "HTTP 403"},
-		{&api.ResponseError{StatusCode: 405}, Allow, "HTTP 405"},
-		{&api.ResponseError{StatusCode: 400}, Allow, "HTTP 400"},
-		{&api.ResponseError{StatusCode: 503}, Errored, "HTTP 503"},
-		{errors.New("dial tcp: connection refused"), Errored, "no answer: dial tcp: connection refused"},
+		{nil, report.Allow, "answered"},
+		{&api.ResponseError{StatusCode: 403}, report.Deny, "HTTP 403"},
+		{fmt.Errorf("read: %w", &api.ResponseError{StatusCode: 403}), report.Deny, "HTTP 403"},
+		{&api.ResponseError{StatusCode: 405}, report.Allow, "HTTP 405"},
+		{&api.ResponseError{StatusCode: 400}, report.Allow, "HTTP 400"},
+		{&api.ResponseError{StatusCode: 503}, report.Errored, "HTTP 503"},
+		{errors.New("dial tcp: connection refused"), report.Errored, "no answer: dial tcp: connection refused"},
 	} {
 		if got, detail := classify(c.err); got != c.got || detail != c.detail {
 			t.Errorf("classify(%v) = %s, %s; want %s, %s", c.err, got, detail, c.got, c.detail)
@@ -122,49 +123,50 @@ func TestClassify(t *testing.T) {
 // table in report.md, and every failed cell named in junit.xml's failure.
 func TestReportChecksRendering(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC)
-	var checks []Check
+	var checks []report.Check
 	all := matrix([]string{"webapp", "billing"})
-	// Runtime cells on webapp's and billing's paths, the CI login and a probe, and
+	// Runtime cells on webapp's and billing's paths, the CI login and a request, and
 	// the refused logins.
 	some := slices.Concat(all[:10], all[16:18], all[33:37])
 	for i, c := range some {
 		ch := c.check()
 		ch.Got, ch.Detail, ch.DurationMs = ch.Expected, "HTTP 403", 0.5+float64(i)/8
 		switch {
-		case c.probe == nil && ch.Got == Allow:
+		case c.request == nil && ch.Got == report.Allow:
 			ch.Detail = "token issued"
-		case c.probe == nil:
+		case c.request == nil:
 			ch.Detail = "HTTP 400"
-		case ch.Got == Allow:
+		case ch.Got == report.Allow:
 			ch.Detail = "answered"
 		}
 		ch.Pass = true
 		checks = append(checks, ch)
 	}
 	// A loosened policy: the runtime token of webapp reads billing's config.
-	checks[8].Got, checks[8].Detail, checks[8].Pass = Allow, "answered", false
-	checks[11].Got, checks[11].Detail, checks[11].Pass = Errored, "HTTP 503", false
-	checks[15].Got, checks[15].Detail, checks[15].Pass = Allow, "token issued", false
-	s := ScenarioResult{Name: "policy-isolation", Description: (&policyIsolation{}).Description(), Result: ResultFailed,
-		FailedPhase: PhaseVerify, Error: "3 of 16 checks failed: " + checks[8].String() + "; " + checks[11].String() + "; " + checks[15].String(),
+	checks[8].Got, checks[8].Detail, checks[8].Pass = report.Allow, "answered", false
+	checks[11].Got, checks[11].Detail, checks[11].Pass = report.Errored, "HTTP 503", false
+	checks[15].Got, checks[15].Detail, checks[15].Pass = report.Allow, "token issued", false
+	s := report.ScenarioResult{Name: "policy-isolation", Description: (&policyIsolation{}).Description(), Result: report.ResultFailed,
+		FailedPhase: scenarios.PhaseVerify, Error: "3 of 16 checks failed: " + checks[8].String() + "; " + checks[11].String() + "; " + checks[15].String(),
 		StartedAt: t0, FinishedAt: t0.Add(180 * time.Millisecond), TotalMs: 180, Checks: checks}
-	for i, p := range []string{PhaseSteady, PhaseInject, PhaseObserve, PhaseRecover} {
-		s.Phases = append(s.Phases, PhaseResult{Name: p, StartedAt: t0.Add(time.Duration(i) * 10 * time.Millisecond), DurationMs: 5, Result: ResultPassed})
+	for i, p := range []string{scenarios.PhaseSteady, scenarios.PhaseInject, scenarios.PhaseObserve, scenarios.PhaseRecover} {
+		s.Phases = append(s.Phases, report.PhaseResult{Name: p, StartedAt: t0.Add(time.Duration(i) * 10 * time.Millisecond), DurationMs: 5, Result: report.ResultPassed})
 	}
-	s.Phases = append(s.Phases, PhaseResult{Name: PhaseVerify, StartedAt: t0.Add(40 * time.Millisecond), DurationMs: 140, Result: ResultFailed, Error: s.Error})
-	s.Milestones = milestoneOffsets([]Milestone{{"drill started", t0}, {"probing the policies", t0.Add(45 * time.Millisecond)}, {"16 checks made", t0.Add(170 * time.Millisecond)}}, t0)
-	rep := &Report{SchemaVersion: SchemaVersion, Sandbox: "golden", Profile: "vault", LabsbxVersion: "dev", VaultVersion: "1.21.0",
-		StartedAt: t0, FinishedAt: t0.Add(200 * time.Millisecond), DurationMs: 200, Result: ResultFailed, Scenarios: []ScenarioResult{s}}
+	s.Phases = append(s.Phases, report.PhaseResult{Name: scenarios.PhaseVerify, StartedAt: t0.Add(40 * time.Millisecond), DurationMs: 140, Result: report.ResultFailed, Error: s.Error})
+	s.Milestones = []report.MilestoneOffset{{Name: "drill started", At: t0}, {Name: "probing the policies", At: t0.Add(45 * time.Millisecond), OffsetMs: 45},
+		{Name: "16 checks made", At: t0.Add(170 * time.Millisecond), OffsetMs: 170}}
+	rep := &report.Report{SchemaVersion: report.SchemaVersion, Sandbox: "golden", Profile: "vault", LabsbxVersion: "dev", VaultVersion: "1.21.0",
+		StartedAt: t0, FinishedAt: t0.Add(200 * time.Millisecond), DurationMs: 200, Result: report.ResultFailed, Scenarios: []report.ScenarioResult{s}}
 
 	j, err := rep.JSON()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ValidateReport(j); err != nil {
+	if err := report.Validate(j); err != nil {
 		t.Fatalf("report.json does not match its schema: %v", err)
 	}
 	bad := strings.Replace(string(j), `"got": "allow"`, `"got": "maybe"`, 1)
-	if err := ValidateReport([]byte(bad)); err == nil {
+	if err := report.Validate([]byte(bad)); err == nil {
 		t.Error("the schema accepted an unknown outcome")
 	}
 	x, err := rep.JUnit()
@@ -184,29 +186,5 @@ func TestReportChecksRendering(t *testing.T) {
 	}
 	if !strings.Contains(md, "| runtime | webapp | billing | read | `kvv2/data/billing/config` | deny | allow (answered) |") {
 		t.Errorf("report.md lacks the failed cell's row")
-	}
-}
-
-// checkingScenario reports checks from its verify, as a matrix drill does.
-type checkingScenario struct {
-	fakeScenario
-	checks []Check
-}
-
-func (c *checkingScenario) Verify(ctx context.Context, e *Env) error {
-	e.setChecks(c.checks)
-	return c.fakeScenario.Verify(ctx, e)
-}
-
-// The engine puts a scenario's checks in its result, and only in its own.
-func TestEngineKeepsChecksPerScenario(t *testing.T) {
-	d, e := newTestDrill(t, Options{Name: "t"})
-	one := Check{Identity: IdentityRuntime, App: "a", Target: "a", Operation: "read", Path: "p", Expected: Allow, Got: Allow, Pass: true}
-	res := d.runScenario(context.Background(), e, &checkingScenario{fakeScenario: fakeScenario{name: "matrix"}, checks: []Check{one}})
-	if len(res.Checks) != 1 || res.Checks[0] != one {
-		t.Errorf("checks %+v", res.Checks)
-	}
-	if res := d.runScenario(context.Background(), e, &fakeScenario{name: "plain"}); res.Checks != nil {
-		t.Errorf("a scenario without checks got %+v", res.Checks)
 	}
 }

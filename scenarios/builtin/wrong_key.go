@@ -1,4 +1,4 @@
-package scenarios
+package builtin
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/arcodange/labsbx/scenarios"
 )
 
 // wrongKey: Vault is sealed, and the first unseal is tried with a stale key file, as
@@ -25,7 +27,7 @@ type wrongKey struct {
 	stale  string
 }
 
-func newWrongKey() Scenario { return &wrongKey{} }
+func NewWrongKey() scenarios.Scenario { return &wrongKey{} }
 
 func (*wrongKey) Name() string { return "wrong-key" }
 
@@ -33,7 +35,9 @@ func (*wrongKey) Description() string {
 	return "Vault is sealed and a stale key file (another initialisation's key) is used: Vault refuses it and stays sealed, and the right key brings back the same Vault with nothing lost"
 }
 
-func (*wrongKey) Runbook(e *Env) string { return "labsbx vault unseal --name " + e.State.Name }
+func (*wrongKey) Runbook(e *scenarios.Env) string {
+	return "labsbx vault unseal --name " + e.State.Name
+}
 
 // Milestones of the drill.
 const (
@@ -41,7 +45,7 @@ const (
 	msRightKey     = "unsealed with the right key"
 )
 
-func (w *wrongKey) Steady(ctx context.Context, e *Env) error {
+func (w *wrongKey) Steady(ctx context.Context, e *scenarios.Env) error {
 	if err := e.Consumer.Works(ctx); err != nil {
 		return err
 	}
@@ -55,7 +59,7 @@ func (w *wrongKey) Steady(ctx context.Context, e *Env) error {
 
 // kvDigest is a digest of every version of kvv2/<app>/config, so that a comparison
 // says whether anything changed without holding the secrets.
-func kvDigest(ctx context.Context, e *Env, app string) (string, error) {
+func kvDigest(ctx context.Context, e *scenarios.Env, app string) (string, error) {
 	kv := e.Vault.Root().KVv2("kvv2")
 	vs, err := kv.GetVersionsAsList(ctx, app+"/config")
 	if err != nil {
@@ -77,19 +81,19 @@ func kvDigest(ctx context.Context, e *Env, app string) (string, error) {
 	return fmt.Sprintf("%d versions, %x", len(vs), h.Sum(nil)[:8]), nil
 }
 
-func (w *wrongKey) Inject(ctx context.Context, e *Env) error {
+func (w *wrongKey) Inject(ctx context.Context, e *scenarios.Env) error {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return err
 	}
 	w.stale = base64.StdEncoding.EncodeToString(b)
-	e.addSecret(w.stale)
+	e.AddSecret(w.stale)
 	return e.Vault.Seal(ctx)
 }
 
 // Observe presents the stale key, once the seal shows: Vault must refuse it, and
 // stay sealed with no unseal in progress.
-func (w *wrongKey) Observe(ctx context.Context, e *Env) error {
+func (w *wrongKey) Observe(ctx context.Context, e *scenarios.Env) error {
 	st, err := e.Vault.Status(ctx)
 	if err != nil {
 		return err
@@ -97,39 +101,39 @@ func (w *wrongKey) Observe(ctx context.Context, e *Env) error {
 	if !st.Sealed {
 		return errors.New("Vault is not sealed")
 	}
-	if !e.milestoneAt(msStaleRefused).IsZero() {
+	if !e.MilestoneAt(msStaleRefused).IsZero() {
 		return nil
 	}
 	resp, err := e.Vault.Client.Sys().UnsealWithContext(ctx, w.stale)
 	if err == nil && resp != nil && !resp.Sealed {
-		return permanent{errors.New("Vault unsealed with a key from another initialisation")}
+		return scenarios.Permanent(errors.New("Vault unsealed with a key from another initialisation"))
 	}
 	if err == nil {
-		return permanent{errors.New("Vault took the stale key without an error")}
+		return scenarios.Permanent(errors.New("Vault took the stale key without an error"))
 	}
 	after, serr := e.Vault.Client.Sys().SealStatusWithContext(ctx)
 	if serr != nil {
 		return serr
 	}
 	if !after.Sealed {
-		return permanent{errors.New("Vault is unsealed after the stale key")}
+		return scenarios.Permanent(errors.New("Vault is unsealed after the stale key"))
 	}
 	if after.Progress != 0 {
-		return permanent{fmt.Errorf("Vault kept the stale key as unseal progress %d", after.Progress)}
+		return scenarios.Permanent(fmt.Errorf("Vault kept the stale key as unseal progress %d", after.Progress))
 	}
-	e.markOnce(msStaleRefused)
+	e.MarkOnce(msStaleRefused)
 	return nil
 }
 
-func (w *wrongKey) Recover(ctx context.Context, e *Env) error {
+func (w *wrongKey) Recover(ctx context.Context, e *scenarios.Env) error {
 	if _, err := e.Vault.Unseal(ctx); err != nil {
 		return err
 	}
-	e.markOnce(msRightKey)
+	e.MarkOnce(msRightKey)
 	return nil
 }
 
-func (w *wrongKey) Verify(ctx context.Context, e *Env) error {
+func (w *wrongKey) Verify(ctx context.Context, e *scenarios.Env) error {
 	if err := sameVaultUnsealed(ctx, e); err != nil {
 		return err
 	}
@@ -138,7 +142,7 @@ func (w *wrongKey) Verify(ctx context.Context, e *Env) error {
 		return err
 	}
 	if w.before != "" && d != w.before {
-		return permanent{fmt.Errorf("kvv2/%s/config changed: %s before, %s after", e.Consumer.App, w.before, d)}
+		return scenarios.Permanent(fmt.Errorf("kvv2/%s/config changed: %s before, %s after", e.Consumer.App, w.before, d))
 	}
 	if err := e.Consumer.Login(ctx); err != nil {
 		return err
@@ -146,4 +150,6 @@ func (w *wrongKey) Verify(ctx context.Context, e *Env) error {
 	return e.Consumer.Works(ctx)
 }
 
-func (*wrongKey) Undo(ctx context.Context, e *Env) (string, error) { return seal{}.Undo(ctx, e) }
+func (*wrongKey) Undo(ctx context.Context, e *scenarios.Env) (string, error) {
+	return seal{}.Undo(ctx, e)
+}

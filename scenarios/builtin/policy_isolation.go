@@ -1,4 +1,4 @@
-package scenarios
+package builtin
 
 import (
 	"context"
@@ -14,12 +14,14 @@ import (
 
 	"github.com/arcodange/labsbx/internal/redact"
 	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // policyIsolation proves, with real requests, that each app's identities reach their
 // own paths as the layout grants and no other app's. There is no fault to inject: the
 // steady state is an unsealed Vault holding the apps' policies and CI roles, and
-// verify makes the matrix of checks (policy_isolation.go's probes and logins).
+// verify makes the matrix of checks (policy_isolation.go's requests and logins).
 //
 // For every app A, and each of its identities:
 //   - the runtime token (policy <A>; on the vault profile issued from the root token,
@@ -36,7 +38,7 @@ import (
 // must all be refused.
 //
 // What it wrote, issued or leased is removed with the root token after each try:
-// the probe entries of every app (a loosened policy may have let a write through),
+// the test entries of every app (a loosened policy may have let a write through),
 // the credentials' leases, and the tokens.
 type policyIsolation struct {
 	// key is the sandbox's CI signing key, read in Steady; otherKey signs the tokens
@@ -44,23 +46,24 @@ type policyIsolation struct {
 	key, otherKey *rsa.PrivateKey
 }
 
-func newPolicyIsolation() Scenario { return &policyIsolation{} }
+func NewPolicyIsolation() scenarios.Scenario { return &policyIsolation{} }
 
 func (*policyIsolation) Name() string { return "policy-isolation" }
 func (*policyIsolation) Description() string {
 	return "no fault: each app's runtime and CI identities read and write their own and the other apps' paths, and CI logs in with bad tokens; Vault must allow exactly what the layout grants"
 }
-func (*policyIsolation) Runbook(e *Env) string {
+func (*policyIsolation) Runbook(e *scenarios.Env) string {
 	return "labsbx vault bootstrap --name " + e.State.Name + "  # writes the layout's policies and roles back over a loosened one"
 }
 
-// probeKey is the entry a write probe creates under each app's KV paths.
-const probeKey = "labsbx-probe"
+// entryKey is the entry a write request creates under each app's KV paths (the name
+// stays as it was: reports and the entries an interrupted run left name it).
+const entryKey = "labsbx-probe"
 
-// probe is one request the matrix makes on an app's path.
-type probe struct {
+// request is one request the matrix makes on an app's path.
+type request struct {
 	operation string
-	// capability is what a policy must grant for the request. A write probe goes to
+	// capability is what a policy must grant for the request. A write request goes to
 	// an entry deleted just before, so Vault asks for create.
 	capability string
 	path       func(app string) string
@@ -68,22 +71,22 @@ type probe struct {
 	data       map[string]any
 }
 
-func kvv2Probe(app string) string { return vault.MountKVv2 + "/data/" + app + "/" + probeKey }
+func kvv2Entry(app string) string { return vault.MountKVv2 + "/data/" + app + "/" + entryKey }
 func kvConfig(app string) string  { return vault.MountKVv1 + "/" + app + "/config" }
-func kvProbe(app string) string   { return vault.MountKVv1 + "/" + app + "/" + probeKey }
+func kvEntry(app string) string   { return vault.MountKVv1 + "/" + app + "/" + entryKey }
 func transitKey(app string) string {
 	return vault.MountTransit + "/keys/" + app
 }
 func transitEncrypt(app string) string { return vault.MountTransit + "/encrypt/" + app }
 
-const probeNote = "written by the labsbx policy-isolation drill; deleted at its end"
+const entryNote = "written by the labsbx policy-isolation drill; deleted at its end"
 
-// probes are the requests made on each target app's paths.
-var probes = []probe{
+// requests are the requests made on each target app's paths.
+var requests = []request{
 	{operation: "read", capability: "read", path: vault.ConfigPath},
-	{operation: "write", capability: "create", path: kvv2Probe, write: true, data: map[string]any{"data": map[string]any{"note": probeNote}}},
+	{operation: "write", capability: "create", path: kvv2Entry, write: true, data: map[string]any{"data": map[string]any{"note": entryNote}}},
 	{operation: "read", capability: "read", path: kvConfig},
-	{operation: "write", capability: "create", path: kvProbe, write: true, data: map[string]any{"note": probeNote}},
+	{operation: "write", capability: "create", path: kvEntry, write: true, data: map[string]any{"note": entryNote}},
 	{operation: "read key", capability: "read", path: transitKey},
 	{operation: "encrypt", capability: "update", path: transitEncrypt, write: true, data: map[string]any{"plaintext": base64.StdEncoding.EncodeToString([]byte("labsbx probe"))}},
 	{operation: "read", capability: "read", path: vault.CredsPath},
@@ -105,28 +108,28 @@ var refusedLogins = []string{loginOtherRepo, loginAudience, loginExpired, loginO
 // cell is one check to make.
 type cell struct {
 	identity, app, target string
-	// probe is the request, or nil for a login (then login names which).
-	probe  *probe
-	login  string
-	path   string
-	expect bool
+	// request is the request made, or nil for a login (then login names which).
+	request *request
+	login   string
+	path    string
+	expect  bool
 }
 
-func (c cell) check() Check {
+func (c cell) check() report.Check {
 	op := c.login
-	if c.probe != nil {
-		op = c.probe.operation
+	if c.request != nil {
+		op = c.request.operation
 	}
-	exp := Deny
+	exp := report.Deny
 	if c.expect {
-		exp = Allow
+		exp = report.Allow
 	}
-	return Check{Identity: c.identity, App: c.app, Target: c.target, Operation: op, Path: c.path, Expected: exp}
+	return report.Check{Identity: c.identity, App: c.app, Target: c.target, Operation: op, Path: c.path, Expected: exp}
 }
 
 // rulesOf are the layout's rules of an identity of app.
 func rulesOf(identity, app string) []vault.Rule {
-	if identity == IdentityCI {
+	if identity == report.IdentityCI {
 		return vault.OpsRules(app)
 	}
 	return vault.RuntimeRules(app)
@@ -153,8 +156,8 @@ func otherRepoApp(apps []string, app string) string {
 }
 
 // matrix is the plan of every check, in the order they are made: per app, its runtime
-// token's probes (own paths first, then each other app's), the CI login, its CI
-// token's probes, then the logins Vault must refuse.
+// token's requests (own paths first, then each other app's), the CI login, its CI
+// token's requests, then the logins Vault must refuse.
 func matrix(apps []string) []cell {
 	var cells []cell
 	for _, a := range apps {
@@ -164,16 +167,16 @@ func matrix(apps []string) []cell {
 				targets = append(targets, b)
 			}
 		}
-		for _, id := range []string{IdentityRuntime, IdentityCI} {
-			if id == IdentityCI {
+		for _, id := range []string{report.IdentityRuntime, report.IdentityCI} {
+			if id == report.IdentityCI {
 				cells = append(cells, cell{identity: id, app: a, target: a, login: loginOwn, path: loginPath(a), expect: true})
 			}
 			rules := rulesOf(id, a)
 			for _, t := range targets {
-				for i := range probes {
-					p := &probes[i]
+				for i := range requests {
+					p := &requests[i]
 					path := p.path(t)
-					cells = append(cells, cell{identity: id, app: a, target: t, probe: p, path: path,
+					cells = append(cells, cell{identity: id, app: a, target: t, request: p, path: path,
 						expect: t == a && vault.Allows(rules, p.capability, path)})
 				}
 			}
@@ -183,7 +186,7 @@ func matrix(apps []string) []cell {
 			if l == loginOtherRepo {
 				target = otherRepoApp(apps, a)
 			}
-			cells = append(cells, cell{identity: IdentityCI, app: a, target: target, login: l, path: loginPath(a)})
+			cells = append(cells, cell{identity: report.IdentityCI, app: a, target: target, login: l, path: loginPath(a)})
 		}
 	}
 	return cells
@@ -191,7 +194,7 @@ func matrix(apps []string) []cell {
 
 // Steady: Vault is unsealed and holds every app's policies and CI role, and the
 // sandbox's CI signing key is there to log in with.
-func (p *policyIsolation) Steady(ctx context.Context, e *Env) error {
+func (p *policyIsolation) Steady(ctx context.Context, e *scenarios.Env) error {
 	st, err := e.Vault.Status(ctx)
 	if err != nil {
 		return err
@@ -235,34 +238,34 @@ func (p *policyIsolation) Steady(ctx context.Context, e *Env) error {
 }
 
 // Inject: nothing is broken; the drill only makes requests.
-func (*policyIsolation) Inject(context.Context, *Env) error { return nil }
+func (*policyIsolation) Inject(context.Context, *scenarios.Env) error { return nil }
 
 // Observe: there is no symptom to wait for.
-func (*policyIsolation) Observe(context.Context, *Env) error { return nil }
+func (*policyIsolation) Observe(context.Context, *scenarios.Env) error { return nil }
 
 // Recover: nothing to put back.
-func (*policyIsolation) Recover(context.Context, *Env) error { return nil }
+func (*policyIsolation) Recover(context.Context, *scenarios.Env) error { return nil }
 
 // Verify makes the matrix and reports every cell. A cell where Vault did otherwise
 // than the layout says fails the drill at once; a cell without an answer (Vault
 // unreachable) is tried again with the whole matrix.
-func (p *policyIsolation) Verify(ctx context.Context, e *Env) error {
+func (p *policyIsolation) Verify(ctx context.Context, e *scenarios.Env) error {
 	if p.key == nil || p.otherKey == nil {
-		return permanent{errors.New("no CI signing key: the steady state was not checked")}
+		return scenarios.Permanent(errors.New("no CI signing key: the steady state was not checked"))
 	}
 	m := &matrixRun{root: e.Vault.Root(), newClient: e.Vault.NewClient, mark: e.Mark,
 		key: p.key, otherKey: p.otherKey, apps: e.State.Spec.Apps}
 	checks, err := m.run(ctx)
-	e.setChecks(checks)
+	e.SetChecks(checks)
 	if err != nil {
 		return err
 	}
-	failed := failedChecks(checks)
+	failed := report.FailedChecks(checks)
 	if len(failed) == 0 {
 		e.Mark(fmt.Sprintf("%d checks passed", len(checks)))
 		return nil
 	}
-	mismatch := slices.ContainsFunc(failed, func(c Check) bool { return c.Got != Errored })
+	mismatch := slices.ContainsFunc(failed, func(c report.Check) bool { return c.Got != report.Errored })
 	msg := fmt.Sprintf("%d of %d checks failed: ", len(failed), len(checks))
 	const shown = 5
 	for i, c := range failed[:min(len(failed), shown)] {
@@ -275,26 +278,26 @@ func (p *policyIsolation) Verify(ctx context.Context, e *Env) error {
 		msg += fmt.Sprintf("; and %d more (see the checks)", len(failed)-shown)
 	}
 	if mismatch {
-		return permanent{errors.New(msg)}
+		return scenarios.Permanent(errors.New(msg))
 	}
 	return errors.New(msg)
 }
 
-// Undo deletes the probe entries an interrupted run may have left. Its tokens expire
+// Undo deletes the test entries an interrupted run may have left. Its tokens expire
 // on their own (an hour at most), and the credentials' leases with them.
-func (*policyIsolation) Undo(ctx context.Context, e *Env) (string, error) {
-	if err := deleteProbes(ctx, e.Vault.Root(), e.State.Spec.Apps); err != nil {
+func (*policyIsolation) Undo(ctx context.Context, e *scenarios.Env) (string, error) {
+	if err := deleteEntries(ctx, e.Vault.Root(), e.State.Spec.Apps); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("deleted the probe entries %s/<app>/%s and %s/<app>/%s of every app; the drill's tokens expire within an hour, and their leases with them",
-		vault.MountKVv2, probeKey, vault.MountKVv1, probeKey), nil
+		vault.MountKVv2, entryKey, vault.MountKVv1, entryKey), nil
 }
 
-// deleteProbes removes every app's probe entries, whoever wrote them.
-func deleteProbes(ctx context.Context, root *api.Client, apps []string) error {
+// deleteEntries removes every app's test entries, whoever wrote them.
+func deleteEntries(ctx context.Context, root *api.Client, apps []string) error {
 	var errs []error
 	for _, app := range apps {
-		for _, path := range []string{vault.MountKVv2 + "/metadata/" + app + "/" + probeKey, kvProbe(app)} {
+		for _, path := range []string{vault.MountKVv2 + "/metadata/" + app + "/" + entryKey, kvEntry(app)} {
 			if _, err := root.Logical().DeleteWithContext(ctx, path); err != nil {
 				errs = append(errs, fmt.Errorf("delete %s: %w", path, err))
 			}
@@ -321,7 +324,7 @@ type matrixRun struct {
 
 // run makes every check, then cleans up. The error is about the run itself (a token
 // that could not be issued, the clean-up); the checks say how each cell went.
-func (m *matrixRun) run(ctx context.Context) (checks []Check, err error) {
+func (m *matrixRun) run(ctx context.Context) (checks []report.Check, err error) {
 	defer func() {
 		// Clean up even when the try's deadline passed.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -330,8 +333,8 @@ func (m *matrixRun) run(ctx context.Context) (checks []Check, err error) {
 			err = errors.Join(err, fmt.Errorf("clean up after the checks: %w", cerr))
 		}
 	}()
-	// A probe write must find no entry, so that it asks for create.
-	if err := deleteProbes(ctx, m.root, m.apps); err != nil {
+	// A write request must find no entry, so that it asks for create.
+	if err := deleteEntries(ctx, m.root, m.apps); err != nil {
 		return nil, m.scrub(err)
 	}
 	m.mark("probing the policies")
@@ -340,14 +343,14 @@ func (m *matrixRun) run(ctx context.Context) (checks []Check, err error) {
 		ch := c.check()
 		key := c.identity + "/" + c.app
 		cl, known := clients[key]
-		if !known && c.identity == IdentityRuntime {
+		if !known && c.identity == report.IdentityRuntime {
 			if cl, err = m.runtimeClient(ctx, c.app); err != nil {
 				return checks, err
 			}
 			clients[key] = cl
 		}
 		switch {
-		case c.probe == nil:
+		case c.request == nil:
 			var tok string
 			tok, ch.Got, ch.Detail, ch.DurationMs = m.login(ctx, c)
 			if c.login == loginOwn && tok != "" {
@@ -356,9 +359,9 @@ func (m *matrixRun) run(ctx context.Context) (checks []Check, err error) {
 				}
 			}
 		case cl == nil:
-			ch.Got, ch.Detail = Errored, "no token: the CI login failed"
+			ch.Got, ch.Detail = report.Errored, "no token: the CI login failed"
 		default:
-			ch.Got, ch.Detail, ch.DurationMs = m.request(ctx, cl, *c.probe, c.path)
+			ch.Got, ch.Detail, ch.DurationMs = m.send(ctx, cl, *c.request, c.path)
 		}
 		ch.Pass = ch.Got == ch.Expected
 		checks = append(checks, ch)
@@ -398,12 +401,12 @@ func (m *matrixRun) mint(c cell) (string, error) {
 func (m *matrixRun) login(ctx context.Context, c cell) (token, got, detail string, durMs float64) {
 	jwt, err := m.mint(c)
 	if err != nil {
-		return "", Errored, "minting the token failed", 0
+		return "", report.Errored, "minting the token failed", 0
 	}
 	m.secrets = append(m.secrets, jwt)
 	anon, err := m.newClient("")
 	if err != nil {
-		return "", Errored, m.scrub(err).Error(), 0
+		return "", report.Errored, m.scrub(err).Error(), 0
 	}
 	t0 := time.Now()
 	s, err := vault.CILogin(ctx, anon, c.app, jwt)
@@ -412,24 +415,24 @@ func (m *matrixRun) login(ctx context.Context, c cell) (token, got, detail strin
 		token = s.Auth.ClientToken
 		m.tokens = append(m.tokens, token)
 		m.secrets = append(m.secrets, token)
-		return token, Allow, "token issued", durMs
+		return token, report.Allow, "token issued", durMs
 	}
 	var re *api.ResponseError
 	switch {
 	case err == nil:
-		return "", Deny, "no token issued", durMs
+		return "", report.Deny, "no token issued", durMs
 	case errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500:
-		return "", Deny, fmt.Sprintf("HTTP %d", re.StatusCode), durMs
+		return "", report.Deny, fmt.Sprintf("HTTP %d", re.StatusCode), durMs
 	}
 	got, detail = classify(m.scrub(err))
-	if got == Allow {
-		got = Errored // a login that issued no token allowed nothing, but was no refusal either
+	if got == report.Allow {
+		got = report.Errored // a login that issued no token allowed nothing, but was no refusal either
 	}
 	return "", got, detail, durMs
 }
 
-// request makes a probe with cl and classifies Vault's answer.
-func (m *matrixRun) request(ctx context.Context, cl *api.Client, p probe, path string) (got, detail string, durMs float64) {
+// send makes a request with cl and classifies Vault's answer.
+func (m *matrixRun) send(ctx context.Context, cl *api.Client, p request, path string) (got, detail string, durMs float64) {
 	var s *api.Secret
 	var err error
 	t0 := time.Now()
@@ -450,22 +453,22 @@ func (m *matrixRun) request(ctx context.Context, cl *api.Client, p probe, path s
 // Vault (503), says nothing; any other answer got past the policy, so it is allowed.
 func classify(err error) (got, detail string) {
 	if err == nil {
-		return Allow, "answered"
+		return report.Allow, "answered"
 	}
 	var re *api.ResponseError
 	if errors.As(err, &re) {
 		switch re.StatusCode {
 		case 403:
-			return Deny, "HTTP 403"
+			return report.Deny, "HTTP 403"
 		case 503:
-			return Errored, "HTTP 503"
+			return report.Errored, "HTTP 503"
 		}
-		return Allow, fmt.Sprintf("HTTP %d", re.StatusCode)
+		return report.Allow, fmt.Sprintf("HTTP %d", re.StatusCode)
 	}
-	return Errored, "no answer: " + err.Error()
+	return report.Errored, "no answer: " + err.Error()
 }
 
-// cleanup revokes the leases and tokens of this try and deletes the probe entries.
+// cleanup revokes the leases and tokens of this try and deletes the test entries.
 func (m *matrixRun) cleanup(ctx context.Context) error {
 	var errs []error
 	for _, l := range m.leases {
@@ -478,7 +481,7 @@ func (m *matrixRun) cleanup(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("revoke a token of the checks: %w", err))
 		}
 	}
-	errs = append(errs, deleteProbes(ctx, m.root, m.apps))
+	errs = append(errs, deleteEntries(ctx, m.root, m.apps))
 	if err := errors.Join(errs...); err != nil {
 		return m.scrub(err)
 	}
@@ -493,3 +496,7 @@ func (m *matrixRun) scrub(err error) error {
 	}
 	return redact.Err(err, m.secrets...)
 }
+
+// fracMs is d in milliseconds, to the microsecond: a check against a local Vault takes
+// about a millisecond.
+func fracMs(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

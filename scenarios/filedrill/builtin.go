@@ -1,4 +1,4 @@
-package scenarios
+package filedrill
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/arcodange/labsbx/sandbox/postgres"
+	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/builtin"
 	"github.com/arcodange/labsbx/scenarios/drillfile"
 )
 
@@ -20,32 +22,32 @@ import (
 // runbook would do) and undo (what puts the sandbox back after an interrupted drill).
 
 // consumer is the drill's view of one app: the credentials it holds across phases.
-func (f *fileDrill) consumer(e *Env, app string) *Consumer {
+func (f *fileDrill) consumer(e *scenarios.Env, app string) *scenarios.Consumer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.consumers == nil {
-		f.consumers = map[string]*Consumer{}
+		f.consumers = map[string]*scenarios.Consumer{}
 	}
 	c, ok := f.consumers[app]
 	if !ok {
-		c = &Consumer{env: e, App: app}
+		c = e.NewConsumer(app)
 		f.consumers[app] = c
 	}
 	return c
 }
 
 // builtinScenario is the built-in drill whose runbook step a built-in fault shares.
-func (f *fileDrill) builtinScenario() Scenario {
+func (f *fileDrill) builtinScenario() scenarios.Scenario {
 	switch f.d.Spec.Fault.Builtin {
 	case drillfile.FaultSeal, drillfile.FaultRestart, drillfile.FaultStop:
-		return newSeal()
+		return builtin.NewSeal()
 	case drillfile.FaultDropGrant:
-		return newBrokenRotation("grant")()
+		return builtin.NewBrokenRotation("grant")()
 	}
 	return nil
 }
 
-func (f *fileDrill) injectBuiltin(ctx context.Context, e *Env) error {
+func (f *fileDrill) injectBuiltin(ctx context.Context, e *scenarios.Env) error {
 	fl := f.d.Spec.Fault
 	switch fl.Builtin {
 	case drillfile.FaultSeal:
@@ -67,29 +69,29 @@ func (f *fileDrill) injectBuiltin(ctx context.Context, e *Env) error {
 		return e.Admin(ctx, func(c *pgx.Conn) error { return postgres.DropAppRole(ctx, c, fl.App) })
 	case drillfile.FaultRestart, drillfile.FaultStop:
 		if e.Cluster != nil {
-			return permanent{fmt.Errorf("fault %s runs on the vault profile; on the full profile give the fault as a command (kubectl delete pod …)", fl.Builtin)}
+			return scenarios.Permanent(fmt.Errorf("fault %s runs on the vault profile; on the full profile give the fault as a command (kubectl delete pod …)", fl.Builtin))
 		}
 		if err := e.Docker.Stop(ctx, fl.Component, 10*time.Second); err != nil {
 			return err
 		}
 		if fl.Builtin == drillfile.FaultRestart {
-			_, err := startStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
+			_, err := builtin.StartStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
 			return err
 		}
 		return nil
 	case drillfile.FaultVMPowerCut:
 		v := e.State.VM(fl.VM)
 		if v == nil || e.VMs == nil {
-			return permanent{fmt.Errorf("sandbox %q has no VM %q", e.State.Name, fl.VM)}
+			return scenarios.Permanent(fmt.Errorf("sandbox %q has no VM %q", e.State.Name, fl.VM))
 		}
 		return e.VMs.PowerCut(ctx, v)
 	}
-	return permanent{fmt.Errorf("unknown fault %q", fl.Builtin)}
+	return scenarios.Permanent(fmt.Errorf("unknown fault %q", fl.Builtin))
 }
 
 // recoverBuiltin is labsbx's recovery of a built-in fault: for a lost lease the app
 // reads new credentials, as VSO does; otherwise the undo.
-func (f *fileDrill) recoverBuiltin(ctx context.Context, e *Env) error {
+func (f *fileDrill) recoverBuiltin(ctx context.Context, e *scenarios.Env) error {
 	if fl := f.d.Spec.Fault; fl.Builtin == drillfile.FaultRevokeLease {
 		return f.consumer(e, fl.App).Fetch(ctx)
 	}
@@ -97,11 +99,11 @@ func (f *fileDrill) recoverBuiltin(ctx context.Context, e *Env) error {
 	return err
 }
 
-func (f *fileDrill) undoBuiltin(ctx context.Context, e *Env) (string, error) {
+func (f *fileDrill) undoBuiltin(ctx context.Context, e *scenarios.Env) (string, error) {
 	fl := f.d.Spec.Fault
 	switch fl.Builtin {
 	case drillfile.FaultSeal:
-		return seal{}.Undo(ctx, e)
+		return builtin.NewSeal().Undo(ctx, e)
 	case drillfile.FaultRevokeLease:
 		return "nothing to restore: a revoked lease stays revoked, and the app reads new credentials", nil
 	case drillfile.FaultDropGrant, drillfile.FaultDropRole:
@@ -130,11 +132,11 @@ func (f *fileDrill) undoBuiltin(ctx context.Context, e *Env) (string, error) {
 		}
 		return fmt.Sprintf("recreated %s with its schema", postgres.AppRole(fl.App)), nil
 	case drillfile.FaultRestart, drillfile.FaultStop:
-		did, err := startStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
+		did, err := builtin.StartStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
 		if err != nil {
 			return strings.Join(did, "; "), err
 		}
-		msg, err := seal{}.Undo(ctx, e)
+		msg, err := builtin.NewSeal().Undo(ctx, e)
 		return strings.Join(append(did, msg), "; "), err
 	case drillfile.FaultVMPowerCut:
 		v := e.State.VM(fl.VM)
@@ -146,7 +148,7 @@ func (f *fileDrill) undoBuiltin(ctx context.Context, e *Env) (string, error) {
 			return "", err
 		}
 		if !running {
-			if err := (&vmNodeLoss{}).start(ctx, e, v); err != nil {
+			if err := builtin.StartVM(ctx, e, v); err != nil {
 				return "", err
 			}
 			return fmt.Sprintf("started VM %s again on its disk", v.Name), nil
@@ -160,13 +162,13 @@ func (f *fileDrill) undoBuiltin(ctx context.Context, e *Env) (string, error) {
 }
 
 // probe runs one probe once; nil means it holds.
-func (f *fileDrill) probe(ctx context.Context, e *Env, p drillfile.Probe) error {
+func (f *fileDrill) probe(ctx context.Context, e *scenarios.Env, p drillfile.Probe) error {
 	switch p.Kind() {
 	case "vault":
 		return probeVault(ctx, e, p.Vault)
 	case "creds":
 		// A fresh credential issues; what the app holds stays as it is.
-		c := &Consumer{env: e, App: p.Creds}
+		c := e.NewConsumer(p.Creds)
 		return c.Fetch(ctx)
 	case "connects":
 		// The app connects with what it holds (reading credentials first if it holds
@@ -186,9 +188,9 @@ func (f *fileDrill) probe(ctx context.Context, e *Env, p drillfile.Probe) error 
 		return f.probeSQL(ctx, e, p.SQL)
 	case "apps":
 		if e.Apps == nil {
-			return permanent{errors.New("the apps' side is checked on the full profile; this sandbox has the vault profile")}
+			return scenarios.Permanent(errors.New("the apps' side is checked on the full profile; this sandbox has the vault profile"))
 		}
-		_, err := e.appStates(ctx)
+		_, err := e.AppStates(ctx)
 		return err
 	case "command":
 		exit := 0
@@ -207,10 +209,10 @@ func (f *fileDrill) probe(ctx context.Context, e *Env, p drillfile.Probe) error 
 		}
 		return nil
 	}
-	return permanent{fmt.Errorf("unknown probe %q", p.Kind())}
+	return scenarios.Permanent(fmt.Errorf("unknown probe %q", p.Kind()))
 }
 
-func probeVault(ctx context.Context, e *Env, want string) error {
+func probeVault(ctx context.Context, e *scenarios.Env, want string) error {
 	st, err := e.Vault.Status(ctx)
 	if err != nil {
 		return fmt.Errorf("Vault does not answer: %w", err)
@@ -235,7 +237,7 @@ func probeVault(ctx context.Context, e *Env, want string) error {
 
 // probeKV reads a secret with the root token: a KV v2 path is read at its data/
 // endpoint, as the Vault CLI's kv get does.
-func probeKV(ctx context.Context, e *Env, kv *drillfile.KV) error {
+func probeKV(ctx context.Context, e *scenarios.Env, kv *drillfile.KV) error {
 	root := e.Vault.Root()
 	mount, rest, _ := strings.Cut(kv.Path, "/")
 	mounts, err := root.Sys().ListMountsWithContext(ctx)
@@ -244,7 +246,7 @@ func probeKV(ctx context.Context, e *Env, kv *drillfile.KV) error {
 	}
 	m, ok := mounts[mount+"/"]
 	if !ok {
-		return permanent{fmt.Errorf("no secrets engine is mounted at %s/", mount)}
+		return scenarios.Permanent(fmt.Errorf("no secrets engine is mounted at %s/", mount))
 	}
 	var data map[string]any
 	if m.Options["version"] == "2" {
@@ -275,7 +277,7 @@ func probeKV(ctx context.Context, e *Env, kv *drillfile.KV) error {
 
 // probeHTTP is a GET of the sandbox's Vault, on the guard's pinned client (the URL
 // was approved as the sandbox's endpoint before the drill began).
-func probeHTTP(ctx context.Context, e *Env, h *drillfile.HTTP) error {
+func probeHTTP(ctx context.Context, e *scenarios.Env, h *drillfile.HTTP) error {
 	c, err := e.Vault.NewClient("")
 	if err != nil {
 		return err
@@ -294,7 +296,7 @@ func probeHTTP(ctx context.Context, e *Env, h *drillfile.HTTP) error {
 	req := c.NewRequest(http.MethodGet, p)
 	if query != "" {
 		if req.Params, err = url.ParseQuery(query); err != nil {
-			return permanent{fmt.Errorf("query of %s: %w", h.URL, err)}
+			return scenarios.Permanent(fmt.Errorf("query of %s: %w", h.URL, err))
 		}
 	}
 	//nolint:staticcheck // RawRequest is the API client's only way to see any status.
@@ -310,7 +312,7 @@ func probeHTTP(ctx context.Context, e *Env, h *drillfile.HTTP) error {
 	return nil
 }
 
-func (f *fileDrill) probeSQL(ctx context.Context, e *Env, q *drillfile.SQL) error {
+func (f *fileDrill) probeSQL(ctx context.Context, e *scenarios.Env, q *drillfile.SQL) error {
 	var got string
 	scan := func(c *pgx.Conn) error {
 		var v any
@@ -328,7 +330,7 @@ func (f *fileDrill) probeSQL(ctx context.Context, e *Env, q *drillfile.SQL) erro
 	if q.As == "" || q.As == drillfile.AsSuperuser {
 		err = e.Admin(ctx, scan)
 	} else {
-		c := &Consumer{env: e, App: q.As}
+		c := e.NewConsumer(q.As)
 		if err = c.Fetch(ctx); err == nil {
 			var conn *pgx.Conn
 			if conn, err = postgres.Connect(ctx, c.Endpoint()); err == nil {
