@@ -82,10 +82,10 @@ func loadDrillFiles(files []string) ([]*drillfile.Drill, error) {
 		return nil, &usageError{err}
 	}
 	builtin := map[string]bool{}
-	for _, s := range scenarios.All() {
+	for _, s := range catalogue.Drills().All() {
 		builtin[s.Name()] = true
 	}
-	for _, gr := range scenarios.Groups() {
+	for _, gr := range catalogue.Drills().Groups() {
 		builtin[gr.Name] = true
 	}
 	for _, d := range ds {
