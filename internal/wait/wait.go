@@ -55,12 +55,18 @@ func Poll(ctx context.Context, o Options, check func(context.Context) error) err
 			tctx, cancel = context.WithTimeout(ctx, o.TryTimeout)
 		}
 		defer cancel()
-		last = check(tctx)
+		err := check(tctx)
 		var p permanentError
-		if errors.As(last, &p) {
+		if errors.As(err, &p) {
 			return false, p.err
 		}
-		return last == nil, nil
+		if err != nil && ctx.Err() != nil && last != nil {
+			// The wait ended during this try: its error says only that (a deadline),
+			// while the try before says why the wait never succeeded.
+			return false, nil
+		}
+		last = err
+		return err == nil, nil
 	}
 	var err error
 	if o.Timeout > 0 {

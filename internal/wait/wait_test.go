@@ -29,6 +29,18 @@ func TestPoll(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "not within 20ms: still down") {
 		t.Errorf("Poll past its timeout = %v", err)
 	}
+	// A try that the wait's end cuts short does not hide why the tries before failed.
+	n = 0
+	err = wait.Poll(ctx, wait.Options{Interval: time.Millisecond, Timeout: 30 * time.Millisecond}, func(ctx context.Context) error {
+		if n++; n == 1 {
+			return errors.New("deployment not ready")
+		}
+		<-ctx.Done()
+		return fmt.Errorf("get deployment: %w", ctx.Err())
+	})
+	if err == nil || !strings.Contains(err.Error(), "deployment not ready") {
+		t.Errorf("Poll whose last try hung = %v, want the try before's reason", err)
+	}
 	boom := errors.New("boom")
 	n = 0
 	err = wait.Poll(ctx, wait.Options{Interval: time.Millisecond}, func(context.Context) error { n++; return wait.Permanent(boom) })
