@@ -66,11 +66,17 @@ removes nothing.`,
 
 func downText(w io.Writer, res *sandbox.DownResult) error {
 	n := len(res.Removed.Containers) + len(res.Removed.Volumes) + len(res.Removed.Networks) + len(res.VMs)
-	if n == 0 && !res.StateRemoved {
+	if n == 0 && !res.StateRemoved && res.Cluster == "" {
 		_, err := fmt.Fprintf(w, "Sandbox %q: nothing to remove.\n", res.Name)
 		return err
 	}
-	fmt.Fprintf(w, "Sandbox %q removed: %d containers, %d volumes, %d networks", res.Name,
+	fmt.Fprintf(w, "Sandbox %q removed: ", res.Name)
+	if res.Cluster != "" {
+		// k3d deletes the cluster's nodes, network and volumes itself; the counts after
+		// it are what was left of the sandbox beside the cluster.
+		fmt.Fprintf(w, "k3d cluster %s, ", res.Cluster)
+	}
+	fmt.Fprintf(w, "%d containers, %d volumes, %d networks",
 		len(res.Removed.Containers), len(res.Removed.Volumes), len(res.Removed.Networks))
 	if len(res.VMs) > 0 {
 		fmt.Fprintf(w, ", %d VMs and their disks", len(res.VMs))
