@@ -83,7 +83,7 @@ func TestIntegrationChartsAgainstPostgres(t *testing.T) {
 	ready := func(user, password string) (int, string) {
 		t.Helper()
 		setup := "mkdir -p /etc/labsbx/db /etc/labsbx/config && printf %s \"$U\" >/etc/labsbx/db/username && " +
-			"printf %s \"$P\" >/etc/labsbx/db/password && printf webapp >/etc/labsbx/config/app"
+			"printf %s \"$P\" >/etc/labsbx/db/password && printf %s \"{\\\"data\\\":{}}\" >/etc/labsbx/config/_raw"
 		code, out, err := pg.Container.Exec(ctx, []string{"sh", "-c", setup}, tcexec.Multiplexed(),
 			tcexec.WithEnv([]string{"U=" + user, "P=" + password}))
 		if err != nil || code != 0 {

@@ -60,9 +60,10 @@ func Poll(ctx context.Context, o Options, check func(context.Context) error) err
 		if errors.As(err, &p) {
 			return false, p.err
 		}
-		if err != nil && ctx.Err() != nil && last != nil {
-			// The wait ended during this try: its error says only that (a deadline),
-			// while the try before says why the wait never succeeded.
+		if err != nil && last != nil && ending(ctx, o.Interval) {
+			// The wait ended during this try, or is about to: its error says only that
+			// (a deadline, a rate limiter that would pass it), while the try before
+			// says why the wait never succeeded.
 			return false, nil
 		}
 		last = err
@@ -83,6 +84,15 @@ func Poll(ctx context.Context, o Options, check func(context.Context) error) err
 		return fmt.Errorf("not within %s: %w", o.Timeout, last)
 	}
 	return fmt.Errorf("%w (gave up: %w)", last, context.Cause(ctx))
+}
+
+// ending: ctx is done, or its deadline comes before another try could.
+func ending(ctx context.Context, interval time.Duration) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < interval
 }
 
 // Retry calls fn every interval while it fails because its target is not answering yet

@@ -41,6 +41,20 @@ func TestPoll(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "deployment not ready") {
 		t.Errorf("Poll whose last try hung = %v, want the try before's reason", err)
 	}
+	// Nor one that gives up because the deadline is too near (client-go's rate limiter).
+	n = 0
+	err = wait.Poll(ctx, wait.Options{Interval: 10 * time.Millisecond, Timeout: 30 * time.Millisecond}, func(ctx context.Context) error {
+		if n++; n == 1 {
+			return errors.New("deployment not ready")
+		}
+		if dl, _ := ctx.Deadline(); time.Until(dl) < 10*time.Millisecond {
+			return errors.New("rate: Wait(n=1) would exceed context deadline")
+		}
+		return errors.New("deployment not ready")
+	})
+	if err == nil || strings.Contains(err.Error(), "rate:") {
+		t.Errorf("Poll whose last try gave up early = %v, want the try before's reason", err)
+	}
 	boom := errors.New("boom")
 	n = 0
 	err = wait.Poll(ctx, wait.Options{Interval: time.Millisecond}, func(context.Context) error { n++; return wait.Permanent(boom) })
