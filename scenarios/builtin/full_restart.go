@@ -297,7 +297,7 @@ func (*fullRestart) Undo(ctx context.Context, e *scenarios.Env) (string, error) 
 
 // Revive: an interrupted full restart can leave the components stopped, or still
 // stopping when `drill recover` runs. On the full profile they are pods: the k3d
-// cluster's nodes are started at once (starting a running cluster starts nothing). On
+// cluster is power-cycled to the end (stopped, then started). On
 // the vault profile they are containers: whichever is stopped is started, Postgres
 // first, before each try to open Vault.
 func (*fullRestart) Revive(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn) (func(context.Context) ([]string, error), error) {
@@ -317,6 +317,14 @@ func (*fullRestart) Revive(ctx context.Context, cfg *sandbox.Configuration, conn
 	if st.Profile == config.ProfileFull {
 		power, err := scenarios.NewClusterPower(cfg, st)
 		if err != nil {
+			return nil, err
+		}
+		// The interrupted inject may have asked Docker to stop the nodes: a node whose
+		// stop is under way still shows as running, so a start now would start
+		// nothing, and the stop would then finish under the recovered sandbox. The
+		// restart is finished instead: a stop waits for one under way (and leaves a
+		// stopped node as it is), then the cluster starts.
+		if err := power.Stop(ctx); err != nil {
 			return nil, err
 		}
 		return nil, power.Start(ctx)
