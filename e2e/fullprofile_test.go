@@ -59,26 +59,28 @@ func fullProfileEnv(t *testing.T) (bundle, cfg string) {
 	return bundle, cfg
 }
 
-// appsHealthyDrill: a lost lease of billing (the second app), with VSO's Secret and
-// both apps healthy before and after, and both apps' credentials working.
+// appsHealthyDrill: Vault sealed and unsealed again, with VSO's Secrets and both apps
+// (billing is the second) healthy before and after, and both apps' credentials
+// working. A sealed Vault revokes nothing, so the apps stay as they were.
 const appsHealthyDrill = `apiVersion: labsbx.dev/v1alpha1
 kind: Drill
 metadata:
-  name: billing-lease-apps-healthy
-  description: billing's database lease is revoked; VSO rotates billing's Secret and every app is healthy again
+  name: seal-apps-healthy
+  description: Vault is sealed; once it is unsealed, VSO's Secrets and every app are healthy
 spec:
   steady:
     - apps: healthy
-    - connects: webapp
-  fault:
-    builtin: revoke-lease
-    app: billing
-  symptom:
     - connects: billing
+  fault:
+    builtin: seal
+  symptom:
+    - vault: sealed
+    - creds: billing
       expect: fail
   recovery:
     builtin: true
   verify:
+    - vault: unsealed
     - apps: healthy
       timeout: 90s
     - connects: billing
@@ -89,7 +91,7 @@ spec:
 // with apps: healthy probes, on real pods.
 func runFullDrillFiles(t *testing.T, c *cli, name string) {
 	t.Helper()
-	healthy := filepath.Join(t.TempDir(), "billing-lease-apps-healthy.yaml")
+	healthy := filepath.Join(t.TempDir(), "seal-apps-healthy.yaml")
 	if err := os.WriteFile(healthy, []byte(appsHealthyDrill), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -277,7 +277,9 @@ func killDuringInject(t *testing.T, c *cli, name, scenario string) {
 		t.Fatal(err)
 	}
 	statePath := filepath.Join(c.home, name, "state.json")
-	deadline := time.Now().Add(60 * time.Second)
+	// The steady state comes first: on the full profile it waits for every app to be
+	// healthy, which after a lost lease takes VSO's renewal window.
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		b, _ := os.ReadFile(statePath)
 		var st struct {
