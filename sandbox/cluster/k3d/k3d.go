@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/k3d-io/k3d/v5/pkg/client"
 	"github.com/k3d-io/k3d/v5/pkg/runtimes"
 	k3dtypes "github.com/k3d-io/k3d/v5/pkg/types"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/sandbox/cluster"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
@@ -144,6 +146,12 @@ func (p *Provider) Kubeconfig(ctx context.Context) (*clientcmdapi.Config, error)
 // PlanImport decides from the engine: k3d's direct mode on Docker's classic image
 // store (no tools node needed), or labsbx's own import of the nodes' platform on the
 // containerd image store, where k3d's fails.
+// How long an import into the nodes is tried again (see ImportImages).
+const (
+	importRetry   = 3 * time.Second
+	importTimeout = 90 * time.Second
+)
+
 func (p *Provider) ImportImages(ctx context.Context, refs []string) error {
 	c, err := p.owned(ctx)
 	if err != nil {
@@ -163,17 +171,21 @@ func (p *Provider) ImportImages(ctx context.Context, refs []string) error {
 		return fmt.Errorf("docker version: %w", err)
 	}
 	plan := PlanImport(info, ver)
-	if plan.Mode == ImportK3dDirect {
-		err = client.ImageImportIntoClusterMulti(ctx, runtimes.Docker, refs, c, k3dtypes.ImageImportOpts{Mode: k3dtypes.ImportModeDirect})
-	} else {
+	// Right after the cluster starts, a node's containerd may not take an import yet
+	// (k3d's stream into it fails: "read/write on closed pipe"). An import of an image
+	// already there changes nothing, so the whole import is tried again for a while.
+	err = wait.Poll(ctx, wait.Options{Interval: importRetry, Timeout: importTimeout}, func(ctx context.Context) error {
+		if plan.Mode == ImportK3dDirect {
+			return client.ImageImportIntoClusterMulti(ctx, runtimes.Docker, refs, c, k3dtypes.ImageImportOpts{Mode: k3dtypes.ImportModeDirect})
+		}
 		var nodes []string
 		for _, n := range c.Nodes {
 			if n.Role == k3dtypes.ServerRole || n.Role == k3dtypes.AgentRole {
 				nodes = append(nodes, n.Name)
 			}
 		}
-		err = importNodePlatform(ctx, cli, nodes, refs, plan.Platform)
-	}
+		return importNodePlatform(ctx, cli, nodes, refs, plan.Platform)
+	})
 	if err != nil {
 		return fmt.Errorf("import images into k3d cluster %s (%s): %w", c.Name, plan.Why, err)
 	}
