@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,7 +155,10 @@ func treeOf(t *testing.T, dir string) string {
 	var b strings.Builder
 	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
-			return nil
+			if !errors.Is(err, fs.ErrNotExist) {
+				fmt.Fprintf(&b, "%s unreadable: %v\n", p, err) // part of what is compared
+			}
+			return nil //nolint:nilerr // the walk goes on past what it cannot read
 		}
 		if fi, err := d.Info(); err == nil && !d.IsDir() {
 			fmt.Fprintf(&b, "%s %d %s\n", p, fi.Size(), fi.ModTime().Format(time.RFC3339Nano))

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,7 +85,13 @@ func (d *Down) keepKeyedState(ctx context.Context, appr guard.DockerApproval, rt
 	if st == nil || d.DownOptions.Force {
 		return nil
 	}
-	if fi, err := os.Lstat(filepath.Join(st.Dir(), "secrets", "vault-keys.json")); err != nil || !fi.Mode().IsRegular() {
+	fi, err := os.Lstat(filepath.Join(st.Dir(), "secrets", "vault-keys.json"))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // no key: nothing of it to keep
+	case err != nil:
+		return fmt.Errorf("the state's unseal key file: %w; the state is kept", err)
+	case !fi.Mode().IsRegular():
 		return nil
 	}
 	others, err := rt.OtherOwned(ctx)
