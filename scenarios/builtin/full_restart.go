@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
@@ -278,9 +280,23 @@ func (*fullRestart) Undo(ctx context.Context, e *scenarios.Env) (string, error) 
 		if err := e.Cluster.Start(ctx); err != nil {
 			return "", err
 		}
+		// Back means as after a drill's own recovery, so that the next drill's steady
+		// state holds: Postgres answering, Vault unsealed, and every app healthy
+		// again (VSO logs in afresh after the unseal and rotates them).
+		wctx, cancel := context.WithTimeout(ctx, clusterWait)
+		defer cancel()
+		if err := postgres.WaitReady(wctx, e.PGAdmin, 500*time.Millisecond); err != nil {
+			return "", fmt.Errorf("Postgres after the cluster start: %w", err)
+		}
 		msg, err := seal{}.Undo(ctx, e)
 		if err != nil {
 			return "", err
+		}
+		if e.Apps != nil {
+			if err := wait.Poll(wctx, wait.Options{Interval: time.Second, TryTimeout: 30 * time.Second}, func(ctx context.Context) error { _, err := e.AppStates(ctx); return err }); err != nil {
+				return "", fmt.Errorf("the apps after the cluster start: %w", err)
+			}
+			msg += "; the apps are healthy again"
 		}
 		return "started the k3d cluster; " + msg, nil
 	}
@@ -324,8 +340,12 @@ func (*fullRestart) Revive(ctx context.Context, cfg *sandbox.Configuration, conn
 		// nothing, and the stop would then finish under the recovered sandbox. The
 		// restart is finished instead: a stop waits for one under way (and leaves a
 		// stopped node as it is), then the cluster starts.
-		if err := power.Stop(ctx); err != nil {
-			return nil, err
+		// Every reviver is asked whatever the faults: only a full restart's own fault
+		// is finished this way, any other leaves a running cluster running.
+		if slices.ContainsFunc(st.Faults, func(f state.Fault) bool { return f.Scenario == (*fullRestart)(nil).Name() }) {
+			if err := power.Stop(ctx); err != nil {
+				return nil, err
+			}
 		}
 		return nil, power.Start(ctx)
 	}
