@@ -27,6 +27,24 @@ FULL=$CACHE/full
 BIN=$FULL/bin
 SRC=$FULL/src
 UPSTREAM=${LABSBX_UPSTREAM_DIR:-$(cd "$HERE/../../.." && pwd)/shared/upstream}
+
+# upstream_file NAME WHAT: the path of the upstream archive NAME, from UPSTREAM, kept in
+# the cache as well (outside the clone), so that a clone elsewhere, where
+# ../shared/upstream does not resolve, still finds what an earlier build used.
+upstream_file() {
+	local name=$1 what=$2 kept=$CACHE/upstream/$1
+	if [[ -r $UPSTREAM/$name ]]; then
+		if ! cmp -s "$UPSTREAM/$name" "$kept"; then
+			mkdir -p "$CACHE/upstream"
+			cp "$UPSTREAM/$name" "$kept.tmp" && mv -f "$kept.tmp" "$kept"
+		fi
+		printf '%s\n' "$UPSTREAM/$name"
+	elif [[ -r $kept ]]; then
+		printf '%s\n' "$kept"
+	else
+		die "$UPSTREAM/$name missing: $what (see ../shared/upstream/README.md; LABSBX_UPSTREAM_DIR names another dir)"
+	fi
+}
 DEBIAN_SUITE=bookworm
 
 # k3s: the proxy serves only this pseudo-version (k3s master of 2026-02-11, Kubernetes
@@ -270,8 +288,8 @@ image_rbac_proxy() {
 # that module; ../shared/upstream has it, vendor dir included, which is inconsistent,
 # hence -mod=mod), with busybox for the shell commands k3d runs in it.
 image_k3d_tools() {
-	local tarball=$UPSTREAM/k3d-tools-$K3D_VERSION.tar.gz hash root out
-	[[ -r $tarball ]] || die "$tarball missing: the k3d-tools source (see ../shared/upstream/README.md; LABSBX_UPSTREAM_DIR)"
+	local tarball hash root out
+	tarball=$(upstream_file "k3d-tools-$K3D_VERSION.tar.gz" "the k3d-tools source")
 	busybox_bin
 	hash=$(recipe_hash "$(sha256sum <"$tarball")" "$(go env GOVERSION)" "$(declare -f image_k3d_tools)")
 	out=$BIN/k3d-tools-$hash
@@ -388,8 +406,8 @@ VAULT_CHART_VERSION=0.32.0
 charts_dir() {
 	CHARTS=$FULL/charts
 	mkdir -p "$CHARTS"
-	local vault=$UPSTREAM/vault-helm-$VAULT_CHART_VERSION.tgz
-	[[ -r $vault ]] || die "$vault missing: the Vault chart (see ../shared/upstream/README.md; LABSBX_UPSTREAM_DIR)"
+	local vault
+	vault=$(upstream_file "vault-helm-$VAULT_CHART_VERSION.tgz" "the Vault chart")
 	cmp -s "$vault" "$CHARTS/vault-$VAULT_CHART_VERSION.tgz" || cp "$vault" "$CHARTS/vault-$VAULT_CHART_VERSION.tgz"
 	local vso=$CHARTS/vault-secrets-operator-$VSO_VERSION.tgz
 	if [[ ! -s $vso ]]; then
