@@ -136,11 +136,15 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string, upArgs ...string)
 
 	if profile == "full" {
 		// A new Vault image: up rolls Vault's pod and unseals the new one.
-		image := c.env["LABSBX_VAULT_IMAGE"]
-		if image == "" {
-			image = config.DefaultSpec().Vault.Image
+		// The image the sandbox runs, as its state records it (from the config).
+		var st struct {
+			Spec config.Spec `json:"spec"`
 		}
-		checkVaultRolls(t, c, secrets, name, image, upArgs)
+		b, err := os.ReadFile(filepath.Join(c.home, name, "state.json"))
+		if err != nil || json.Unmarshal(b, &st) != nil || st.Spec.Vault.Image == "" {
+			t.Fatalf("the sandbox's Vault image from its state: %v", err)
+		}
+		checkVaultRolls(t, c, secrets, name, st.Spec.Vault.Image, upArgs)
 	}
 
 	// Nothing secret reached an output other than env and ci token.
