@@ -307,18 +307,24 @@ func (p *Context) chart(ref charts.Ref) (*chart.Chart, error) {
 	if ref.Embedded {
 		return charts.Load(ref.Name)
 	}
+	dir, cacheErr := chartCache()
+	path := filepath.Join(dir, ref.Name+"-"+ref.Version+".tgz")
 	if p.bundle != nil {
-		path, err := p.bundle.ChartFile(ref.Name, ref.Version)
+		from, err := p.bundle.ChartFile(ref.Name, ref.Version)
 		if err != nil {
 			return nil, err
 		}
-		return loader.Load(path)
+		ch, err := loader.Load(from)
+		if err == nil && cacheErr == nil {
+			// Kept in the chart cache too, so that a later up without the bundle (a
+			// new Vault image, say) finds it with no network. Best effort.
+			keepChart(from, path)
+		}
+		return ch, err
 	}
-	dir, err := chartCache()
-	if err != nil {
-		return nil, err
+	if cacheErr != nil {
+		return nil, cacheErr
 	}
-	path := filepath.Join(dir, ref.Name+"-"+ref.Version+".tgz")
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		tmp, err := os.MkdirTemp(dir, ".pull-")
 		if err != nil {
@@ -337,6 +343,21 @@ func (p *Context) chart(ref charts.Ref) (*chart.Chart, error) {
 }
 
 // chartCache is where pulled upstream charts are kept, by version.
+// keepChart copies a bundle's chart archive into the chart cache unless it is there.
+func keepChart(from, path string) {
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return
+	}
+	tmp := path + ".tmp"
+	if os.WriteFile(tmp, b, 0o644) != nil || os.Rename(tmp, path) != nil {
+		_ = os.Remove(tmp)
+	}
+}
+
 func chartCache() (string, error) {
 	base, err := os.UserCacheDir()
 	if err != nil {
