@@ -150,7 +150,7 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string, upArgs ...string)
 	// Nothing secret reached an output other than env and ci token.
 	out := c.transcript.String()
 	for label, s := range secrets {
-		if strings.HasPrefix(label, "VAULT_ADDR") || label == "PGHOST" || label == "PGPORT" || label == "PGUSER" || label == "PGDATABASE" || len(s) < 8 {
+		if strings.HasPrefix(label, "VAULT_ADDR") || label == "PGHOST" || label == "PGPORT" || label == "PGUSER" || label == "PGDATABASE" || label == "KUBECONFIG" || len(s) < 8 {
 			continue
 		}
 		// ci token prints its token on purpose; nothing else may print a secret.
