@@ -26,25 +26,6 @@ LOG_PREFIX=full
 FULL=$CACHE/full
 BIN=$FULL/bin
 SRC=$FULL/src
-UPSTREAM=${LABSBX_UPSTREAM_DIR:-$(cd "$HERE/../../.." && pwd)/shared/upstream}
-
-# upstream_file NAME WHAT: the path of the upstream archive NAME, from UPSTREAM, kept in
-# the cache as well (outside the clone), so that a clone elsewhere, where
-# ../shared/upstream does not resolve, still finds what an earlier build used.
-upstream_file() {
-	local name=$1 what=$2 kept=$CACHE/upstream/$1
-	if [[ -r $UPSTREAM/$name ]]; then
-		if ! cmp -s "$UPSTREAM/$name" "$kept"; then
-			mkdir -p "$CACHE/upstream"
-			cp "$UPSTREAM/$name" "$kept.tmp" && mv -f "$kept.tmp" "$kept"
-		fi
-		printf '%s\n' "$UPSTREAM/$name"
-	elif [[ -r $kept ]]; then
-		printf '%s\n' "$kept"
-	else
-		die "$UPSTREAM/$name missing: $what (see ../shared/upstream/README.md; LABSBX_UPSTREAM_DIR names another dir)"
-	fi
-}
 DEBIAN_SUITE=bookworm
 
 # k3s: the proxy serves only this pseudo-version (k3s master of 2026-02-11, Kubernetes

@@ -102,3 +102,25 @@ with_busybox() {
 		[[ -e $root/bin/$a ]] || ln -s busybox "$root/bin/$a"
 	done
 }
+
+# UPSTREAM holds the upstream archives that are neither Go modules the proxy serves nor
+# Debian packages: ../shared/upstream beside the clone, or LABSBX_UPSTREAM_DIR.
+UPSTREAM=${LABSBX_UPSTREAM_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared/upstream}
+
+# upstream_file NAME WHAT: the path of the upstream archive NAME, from UPSTREAM, kept in
+# the cache as well (outside the clone), so that a clone elsewhere, where
+# ../shared/upstream does not resolve, still finds what an earlier build used.
+upstream_file() {
+	local name=$1 what=$2 kept=$CACHE/upstream/$1
+	if [[ -r $UPSTREAM/$name ]]; then
+		if ! cmp -s "$UPSTREAM/$name" "$kept"; then
+			mkdir -p "$CACHE/upstream"
+			cp "$UPSTREAM/$name" "$kept.tmp" && mv -f "$kept.tmp" "$kept"
+		fi
+		printf '%s\n' "$UPSTREAM/$name"
+	elif [[ -r $kept ]]; then
+		printf '%s\n' "$kept"
+	else
+		die "$UPSTREAM/$name missing: $what (see ../shared/upstream/README.md; LABSBX_UPSTREAM_DIR names another dir)"
+	fi
+}
