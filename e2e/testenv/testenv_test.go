@@ -9,7 +9,7 @@ import (
 )
 
 // TestToolchainVersions checks that the versions pinned here match the ones
-// e2e/toolchain/toolchain.sh builds, and those of the builder modules.
+// e2e/toolchain/toolchain.sh and tofu.sh build, and those of the builder modules.
 func TestToolchainVersions(t *testing.T) {
 	script, err := os.ReadFile("../toolchain/toolchain.sh")
 	if err != nil {
@@ -23,6 +23,19 @@ func TestToolchainVersions(t *testing.T) {
 		m := regexp.MustCompile(`(?m)^` + name + `=(\S+)$`).FindSubmatch(script)
 		if m == nil || string(m[1]) != want {
 			t.Errorf("toolchain.sh %s = %q, testenv has %q", name, m, want)
+		}
+	}
+	tofu, err := os.ReadFile("../toolchain/tofu.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"TOFU_VERSION":           TofuVersion,
+		"VAULT_PROVIDER_VERSION": VaultProviderVersion,
+	} {
+		m := regexp.MustCompile(`(?m)^` + name + `=(\S+)$`).FindSubmatch(tofu)
+		if m == nil || string(m[1]) != want {
+			t.Errorf("tofu.sh %s = %q, testenv has %q", name, m, want)
 		}
 	}
 	for file, line := range map[string]string{
@@ -45,6 +58,9 @@ func TestCacheDir(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", "/y")
 	if got := BinDir(); got != "/x/cache/toolchain/bin" {
 		t.Errorf("BinDir with LABSBX_CACHE_DIR = %q", got)
+	}
+	if got := TofuMirrorDir(); got != "/x/cache/toolchain/tofu-mirror" { // tofu.sh's MIRROR
+		t.Errorf("TofuMirrorDir with LABSBX_CACHE_DIR = %q", got)
 	}
 	t.Setenv("LABSBX_CACHE_DIR", "")
 	if got := CacheDir(); got != "/y/labsbx" {

@@ -5,11 +5,12 @@
 #   ${LABSBX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/labsbx}/toolchain
 # so a warm run only checks that the files and images exist.
 #
-# Usage: toolchain.sh vault|kube|images|all|path|image-refs
+# Usage: toolchain.sh vault|kube|images|all|tofu|path|image-refs
 #   vault   bin/vault-<v>                       (static HashiCorp Vault server)
 #   kube    bin/kube-apiserver-<v>, bin/etcd-<v> (envtest-style control plane)
 #   images  labsbx.local/vault:<v>, labsbx.local/postgres:15 (docker import)
-#   all     all of the above
+#   all     vault, kube and images
+#   tofu    bin/tofu-<v> and the Vault provider's filesystem mirror (tofu.sh all)
 #   path    print the bin dir
 #   image-refs  print LABSBX_VAULT_IMAGE=… and LABSBX_POSTGRES_IMAGE=… for the images
 #
@@ -253,6 +254,7 @@ main() {
 	vault) build_vault ;;
 	kube) build_kube ;;
 	images) build_images ;;
+	tofu) bash "$HERE/tofu.sh" all ;;
 	all)
 		build_vault
 		build_kube
