@@ -23,11 +23,11 @@ variable "settings" {
 
 locals {
   # The keys labsbx up seeds, kept so that the app finds them after the first apply.
-  config = merge({
+  config = merge(tomap({
     app             = var.app
     environment     = "sandbox"
     database_schema = var.app
-  }, var.settings)
+  }), var.settings)
 }
 
 # Written whole: this module owns the entry (KV v2 keeps the earlier versions).
@@ -38,15 +38,20 @@ resource "vault_kv_secret_v2" "config" {
 }
 
 # Read back as the app will read it, at the version this apply wrote. Ephemeral: what
-# it reads is checked here and never lands in the state.
+# it reads is checked and never lands in the state.
 ephemeral "vault_kv_secret_v2" "config" {
   mount   = "kvv2"
   name    = vault_kv_secret_v2.config.name
   version = tonumber(vault_kv_secret_v2.config.metadata["version"])
+}
+
+# The check of what was read, in the apply that writes: each new version is read back.
+resource "terraform_data" "read_back" {
+  triggers_replace = vault_kv_secret_v2.config.metadata["version"]
 
   lifecycle {
     postcondition {
-      condition     = jsondecode(self.data_json) == local.config
+      condition     = ephemeral.vault_kv_secret_v2.config.data == local.config
       error_message = "kvv2/${var.app}/config does not read back as written."
     }
   }
