@@ -209,3 +209,30 @@ func copyExample(t *testing.T, src string) string {
 	}
 	return dst
 }
+
+// TestTofuExampleHoldsNoVaultAddressOrToken: the example's configuration names Vault
+// paths only; the address and the token come from the job's environment.
+func TestTofuExampleHoldsNoVaultAddressOrToken(t *testing.T) {
+	setting := regexp.MustCompile(`(?m)^\s*(address|token|auth_login\w*)\s*[={]`)
+	var files int
+	err := filepath.WalkDir(filepath.Join("..", "examples", "tofu"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".tf") {
+			return err
+		}
+		files++
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if m := setting.Find(b); m != nil {
+			t.Errorf("%s sets %q: the provider must take VAULT_ADDR and VAULT_TOKEN from the job", p, strings.TrimSpace(string(m)))
+		}
+		if regexp.MustCompile(`hvs\.|s\.[A-Za-z0-9]{24}`).Match(b) {
+			t.Errorf("%s holds something like a Vault token", p)
+		}
+		return nil
+	})
+	if err != nil || files < 3 {
+		t.Fatalf("examples/tofu: %d .tf files, %v", files, err)
+	}
+}
