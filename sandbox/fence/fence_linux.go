@@ -319,18 +319,7 @@ func (r *fenced) forward(c net.Conn, p guard.FencePort) {
 		return
 	}
 	defer r.untrack(up)
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		if tc, ok := dst.(interface{ CloseWrite() error }); ok {
-			_ = tc.CloseWrite()
-		}
-		done <- struct{}{}
-	}
-	go pipe(up, c)
-	go pipe(c, up)
-	<-done
-	<-done
+	splice(c, up)
 }
 
 func (r *fenced) finish(runErr error, cancel context.CancelFunc) error {
