@@ -148,7 +148,7 @@ var fenceChecks = []step[*fenceRun]{
 // runs, and labsbx reports the check by name.
 var fenceInsideChecks = []step[*FenceInside]{
 	{"fence-netns", (*FenceInside).netns},           // the child's network namespace is not labsbx's (net:[inode] of /proc/self/ns/net)
-	{"fence-interfaces", (*FenceInside).interfaces}, // its only interfaces are loopback, with loopback addresses only, and lo is up: no route leaves the host's 127.0.0.0/8 of the namespace
+	{"fence-interfaces", (*FenceInside).interfaces}, // lo is up with loopback addresses only; any other interface (a tunnel module's sit0, tunl0) is down without an address: no route leaves the namespace
 	{"fence-listeners", (*FenceInside).listeners},   // it listens on 127.0.0.1:<port> for exactly the approved ports
 }
 

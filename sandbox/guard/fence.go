@@ -192,10 +192,16 @@ func (in *FenceInside) netns() (string, error) {
 }
 
 func (in *FenceInside) interfaces() (string, error) {
-	up := false
+	up, idle := false, 0
 	for _, i := range in.Interfaces {
 		if !i.Loopback {
-			return "", refusef("fence-interfaces: interface %s is not loopback: the namespace could reach other hosts", i.Name)
+			// A new namespace holds a down tunnel device per tunnel module loaded
+			// (sit0, tunl0, ip6tnl0): down and without an address, it routes nothing.
+			if i.Up || len(i.Addrs) > 0 {
+				return "", refusef("fence-interfaces: interface %s is not loopback: the namespace could reach other hosts", i.Name)
+			}
+			idle++
+			continue
 		}
 		for _, a := range i.Addrs {
 			ip, _, err := net.ParseCIDR(a)
@@ -208,7 +214,7 @@ func (in *FenceInside) interfaces() (string, error) {
 	if !up {
 		return "", refusef("fence-interfaces: no loopback interface is up")
 	}
-	return fmt.Sprintf("%d loopback interface(s), nothing else", len(in.Interfaces)), nil
+	return fmt.Sprintf("%d loopback interface(s) up, %d other(s) down without an address", len(in.Interfaces)-idle, idle), nil
 }
 
 func (in *FenceInside) listeners() (string, error) {

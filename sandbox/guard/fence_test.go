@@ -93,6 +93,11 @@ func TestCheckFenceInside(t *testing.T) {
 	if rep, err := CheckFenceInside(good); err != nil || checkNames(rep) != "fence-netns=true fence-interfaces=true fence-listeners=true" {
 		t.Fatalf("good: %v %s", err, checkNames(rep))
 	}
+	tunnels := good
+	tunnels.Interfaces = []FenceInterface{lo, {Name: "tunl0"}, {Name: "sit0"}}
+	if _, err := CheckFenceInside(tunnels); err != nil {
+		t.Errorf("a new namespace's idle tunnel devices: %v", err)
+	}
 	for _, tc := range []struct {
 		label string
 		edit  func(*FenceInside)
@@ -103,6 +108,9 @@ func TestCheckFenceInside(t *testing.T) {
 		{"an interface to a network", func(in *FenceInside) {
 			in.Interfaces = append(in.Interfaces, FenceInterface{Name: "eth0", Up: true, Addrs: []string{"192.0.2.2/24"}})
 		}, "fence-interfaces: interface eth0"},
+		{"a tunnel device up", func(in *FenceInside) {
+			in.Interfaces = append(in.Interfaces, FenceInterface{Name: "sit0", Up: true})
+		}, "fence-interfaces: interface sit0"},
 		{"a LAN address on lo", func(in *FenceInside) {
 			in.Interfaces = []FenceInterface{{Name: "lo", Up: true, Loopback: true, Addrs: []string{"10.0.0.1/32"}}}
 		}, "fence-interfaces: lo has address 10.0.0.1/32"},
