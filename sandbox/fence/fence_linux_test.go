@@ -9,8 +9,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +33,14 @@ func TestMain(m *testing.M) {
 		os.Exit(3)
 	case os.Getenv("FENCE_TEST_DIAL") != "":
 		os.Exit(dialMode())
+	case os.Getenv("FENCE_TEST_SIGNAL") != "":
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM)
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		fmt.Printf("read %s", line)
+		<-sig
+		fmt.Println("got SIGTERM")
+		os.Exit(5)
 	case os.Getenv("FENCE_TEST_EXIT") != "":
 		fmt.Println("HOME=" + os.Getenv("HOME"))
 		os.Exit(7)
@@ -218,5 +228,44 @@ func TestWithHome(t *testing.T) {
 	want := []string{"PATH=/bin", "HOME=/state/home", "DOCKER_CONFIG=/state/home/.docker"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("got %q", got)
+	}
+}
+
+// The fenced command is labsbx's direct child: its stdin passes through, a signal sent
+// to the child's PID reaches the command itself, and its exit status is its own.
+func TestFenceStdinAndSignals(t *testing.T) {
+	requireFence(t)
+	f := approved(t, guard.FencePort{Name: "p", Port: listen(t, "127.0.0.1:0", "x")})
+	self, _ := os.Executable()
+	cmd := exec.Command(self)
+	cmd.Env = []string{"FENCE_TEST_SIGNAL=1"}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.Wrap(context.Background(), cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(stdin, "hello through the fence")
+	out := bufio.NewReader(stdout)
+	if line, _ := out.ReadString('\n'); line != "read hello through the fence\n" {
+		t.Fatalf("stdin did not pass through: %q", line)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := out.ReadString('\n')
+	err = r.Finish(cmd.Wait())
+	var exit *exec.ExitError
+	if line != "got SIGTERM\n" || !errors.As(err, &exit) || exit.ExitCode() != 5 {
+		t.Fatalf("signal: %q, exit %v", line, err)
 	}
 }
