@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,31 +67,6 @@ func dialMode() int {
 	return 0
 }
 
-// serve answers every connection to l with word.
-func serve(t *testing.T, l net.Listener, word string) {
-	t.Cleanup(func() { _ = l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintln(c, word)
-			_ = c.Close()
-		}
-	}()
-}
-
-func listen(t *testing.T, addr, word string) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serve(t, l, word)
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // nonLoopback is an address of this host that is not loopback, if it has one.
 func nonLoopback() string {
 	addrs, _ := net.InterfaceAddrs()
@@ -112,22 +86,6 @@ func requireFence(t *testing.T) {
 		}
 		t.Skipf("no fence here: %s", why)
 	}
-}
-
-// approved is a fence of a sandbox whose state dir is a temp dir, letting ports through.
-func approved(t *testing.T, ports ...guard.FencePort) *Fence {
-	t.Helper()
-	dir := t.TempDir()
-	home := filepath.Join(dir, guard.HomeDir)
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	rec := guard.Record{Name: "fence", UUID: "0f1c2a3b-0000-4000-8000-000000000001", StateDir: dir}
-	a, _, err := guard.ApproveFence(rec, guard.FenceRequest{Ports: ports, Home: home, CallerHome: os.Getenv("HOME")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Fence{Approval: a, Warn: &bytes.Buffer{}}
 }
 
 func runFenced(t *testing.T, f *Fence, env ...string) (string, error) {
