@@ -2,11 +2,19 @@ package sandbox
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
 	"github.com/arcodange/labsbx/sandbox/docker"
+	"github.com/arcodange/labsbx/sandbox/fence"
 	"github.com/arcodange/labsbx/sandbox/guard"
 	"github.com/arcodange/labsbx/sandbox/vault"
 )
@@ -132,5 +140,88 @@ func (c *Configuration) execProven(ctx context.Context, conn *connect.Conn, comp
 	if err != nil {
 		return -1, err
 	}
-	return rt.Exec(ctx, component, cmd, env, sio)
+	if runtime.GOOS != "linux" {
+		// Docker Desktop's engine runs in a VM, where a socket of this host cannot be
+		// mounted: the client runs in the sandbox's own container, on Docker's network.
+		c.warnCLIUnfenced.Do(func() {
+			c.progress().Infof("warning: on %s, %s runs in the sandbox's container without a network fence (README, \"The fence\")", runtime.GOOS, cmd[0])
+		})
+		return rt.Exec(ctx, component, cmd, env, sio)
+	}
+	return c.execFenced(ctx, conn, rt, component, cmd, env, sio)
+}
+
+// fenceMount is where a fenced client's container finds the sockets labsbx serves.
+const fenceMount = "/labsbx-fence"
+
+// execFenced runs the client of `labsbx vault --` or `labsbx psql` in a container of
+// the component's image with no network (docker.StartIsolated): its only way out is a
+// unix socket in a directory of the state dir, mounted there, which labsbx forwards
+// to the component's port after the guard's proof (fence.ServeUnix). Its VAULT_ADDR
+// (unix://) or PGHOST (the directory) point there; a \connect, a \! shell or
+// -address elsewhere finds no route.
+func (c *Configuration) execFenced(ctx context.Context, conn *connect.Conn, rt *docker.Runtime, component string, cmd, env []string, sio docker.ExecIO) (int, error) {
+	f, err := FenceOf(conn, c.Getenv)
+	if err != nil {
+		return -1, err
+	}
+	var port guard.FencePort
+	for _, p := range f.Approval.Ports() {
+		if p.Name == component {
+			port = p
+		}
+	}
+	if port.Port == 0 {
+		return -1, fmt.Errorf("sandbox %q records no %s port", conn.State().Name, component)
+	}
+	// A unix socket's path holds at most 107 bytes: a deep state dir uses TMPDIR.
+	parent := conn.State().Dir()
+	if len(parent) > 70 {
+		parent = ""
+	}
+	dir, err := os.MkdirTemp(parent, "labsbx-cli-")
+	if err != nil {
+		return -1, err
+	}
+	defer os.RemoveAll(dir)
+	var sock string
+	switch component {
+	case connect.ComponentVault:
+		sock = "vault.sock"
+		env = replaceEnv(env, "VAULT_ADDR", "unix://"+fenceMount+"/"+sock)
+	case connect.ComponentPostgres:
+		sock = ".s.PGSQL.5432"
+		env = replaceEnv(replaceEnv(env, "PGHOST", fenceMount), "PGPORT", "5432")
+	}
+	log := sio.Stderr
+	if log == nil {
+		log = io.Discard
+	}
+	fwd, err := fence.ServeUnix(ctx, f.Approval, port, filepath.Join(dir, sock), log)
+	if err != nil {
+		return -1, err
+	}
+	defer fwd.Close()
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return -1, err
+	}
+	name := component + "-cli-" + hex.EncodeToString(b[:])
+	remove, err := rt.StartIsolated(ctx, component, name, dir, fenceMount)
+	if err != nil {
+		return -1, err
+	}
+	defer remove()
+	return rt.Exec(ctx, name, cmd, env, sio)
+}
+
+// replaceEnv sets name=value in env, in place of any earlier value.
+func replaceEnv(env []string, name, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k != name {
+			out = append(out, kv)
+		}
+	}
+	return append(out, name+"="+value)
 }

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox/cluster"
@@ -29,6 +30,10 @@ type Configuration struct {
 	// Docker opens the Docker runtime on the engine the guard approved (nil:
 	// docker.New). A unit test gives one over a fake engine (docker.NewWithEngine).
 	Docker func(a guard.DockerApproval, name, uuid string) (*docker.Runtime, error)
+
+	// warnCLIUnfenced says once that the clients of `vault --` and `psql` run unfenced
+	// (not on Linux).
+	warnCLIUnfenced sync.Once
 }
 
 // docker opens the Docker runtime of sandbox name (uuid: its identity, "" without

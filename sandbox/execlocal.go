@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"time"
 
+	"github.com/arcodange/labsbx/sandbox/fence"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -21,6 +22,9 @@ type ExecLocal struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Fence, when set, confines the command to the sandbox (FenceOf): it rewrites the
+	// command's Path, Args, ExtraFiles, HOME and namespace flags, nothing else.
+	Fence *fence.Fence
 }
 
 // environ is the command's whole environment.
@@ -42,7 +46,14 @@ func (e *ExecLocal) Run(ctx context.Context, vars []EnvVar) (int, error) {
 	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Dir = e.environ(vars), e.Stdin, e.Stdout, e.Stderr, e.Dir
 	// A child left holding the output pipe does not keep Run waiting past the command.
 	cmd.WaitDelay = 2 * time.Second
-	err := cmd.Run()
+	var fenced *fence.Running
+	if e.Fence != nil {
+		var err error
+		if fenced, err = e.Fence.Wrap(ctx, cmd); err != nil {
+			return -1, err
+		}
+	}
+	err := fenced.Finish(cmd.Run())
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		return exit.ExitCode(), nil

@@ -100,10 +100,12 @@ a scrubbed environment. It holds only:
 
   VAULT_ADDR, VAULT_TOKEN   the sandbox's Vault and the job's token (policy <app>-ops)
   CI, GITHUB_*, GITEA_*     the job's variables: repository, ref, sha, workflow, run id
-  PATH, HOME, USER, LOGNAME, SHELL, TERM, LANG, LC_ALL, LC_CTYPE, TZ, TMPDIR
+  PATH, USER, LOGNAME, SHELL, TERM, LANG, LC_ALL, LC_CTYPE, TZ, TMPDIR
+  HOME                      the sandbox's own, in its state dir
 
 Nothing else of your shell reaches it: not a production VAULT_ADDR or VAULT_TOKEN,
-not PG*, not KUBECONFIG. This is how tofu apply, a provisioning script or vault kv put
+not PG*, not KUBECONFIG. On Linux it runs inside the sandbox's fence: its network
+reaches the sandbox's ports on 127.0.0.1 and nothing else (README, "The fence"). This is how tofu apply, a provisioning script or vault kv put
 is rehearsed against the sandbox. The command's exit status is labsbx's.`,
 		Example: `  labsbx ci exec webapp -- vault kv put kvv2/webapp/config color=blue
   labsbx ci exec webapp --ref refs/heads/release -- tofu apply -auto-approve`,

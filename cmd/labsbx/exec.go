@@ -28,7 +28,11 @@ func runLocal(g *globals, cmd *cobra.Command, argv []string, vars []sandbox.EnvV
 	if err := guard.CheckExecArgs(argv, sandbox.HandoutEndpoints(vars)); err != nil {
 		return err
 	}
-	run := &sandbox.ExecLocal{Args: argv, Getenv: g.getenv, Stdin: cmd.InOrStdin(), Stdout: g.stdout, Stderr: g.stderr}
+	fence, err := g.conf.FenceOf(g.name)
+	if err != nil {
+		return err
+	}
+	run := &sandbox.ExecLocal{Args: argv, Getenv: g.getenv, Stdin: cmd.InOrStdin(), Stdout: g.stdout, Stderr: g.stderr, Fence: fence}
 	code, err := run.Run(cmd.Context(), vars)
 	return passThrough(argv[0], code, err)
 }
@@ -81,8 +85,10 @@ kubernetes/ role <app>, with a token of ServiceAccount <app>/<app> from the clus
 TokenRequest API. The vault profile has no cluster: its token is created with the root
 token with exactly policy <app>, what role <app> grants, without the login itself.
 
-Besides those, only PATH, HOME, USER, LOGNAME, SHELL, TERM, LANG, LC_ALL, LC_CTYPE, TZ
-and TMPDIR reach the command. Its exit status is labsbx's.`,
+Besides those, only PATH, USER, LOGNAME, SHELL, TERM, LANG, LC_ALL, LC_CTYPE, TZ and
+TMPDIR reach the command; HOME is the sandbox's own, in its state dir. On Linux the
+command runs inside the sandbox's fence: its network reaches the sandbox's ports on
+127.0.0.1 and nothing else (README, "The fence"). Its exit status is labsbx's.`,
 		Example: `  labsbx exec --as webapp -- vault kv get kvv2/webapp/config
   labsbx exec --as webapp -- psql -c 'select current_user'
   labsbx exec -- vault status`,

@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/arcodange/labsbx/sandbox/fence"
 )
 
 // Exit codes, as DESIGN.md's CLI contract gives them.
@@ -24,6 +26,14 @@ const (
 )
 
 func main() {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == fence.ChildCommand:
+		// labsbx itself, starting a command inside its fence (package fence).
+		os.Exit(fence.Child(os.Args[2:]))
+	case os.Getenv(fence.EnvRelay) != "":
+		// labsbx run by a command inside a fence: the labsbx outside runs it.
+		os.Exit(fence.Relay(os.Getenv(fence.EnvRelay), os.Args[1:]))
+	}
 	dropTargetEnv()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }

@@ -416,6 +416,7 @@ func tarFiles(files map[string][]byte) (io.Reader, error) {
 // ContainerInfo is what drills and status need to know about a component.
 type ContainerInfo struct {
 	ID        string
+	Image     string // the image ID it runs
 	Running   bool
 	StartedAt time.Time
 }
@@ -433,7 +434,7 @@ func (r *Runtime) Inspect(ctx context.Context, component string) (info Container
 	if c.Config == nil || !r.ours(c.Config.Labels) {
 		return info, false, r.errNotOurs("container", name, labelsOf(c.Config))
 	}
-	info.ID = c.ID
+	info.ID, info.Image = c.ID, c.Image
 	if c.State != nil {
 		info.Running = c.State.Running
 		info.StartedAt, _ = time.Parse(time.RFC3339Nano, c.State.StartedAt)
@@ -490,6 +491,36 @@ func (r *Runtime) Exec(ctx context.Context, component string, cmd, env []string,
 		return -1, fmt.Errorf("exec in %s: %w", r.ObjectName(component), err)
 	}
 	return insp.ExitCode, nil
+}
+
+// StartIsolated starts, for Exec, a container of component (a name of one run, such as
+// vault-cli-<random>) from the image of the sandbox's container of from, with no
+// network at all (network mode none) and only the host directory dir mounted, at
+// mountAt: a client run there reaches nothing but the sockets labsbx serves in dir.
+// It sleeps until remove (or an hour), and carries the sandbox's labels, so that
+// down removes it if labsbx could not.
+func (r *Runtime) StartIsolated(ctx context.Context, from, component, dir, mountAt string) (remove func(), err error) {
+	info, ok, err := r.Inspect(ctx, from)
+	if err != nil || !ok {
+		return nil, errors.Join(err, notExist(ok, r.ObjectName(from)))
+	}
+	name := r.ObjectName(component)
+	cfg := &container.Config{Image: info.Image, User: "0", Entrypoint: []string{"sleep"}, Cmd: []string{"3600"}, Labels: r.labels(component)}
+	hc := &container.HostConfig{NetworkMode: "none", Binds: []string{dir + ":" + mountAt}}
+	resp, err := r.eng.ContainerCreate(ctx, cfg, hc, nil, nil, name)
+	if err != nil {
+		return nil, fmt.Errorf("create container %s: %w", name, err)
+	}
+	remove = func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = r.eng.ContainerRemove(ctx, resp.ID, container.RemoveOptions{Force: true})
+	}
+	if err := r.eng.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+		remove()
+		return nil, fmt.Errorf("start container %s: %w", name, err)
+	}
+	return remove, nil
 }
 
 // Stop stops a component's container (SIGTERM, then SIGKILL after timeout).

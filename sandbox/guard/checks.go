@@ -132,6 +132,31 @@ var runbookChecks = []step[*runbookRun]{
 	{"runbook-urls", (*runbookRun).loopbackURLs},   // every URL it names is on loopback
 }
 
+// fenceChecks decide, before a command labsbx runs for the user starts (a drill
+// file's commands and command probes, `labsbx exec`, `labsbx ci exec`), what its fence
+// lets through (ApproveFence, fence.go). Where no fence can be built (macOS, user
+// namespaces refused), runbookChecks and clientChecks are all that stand, and labsbx
+// says so once on stderr.
+var fenceChecks = []step[*fenceRun]{
+	{"fence-record", (*fenceRun).record}, // the sandbox recorded a valid name, a UUID and an absolute state dir
+	{"fence-ports", (*fenceRun).ports},   // each port let through is named, a TCP port, given once, the one its receiver proof is about; Vault's is the recorded address's
+	{"fence-home", (*fenceRun).home},     // HOME is <state dir>/home: a 0700 directory, resolved inside the state dir, never the caller's HOME
+}
+
+// fenceInsideChecks run in the fenced child, inside its new namespaces, before it
+// executes the command (CheckFenceInside); a refusal there means the command never
+// runs, and labsbx reports the check by name.
+var fenceInsideChecks = []step[*FenceInside]{
+	{"fence-netns", (*FenceInside).netns},           // the child's network namespace is not labsbx's (net:[inode] of /proc/self/ns/net)
+	{"fence-interfaces", (*FenceInside).interfaces}, // lo is up with loopback addresses only; any other interface (a tunnel module's sit0, tunl0) is down without an address: no route leaves the namespace
+	{"fence-listeners", (*FenceInside).listeners},   // it listens on 127.0.0.1:<port> for exactly the approved ports
+}
+
+// For each connection a fenced command opens to one of those listeners, labsbx (in the
+// host's namespace) dials the host's 127.0.0.1:<same port> with ForwardDial:
+//
+//	fence-receiver  the port is approved, and, when a container serves it, receiverChecks pass before and after the host connection opens with the same epoch (else the connection is closed, nothing is forwarded)
+
 // clientChecks (clients.go) decide whether a client that labsbx hands a secret to may
 // run with these arguments, before anything is sent: the Vault CLI and psql that
 // `labsbx vault --` and `labsbx psql` run in the sandbox's containers, and the command

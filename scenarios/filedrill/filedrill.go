@@ -308,7 +308,13 @@ func (f *fileDrill) exec(ctx context.Context, e *scenarios.Env, script string, t
 	start := time.Now()
 	var buf bytes.Buffer
 	out := &limitedWriter{w: &buf, n: outputLimit}
-	run := &sandbox.ExecLocal{Args: []string{"sh", "-c", script}, Getenv: e.Config().Getenv, Dir: f.d.Dir, Stdout: out, Stderr: out}
+	// The command runs inside the sandbox's fence (its ports as recorded now, its own
+	// HOME): made for each command, since a fault may have moved a container.
+	fence, err := sandbox.FenceOf(e.Conn(), e.Config().Getenv)
+	if err != nil {
+		return -1, "", err
+	}
+	run := &sandbox.ExecLocal{Args: []string{"sh", "-c", script}, Getenv: e.Config().Getenv, Dir: f.d.Dir, Stdout: out, Stderr: out, Fence: fence}
 	code, err := run.Run(ctx, f.vars)
 	text := e.Redact(buf.String())
 	switch {
