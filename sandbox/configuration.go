@@ -29,6 +29,9 @@ type Configuration struct {
 	// Docker opens the Docker runtime on the engine the guard approved (nil:
 	// docker.New). A unit test gives one over a fake engine (docker.NewWithEngine).
 	Docker func(a guard.DockerApproval, name, uuid string) (*docker.Runtime, error)
+	// Reaper is labsbx's own binary, which leads the process group of each local
+	// command (ExecLocal) so that it dies with labsbx ("": none, as in tests).
+	Reaper string
 }
 
 // docker opens the Docker runtime of sandbox name (uuid: its identity, "" without

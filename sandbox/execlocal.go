@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"time"
 
+	"github.com/arcodange/labsbx/internal/procgroup"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -21,6 +22,9 @@ type ExecLocal struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Reaper is labsbx's own binary, to lead the command's process group
+	// (procgroup.Options; "": none).
+	Reaper string
 }
 
 // environ is the command's whole environment.
@@ -42,7 +46,9 @@ func (e *ExecLocal) Run(ctx context.Context, vars []EnvVar) (int, error) {
 	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Dir = e.environ(vars), e.Stdin, e.Stdout, e.Stderr, e.Dir
 	// A child left holding the output pipe does not keep Run waiting past the command.
 	cmd.WaitDelay = 2 * time.Second
-	err := cmd.Run()
+	// The command, and whatever it starts, dies with a cancel, a timeout or labsbx
+	// itself; one that reads a terminal stays in labsbx's process group (procgroup).
+	err := procgroup.Run(cmd, procgroup.Options{Interactive: procgroup.IsTerminal(e.Stdin), Reaper: e.Reaper})
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		return exit.ExitCode(), nil

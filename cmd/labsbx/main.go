@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/arcodange/labsbx/internal/procgroup"
 )
 
 // Exit codes, as DESIGN.md's CLI contract gives them.
@@ -23,7 +25,17 @@ const (
 	exitDrillFailed = 4
 )
 
+// reaperBinary is this binary when it can lead the process group of a command it
+// runs (procgroup.ServeReaper); main sets it, so that a test binary never is one.
+var reaperBinary string
+
 func main() {
+	// A reaper runs its command with the environment labsbx gave it (the sandbox's
+	// VAULT_ADDR and the rest): before dropTargetEnv, and nothing else of main.
+	if code, served := procgroup.ServeReaper(os.Args); served {
+		os.Exit(code)
+	}
+	reaperBinary = procgroup.ReaperPath()
 	dropTargetEnv()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
