@@ -47,3 +47,14 @@ func asRefusal(err error) *Refusal {
 func zeroRefusal(kind string) error {
 	return refusef("%s was not issued by the guard (zero value)", kind)
 }
+
+// WithHint adds to a refusal what the user may safely do next; the result is still
+// the refusal (exit status 3). An error that is not a refusal is returned as it is.
+// The hint must never carry a secret, nor name a command that could lose data.
+func WithHint(err error, hint string) error {
+	var r *Refusal
+	if hint == "" || !errors.As(err, &r) {
+		return err
+	}
+	return &Refusal{Reason: r.Reason + "; " + hint, Err: r}
+}
