@@ -12,6 +12,9 @@ var ErrRefused = errors.New("refused")
 // cannot tell. Error() is "refused: <reason>". Reasons never carry secrets.
 type Refusal struct {
 	Reason string
+	// Check names the check of checks.go that refused ("" when none did: a refusal
+	// built outside a table). Error() does not show it; reports and callers may.
+	Check string
 	// Err is the underlying cause, when there is one (for example a file that
 	// cannot be read). It is reachable with errors.Is/As.
 	Err error
@@ -56,5 +59,5 @@ func WithHint(err error, hint string) error {
 	if hint == "" || !errors.As(err, &r) {
 		return err
 	}
-	return &Refusal{Reason: r.Reason + "; " + hint, Err: r}
+	return &Refusal{Reason: r.Reason + "; " + hint, Check: r.Check, Err: r}
 }
