@@ -208,13 +208,60 @@ func (b *backupRestore) Recover(ctx context.Context, e *scenarios.Env) error {
 }
 
 // restoreFromBackup recreates Vault's container and volume from the storage backup.
+// While it runs, the fault says so (restoring): a restore killed half-way leaves a
+// Vault container that may hold no storage, or not all of it, and reviveVault then
+// restores again.
 func restoreFromBackup(ctx context.Context, cfg *sandbox.Configuration, st *state.State) error {
+	storage, err := readBackup(st)
+	if err != nil {
+		return err
+	}
+	return restoreStorage(ctx, cfg, st, storage)
+}
+
+func readBackup(st *state.State) ([]byte, error) {
 	storage, err := fsutil.ReadRegular(backupStoragePath(st), maxBackupSize)
 	if err != nil {
-		return fmt.Errorf("read the backup of Vault's storage: %w", err)
+		return nil, fmt.Errorf("read the backup of Vault's storage: %w", err)
 	}
-	_, err = cfg.RestoreVault(ctx, st, bytes.NewReader(storage))
-	return err
+	return storage, nil
+}
+
+func restoreStorage(ctx context.Context, cfg *sandbox.Configuration, st *state.State, storage []byte) error {
+	if err := markRestoring(cfg, st, true); err != nil {
+		return err
+	}
+	if _, err := cfg.RestoreVault(ctx, st, bytes.NewReader(storage)); err != nil {
+		return err
+	}
+	return markRestoring(cfg, st, false)
+}
+
+// detailRestoring is the backup-restore fault's detail from the start of a restore
+// until the restored container is recorded.
+const detailRestoring = "restoring"
+
+// markRestoring records in the state (the fault's detail) that a restore has begun
+// (on) or was recorded (off).
+func markRestoring(cfg *sandbox.Configuration, st *state.State, on bool) error {
+	detail := ""
+	if on {
+		detail = detailRestoring
+	}
+	for i, f := range st.Faults {
+		if f.Scenario == (*backupRestore)(nil).Name() && f.Detail != detail {
+			st.Faults[i].Detail = detail
+			return cfg.Store.Save(st, cfg.Clock())
+		}
+	}
+	return nil
+}
+
+// restoring: a restore began and was never recorded as done.
+func restoring(st *state.State) bool {
+	return slices.ContainsFunc(st.Faults, func(f state.Fault) bool {
+		return f.Scenario == (*backupRestore)(nil).Name() && f.Detail == detailRestoring
+	})
 }
 
 func backupKeys(st *state.State) (*vault.Keys, error) {
@@ -275,37 +322,48 @@ func (b *backupRestore) Undo(ctx context.Context, e *scenarios.Env) (string, err
 // left none that labsbx can use, and says what it did ("": nothing):
 //   - none: the drill destroyed it (after the backup was taken), or a restore was
 //     killed before it created the new one;
-//   - one that is not the container the state records: a restore was killed between
-//     creating it and recording it, maybe before the storage was copied into its
-//     volume. The guard rightly refuses to send the key to a container it did not
-//     record, so this one and its volume go (each only with this sandbox's UUID) and
-//     the restore runs again.
+//   - one that a restore began and never recorded as done (restoring): killed before
+//     its storage was copied into the new volume, or before the state recorded the
+//     new container, which the guard then rightly refuses to send the key to;
+//   - one that is not the container the state records, however it came there.
 //
-// The backup is read before anything is removed; without it nothing is. Once the
-// recorded container is there, whether running or stopped, it is left alone.
+// That container and its volume go (each only with this sandbox's UUID) and the
+// restore runs again. The backup is read before anything is removed; without it
+// nothing is. The recorded container of a finished restore, or of no restore at all,
+// is left alone, running or stopped.
 func reviveVault(ctx context.Context, cfg *sandbox.Configuration, st *state.State, rt *docker.Runtime) (string, error) {
 	info, ok, err := rt.Inspect(ctx, connect.ComponentVault)
 	if err != nil {
 		return "", err
 	}
-	if ok && (st.Vault == nil || st.Vault.ContainerID == "" || info.ID == st.Vault.ContainerID) {
+	if !mustRestore(st, info.ID, ok) {
 		return "", nil
 	}
-	storage, err := fsutil.ReadRegular(backupStoragePath(st), maxBackupSize)
+	storage, err := readBackup(st)
 	if err != nil {
-		return "", fmt.Errorf("read the backup of Vault's storage: %w; nothing was removed", err)
+		return "", fmt.Errorf("%w; nothing was removed", err)
 	}
 	did := "restored Vault's storage from the backup into a new volume and container"
 	if ok {
+		if err := markRestoring(cfg, st, true); err != nil {
+			return "", err
+		}
 		if err := rt.RemoveComponent(ctx, connect.ComponentVault); err != nil {
 			return "", err
 		}
-		did = fmt.Sprintf("removed container %s (%.12s), which an interrupted restore made and never recorded, with its volume; ", rt.ObjectName(connect.ComponentVault), info.ID) + did
+		did = fmt.Sprintf("removed container %s (%.12s), which an interrupted restore left unfinished, with its volume; ", rt.ObjectName(connect.ComponentVault), info.ID) + did
 	}
-	if _, err := cfg.RestoreVault(ctx, st, bytes.NewReader(storage)); err != nil {
+	if err := restoreStorage(ctx, cfg, st, storage); err != nil {
 		return "", err
 	}
 	return did, nil
+}
+
+// mustRestore: Vault's container (id, when it exists) cannot be used as it is after an
+// interrupted backup-restore (reviveVault).
+func mustRestore(st *state.State, id string, exists bool) bool {
+	recorded := st.Vault == nil || st.Vault.ContainerID == "" || id == st.Vault.ContainerID
+	return !exists || !recorded || restoring(st)
 }
 
 // Revive: `drill recover` opens the sandbox's Vault first, which cannot answer when an
