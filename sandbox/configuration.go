@@ -30,6 +30,9 @@ type Configuration struct {
 	// Docker opens the Docker runtime on the engine the guard approved (nil:
 	// docker.New). A unit test gives one over a fake engine (docker.NewWithEngine).
 	Docker func(a guard.DockerApproval, name, uuid string) (*docker.Runtime, error)
+	// Reaper is labsbx's own binary, which leads the process group of each local
+	// command (ExecLocal) so that it dies with labsbx ("": none, as in tests).
+	Reaper string
 
 	// warnCLIUnfenced says once that the clients of `vault --` and `psql` run unfenced
 	// (not on Linux).

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"time"
 
+	"github.com/arcodange/labsbx/internal/procgroup"
 	"github.com/arcodange/labsbx/sandbox/fence"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
@@ -25,6 +26,9 @@ type ExecLocal struct {
 	// Fence, when set, confines the command to the sandbox (FenceOf): it rewrites the
 	// command's Path, Args, ExtraFiles, HOME and namespace flags, nothing else.
 	Fence *fence.Fence
+	// Reaper is labsbx's own binary, to lead the command's process group
+	// (procgroup.Options; "": none).
+	Reaper string
 }
 
 // environ is the command's whole environment.
@@ -53,7 +57,11 @@ func (e *ExecLocal) Run(ctx context.Context, vars []EnvVar) (int, error) {
 			return -1, err
 		}
 	}
-	err := fenced.Finish(cmd.Run())
+	// The command (the fence's child, when fenced), and whatever it starts, dies with a
+	// cancel, a timeout or labsbx itself; one that reads a terminal stays in labsbx's
+	// process group (procgroup). The fence's namespaces and files are kept: the reaper
+	// leads the group inside them.
+	err := fenced.Finish(procgroup.Run(cmd, procgroup.Options{Interactive: procgroup.IsTerminal(e.Stdin), Reaper: e.Reaper}))
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		return exit.ExitCode(), nil

@@ -160,6 +160,7 @@ func (d *Drill) Run(ctx context.Context) (*report.Report, error) {
 		return nil, err
 	}
 	defer env.Close()
+	env.timeout = d.opts.Timeout
 	rep := &report.Report{SchemaVersion: report.SchemaVersion, Sandbox: st.Name, Profile: st.Profile, LabsbxVersion: d.opts.Version,
 		Manual: d.opts.Manual, NoRecover: d.opts.NoRecover, StartedAt: d.now()}
 	if vs, err := env.Vault.Status(ctx); err == nil {
@@ -394,8 +395,11 @@ func (r *scenarioRun) step(ctx context.Context, p phase) error {
 		}
 		return p.apps(r, ctx)
 	}
-	if wait == once {
+	switch wait {
+	case once:
 		return try(ctx)
+	case onceWithinTimeout:
+		return tryWithin(ctx, deadline, try)
 	}
 	return pollTries(ctx, deadline, tryTimeout(s), try)
 }
@@ -416,6 +420,18 @@ func (d *Drill) recordFault(st *state.State, s Scenario) error {
 func (d *Drill) clearFault(st *state.State, s Scenario) error {
 	st.Faults = slices.DeleteFunc(st.Faults, func(f state.Fault) bool { return f.Scenario == s.Name() })
 	return d.cfg.Store.Save(st, d.now())
+}
+
+// tryWithin runs fn once, cut at timeout: a step that hangs (a command probe, a
+// request nobody answers) fails then, saying so.
+func tryWithin(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := fn(tctx)
+	if err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("not within %s: %w", timeout, err)
+	}
+	return err
 }
 
 // poll calls fn every PollInterval until it returns nil, a permanent error or the

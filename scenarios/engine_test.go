@@ -378,3 +378,37 @@ func TestEngineKeepsChecksPerScenario(t *testing.T) {
 		t.Errorf("a scenario without checks got %+v", res.Checks)
 	}
 }
+
+// hangingSteady is a scenario whose steady state hangs until its context ends, as a
+// command probe that never returns does.
+type hangingSteady struct{ fakeScenario }
+
+func (h *hangingSteady) Steady(ctx context.Context, _ *Env) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// The steady state runs once, but within the drill's timeout: one that hangs fails
+// then, and nothing of the fault follows.
+func TestEngineSteadyStateObeysTheTimeout(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t", Timeout: 300 * time.Millisecond})
+	h := &hangingSteady{fakeScenario{name: "hang"}}
+	start := time.Now()
+	done := make(chan report.ScenarioResult, 1)
+	go func() { done <- d.RunScenario(context.Background(), e, h) }()
+	var res report.ScenarioResult
+	select {
+	case res = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a hanging steady state held the drill past its timeout")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the steady state was cut after %s, want about 300ms", took)
+	}
+	if res.Result != report.ResultFailed || res.FailedPhase != PhaseSteady || !strings.Contains(res.Error, "not within 300ms") {
+		t.Errorf("result %s, failed phase %q, error %q", res.Result, res.FailedPhase, res.Error)
+	}
+	if h.broken {
+		t.Error("the fault was injected after a steady state that did not hold")
+	}
+}

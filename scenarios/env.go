@@ -56,7 +56,15 @@ type Env struct {
 	// secrets are redacted from every output, error and detail the report holds.
 	secrets []string
 	now     func() time.Time
+	// timeout is the drill run's timeout (0 outside a run: drill recover).
+	timeout time.Duration
 }
+
+// Timeout is the drill's timeout (--timeout, else spec.drills.timeout, else
+// DefaultTimeout), which bounds each polled phase, the steady state, and every command
+// a drill file runs without a timeout of its own; 0 outside a drill run (`labsbx drill
+// recover`).
+func (e *Env) Timeout() time.Duration { return e.timeout }
 
 // Milestone is a timestamped point of a recovery ("vault unsealed").
 type Milestone struct {

@@ -21,6 +21,7 @@ const (
 // each. Drill.RunScenario runs this table and decides nothing of its own.
 //
 //   - Polled phases and their deadlines: the wait column (and manualWait, --manual).
+//     The steady state runs once, within the drill's timeout.
 //   - Time to detect runs from the fault in place to the symptom observed; time to
 //     recover from the recover phase's turn (run or skipped) to the steady state
 //     verified.
@@ -30,7 +31,7 @@ const (
 var phases = []phase{{
 	name:             PhaseSteady,
 	step:             Scenario.Steady,
-	wait:             once,
+	wait:             onceWithinTimeout,
 	apps:             (*scenarioRun).appsBeforeFault,
 	failureSkipsRest: "the steady state did not hold before the fault",
 }, {
@@ -126,6 +127,9 @@ type waitMode int
 const (
 	// once: the step runs once.
 	once waitMode = iota
+	// onceWithinTimeout: the step runs once, cut at the drill's timeout (--timeout,
+	// spec.drills.timeout): a probe that hangs does not hold the drill.
+	onceWithinTimeout
 	// withinTimeout: polled every PollInterval within the drill's timeout (--timeout,
 	// spec.drills.timeout).
 	withinTimeout

@@ -32,8 +32,20 @@ type Reviver interface {
 }
 
 // Recover undoes every fault that an interrupted drill left in the state.
-// It makes each fault's scenario from cat.
+// It makes each fault's scenario from cat. A refusal says what is safe to do next:
+// the faults it has not undone stay recorded.
 func Recover(ctx context.Context, cfg *sandbox.Configuration, cat *Catalogue, name string) ([]Recovered, error) {
+	out, err := recoverFaults(ctx, cfg, cat, name)
+	return out, guard.WithHint(err, recoverHint(name))
+}
+
+// recoverHint follows a refusal of drill recover: commands that change nothing, or
+// that change only what the guard approves.
+func recoverHint(name string) string {
+	return fmt.Sprintf("the faults not undone stay recorded, and nothing was sent to the refused target. `labsbx status --name %s` shows the sandbox and changes nothing; once the cause above is gone, run `labsbx drill recover --name %s` again", name, name)
+}
+
+func recoverFaults(ctx context.Context, cfg *sandbox.Configuration, cat *Catalogue, name string) ([]Recovered, error) {
 	lock, err := cfg.Store.Lock(name)
 	if err != nil {
 		return nil, err

@@ -7,8 +7,10 @@ import (
 )
 
 // Every timeout of a drill is decided here: the phase timeout (--timeout, else
-// spec.drills.timeout, else DefaultTimeout), each polled phase's deadline, verify's
-// (short with --no-recover, VSO's schedule on the full profile) and one try's.
+// spec.drills.timeout, else DefaultTimeout), each polled phase's deadline and the
+// steady state's, verify's (short with --no-recover, VSO's schedule on the full
+// profile) and one try's. A drill file's commands get the phase timeout too, unless
+// the file gives one (Env.Timeout).
 
 // DefaultTimeout bounds a polled phase when neither --timeout nor the config says.
 const DefaultTimeout = 2 * time.Minute
@@ -27,7 +29,7 @@ func (o Options) phaseTimeout() time.Duration {
 // deadline is how long a polled step may take.
 func (r *scenarioRun) deadline(w waitMode) time.Duration {
 	switch w {
-	case withinTimeout:
+	case withinTimeout, onceWithinTimeout:
 		return r.d.opts.Timeout
 	case withinVerifyTimeout:
 		return r.d.verifyTimeout(r.e, r.d.now())

@@ -32,7 +32,7 @@ func runLocal(g *globals, cmd *cobra.Command, argv []string, vars []sandbox.EnvV
 	if err != nil {
 		return err
 	}
-	run := &sandbox.ExecLocal{Args: argv, Getenv: g.getenv, Stdin: cmd.InOrStdin(), Stdout: g.stdout, Stderr: g.stderr, Fence: fence}
+	run := &sandbox.ExecLocal{Args: argv, Getenv: g.getenv, Stdin: cmd.InOrStdin(), Stdout: g.stdout, Stderr: g.stderr, Fence: fence, Reaper: g.conf.Reaper}
 	code, err := run.Run(cmd.Context(), vars)
 	return passThrough(argv[0], code, err)
 }

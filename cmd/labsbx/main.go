@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/arcodange/labsbx/internal/procgroup"
 	"github.com/arcodange/labsbx/sandbox/fence"
 )
 
@@ -25,7 +26,16 @@ const (
 	exitDrillFailed = 4
 )
 
+// reaperBinary is this binary when it can lead the process group of a command it
+// runs (procgroup.ServeReaper); main sets it, so that a test binary never is one.
+var reaperBinary string
+
 func main() {
+	// A reaper runs its command with the environment labsbx gave it (the sandbox's
+	// VAULT_ADDR and the rest): before dropTargetEnv, and nothing else of main.
+	if code, served := procgroup.ServeReaper(os.Args); served {
+		os.Exit(code)
+	}
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == fence.ChildCommand:
 		// labsbx itself, starting a command inside its fence (package fence).
@@ -34,6 +44,7 @@ func main() {
 		// labsbx run by a command inside a fence: the labsbx outside runs it.
 		os.Exit(fence.Relay(os.Getenv(fence.EnvRelay), os.Args[1:]))
 	}
+	reaperBinary = procgroup.ReaperPath()
 	dropTargetEnv()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }

@@ -232,7 +232,7 @@ func (g *globals) configuration() (*sandbox.Configuration, error) {
 	if err != nil {
 		return nil, err
 	}
-	*g.conf = sandbox.Configuration{Store: st, Progress: g.status(), Log: g.logger(), Getenv: g.getenv, Clusters: k3dClusters}
+	*g.conf = sandbox.Configuration{Store: st, Progress: g.status(), Log: g.logger(), Getenv: g.getenv, Clusters: k3dClusters, Reaper: reaperBinary}
 	return g.conf, nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/docker/go-connections/nat"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/arcodange/labsbx/internal/failpoint"
 	"github.com/arcodange/labsbx/sandbox/guard"
 )
 
@@ -371,6 +372,7 @@ func (r *Runtime) create(ctx context.Context, name string, s ContainerSpec) (str
 		}
 	}
 	if s.Restore != nil {
+		failpoint.Hit("restore-container-created") // created, nothing restored yet
 		if err := r.eng.CopyToContainer(ctx, resp.ID, s.Restore.Dir, s.Restore.Tar, container.CopyToContainerOptions{}); err != nil {
 			return "", fmt.Errorf("restore %s into %s: %w", s.Restore.Dir, name, err)
 		}

@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -130,5 +131,19 @@ func BenchmarkGuardCheck50Contexts(b *testing.B) {
 		if rep := Check(ctx, rec, t, CheckOptions{Offline: true}); !rep.Approved {
 			b.Fatal(rep.Reason)
 		}
+	}
+}
+
+// A hint keeps a refusal a refusal, with its reason first; other errors pass as they are.
+func TestWithHint(t *testing.T) {
+	r := refusef("container x is not the one labsbx recorded")
+	err := WithHint(fmt.Errorf("open vault: %w", r), "run `labsbx status --name d`")
+	var got *Refusal
+	if !errors.As(err, &got) || !errors.Is(err, ErrRefused) || got.Error() != "refused: container x is not the one labsbx recorded; run `labsbx status --name d`" {
+		t.Errorf("WithHint = %v", err)
+	}
+	plain := errors.New("not a refusal")
+	if WithHint(plain, "hint") != plain || WithHint(nil, "hint") != nil {
+		t.Error("WithHint changed an error that is not a refusal")
 	}
 }

@@ -157,32 +157,48 @@ var fenceInsideChecks = []step[*FenceInside]{
 //
 //	fence-receiver  the port is approved, and, when a container serves it, receiverChecks pass before and after the host connection opens with the same epoch (else the connection is closed, nothing is forwarded)
 
-// clientChecks (clients.go) decide whether a client that labsbx hands a secret to may
-// run with these arguments, before anything is sent: the Vault CLI and psql that
+// The client checks (clients.go) decide whether a client that labsbx hands a secret to
+// may run with these arguments, before anything is sent: the Vault CLI and psql that
 // `labsbx vault --` and `labsbx psql` run in the sandbox's containers, and the command
 // of `labsbx exec` and `labsbx ci exec`.
-//
-//	client-vault-address  the Vault CLI gets no -address or -agent-address
-//	client-psql-server    psql gets no -h/--host or -p/--port (bundled short options, long prefixes)
-//	client-psql-conninfo  no conninfo or URI argument of psql names host, hostaddr, port or service
-//	client-psql-connect   no -c holds a \connect to another server
-//	client-exec           the command passes runbookChecks (loopback URLs: the handed-out endpoints only) and the client checks for every vault or psql it names
+var vaultClientChecks = []step[*clientRun]{
+	{"client-vault-address", (*clientRun).vaultAddress}, // the Vault CLI gets no -address or -agent-address (any dashes, = or a separate value)
+}
+
+var psqlClientChecks = []step[*clientRun]{
+	{"client-psql-server", (*clientRun).psqlServer},     // psql gets no -h/--host, -p/--port (bundled short options and unique long prefixes too)
+	{"client-psql-conninfo", (*clientRun).psqlConninfo}, // no database or user argument (or -d) is a conninfo that names host, hostaddr, port or service, or a URI with a host or port
+	{"client-psql-connect", (*clientRun).psqlConnect},   // no -c/--command holds a \connect (\c) that names another server
+}
+
+var execClientChecks = []step[*clientRun]{
+	{"client-exec", (*clientRun).execRunbook},         // the command line passes runbookChecks; its loopback URLs are the handed-out endpoints only
+	{"client-exec-clients", (*clientRun).execClients}, // every vault or psql it names (argv[0], or a word of an argument such as sh -c's) passes the client checks above
+}
 
 // handoutChecks (ApproveHandout) prove what `env`, `exec` and `ci exec` hand out, as
-// labsbx's own connections are proven:
-//
-//	handout-vault     VAULT_ADDR is the approved, proven Vault address
-//	handout-postgres  PGHOST:PGPORT is 127.0.0.1 and the port Docker shows the sandbox's Postgres publishing (receiverChecks)
+// labsbx's own connections are proven. A Postgres that is ours but down is
+// ErrReceiverDown or ErrReceiverStopped, not a refusal.
+var handoutChecks = []step[*handoutRun]{
+	{"handout-vault", (*handoutRun).vault},       // VAULT_ADDR is the approved, proven Vault address
+	{"handout-postgres", (*handoutRun).postgres}, // PGHOST:PGPORT is 127.0.0.1 and the port Docker shows the sandbox's Postgres publishing (receiverChecks)
+}
 
 // kubeChecks' ca-file and key-files judge a kubeconfig's files with keyFileRefusal:
 // named cluster-keys.json, or under ~/.arcodange by name, through symlinks or by
 // identity, and refused without being opened.
 
-// downOwnerChecks (downowner.go) decide what `down` may remove of another UUID and
-// when it keeps a state dir; the state roots searched are the current one, the default
-// one and every one `up` recorded (state.KnownRoots), read without being changed.
-//
-//	down-uuid-owner  --uuid: no known state of the name records the UUID
-//	down-uuid-vault  --uuid: the running Vault of that UUID does not answer with a cluster_id a known state records
-//	down-keep-key    the state dir stays while a Vault data volume down left alone is not proven another known sandbox's
-// (--force skips the three; no hint ever gives it.)
+// The down-owner checks (downowner.go) decide what `down` may remove of another UUID
+// and when it keeps a state dir; the state roots searched are the current one, the
+// default one and every one `up` recorded (state.KnownRoots), read without being
+// changed. --force skips them; no hint ever gives it.
+var downUUIDChecks = []step[*LostUUID]{
+	{"down-uuid-owner", (*LostUUID).owner}, // --uuid: no known state of the name records the UUID
+	{"down-uuid-vault", (*LostUUID).vault}, // --uuid: the running Vault of that UUID does not answer with a cluster_id a known state records
+}
+
+// downKeepKeyChecks: the state dir stays (ErrKeptKey, not a refusal) while a Vault data
+// volume of the name that down left alone is not proven another known sandbox's.
+var downKeepKeyChecks = []step[*KeptKey]{
+	{"down-keep-key", (*KeptKey).keepKey}, // the volume down left alone (which no other known state owns) keeps this state's key
+}

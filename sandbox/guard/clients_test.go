@@ -134,3 +134,42 @@ func TestApproveHandout(t *testing.T) {
 		}
 	}
 }
+
+// Each refusal of the client, hand-out and down-owner checks names its step of
+// checks.go; a nested client check keeps its own name; an error that is not a
+// refusal (a Postgres that is ours but stopped, a kept state dir) stays what it is.
+func TestClientHandoutAndDownChecksAreNamed(t *testing.T) {
+	ctx := context.Background()
+	u := "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+	for want, err := range map[string]error{
+		"client-vault-address": CheckVaultArgs([]string{"status", "-address=http://192.0.2.10:8200"}),
+		"client-psql-server":   CheckPSQLArgs([]string{"-U", "app", "-h", "elsewhere"}),
+		"client-psql-conninfo": CheckPSQLArgs([]string{"-d", "host=elsewhere"}),
+		"client-psql-connect":  CheckPSQLArgs([]string{"-c", `\connect host=elsewhere`}),
+		"client-exec":          CheckExecArgs([]string{"curl", "http://192.0.2.10:8200/v1/sys/health"}, nil),
+		// A client named inside the command: its own check's name.
+		"client-psql-server#exec": CheckExecArgs([]string{"sh", "-c", "psql -p 6543"}, nil),
+		"handout-vault":           ApproveHandout(ctx, Handout{VaultAddr: "http://127.0.0.1:1", ApprovedVault: "http://127.0.0.1:18200"}),
+		"handout-postgres":        ApproveHandout(ctx, Handout{PGHost: "127.0.0.1", PGPort: "6543", Postgres: &fixedProof{port: 15432}}),
+		"down-uuid-owner":         ApproveLostUUID(LostUUID{Name: "demo", UUID: u, OwnerRoot: "/r"}),
+		"down-uuid-vault":         ApproveLostUUID(LostUUID{Name: "demo", UUID: u, VaultClusterID: "c-1", ClusterIDRoot: "/r"}),
+	} {
+		want, _, _ = strings.Cut(want, "#")
+		var r *Refusal
+		if !errors.As(err, &r) || r.Check != want {
+			t.Errorf("%s: %v (check %q)", want, err, func() string {
+				if r != nil {
+					return r.Check
+				}
+				return ""
+			}())
+		}
+	}
+	stopped := ApproveHandout(ctx, Handout{PGHost: "127.0.0.1", PGPort: "15432", Postgres: &fixedProof{port: 15432, err: ErrReceiverStopped}})
+	if !errors.Is(stopped, ErrReceiverStopped) || errors.Is(stopped, ErrRefused) {
+		t.Errorf("a stopped Postgres: %v, want ErrReceiverStopped and no refusal", stopped)
+	}
+	if err := KeepKeyError(KeptKey{StateDir: "/s", Volume: "v"}); !errors.Is(err, ErrKeptKey) || errors.Is(err, ErrRefused) {
+		t.Errorf("KeepKeyError = %v, want ErrKeptKey and no refusal", err)
+	}
+}

@@ -10,12 +10,9 @@ import (
 // sandbox's objects carry its UUID; `down --uuid U` is for a sandbox whose state is
 // lost, so it removes U's objects only when no state labsbx can find records U, and
 // never a running Vault that answers with a cluster_id that a state it can find
-// records. A state dir holds the only unseal key of its Vault's data volume: it goes
-// only when that volume is gone, or proven another sandbox's.
-//
-//	down-uuid-owner      no state of the name in a known state root (the current one, the default one, every one up recorded) records the UUID
-//	down-uuid-vault      the running Vault of that UUID, if any, does not answer with a cluster_id that a known state records
-//	down-keep-key        the state dir stays while a Vault data volume of the name that down left alone is not proven another known sandbox's
+// records (downUUIDChecks). A state dir holds the only unseal key of its Vault's data
+// volume: it goes only when that volume is gone, or proven another sandbox's
+// (downKeepKeyChecks).
 
 // LostUUID is what down found about the owner of the objects that --uuid names.
 type LostUUID struct {
@@ -28,15 +25,22 @@ type LostUUID struct {
 	VaultClusterID, ClusterIDRoot string
 }
 
-// ApproveLostUUID decides whether `down --uuid` may remove the objects of l.UUID.
-func ApproveLostUUID(l LostUUID) error {
+// ApproveLostUUID decides whether `down --uuid` may remove the objects of l.UUID
+// (downUUIDChecks).
+func ApproveLostUUID(l LostUUID) error { return runChecks(downUUIDChecks, &l) }
+
+func (l *LostUUID) owner() (string, error) {
 	if l.OwnerRoot != "" {
-		return refusef("sandbox %q with UUID %s is not lost: its state is in %s; remove it there with `%s`", l.Name, l.UUID, l.OwnerRoot, DownHint(l.OwnerRoot, l.Name))
+		return "", refusef("sandbox %q with UUID %s is not lost: its state is in %s; remove it there with `%s`", l.Name, l.UUID, l.OwnerRoot, DownHint(l.OwnerRoot, l.Name))
 	}
+	return "no known state records UUID " + l.UUID, nil
+}
+
+func (l *LostUUID) vault() (string, error) {
 	if l.VaultClusterID != "" && l.ClusterIDRoot != "" {
-		return refusef("the running Vault of sandbox %q (UUID %s) answers with cluster_id %s, which the state in %s records: it is that sandbox's live Vault; remove it there with `%s`", l.Name, l.UUID, l.VaultClusterID, l.ClusterIDRoot, DownHint(l.ClusterIDRoot, l.Name))
+		return "", refusef("the running Vault of sandbox %q (UUID %s) answers with cluster_id %s, which the state in %s records: it is that sandbox's live Vault; remove it there with `%s`", l.Name, l.UUID, l.VaultClusterID, l.ClusterIDRoot, DownHint(l.ClusterIDRoot, l.Name))
 	}
-	return nil
+	return "no running Vault of that UUID answers with a cluster_id a known state records", nil
 }
 
 // DownHint is the command that removes sandbox name from the state root that owns it.
@@ -67,12 +71,16 @@ type KeptKey struct {
 // only one of a Vault data volume that still exists.
 var ErrKeptKey = errors.New("state dir kept")
 
-// KeepKeyError says why the state dir stays.
-func KeepKeyError(k KeptKey) error {
+// KeepKeyError says why the state dir stays (downKeepKeyChecks): k is a Vault data
+// volume that down left alone and that no other known state owns. It is not a
+// refusal: down did its work, and keeps the key.
+func KeepKeyError(k KeptKey) error { return runChecks(downKeepKeyChecks, &k) }
+
+func (k *KeptKey) keepKey() (string, error) {
 	why := "which no state labsbx knows records"
 	if k.SameVault {
 		why = "and its Vault answers with the cluster_id this state recorded: the state's UUID was changed after up"
 	}
-	return fmt.Errorf("%w: %s holds the unseal key of Vault data volume %s, which down left alone (it carries UUID %s, not this state's %s, %s); without the key that Vault can never be unsealed, so the state dir and its key stay. If the volume is this sandbox's, set the state's uuid back to %s and run down again; if it is not, copy the key out before removing the state dir by hand",
+	return "", fmt.Errorf("%w: %s holds the unseal key of Vault data volume %s, which down left alone (it carries UUID %s, not this state's %s, %s); without the key that Vault can never be unsealed, so the state dir and its key stay. If the volume is this sandbox's, set the state's uuid back to %s and run down again; if it is not, copy the key out before removing the state dir by hand",
 		ErrKeptKey, k.StateDir, k.Volume, k.VolumeUUID, k.StateUUID, why, k.VolumeUUID)
 }

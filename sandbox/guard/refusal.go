@@ -12,6 +12,9 @@ var ErrRefused = errors.New("refused")
 // cannot tell. Error() is "refused: <reason>". Reasons never carry secrets.
 type Refusal struct {
 	Reason string
+	// Check names the check of checks.go that refused ("" when none did: a refusal
+	// built outside a table). Error() does not show it; reports and callers may.
+	Check string
 	// Err is the underlying cause, when there is one (for example a file that
 	// cannot be read). It is reachable with errors.Is/As.
 	Err error
@@ -46,4 +49,15 @@ func asRefusal(err error) *Refusal {
 // zeroRefusal is what methods on a zero-value approval return.
 func zeroRefusal(kind string) error {
 	return refusef("%s was not issued by the guard (zero value)", kind)
+}
+
+// WithHint adds to a refusal what the user may safely do next; the result is still
+// the refusal (exit status 3). An error that is not a refusal is returned as it is.
+// The hint must never carry a secret, nor name a command that could lose data.
+func WithHint(err error, hint string) error {
+	var r *Refusal
+	if hint == "" || !errors.As(err, &r) {
+		return err
+	}
+	return &Refusal{Reason: r.Reason + "; " + hint, Check: r.Check, Err: r}
 }

@@ -1,5 +1,7 @@
 package guard
 
+import "errors"
+
 // CheckResult is one line of a guard report.
 type CheckResult struct {
 	Name   string `json:"name"`
@@ -40,7 +42,7 @@ func runSteps[T any](rep *Report, target string, steps []step[T], s T) error {
 	for _, st := range steps {
 		detail, err := st.run(s)
 		if err != nil {
-			r := asRefusal(err)
+			r := named(asRefusal(err), st.name)
 			rep.Checks = append(rep.Checks, CheckResult{Name: st.name, Target: target, OK: false, Detail: r.Reason})
 			rep.Approved = false
 			if rep.Reason == "" {
@@ -51,4 +53,29 @@ func runSteps[T any](rep *Report, target string, steps []step[T], s T) error {
 		rep.Checks = append(rep.Checks, CheckResult{Name: st.name, Target: target, OK: true, Detail: detail})
 	}
 	return nil
+}
+
+// runChecks runs steps in order against s and returns the first failure as the step
+// gave it: a refusal, which then names its step (Refusal.Check), or an error that is
+// not one (a container that is ours but down, a state dir kept), which stays what it
+// is, so that its caller's exit status and waits do not change.
+func runChecks[T any](steps []step[T], s T) error {
+	for _, st := range steps {
+		if _, err := st.run(s); err != nil {
+			var r *Refusal
+			if errors.As(err, &r) && r.Check == "" {
+				r.Check = st.name
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// named is r with the name of the step that refused, unless a nested check named it.
+func named(r *Refusal, check string) *Refusal {
+	if r.Check == "" {
+		r.Check = check
+	}
+	return r
 }

@@ -12,11 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arcodange/labsbx/internal/failpoint"
 	"github.com/arcodange/labsbx/internal/fsutil"
 	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
+	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/scenarios"
@@ -96,6 +98,7 @@ func (b *backupRestore) Inject(ctx context.Context, e *scenarios.Env) error {
 	if err := e.Docker.Stop(ctx, connect.ComponentVault, 10*time.Second); err != nil {
 		return err
 	}
+	failpoint.Hit("backup-vault-stopped")
 	rc, err := e.Docker.Archive(ctx, connect.ComponentVault, sandbox.VaultDataDir)
 	if err != nil {
 		return err
@@ -123,6 +126,7 @@ func (b *backupRestore) Inject(ctx context.Context, e *scenarios.Env) error {
 	}
 	b.backupAt = e.Now()
 	e.Mark(msBackupTaken)
+	failpoint.Hit("backup-taken")
 
 	// Back into service, as after a nightly backup...
 	if _, err := StartStopped(ctx, e.State, e.Docker, e.PGAdmin, nil); err != nil {
@@ -137,6 +141,7 @@ func (b *backupRestore) Inject(ctx context.Context, e *scenarios.Env) error {
 	if err := e.Docker.RemoveComponent(ctx, connect.ComponentVault); err != nil {
 		return err
 	}
+	failpoint.Hit("backup-data-destroyed")
 	e.Mark(msDataDestroyed)
 	e.Mark(fmt.Sprintf("RPO: the backup was %s old when the data was destroyed", e.Now().Sub(b.backupAt).Round(time.Millisecond)))
 	return nil
@@ -203,13 +208,60 @@ func (b *backupRestore) Recover(ctx context.Context, e *scenarios.Env) error {
 }
 
 // restoreFromBackup recreates Vault's container and volume from the storage backup.
+// While it runs, the fault says so (restoring): a restore killed half-way leaves a
+// Vault container that may hold no storage, or not all of it, and reviveVault then
+// restores again.
 func restoreFromBackup(ctx context.Context, cfg *sandbox.Configuration, st *state.State) error {
+	storage, err := readBackup(st)
+	if err != nil {
+		return err
+	}
+	return restoreStorage(ctx, cfg, st, storage)
+}
+
+func readBackup(st *state.State) ([]byte, error) {
 	storage, err := fsutil.ReadRegular(backupStoragePath(st), maxBackupSize)
 	if err != nil {
-		return fmt.Errorf("read the backup of Vault's storage: %w", err)
+		return nil, fmt.Errorf("read the backup of Vault's storage: %w", err)
 	}
-	_, err = cfg.RestoreVault(ctx, st, bytes.NewReader(storage))
-	return err
+	return storage, nil
+}
+
+func restoreStorage(ctx context.Context, cfg *sandbox.Configuration, st *state.State, storage []byte) error {
+	if err := markRestoring(cfg, st, true); err != nil {
+		return err
+	}
+	if _, err := cfg.RestoreVault(ctx, st, bytes.NewReader(storage)); err != nil {
+		return err
+	}
+	return markRestoring(cfg, st, false)
+}
+
+// detailRestoring is the backup-restore fault's detail from the start of a restore
+// until the restored container is recorded.
+const detailRestoring = "restoring"
+
+// markRestoring records in the state (the fault's detail) that a restore has begun
+// (on) or was recorded (off).
+func markRestoring(cfg *sandbox.Configuration, st *state.State, on bool) error {
+	detail := ""
+	if on {
+		detail = detailRestoring
+	}
+	for i, f := range st.Faults {
+		if f.Scenario == (*backupRestore)(nil).Name() && f.Detail != detail {
+			st.Faults[i].Detail = detail
+			return cfg.Store.Save(st, cfg.Clock())
+		}
+	}
+	return nil
+}
+
+// restoring: a restore began and was never recorded as done.
+func restoring(st *state.State) bool {
+	return slices.ContainsFunc(st.Faults, func(f state.Fault) bool {
+		return f.Scenario == (*backupRestore)(nil).Name() && f.Detail == detailRestoring
+	})
 }
 
 func backupKeys(st *state.State) (*vault.Keys, error) {
@@ -244,18 +296,15 @@ func (b *backupRestore) Verify(ctx context.Context, e *scenarios.Env) error {
 }
 
 // Undo brings Vault back whatever step the drill was interrupted at: restored from the
-// backup when its container is gone, started when stopped, unsealed with the sandbox's
-// key (the backup's, which is the same) when sealed. The backup stays for the next run
-// to replace.
+// backup when its container is gone or is not the recorded one (reviveVault), started
+// when stopped, unsealed with the sandbox's key (the backup's, which is the same) when
+// sealed. The backup stays for the next run to replace.
 func (b *backupRestore) Undo(ctx context.Context, e *scenarios.Env) (string, error) {
 	var did []string
-	if _, ok, err := e.Docker.Inspect(ctx, connect.ComponentVault); err != nil {
+	if msg, err := reviveVault(ctx, e.Config(), e.State, e.Docker); err != nil {
 		return "", err
-	} else if !ok {
-		if err := restoreFromBackup(ctx, e.Config(), e.State); err != nil {
-			return "", err
-		}
-		did = append(did, "restored Vault's storage from the backup")
+	} else if msg != "" {
+		did = append(did, msg)
 	}
 	started, err := StartStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
 	if err != nil {
@@ -269,8 +318,58 @@ func (b *backupRestore) Undo(ctx context.Context, e *scenarios.Env) (string, err
 	return strings.Join(did, "; "), nil
 }
 
+// reviveVault puts Vault's container back from the backup when an interrupted drill
+// left none that labsbx can use, and says what it did ("": nothing):
+//   - none: the drill destroyed it (after the backup was taken), or a restore was
+//     killed before it created the new one;
+//   - one that a restore began and never recorded as done (restoring): killed before
+//     its storage was copied into the new volume, or before the state recorded the
+//     new container, which the guard then rightly refuses to send the key to;
+//   - one that is not the container the state records, however it came there.
+//
+// That container and its volume go (each only with this sandbox's UUID) and the
+// restore runs again. The backup is read before anything is removed; without it
+// nothing is. The recorded container of a finished restore, or of no restore at all,
+// is left alone, running or stopped.
+func reviveVault(ctx context.Context, cfg *sandbox.Configuration, st *state.State, rt *docker.Runtime) (string, error) {
+	info, ok, err := rt.Inspect(ctx, connect.ComponentVault)
+	if err != nil {
+		return "", err
+	}
+	if !mustRestore(st, info.ID, ok) {
+		return "", nil
+	}
+	storage, err := readBackup(st)
+	if err != nil {
+		return "", fmt.Errorf("%w; nothing was removed", err)
+	}
+	did := "restored Vault's storage from the backup into a new volume and container"
+	if ok {
+		if err := markRestoring(cfg, st, true); err != nil {
+			return "", err
+		}
+		if err := rt.RemoveComponent(ctx, connect.ComponentVault); err != nil {
+			return "", err
+		}
+		did = fmt.Sprintf("removed container %s (%.12s), which an interrupted restore left unfinished, with its volume; ", rt.ObjectName(connect.ComponentVault), info.ID) + did
+	}
+	if err := restoreStorage(ctx, cfg, st, storage); err != nil {
+		return "", err
+	}
+	return did, nil
+}
+
+// mustRestore: Vault's container (id, when it exists) cannot be used as it is after an
+// interrupted backup-restore (reviveVault).
+func mustRestore(st *state.State, id string, exists bool) bool {
+	recorded := st.Vault == nil || st.Vault.ContainerID == "" || id == st.Vault.ContainerID
+	return !exists || !recorded || restoring(st)
+}
+
 // Revive: `drill recover` opens the sandbox's Vault first, which cannot answer when an
-// interrupted backup-restore destroyed it; its storage is restored at once.
+// interrupted backup-restore destroyed it, and which the guard refuses when a restore
+// was interrupted before it recorded the new container: Vault is put back from the
+// backup at once (reviveVault).
 func (*backupRestore) Revive(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn) (func(context.Context) ([]string, error), error) {
 	st := conn.State()
 	if !slices.ContainsFunc(st.Faults, func(f state.Fault) bool { return f.Scenario == "backup-restore" }) {
@@ -280,10 +379,8 @@ func (*backupRestore) Revive(ctx context.Context, cfg *sandbox.Configuration, co
 	if err != nil {
 		return nil, err
 	}
-	if _, ok, err := rt.Inspect(ctx, connect.ComponentVault); err != nil || ok {
-		return nil, err
-	}
-	if err := restoreFromBackup(ctx, cfg, st); err != nil {
+	did, err := reviveVault(ctx, cfg, st, rt)
+	if err != nil || did == "" {
 		return nil, err
 	}
 	said := false
@@ -292,6 +389,6 @@ func (*backupRestore) Revive(ctx context.Context, cfg *sandbox.Configuration, co
 			return nil, nil
 		}
 		said = true
-		return []string{"restored Vault's storage from the backup into a new volume and container"}, nil
+		return []string{did}, nil
 	}, nil
 }

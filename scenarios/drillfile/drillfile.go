@@ -154,7 +154,7 @@ type Recovery struct {
 	Manual string `yaml:"manual"`
 	// Run: the lab's own commands or script (sh -c, in the drill file's directory).
 	Run string `yaml:"run"`
-	// Timeout bounds run (default 2m).
+	// Timeout bounds run (default: the drill's timeout).
 	Timeout config.Duration `yaml:"timeout"`
 }
 
@@ -467,7 +467,8 @@ var (
 	slugRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 )
 
-// DefaultRecoveryTimeout bounds recovery.run when the file gives none.
+// DefaultRecoveryTimeout bounds a drill file's commands outside a drill run, which
+// has no timeout of its own (`labsbx drill recover` running a rollback).
 const DefaultRecoveryTimeout = 2 * time.Minute
 
 func (d *Drill) validate() []*config.FieldError {

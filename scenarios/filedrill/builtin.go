@@ -197,7 +197,9 @@ func (f *fileDrill) probe(ctx context.Context, e *scenarios.Env, p drillfile.Pro
 		if p.Command.Exit != nil {
 			exit = *p.Command.Exit
 		}
-		code, out, err := f.exec(ctx, e, p.Command.Run, 5*time.Minute)
+		// Within the drill's timeout, in every phase: the steady state's single try
+		// included.
+		code, out, err := f.exec(ctx, e, p.Command.Run, commandTimeout(e))
 		if err != nil {
 			return err
 		}

@@ -181,7 +181,7 @@ func (f *fileDrill) Inject(ctx context.Context, e *scenarios.Env) error {
 	}
 	fl := f.d.Spec.Fault
 	if fl.Run != "" {
-		return f.run(ctx, e, scenarios.PhaseInject, "spec.fault.run", fl.Run, drillfile.DefaultRecoveryTimeout)
+		return f.run(ctx, e, scenarios.PhaseInject, "spec.fault.run", fl.Run, commandTimeout(e))
 	}
 	return f.injectBuiltin(ctx, e)
 }
@@ -196,7 +196,7 @@ func (f *fileDrill) Recover(ctx context.Context, e *scenarios.Env) error {
 	case r.Run != "":
 		timeout := r.Timeout.Duration
 		if timeout == 0 {
-			timeout = drillfile.DefaultRecoveryTimeout
+			timeout = commandTimeout(e)
 		}
 		return f.run(ctx, e, scenarios.PhaseRecover, "spec.recovery.run", r.Run, timeout)
 	case r.Builtin:
@@ -236,7 +236,7 @@ func (f *fileDrill) Undo(ctx context.Context, e *scenarios.Env) (string, error) 
 		if err := f.prepare(ctx, e); err != nil {
 			return "", err
 		}
-		if err := f.run(ctx, e, "rollback", "spec.rollback.run", rb.Run, drillfile.DefaultRecoveryTimeout); err != nil {
+		if err := f.run(ctx, e, "rollback", "spec.rollback.run", rb.Run, commandTimeout(e)); err != nil {
 			return "", err
 		}
 		return "ran the drill file's rollback", nil
@@ -284,6 +284,16 @@ func probeMilestone(phase string, p drillfile.Probe) string {
 	return what + ": " + p.Label()
 }
 
+// commandTimeout bounds each command of the file that gives no timeout of its own:
+// the drill's timeout (--timeout, spec.drills.timeout), or outside a drill run
+// DefaultRecoveryTimeout.
+func commandTimeout(e *scenarios.Env) time.Duration {
+	if t := e.Timeout(); t > 0 {
+		return t
+	}
+	return drillfile.DefaultRecoveryTimeout
+}
+
 // outputLimit bounds what the report keeps of one command's output.
 const outputLimit = 16 << 10
 
@@ -314,7 +324,7 @@ func (f *fileDrill) exec(ctx context.Context, e *scenarios.Env, script string, t
 	if err != nil {
 		return -1, "", err
 	}
-	run := &sandbox.ExecLocal{Args: []string{"sh", "-c", script}, Getenv: e.Config().Getenv, Dir: f.d.Dir, Stdout: out, Stderr: out, Fence: fence}
+	run := &sandbox.ExecLocal{Args: []string{"sh", "-c", script}, Getenv: e.Config().Getenv, Dir: f.d.Dir, Stdout: out, Stderr: out, Fence: fence, Reaper: e.Config().Reaper}
 	code, err := run.Run(ctx, f.vars)
 	text := e.Redact(buf.String())
 	switch {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arcodange/labsbx/internal/failpoint"
 	"github.com/arcodange/labsbx/internal/netx"
 	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/sandbox/bundle"
@@ -331,6 +332,7 @@ func RestoreVault(ctx context.Context, cfg *Config, st *state.State, storage io.
 	if err := vaultStep(ctx, p); err != nil {
 		return res.Changes, err
 	}
+	failpoint.Hit("vault-restored") // restored and started, the new container not yet recorded
 	return res.Changes, cfg.Store.Save(st, cfg.now())
 }
 
