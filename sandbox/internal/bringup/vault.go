@@ -126,41 +126,72 @@ func postgresStep(ctx context.Context, p *Context) error {
 		return err
 	}
 	p.pgSec = sec
+	if p.st.Docker.PostgresFromTemplate {
+		// An up stopped before the template's superuser had the sandbox's password:
+		// that volume holds nothing but the template. Start afresh.
+		if err := p.rt.RemoveComponent(ctx, ComponentPostgres); err != nil {
+			return err
+		}
+		p.st.Docker.PostgresFromTemplate = false
+	}
 	vol, created, err := p.rt.EnsureVolume(ctx, ComponentPostgres)
 	if err != nil {
 		return err
 	}
+	var restore *docker.Archive
 	if created {
 		p.change("created volume " + vol)
+		if p.pgTmpl.Path() != "" {
+			f, err := p.pgTmpl.Open()
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			restore = &docker.Archive{Dir: filepath.Dir(pgDataDir), Tar: f, KeepOwners: true}
+			p.st.Docker.PostgresFromTemplate = true
+		}
 	}
 	if p.st.Docker.PostgresPort == 0 {
 		if p.st.Docker.PostgresPort, err = netx.FreePort(); err != nil {
 			return err
 		}
-		// Record the port before the container exists, so a resumed up reuses it.
-		if err := p.cfg.Store.Save(p.st, p.cfg.now()); err != nil {
-			return err
-		}
+	}
+	// Record the port (a resumed up reuses it) and a template's volume (a resumed up
+	// starts it afresh) before the container exists.
+	if err := p.cfg.Store.Save(p.st, p.cfg.now()); err != nil {
+		return err
 	}
 	id, action, err := p.rt.EnsureContainer(ctx, docker.ContainerSpec{
 		Component: ComponentPostgres,
 		Image:     p.st.Spec.Postgres.Image,
 		Env:       []string{"POSTGRES_USER=postgres", "POSTGRES_PASSWORD=" + sec.SuperuserPassword, "POSTGRES_DB=postgres"},
 		Ports:     map[int]int{postgresPort: p.st.Docker.PostgresPort},
-		Volumes:   map[string]string{vol: "/var/lib/postgresql/data"},
+		Volumes:   map[string]string{vol: pgDataDir},
+		Restore:   restore,
 	})
 	if err != nil {
 		return err
 	}
 	p.setContainer(ComponentPostgres, id)
 	p.containerChange(ComponentPostgres, action)
+	p.pgAction = action
+	p.pgAdmin, err = p.conn.PostgresAdmin(sec)
+	return err
+}
+
+// postgresReady waits until the Postgres that postgresStep started answers. It runs
+// after Vault's start, init and unseal: Postgres's first start (initdb) and Vault's
+// take their time side by side, not one after the other.
+func postgresReady(ctx context.Context, p *Context) error {
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if p.pgAdmin, err = p.conn.PostgresAdmin(sec); err != nil {
-		return err
+	if p.st.Docker.PostgresFromTemplate {
+		if err := keyPostgres(wctx, p); err != nil {
+			return err
+		}
 	}
-	err = postgres.WaitReady(wctx, p.pgAdmin, 200*time.Millisecond)
-	if err != nil && action == docker.ContainerRecreated {
+	err := postgres.WaitReady(wctx, p.pgAdmin, 50*time.Millisecond)
+	if err != nil && p.pgAction == docker.ContainerRecreated {
 		return fmt.Errorf("%w; Postgres was recreated on image %s over the data of the old one, and a new major version cannot read an older data directory: go back to the old image, or run `labsbx down` then `labsbx up` to start afresh (see `docker logs %s`)",
 			err, p.st.Spec.Postgres.Image, p.rt.ObjectName(ComponentPostgres))
 	}
@@ -184,6 +215,9 @@ func (p *Context) setContainer(component, id string) {
 }
 
 func postgresRoles(ctx context.Context, p *Context) error {
+	if err := postgresReady(ctx, p); err != nil {
+		return err
+	}
 	c, err := postgres.Connect(ctx, p.pgAdmin)
 	if err != nil {
 		return err
