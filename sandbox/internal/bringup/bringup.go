@@ -112,6 +112,7 @@ type Context struct {
 	pgSec    *state.PostgresSecrets
 	pgAdmin  postgres.Endpoint  // the superuser, through the guard's proven dialer
 	pgAction string             // what postgresStep did to the container (docker.Container*)
+	pgStart  chan pgStarted     // the start of Postgres's container under way (postgresStep)
 	pgTmpl   guard.FileApproval // the Postgres data template a new volume starts from (zero: initdb)
 	vs       *connect.VaultSession
 	vmImg    *vmimages.Image
@@ -160,7 +161,7 @@ func VaultSteps(name string, spec config.Spec, hadVMs bool) []Step {
 		{"Ensuring images", images},
 		{"Creating network labsbx-" + name, network},
 		{"Preparing the Postgres data template (once per image, kept in labsbx's cache)", pgTemplate},
-		{"Starting Postgres", postgresStep},
+		{"Starting Postgres (it comes up while Vault does)", postgresStep},
 		{"Starting Vault", vaultStep},
 		{"Initialising and unsealing Vault", initUnseal},
 		{"Waiting for Postgres and preparing its roles", postgresRoles},
@@ -229,6 +230,12 @@ func VMSteps(spec config.Spec, hadVMs bool) []Step {
 // Run runs the steps in order, timing each and saving the state after each.
 func Run(ctx context.Context, p *Context, steps []Step) error {
 	defer p.conn.Close()
+	defer func() {
+		// A run that stops early still waits for a container start under way.
+		if p.pgStart != nil {
+			<-p.pgStart
+		}
+	}()
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err

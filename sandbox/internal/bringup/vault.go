@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -138,51 +139,90 @@ func postgresStep(ctx context.Context, p *Context) error {
 	if err != nil {
 		return err
 	}
-	var restore *docker.Archive
+	spec := docker.ContainerSpec{
+		Component: ComponentPostgres,
+		Image:     p.st.Spec.Postgres.Image,
+		Env:       []string{"POSTGRES_USER=postgres", "POSTGRES_PASSWORD=" + sec.SuperuserPassword, "POSTGRES_DB=postgres"},
+		Volumes:   map[string]string{vol: pgDataDir},
+	}
+	var tmpl io.ReadCloser
 	if created {
 		p.change("created volume " + vol)
 		if p.pgTmpl.Path() != "" {
-			f, err := p.pgTmpl.Open()
-			if err != nil {
+			if tmpl, err = p.pgTmpl.Open(); err != nil {
 				return err
 			}
-			defer f.Close()
-			restore = &docker.Archive{Dir: filepath.Dir(pgDataDir), Tar: f, KeepOwners: true}
+			spec.Restore = &docker.Archive{Dir: filepath.Dir(pgDataDir), Tar: tmpl, KeepOwners: true}
 			p.st.Docker.PostgresFromTemplate = true
 		}
 	}
 	if p.st.Docker.PostgresPort == 0 {
 		if p.st.Docker.PostgresPort, err = netx.FreePort(); err != nil {
-			return err
+			return errors.Join(err, closeNil(tmpl))
 		}
 	}
+	spec.Ports = map[int]int{postgresPort: p.st.Docker.PostgresPort}
 	// Record the port (a resumed up reuses it) and a template's volume (a resumed up
 	// starts it afresh) before the container exists.
 	if err := p.cfg.Store.Save(p.st, p.cfg.now()); err != nil {
+		return errors.Join(err, closeNil(tmpl))
+	}
+	// The container is made and started while Vault's steps run (filling the volume
+	// from the template is most of it); postgresReady takes the outcome. Only the
+	// Docker client is shared: the state is not touched until then.
+	done := make(chan pgStarted, 1)
+	p.pgStart = done
+	go func() {
+		id, action, err := p.rt.EnsureContainer(ctx, spec)
+		done <- pgStarted{id, action, errors.Join(err, closeNil(tmpl))}
+	}()
+	return nil
+}
+
+// pgStarted is what the start of Postgres's container came to.
+type pgStarted struct {
+	id, action string
+	err        error
+}
+
+// closeNil closes c unless it is nil or closed already (the Docker client closes the
+// tar it copied).
+func closeNil(c io.Closer) error {
+	if c == nil {
+		return nil
+	}
+	if err := c.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 		return err
 	}
-	id, action, err := p.rt.EnsureContainer(ctx, docker.ContainerSpec{
-		Component: ComponentPostgres,
-		Image:     p.st.Spec.Postgres.Image,
-		Env:       []string{"POSTGRES_USER=postgres", "POSTGRES_PASSWORD=" + sec.SuperuserPassword, "POSTGRES_DB=postgres"},
-		Ports:     map[int]int{postgresPort: p.st.Docker.PostgresPort},
-		Volumes:   map[string]string{vol: pgDataDir},
-		Restore:   restore,
-	})
-	if err != nil {
-		return err
+	return nil
+}
+
+// postgresStarted waits for the container start that postgresStep began, and
+// records it.
+func postgresStarted(p *Context) error {
+	if p.pgStart == nil {
+		return errors.New("postgres: no start of its container is under way")
 	}
-	p.setContainer(ComponentPostgres, id)
-	p.containerChange(ComponentPostgres, action)
-	p.pgAction = action
-	p.pgAdmin, err = p.conn.PostgresAdmin(sec)
+	r := <-p.pgStart
+	p.pgStart = nil
+	if r.err != nil {
+		return r.err
+	}
+	p.setContainer(ComponentPostgres, r.id)
+	p.containerChange(ComponentPostgres, r.action)
+	p.pgAction = r.action
+	var err error
+	p.pgAdmin, err = p.conn.PostgresAdmin(p.pgSec)
 	return err
 }
 
 // postgresReady waits until the Postgres that postgresStep started answers. It runs
-// after Vault's start, init and unseal: Postgres's first start (initdb) and Vault's
-// take their time side by side, not one after the other.
+// after Vault's start, init and unseal: Postgres's start and Vault's take their time
+// side by side, not one after the other.
 func postgresReady(ctx context.Context, p *Context) error {
+	if err := postgresStarted(p); err != nil {
+		return err
+	}
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if p.st.Docker.PostgresFromTemplate {
