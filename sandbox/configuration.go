@@ -104,5 +104,5 @@ func (c *Configuration) progress() bringup.Progress {
 
 // bringup is the configuration as bring-up takes it.
 func (c *Configuration) bringup() *bringup.Config {
-	return &bringup.Config{Store: c.Store, Progress: c.Progress, Log: c.Log, Getenv: c.Getenv, Now: c.Now, Clusters: c.Clusters}
+	return &bringup.Config{Store: c.Store, Progress: c.Progress, Log: c.Log, Getenv: c.Getenv, Now: c.Now, Clusters: c.Clusters, WriteScope: c.WriteScope()}
 }

@@ -1,20 +1,24 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/connect"
+	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/sandboxtest"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
+	"github.com/arcodange/labsbx/vmimages"
 )
 
 // cancelAt cancels a context when the named step starts: an interrupted up.
@@ -48,7 +52,7 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Phase != state.PhaseCreating || st.Docker == nil || st.Docker.Containers["postgres"] == "" || st.Vault != nil {
+	if st.Phase != state.PhaseCreating || st.Docker == nil || st.Docker.PostgresPort == 0 || st.Vault != nil {
 		t.Fatalf("state after interruption: phase %s, docker %+v, vault %+v", st.Phase, st.Docker, st.Vault)
 	}
 
@@ -155,6 +159,90 @@ func TestIntegrationUpVaultProfile(t *testing.T) {
 	}
 	if _, err := sandbox.NewDown(conf, sandbox.DownOptions{Name: name}).Run(ctx); err != nil {
 		t.Errorf("second down: %v", err)
+	}
+}
+
+// TestIntegrationUpPostgresTemplate: the first up with an image makes Postgres's data
+// template in the cache (no secret of the sandbox in it); an up stopped after the
+// volume was filled from it but before the superuser had the sandbox's password
+// starts that volume afresh, and the sandbox's password is the one that works.
+func TestIntegrationUpPostgresTemplate(t *testing.T) {
+	const name = "it-pgtmpl"
+	conf, cfg := sandboxtest.New(t, name, "webapp")
+	cache := t.TempDir()
+	getenv := conf.Getenv
+	conf.Getenv = func(k string) string {
+		if k == vmimages.EnvCacheDir {
+			return cache
+		}
+		return getenv(k)
+	}
+	ctx := context.Background()
+	ictx, cancel := context.WithCancel(ctx)
+	conf.Progress = cancelAt{step: "Waiting for Postgres", cancel: cancel}
+	res, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ictx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted up: %v", err)
+	}
+	if !slices.ContainsFunc(res.Changes, func(c string) bool { return strings.HasPrefix(c, "made the Postgres data template") }) {
+		t.Errorf("first up with a new cache: changes %v", res.Changes)
+	}
+	tmpls, err := filepath.Glob(filepath.Join(cache, "postgres-template", "v1-*.tar"))
+	if err != nil || len(tmpls) != 1 {
+		t.Fatalf("templates in the cache: %v, %v", tmpls, err)
+	}
+	if fi, err := os.Stat(tmpls[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("template %s: %v, %v", tmpls[0], fi, err)
+	}
+	st, err := conf.Store.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Docker.PostgresFromTemplate {
+		t.Fatalf("state after an up stopped before the superuser's password: %+v", st.Docker)
+	}
+	sec, err := st.PostgresSecrets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(tmpls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(data, []byte(sec.SuperuserPassword)) || bytes.Contains(data, []byte(sec.VaultAdminPassword)) {
+		t.Error("the template holds a password of the sandbox")
+	}
+
+	conf.Progress = nil
+	res, err = sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ctx)
+	if err != nil {
+		t.Fatalf("resumed up: %v", err)
+	}
+	if !slices.Contains(res.Changes, "created volume labsbx-"+name+"-postgres") {
+		t.Errorf("resumed up did not start Postgres's volume afresh: %v", res.Changes)
+	}
+	st, err = conf.Store.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Docker.PostgresFromTemplate {
+		t.Error("the state still says the superuser lacks the sandbox's password")
+	}
+	admin, err := connect.New(st, conf.Getenv).PostgresAdmin(sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := postgres.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("the superuser with the sandbox's password: %v", err)
+	}
+	defer c.Close(ctx)
+	if ok, err := postgres.RoleExists(ctx, c, postgres.AppRole("webapp")); err != nil || !ok {
+		t.Errorf("role %s: %v, %v", postgres.AppRole("webapp"), ok, err)
+	}
+	// The template stays, and a second up changes nothing.
+	if again, err := sandbox.NewUp(conf, sandbox.UpOptions{Name: name, Config: cfg}).Run(ctx); err != nil || len(again.Changes) != 0 {
+		t.Errorf("second up: %v, %v", again.Changes, err)
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/arcodange/labsbx/internal/failpoint"
 	"github.com/arcodange/labsbx/sandbox/guard"
@@ -269,8 +270,8 @@ type ContainerSpec struct {
 	// Files are copied into the container before its first start: path -> content (0644).
 	Files map[string][]byte
 	// Restore, when set, is a tar stream (as Archive gives it) unpacked into Dir before
-	// the first start, with the owners and modes it records: a component's data put
-	// back from a backup.
+	// the first start, with the modes it records (and its owners with KeepOwners): a
+	// component's data put back from a backup, or Postgres's data template.
 	Restore *Archive
 }
 
@@ -279,6 +280,9 @@ type ContainerSpec struct {
 type Archive struct {
 	Dir string
 	Tar io.Reader
+	// KeepOwners unpacks with the owners the tar records (a data template made by the
+	// image's own user); otherwise the container's root owns what is unpacked.
+	KeepOwners bool
 }
 
 // Container actions of EnsureContainer.
@@ -373,7 +377,7 @@ func (r *Runtime) create(ctx context.Context, name string, s ContainerSpec) (str
 	}
 	if s.Restore != nil {
 		failpoint.Hit("restore-container-created") // created, nothing restored yet
-		if err := r.eng.CopyToContainer(ctx, resp.ID, s.Restore.Dir, s.Restore.Tar, container.CopyToContainerOptions{}); err != nil {
+		if err := r.eng.CopyToContainer(ctx, resp.ID, s.Restore.Dir, s.Restore.Tar, container.CopyToContainerOptions{CopyUIDGID: s.Restore.KeepOwners}); err != nil {
 			return "", fmt.Errorf("restore %s into %s: %w", s.Restore.Dir, name, err)
 		}
 	}
@@ -615,24 +619,46 @@ func (r *Runtime) RemoveAll(ctx context.Context) (Removed, error) {
 	if err != nil {
 		return out, err
 	}
-	for _, o := range objs {
-		if !o.Remove {
-			out.LeftAlone = append(out.LeftAlone, o.Why)
-			continue
+	// Containers, then volumes, then networks (a volume or network in use cannot go);
+	// the objects of one kind go side by side.
+	for _, kind := range []string{"container", "volume", "network"} {
+		var g errgroup.Group
+		for _, o := range objs {
+			if o.Kind != kind {
+				continue
+			}
+			if !o.Remove {
+				out.LeftAlone = append(out.LeftAlone, o.Why)
+				continue
+			}
+			var names *[]string
+			switch o.Kind {
+			case "container":
+				names = &out.Containers
+			case "volume":
+				names = &out.Volumes
+			case "network":
+				names = &out.Networks
+			}
+			*names = append(*names, o.Name)
+			g.Go(func() error {
+				var err error
+				switch o.Kind {
+				case "container":
+					err = r.eng.ContainerRemove(ctx, o.id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+				case "volume":
+					err = r.eng.VolumeRemove(ctx, o.Name, true)
+				case "network":
+					err = r.eng.NetworkRemove(ctx, o.id)
+				}
+				if err != nil && !isNotFound(err) {
+					return fmt.Errorf("remove %s %s: %w", o.Kind, o.Name, err)
+				}
+				return nil
+			})
 		}
-		switch o.Kind {
-		case "container":
-			err = r.eng.ContainerRemove(ctx, o.id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-			out.Containers = append(out.Containers, o.Name)
-		case "volume":
-			err = r.eng.VolumeRemove(ctx, o.Name, true)
-			out.Volumes = append(out.Volumes, o.Name)
-		case "network":
-			err = r.eng.NetworkRemove(ctx, o.id)
-			out.Networks = append(out.Networks, o.Name)
-		}
-		if err != nil && !isNotFound(err) {
-			return out, fmt.Errorf("remove %s %s: %w", o.Kind, o.Name, err)
+		if err := g.Wait(); err != nil {
+			return out, err
 		}
 	}
 	return out, nil

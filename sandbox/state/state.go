@@ -96,6 +96,10 @@ type DockerState struct {
 	Containers   map[string]string `json:"containers,omitempty"` // component -> container ID
 	Volumes      []string          `json:"volumes,omitempty"`
 	PostgresPort int               `json:"postgresPort,omitempty"` // on 127.0.0.1
+	// PostgresFromTemplate: Postgres's volume was filled from the data template and its
+	// superuser does not have the sandbox's password yet (it holds nothing else: a
+	// resumed up starts it afresh).
+	PostgresFromTemplate bool `json:"postgresFromTemplate,omitempty"`
 }
 
 // KubeState records the cluster that labsbx created, for the guard.

@@ -42,6 +42,9 @@ type Config struct {
 	Now      func() time.Time
 	// Clusters makes the full profile's cluster provider (k3d); nil without one.
 	Clusters cluster.Providers
+	// WriteScope is what the write guard needs to judge a file labsbx writes outside
+	// the state dir (the Postgres data template in the cache).
+	WriteScope guard.WriteScope
 }
 
 func (c *Config) now() time.Time {
@@ -107,7 +110,10 @@ type Context struct {
 	dockerOK guard.DockerApproval
 	rt       *docker.Runtime
 	pgSec    *state.PostgresSecrets
-	pgAdmin  postgres.Endpoint // the superuser, through the guard's proven dialer
+	pgAdmin  postgres.Endpoint  // the superuser, through the guard's proven dialer
+	pgAction string             // what postgresStep did to the container (docker.Container*)
+	pgStart  chan pgStarted     // the start of Postgres's container under way (postgresStep)
+	pgTmpl   guard.FileApproval // the Postgres data template a new volume starts from (zero: initdb)
 	vs       *connect.VaultSession
 	vmImg    *vmimages.Image
 	// restoreVault, when set, is the storage a new Vault container starts on
@@ -147,17 +153,18 @@ func Steps(name string, spec config.Spec, hadVMs bool) []Step {
 	return VaultSteps(name, spec, hadVMs)
 }
 
-// VaultSteps are the vault profile's steps: Postgres and Vault as containers, then
-// Vault's init, unseal and bootstrap, then the VMs.
+// VaultSteps are the vault profile's steps: Postgres and Vault as containers, Vault's
+// init and unseal while Postgres starts, Postgres's roles, the bootstrap, then the VMs.
 func VaultSteps(name string, spec config.Spec, hadVMs bool) []Step {
 	s := []Step{
 		{"Checking the Docker engine", dockerEngine},
 		{"Ensuring images", images},
 		{"Creating network labsbx-" + name, network},
-		{"Starting Postgres", postgresStep},
-		{"Preparing Postgres roles", postgresRoles},
+		{"Preparing the Postgres data template (once per image, kept in labsbx's cache)", pgTemplate},
+		{"Starting Postgres (it comes up while Vault does)", postgresStep},
 		{"Starting Vault", vaultStep},
 		{"Initialising and unsealing Vault", initUnseal},
+		{"Waiting for Postgres and preparing its roles", postgresRoles},
 		{"Bootstrapping the Vault layout", bootstrap},
 	}
 	return append(s, VMSteps(spec, hadVMs)...)
@@ -223,6 +230,12 @@ func VMSteps(spec config.Spec, hadVMs bool) []Step {
 // Run runs the steps in order, timing each and saving the state after each.
 func Run(ctx context.Context, p *Context, steps []Step) error {
 	defer p.conn.Close()
+	defer func() {
+		// A run that stops early still waits for a container start under way.
+		if p.pgStart != nil {
+			<-p.pgStart
+		}
+	}()
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err

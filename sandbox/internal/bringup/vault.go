@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -127,41 +128,111 @@ func postgresStep(ctx context.Context, p *Context) error {
 		return err
 	}
 	p.pgSec = sec
+	if p.st.Docker.PostgresFromTemplate {
+		// An up stopped before the template's superuser had the sandbox's password:
+		// that volume holds nothing but the template. Start afresh.
+		if err := p.rt.RemoveComponent(ctx, ComponentPostgres); err != nil {
+			return err
+		}
+		p.st.Docker.PostgresFromTemplate = false
+	}
 	vol, created, err := p.rt.EnsureVolume(ctx, ComponentPostgres)
 	if err != nil {
 		return err
 	}
-	if created {
-		p.change("created volume " + vol)
-	}
-	if p.st.Docker.PostgresPort == 0 {
-		if p.st.Docker.PostgresPort, err = netx.FreePort(); err != nil {
-			return err
-		}
-		// Record the port before the container exists, so a resumed up reuses it.
-		if err := p.cfg.Store.Save(p.st, p.cfg.now()); err != nil {
-			return err
-		}
-	}
-	id, action, err := p.rt.EnsureContainer(ctx, docker.ContainerSpec{
+	spec := docker.ContainerSpec{
 		Component: ComponentPostgres,
 		Image:     p.st.Spec.Postgres.Image,
 		Env:       []string{"POSTGRES_USER=postgres", "POSTGRES_PASSWORD=" + sec.SuperuserPassword, "POSTGRES_DB=postgres"},
-		Ports:     map[int]int{postgresPort: p.st.Docker.PostgresPort},
-		Volumes:   map[string]string{vol: "/var/lib/postgresql/data"},
-	})
-	if err != nil {
+		Volumes:   map[string]string{vol: pgDataDir},
+	}
+	var tmpl io.ReadCloser
+	if created {
+		p.change("created volume " + vol)
+		if p.pgTmpl.Path() != "" {
+			if tmpl, err = p.pgTmpl.Open(); err != nil {
+				return err
+			}
+			spec.Restore = &docker.Archive{Dir: filepath.Dir(pgDataDir), Tar: tmpl, KeepOwners: true}
+			p.st.Docker.PostgresFromTemplate = true
+		}
+	}
+	if p.st.Docker.PostgresPort == 0 {
+		if p.st.Docker.PostgresPort, err = netx.FreePort(); err != nil {
+			return errors.Join(err, closeNil(tmpl))
+		}
+	}
+	spec.Ports = map[int]int{postgresPort: p.st.Docker.PostgresPort}
+	// Record the port (a resumed up reuses it) and a template's volume (a resumed up
+	// starts it afresh) before the container exists.
+	if err := p.cfg.Store.Save(p.st, p.cfg.now()); err != nil {
+		return errors.Join(err, closeNil(tmpl))
+	}
+	// The container is made and started while Vault's steps run (filling the volume
+	// from the template is most of it); postgresReady takes the outcome. Only the
+	// Docker client is shared: the state is not touched until then.
+	done := make(chan pgStarted, 1)
+	p.pgStart = done
+	go func() {
+		id, action, err := p.rt.EnsureContainer(ctx, spec)
+		done <- pgStarted{id, action, errors.Join(err, closeNil(tmpl))}
+	}()
+	return nil
+}
+
+// pgStarted is what the start of Postgres's container came to.
+type pgStarted struct {
+	id, action string
+	err        error
+}
+
+// closeNil closes c unless it is nil or closed already (the Docker client closes the
+// tar it copied).
+func closeNil(c io.Closer) error {
+	if c == nil {
+		return nil
+	}
+	if err := c.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 		return err
 	}
-	p.setContainer(ComponentPostgres, id)
-	p.containerChange(ComponentPostgres, action)
+	return nil
+}
+
+// postgresStarted waits for the container start that postgresStep began, and
+// records it.
+func postgresStarted(p *Context) error {
+	if p.pgStart == nil {
+		return errors.New("postgres: no start of its container is under way")
+	}
+	r := <-p.pgStart
+	p.pgStart = nil
+	if r.err != nil {
+		return r.err
+	}
+	p.setContainer(ComponentPostgres, r.id)
+	p.containerChange(ComponentPostgres, r.action)
+	p.pgAction = r.action
+	var err error
+	p.pgAdmin, err = p.conn.PostgresAdmin(p.pgSec)
+	return err
+}
+
+// postgresReady waits until the Postgres that postgresStep started answers. It runs
+// after Vault's start, init and unseal: Postgres's start and Vault's take their time
+// side by side, not one after the other.
+func postgresReady(ctx context.Context, p *Context) error {
+	if err := postgresStarted(p); err != nil {
+		return err
+	}
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if p.pgAdmin, err = p.conn.PostgresAdmin(sec); err != nil {
-		return err
+	if p.st.Docker.PostgresFromTemplate {
+		if err := keyPostgres(wctx, p); err != nil {
+			return err
+		}
 	}
-	err = postgres.WaitReady(wctx, p.pgAdmin, 200*time.Millisecond)
-	if err != nil && action == docker.ContainerRecreated {
+	err := postgres.WaitReady(wctx, p.pgAdmin, 50*time.Millisecond)
+	if err != nil && p.pgAction == docker.ContainerRecreated {
 		return fmt.Errorf("%w; Postgres was recreated on image %s over the data of the old one, and a new major version cannot read an older data directory: go back to the old image, or run `labsbx down` then `labsbx up` to start afresh (see `docker logs %s`)",
 			err, p.st.Spec.Postgres.Image, p.rt.ObjectName(ComponentPostgres))
 	}
@@ -185,6 +256,9 @@ func (p *Context) setContainer(component, id string) {
 }
 
 func postgresRoles(ctx context.Context, p *Context) error {
+	if err := postgresReady(ctx, p); err != nil {
+		return err
+	}
 	c, err := postgres.Connect(ctx, p.pgAdmin)
 	if err != nil {
 		return err
