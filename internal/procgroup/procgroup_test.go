@@ -117,7 +117,8 @@ func TestCancelKillsTheGroup(t *testing.T) {
 		ps := pids(t, file)
 		cancel()
 		select {
-		case <-done:
+		case err := <-done:
+			t.Logf("reaper %q: Run after the cancel: %v", reaper, err)
 		case <-time.After(10 * time.Second):
 			t.Fatalf("reaper %q: Run did not return after the cancel", reaper)
 		}
@@ -171,7 +172,7 @@ func TestOnlyNonInteractiveCommandsGetAGroup(t *testing.T) {
 		ps := pids(t, file)
 		got, mine := pgid(t, ps[0]), syscall.Getpgrp()
 		cancel()
-		<-done
+		t.Logf("interactive %t: Run after the cancel: %v", interactive, <-done)
 		if interactive {
 			_ = syscall.Kill(ps[1], syscall.SIGKILL)
 		}

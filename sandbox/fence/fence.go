@@ -83,7 +83,7 @@ func (f *Fence) Wrap(ctx context.Context, cmd *exec.Cmd) (*Running, error) {
 	}
 	cmd.Env = withHome(cmd.Env, f.Approval.Home())
 	if cmd.Err != nil { // the command was not found: Run reports it as before
-		return &Running{}, nil
+		return &Running{}, nil //nolint:nilerr // cmd.Run returns cmd.Err itself
 	}
 	if ok, why := Available(); !ok {
 		f.warnOnce(why)

@@ -143,7 +143,7 @@ func TestWithHint(t *testing.T) {
 		t.Errorf("WithHint = %v", err)
 	}
 	plain := errors.New("not a refusal")
-	if WithHint(plain, "hint") != plain || WithHint(nil, "hint") != nil {
+	if WithHint(plain, "hint") != plain || WithHint(nil, "hint") != nil { //nolint:errorlint // the very same error value is the point
 		t.Error("WithHint changed an error that is not a refusal")
 	}
 }
