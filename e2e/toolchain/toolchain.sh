@@ -5,8 +5,10 @@
 #   ${LABSBX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/labsbx}/toolchain
 # so a warm run only checks that the files and images exist.
 #
-# Usage: toolchain.sh vault|kube|images|all|path|image-refs
+# Usage: toolchain.sh vault|kube|images|vault-from|all|path|image-refs
 #   vault   bin/vault-<v>                       (static HashiCorp Vault server)
+#   vault-from  bin/vault-<from>, labsbx.local/vault:<from>: the older Vault the
+#           vault-upgrade drill's end-to-end test upgrades from (a ~25 min cold build)
 #   kube    bin/kube-apiserver-<v>, bin/etcd-<v> (envtest-style control plane)
 #   images  labsbx.local/vault:<v>, labsbx.local/postgres:15 (docker import)
 #   all     all of the above
@@ -19,6 +21,10 @@
 set -euo pipefail
 
 VAULT_VERSION=1.21.0
+# The Vault the vault-upgrade drill's end-to-end test starts from, before it upgrades to
+# VAULT_VERSION. Each Vault version has a builder module of its own: vault/ for
+# VAULT_VERSION, vault-<version>/ for this one (a pinned dependency graph each).
+VAULT_FROM_VERSION=1.20.4
 KUBE_VERSION=1.34.2
 ETCD_VERSION=3.6.16
 PG_MAJOR=15
@@ -35,6 +41,7 @@ BIN=$TC/bin
 ROOTFS=$TC/rootfs
 
 VAULT_IMAGE=labsbx.local/vault:$VAULT_VERSION
+VAULT_VERSION_MAIN=$VAULT_VERSION
 PG_IMAGE=labsbx.local/postgres:$PG_MAJOR
 
 # go_build NAME VERSION MODULE_DIR PACKAGE LDFLAGS: build a static binary into
@@ -65,8 +72,27 @@ go_build() {
 	log "$name $version: built in $(($(now) - t0))s ($(du -h "$out" | cut -f1)) -> $out"
 }
 
+# vault_module VERSION: the builder module of that Vault version.
+vault_module() {
+	local dir=vault
+	[[ $1 == "$VAULT_VERSION_MAIN" ]] || dir=vault-$1
+	[[ -f $HERE/$dir/go.mod ]] || die "no builder module $dir/ for Vault $1"
+	printf '%s\n' "$dir"
+}
+
 build_vault() {
-	go_build vault "$VAULT_VERSION" vault github.com/hashicorp/vault '-s -w'
+	go_build vault "$VAULT_VERSION" "$(vault_module "$VAULT_VERSION")" github.com/hashicorp/vault '-s -w'
+}
+
+# build_vault_from: the binary and image of VAULT_FROM_VERSION, made by the same
+# functions (and so the same recipe) as VAULT_VERSION's, cached by version likewise.
+build_vault_from() {
+	need_docker
+	(
+		VAULT_VERSION=$VAULT_FROM_VERSION
+		VAULT_IMAGE=labsbx.local/vault:$VAULT_FROM_VERSION
+		build_vault_image
+	)
 }
 
 build_kube() {
@@ -253,6 +279,7 @@ main() {
 	vault) build_vault ;;
 	kube) build_kube ;;
 	images) build_images ;;
+	vault-from) build_vault_from ;;
 	all)
 		build_vault
 		build_kube
