@@ -165,3 +165,10 @@ const VaultDataDir = bringup.VaultDataDir
 func (c *Configuration) RestoreVault(ctx context.Context, st *state.State, storage io.Reader) ([]string, error) {
 	return bringup.RestoreVault(ctx, c.bringup(), st, storage)
 }
+
+// ChangeVaultImage puts the vault profile's Vault on image: the state records it, and
+// the container is made again on the same data volume. The new Vault starts sealed.
+// The caller holds the sandbox lock and passes the state it holds.
+func (c *Configuration) ChangeVaultImage(ctx context.Context, st *state.State, image string) ([]string, error) {
+	return bringup.ChangeVaultImage(ctx, c.bringup(), st, image)
+}
