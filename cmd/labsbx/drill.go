@@ -127,16 +127,27 @@ Exit status: 0 when every file is valid, 2 when one is not, 3 when the guard ref
 			type row struct {
 				Name     string `json:"name"`
 				Source   string `json:"source"`
-				Fault    string `json:"fault"`
+				Fault    string `json:"fault,omitempty"`
+				Change   string `json:"change,omitempty"`
 				Recovery string `json:"recovery"`
 			}
 			rows := []row{}
 			for _, d := range ds {
-				rows = append(rows, row{d.Metadata.Name, d.Source, d.Spec.Fault.String(), d.Spec.Recovery.Kind()})
+				r := row{Name: d.Metadata.Name, Source: d.Source, Recovery: d.Spec.RecoveryKind()}
+				if c := d.Spec.Change; c != nil {
+					r.Change = c.String()
+				} else {
+					r.Fault = d.Spec.Fault.String()
+				}
+				rows = append(rows, r)
 			}
 			return g.print(rows, func(w io.Writer) error {
 				for _, r := range rows {
-					fmt.Fprintf(w, "%s: drill %q is valid (fault %s, recovery %s)\n", r.Source, r.Name, r.Fault, r.Recovery)
+					what := "fault " + r.Fault
+					if r.Change != "" {
+						what = "change " + r.Change
+					}
+					fmt.Fprintf(w, "%s: drill %q is valid (%s, recovery %s)\n", r.Source, r.Name, what, r.Recovery)
 				}
 				return nil
 			})

@@ -324,6 +324,23 @@ func (v *vaultUpgrade) firstGoodRequest(ctx context.Context, e *scenarios.Env) e
 // Verify: the new Vault unsealed at the target, serving, and every piece of evidence
 // back. Anything lost fails the drill (exit 4); the report lists what survived.
 func (v *vaultUpgrade) Verify(ctx context.Context, e *scenarios.Env) error {
+	if err := v.VerifyChange(ctx, e); err != nil {
+		return err
+	}
+	v.Commit(ctx, e)
+	return nil
+}
+
+// ChangeVerifier is a built-in change whose verify a drill file splits in two, so
+// that its own probes run between: VerifyChange checks (and may run again), Commit
+// makes the change stand once everything held.
+type ChangeVerifier interface {
+	VerifyChange(ctx context.Context, e *scenarios.Env) error
+	Commit(ctx context.Context, e *scenarios.Env)
+}
+
+// VerifyChange checks the new Vault and every piece of evidence, changing nothing.
+func (v *vaultUpgrade) VerifyChange(ctx context.Context, e *scenarios.Env) error {
 	if err := sameVaultUnsealed(ctx, e); err != nil {
 		return err
 	}
@@ -340,11 +357,15 @@ func (v *vaultUpgrade) Verify(ctx context.Context, e *scenarios.Env) error {
 		return scenarios.Permanent(fmt.Errorf("lost in the upgrade from Vault %s to %s: %s; roll back with `labsbx drill recover --name %s` (restores the pre-change backup onto %s)",
 			v.fromVersion, v.toVersion, strings.Join(lost, "; "), e.State.Name, v.fromImage))
 	}
-	// The change stands: the record goes, so that a later `drill recover` does not
-	// roll it back. The backup stays until the next upgrade replaces it.
+	return nil
+}
+
+// Commit: the change stands. The record goes, so that a later `drill recover` does
+// not roll it back (the backup stays until the next upgrade replaces it), and what
+// the evidence holds is revoked and removed.
+func (v *vaultUpgrade) Commit(ctx context.Context, e *scenarios.Env) {
 	_ = os.Remove(changeRecordPath(e.State))
 	v.ev.cleanup(ctx, e)
-	return nil
 }
 
 // lostEvidence names what did not survive.
@@ -481,7 +502,13 @@ func rollbackUpgrade(ctx context.Context, e *scenarios.Env, rec *changeRecord) (
 // on the recorded image and its volume.
 func (*vaultUpgrade) Revive(ctx context.Context, cfg *sandbox.Configuration, conn *connect.Conn) (func(context.Context) ([]string, error), error) {
 	st := conn.State()
-	if st.Profile != config.ProfileVault || !slices.ContainsFunc(st.Faults, func(f state.Fault) bool { return f.Scenario == VaultUpgradeName }) {
+	if st.Profile != config.ProfileVault || len(st.Faults) == 0 {
+		return nil, nil
+	}
+	// The built-in drill's fault, or a drill file's change (whose fault carries the
+	// file's name): either left its change record.
+	_, err := os.Stat(changeRecordPath(st))
+	if !slices.ContainsFunc(st.Faults, func(f state.Fault) bool { return f.Scenario == VaultUpgradeName }) && err != nil {
 		return nil, nil
 	}
 	rt, err := conn.Docker(ctx)
