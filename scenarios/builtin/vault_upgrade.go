@@ -419,11 +419,14 @@ const (
 	undoRestore
 )
 
-func planUndo(rec *changeRecord, image string) undoPlan {
+// planUndo decides from the change record, the image the state records and whether
+// Vault's container exists (a rollback interrupted between removing it and restoring
+// the backup leaves none, and the state already on the old image).
+func planUndo(rec *changeRecord, image string, container bool) undoPlan {
 	switch {
 	case rec == nil:
 		return undoNothingChanged
-	case image == rec.FromImage:
+	case image == rec.FromImage && container:
 		return undoNotApplied
 	}
 	return undoRestore
@@ -436,8 +439,12 @@ func (v *vaultUpgrade) Undo(ctx context.Context, e *scenarios.Env) (string, erro
 	if err != nil {
 		return "", err
 	}
+	_, container, err := e.Docker.Inspect(ctx, connect.ComponentVault)
+	if err != nil {
+		return "", err
+	}
 	var did []string
-	switch planUndo(rec, e.State.Spec.Vault.Image) {
+	switch planUndo(rec, e.State.Spec.Vault.Image, container) {
 	case undoNothingChanged:
 		did = append(did, "no change was made (no pre-change backup recorded)")
 	case undoNotApplied:

@@ -55,16 +55,19 @@ func TestUnavailableMs(t *testing.T) {
 func TestPlanUndo(t *testing.T) {
 	rec := &changeRecord{FromImage: "labsbx.local/vault:1.20.4", ToImage: "labsbx.local/vault:1.21.0"}
 	for _, c := range []struct {
-		name  string
-		rec   *changeRecord
-		image string
-		want  undoPlan
+		name      string
+		rec       *changeRecord
+		image     string
+		container bool
+		want      undoPlan
 	}{
-		{"interrupted before the backup", nil, "labsbx.local/vault:1.20.4", undoNothingChanged},
-		{"backup taken, image unchanged", rec, "labsbx.local/vault:1.20.4", undoNotApplied},
-		{"upgraded, not verified", rec, "labsbx.local/vault:1.21.0", undoRestore},
+		{"interrupted before the backup", nil, "labsbx.local/vault:1.20.4", true, undoNothingChanged},
+		{"backup taken, image unchanged", rec, "labsbx.local/vault:1.20.4", true, undoNotApplied},
+		{"upgraded, not verified", rec, "labsbx.local/vault:1.21.0", true, undoRestore},
+		{"upgrade interrupted with no container", rec, "labsbx.local/vault:1.21.0", false, undoRestore},
+		{"rollback interrupted before the restore", rec, "labsbx.local/vault:1.20.4", false, undoRestore},
 	} {
-		if got := planUndo(c.rec, c.image); got != c.want {
+		if got := planUndo(c.rec, c.image, c.container); got != c.want {
 			t.Errorf("%s: plan %d, want %d", c.name, got, c.want)
 		}
 	}
