@@ -159,6 +159,9 @@ func (v *VaultInit) Run(ctx context.Context) (*VaultInitResult, error) {
 // VaultDataDir is where the vault profile's Vault keeps its storage (a volume).
 const VaultDataDir = bringup.VaultDataDir
 
+// VaultConfigFile is the vault profile's Vault configuration in its container.
+const VaultConfigFile = bringup.VaultConfigFile
+
 // RestoreVault recreates the vault profile's Vault container and volume with storage
 // (a tar of its data dir) put back before Vault starts, for the backup-restore drill.
 // It does not unseal. The caller holds the sandbox lock and passes the state it holds.

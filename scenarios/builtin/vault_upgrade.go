@@ -18,6 +18,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/connect"
+	"github.com/arcodange/labsbx/sandbox/docker"
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/scenarios"
@@ -522,20 +523,26 @@ func (*vaultUpgrade) Revive(ctx context.Context, cfg *sandbox.Configuration, con
 	if err != nil {
 		return nil, err
 	}
-	if _, ok, err := rt.Inspect(ctx, connect.ComponentVault); err != nil || ok {
+	info, ok, err := rt.Inspect(ctx, connect.ComponentVault)
+	if err != nil {
 		return nil, err
+	}
+	// A container the state recorded, with its configuration, is left to Undo; none,
+	// one the state never recorded, or one without its configuration (killed while
+	// being made) cannot answer.
+	if ok && st.Vault != nil && info.ID == st.Vault.ContainerID && hasConfig(ctx, rt) {
+		return nil, nil
 	}
 	rec, err := loadChangeRecord(st)
 	if err != nil {
 		return nil, err
 	}
 	var did string
-	if rec == nil {
-		if _, err := cfg.ChangeVaultImage(ctx, st, st.Spec.Vault.Image); err != nil {
-			return nil, err
-		}
-		did = "made Vault's container again on " + st.Spec.Vault.Image + " (an upgrade was interrupted before it began)"
-	} else {
+	switch {
+	case rec != nil:
+		// The change began: whatever container there is (none, or one the state never
+		// recorded, perhaps without its files) goes, with the volume the new Vault may
+		// have opened, and the pre-change backup comes back onto the old image.
 		storage, err := fsutil.ReadRegular(upgradeStoragePath(st), maxBackupSize)
 		if err != nil {
 			return nil, fmt.Errorf("read the pre-change backup of Vault's storage: %w", err)
@@ -550,7 +557,17 @@ func (*vaultUpgrade) Revive(ctx context.Context, cfg *sandbox.Configuration, con
 		if _, err := cfg.RestoreVault(ctx, st, bytes.NewReader(storage)); err != nil {
 			return nil, err
 		}
-		did = "restored the pre-change backup onto " + rec.FromImage + " (an upgrade was interrupted while Vault's container was gone)"
+		did = "restored the pre-change backup onto " + rec.FromImage + " (an upgrade was interrupted while Vault's container was being replaced)"
+	default:
+		// No change began: a container the state does not know is made again, on the
+		// same volume.
+		if err := rt.RemoveContainer(ctx, connect.ComponentVault); err != nil {
+			return nil, err
+		}
+		if _, err := cfg.ChangeVaultImage(ctx, st, st.Spec.Vault.Image); err != nil {
+			return nil, err
+		}
+		did = "made Vault's container again on " + st.Spec.Vault.Image
 	}
 	said := false
 	return func(context.Context) ([]string, error) {
@@ -560,4 +577,15 @@ func (*vaultUpgrade) Revive(ctx context.Context, cfg *sandbox.Configuration, con
 		said = true
 		return []string{did}, nil
 	}, nil
+}
+
+// hasConfig: Vault's container holds its configuration file (copied in when the
+// container is made, before it first starts).
+func hasConfig(ctx context.Context, rt *docker.Runtime) bool {
+	rc, err := rt.Archive(ctx, connect.ComponentVault, sandbox.VaultConfigFile)
+	if err != nil {
+		return false
+	}
+	_ = rc.Close()
+	return true
 }

@@ -47,3 +47,7 @@ func ChangeVaultImage(ctx context.Context, cfg *Config, st *state.State, image s
 	}
 	return res.Changes, cfg.Store.Save(st, cfg.now())
 }
+
+// VaultConfigFile is the vault profile's Vault configuration inside its container,
+// copied in before it first starts: a container without it was never finished.
+const VaultConfigFile = vaultConfigPath
