@@ -5,7 +5,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/arcodange/labsbx/e2e/testenv"
 	"github.com/arcodange/labsbx/scenarios/report"
@@ -102,6 +104,11 @@ func TestE2EVaultUpgrade(t *testing.T) {
 		c.ok("up", "--profile", "vault", "--name", name)
 		secrets := readSecrets(t, c, name)
 
+		// Killed in the middle of the change (once its backup is taken): drill
+		// recover brings the old Vault back, unsealed, and nothing is left pending.
+		killDuringChange(t, c, name)
+		vaultVersion(t, c, name, testenv.VaultFromVersion)
+
 		// Left unfinished: Vault is on the new image, sealed; drill recover restores
 		// the pre-change backup onto the old one.
 		if r := c.run("drill", "run", "-f", example("vault-upgrade.yaml"), "--no-recover", "--name", name); r.code != 4 {
@@ -156,5 +163,40 @@ func noSecretsIn(t *testing.T, c *cli, secrets map[string]string, dirs ...string
 		for _, d := range dirs {
 			scanDir(t, d, label, s)
 		}
+	}
+}
+
+// killDuringChange starts vault-upgrade, kills labsbx with SIGKILL as soon as the
+// pre-change backup is recorded (the change is then under way: Vault stopped,
+// removed, made again on the new image), and checks that drill recover converges.
+func killDuringChange(t *testing.T, c *cli, name string) {
+	t.Helper()
+	cmd := c.command("drill", "run", "vault-upgrade", "--to", testenv.VaultImage, "--name", name)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	record := filepath.Join(c.home, name, "backups", "vault-upgrade.json")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(record); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatal("the drill never recorded its pre-change backup")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	if r := c.ok("drill", "recover", "--name", name); !strings.Contains(r.stdout, "vault-upgrade:") {
+		t.Errorf("drill recover after a kill:\n%s", r.stdout)
+	}
+	if r := c.ok("drill", "recover", "--name", name); !strings.Contains(r.stdout, "no pending drill fault") {
+		t.Errorf("second recover:\n%s", r.stdout)
+	}
+	if st := loadState(t, c, name); st.Spec.Vault.Image != testenv.VaultFromImage {
+		t.Errorf("after a killed upgrade and drill recover, Vault runs %s", st.Spec.Vault.Image)
 	}
 }
