@@ -62,8 +62,10 @@ go_build() {
 	log "$name $version: building $pkg (takes minutes on a cold cache) ..."
 	local t0
 	t0=$(now)
+	local dir=$moddir
+	[[ $dir == /* ]] || dir=$HERE/$moddir
 	(
-		cd "$HERE/$moddir"
+		cd "$dir"
 		GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0 \
 			go build -trimpath -ldflags="$ldflags" -o "$tmp" "$pkg"
 	)
@@ -72,12 +74,31 @@ go_build() {
 	log "$name $version: built in $(($(now) - t0))s ($(du -h "$out" | cut -f1)) -> $out"
 }
 
-# vault_module VERSION: the builder module of that Vault version.
+# vault_module VERSION: the builder module of that Vault version. A module with an
+# sdkpatch/ dir is built from a copy of itself whose sdk is a copy of the sdk version
+# it names with sdkpatch/'s *.go.in files added (see vault-1.20.4/go.mod for why).
 vault_module() {
 	local dir=vault
 	[[ $1 == "$VAULT_VERSION_MAIN" ]] || dir=vault-$1
 	[[ -f $HERE/$dir/go.mod ]] || die "no builder module $dir/ for Vault $1"
-	printf '%s\n' "$dir"
+	if [[ ! -d $HERE/$dir/sdkpatch ]]; then
+		printf '%s\n' "$dir"
+		return 0
+	fi
+	local sdkv src
+	sdkv=$(sed -n 's#^replace github.com/hashicorp/vault/sdk => github.com/hashicorp/vault/sdk \(v[^ ]*\)$#\1#p' "$HERE/$dir/go.mod")
+	[[ -n $sdkv ]] || die "$dir/go.mod names no sdk version to patch"
+	src=$TC/src/vault-$1-build
+	rm -rf -- "$src" && mkdir -p "$src"
+	mod_src github.com/hashicorp/vault/sdk "$sdkv" "$TC/src/vault-sdk-$sdkv"
+	cp -a "$TC/src/vault-sdk-$sdkv" "$src/sdk"
+	local f
+	for f in "$HERE/$dir/sdkpatch/"*.go.in; do # .in: not a package of the builder module
+		cp "$f" "$src/sdk/helper/keysutil/$(basename "${f%.in}")"
+	done
+	cp "$HERE/$dir/go.mod" "$HERE/$dir/go.sum" "$HERE/$dir/tools.go" "$src/"
+	(cd "$src" && GOWORK=off go mod edit -replace github.com/hashicorp/vault/sdk=./sdk)
+	printf '%s\n' "$src"
 }
 
 build_vault() {

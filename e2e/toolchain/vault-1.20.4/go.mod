@@ -398,7 +398,7 @@ require (
 	github.com/oracle/oci-go-sdk/v60 v60.0.0 // indirect
 	github.com/packethost/packngo v0.1.1-0.20180711074735-b9cb5096f54c // indirect
 	github.com/patrickmn/go-cache v2.1.0+incompatible // indirect
-	github.com/petermattis/goid v0.0.0-20240813172612-4fcff4a6cae7 // indirect
+	github.com/petermattis/goid v0.0.0-20250721140440-ea1c0173183e // indirect
 	github.com/pierrec/lz4 v2.6.1+incompatible // indirect
 	github.com/pierrec/lz4/v4 v4.1.22 // indirect
 	github.com/pires/go-proxyproto v0.8.0 // indirect
@@ -510,9 +510,11 @@ require (
 	sigs.k8s.io/yaml v1.4.0 // indirect
 )
 
-// Vault 1.20.4 builds with its sdk at the version its go.mod requires (it replaces
-// it with ./sdk, which the module zip does not carry).
-replace github.com/hashicorp/vault/sdk => github.com/hashicorp/vault/sdk v0.18.0
+// Vault 1.20.4 replaces its sdk with ./sdk (its release branch's), which no published
+// sdk version matches: v0.18.0 lacks PluginRunner.Download, v0.19.0 and later lack
+// KeyType.IsPQC. toolchain.sh builds against a copy of v0.19.0 with sdkpatch/ added
+// (it replaces this line with that copy's path in a build copy of this module).
+replace github.com/hashicorp/vault/sdk => github.com/hashicorp/vault/sdk v0.19.0
 
 // Vault's own go.mod carries these two replaces; a dependent module must repeat them.
 replace github.com/99designs/keyring => github.com/Jeffail/keyring v1.2.3
