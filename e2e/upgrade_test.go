@@ -24,16 +24,16 @@ func TestE2EVaultUpgrade(t *testing.T) {
 			testenv.Require(t, tool+" (the example change script uses it)", "apt-get install curl jq")
 		}
 	}
-	testenv.RequireImage(t, testenv.VaultFromImage)
 	c := newLocalImagesCLI(t)
-	c.env["LABSBX_VAULT_IMAGE"] = testenv.VaultFromImage
+	from, fromVersion := upgradeFrom(t)
+	c.env["LABSBX_VAULT_IMAGE"] = from
 
 	t.Run("builtin", func(t *testing.T) {
 		name := sandboxName("e2eupg")
 		t.Cleanup(func() { c.run("down", "--name", name) })
 		c.ok("up", "--profile", "vault", "--name", name)
 		secrets := readSecrets(t, c, name)
-		vaultVersion(t, c, name, testenv.VaultFromVersion)
+		vaultVersion(t, c, name, fromVersion)
 
 		reports := filepath.Join(t.TempDir(), "upgrade")
 		var rep report.Report
@@ -46,8 +46,8 @@ func TestE2EVaultUpgrade(t *testing.T) {
 		ch := s.Change
 		t.Logf("vault-upgrade %s -> %s: unavailable %d ms, time to recover %d ms, total %d ms",
 			ch.FromVersion, ch.ToVersion, ch.UnavailableMs, s.TimeToRecoverMs, s.TotalMs)
-		if ch.FromVersion != testenv.VaultFromVersion || ch.ToVersion != testenv.VaultVersion ||
-			ch.FromImage != testenv.VaultFromImage || ch.ToImage != testenv.VaultImage {
+		if ch.FromVersion != fromVersion || ch.ToVersion != testenv.VaultVersion ||
+			ch.FromImage != from || ch.ToImage != testenv.VaultImage {
 			t.Errorf("versions: %+v", ch)
 		}
 		if ch.UnavailableMs <= 0 || ch.LastGoodBefore.IsZero() || !ch.FirstGoodAfter.After(ch.LastGoodBefore) || s.TimeToRecoverMs <= 0 {
@@ -106,8 +106,8 @@ func TestE2EVaultUpgrade(t *testing.T) {
 
 		// Killed in the middle of the change (once its backup is taken): drill
 		// recover brings the old Vault back, unsealed, and nothing is left pending.
-		killDuringChange(t, c, name)
-		vaultVersion(t, c, name, testenv.VaultFromVersion)
+		killDuringChange(t, c, name, from)
+		vaultVersion(t, c, name, fromVersion)
 
 		// Left unfinished: Vault is on the new image, sealed; drill recover restores
 		// the pre-change backup onto the old one.
@@ -121,10 +121,10 @@ func TestE2EVaultUpgrade(t *testing.T) {
 			t.Errorf("drill recover did not roll back:\n%s", r.stdout)
 		}
 		st := loadState(t, c, name)
-		if st.Spec.Vault.Image != testenv.VaultFromImage || st.Vault.Version != testenv.VaultFromVersion || len(st.Faults) != 0 {
+		if st.Spec.Vault.Image != from || st.Vault.Version != fromVersion || len(st.Faults) != 0 {
 			t.Errorf("after the rollback: image %s, version %s, faults %v", st.Spec.Vault.Image, st.Vault.Version, st.Faults)
 		}
-		vaultVersion(t, c, name, testenv.VaultFromVersion)
+		vaultVersion(t, c, name, fromVersion)
 
 		// The upgrade as a drill file, run to the end.
 		reports := filepath.Join(t.TempDir(), "file")
@@ -169,7 +169,7 @@ func noSecretsIn(t *testing.T, c *cli, secrets map[string]string, dirs ...string
 // killDuringChange starts vault-upgrade, kills labsbx with SIGKILL as soon as the
 // pre-change backup is recorded (the change is then under way: Vault stopped,
 // removed, made again on the new image), and checks that drill recover converges.
-func killDuringChange(t *testing.T, c *cli, name string) {
+func killDuringChange(t *testing.T, c *cli, name, from string) {
 	t.Helper()
 	cmd := c.command("drill", "run", "vault-upgrade", "--to", testenv.VaultImage, "--name", name)
 	if err := cmd.Start(); err != nil {
@@ -196,7 +196,29 @@ func killDuringChange(t *testing.T, c *cli, name string) {
 	if r := c.ok("drill", "recover", "--name", name); !strings.Contains(r.stdout, "no pending drill fault") {
 		t.Errorf("second recover:\n%s", r.stdout)
 	}
-	if st := loadState(t, c, name); st.Spec.Vault.Image != testenv.VaultFromImage {
+	if st := loadState(t, c, name); st.Spec.Vault.Image != from {
 		t.Errorf("after a killed upgrade and drill recover, Vault runs %s", st.Spec.Vault.Image)
 	}
+}
+
+// upgradeFrom is the image the upgrade starts from: labsbx.local/vault:1.20.4 when the
+// toolchain has built it (toolchain.sh vault-from), else — as long as Vault 1.20.4
+// does not build from the Go module proxy (e2e/toolchain/README.md) — a second image of
+// the same Vault as the target, made here from it: the change, the evidence, the
+// window and the rollback are the same, without a version change.
+func upgradeFrom(t *testing.T) (image, version string) {
+	t.Helper()
+	if err := exec.Command("docker", "image", "inspect", testenv.VaultFromImage).Run(); err == nil {
+		return testenv.VaultFromImage, testenv.VaultFromVersion
+	}
+	const image2 = "labsbx.local/vault-e2e-from:" + testenv.VaultVersion
+	build := exec.Command("docker", "build", "-q", "-t", image2, "-")
+	build.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	build.Stdin = strings.NewReader("FROM " + testenv.VaultImage + "\nLABEL dev.labsbx.e2e=vault-upgrade-from\n")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("make a second image of %s: %v\n%s", testenv.VaultImage, err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", image2).Run() })
+	t.Logf("%s is not built (toolchain.sh vault-from): upgrading from %s, a second image of Vault %s", testenv.VaultFromImage, image2, testenv.VaultVersion)
+	return image2, testenv.VaultVersion
 }

@@ -8,7 +8,8 @@
 # Usage: toolchain.sh vault|kube|images|vault-from|all|path|image-refs
 #   vault   bin/vault-<v>                       (static HashiCorp Vault server)
 #   vault-from  bin/vault-<from>, labsbx.local/vault:<from>: the older Vault the
-#           vault-upgrade drill's end-to-end test upgrades from (a ~25 min cold build)
+#           vault-upgrade drill's end-to-end test upgrades from (a ~25 min cold build;
+#           1.20.4 does not build yet, see README.md)
 #   kube    bin/kube-apiserver-<v>, bin/etcd-<v> (envtest-style control plane)
 #   images  labsbx.local/vault:<v>, labsbx.local/postgres:15 (docker import)
 #   all     all of the above
