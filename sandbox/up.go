@@ -101,6 +101,9 @@ func (u *Up) Run(ctx context.Context) (*UpResult, error) {
 	resumed := err == nil
 	if resumed {
 		spec = u.UpOptions.onSandbox(spec, st)
+		if err := checkVaultDowngrade(spec, st); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case errors.Is(err, state.ErrNotFound):

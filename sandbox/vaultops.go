@@ -159,9 +159,19 @@ func (v *VaultInit) Run(ctx context.Context) (*VaultInitResult, error) {
 // VaultDataDir is where the vault profile's Vault keeps its storage (a volume).
 const VaultDataDir = bringup.VaultDataDir
 
+// VaultConfigFile is the vault profile's Vault configuration in its container.
+const VaultConfigFile = bringup.VaultConfigFile
+
 // RestoreVault recreates the vault profile's Vault container and volume with storage
 // (a tar of its data dir) put back before Vault starts, for the backup-restore drill.
 // It does not unseal. The caller holds the sandbox lock and passes the state it holds.
 func (c *Configuration) RestoreVault(ctx context.Context, st *state.State, storage io.Reader) ([]string, error) {
 	return bringup.RestoreVault(ctx, c.bringup(), st, storage)
+}
+
+// ChangeVaultImage puts the vault profile's Vault on image: the state records it, and
+// the container is made again on the same data volume. The new Vault starts sealed.
+// The caller holds the sandbox lock and passes the state it holds.
+func (c *Configuration) ChangeVaultImage(ctx context.Context, st *state.State, image string) ([]string, error) {
+	return bringup.ChangeVaultImage(ctx, c.bringup(), st, image)
 }

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -176,4 +177,29 @@ func (c *Catalogue) Lookup(names []string) ([]Scenario, error) {
 		}
 	}
 	return out, nil
+}
+
+// ApplyTarget gives to to every change drill of list (Targeted); it is an error when
+// to is given and no drill of list takes it, or when a change drill has no target.
+func ApplyTarget(list []Scenario, to string) error {
+	took := false
+	for _, s := range list {
+		t, ok := s.(Targeted)
+		if !ok {
+			continue
+		}
+		if to != "" {
+			if err := t.SetTarget(to); err != nil {
+				return err
+			}
+			took = true
+		}
+		if t.Target() == "" {
+			return fmt.Errorf("%s is a change: give what it changes to with --to (vault-upgrade: the Vault image, e.g. --to labsbx.local/vault:1.21.0)", s.Name())
+		}
+	}
+	if to != "" && !took {
+		return errors.New("--to: no drill named takes a target (vault-upgrade does)")
+	}
+	return nil
 }

@@ -58,6 +58,9 @@ type Options struct {
 	// Files are the scenarios of drill files (scenarios/filedrill), to run after the
 	// named ones (drill run -f).
 	Files []Scenario
+	// To is what a change drill named changes to (drill run --to; vault-upgrade: the
+	// Vault image).
+	To string
 	// Repeat runs the whole list this many times (a game day); the report then
 	// summarises each drill's figures over the rounds. 0 or 1: once.
 	Repeat int
@@ -71,6 +74,9 @@ type Options struct {
 func (o Options) list(cat *Catalogue) ([]Scenario, error) {
 	list, err := cat.Lookup(o.Scenarios)
 	if err != nil {
+		return nil, err
+	}
+	if err := ApplyTarget(list, o.To); err != nil {
 		return nil, err
 	}
 	for _, f := range o.Files {
@@ -266,6 +272,9 @@ func (d *Drill) RunScenario(ctx context.Context, e *Env, s Scenario) (res report
 		res.Error = e.Redact(res.Error)
 		for i := range res.Phases {
 			res.Phases[i].Error = e.Redact(res.Phases[i].Error)
+		}
+		if cr, ok := s.(ChangeReporter); ok {
+			res.Change = cr.ChangeResult()
 		}
 		if c, ok := s.(Cleaner); ok {
 			c.Cleanup()

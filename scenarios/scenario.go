@@ -8,6 +8,8 @@ package scenarios
 
 import (
 	"context"
+
+	"github.com/arcodange/labsbx/scenarios/report"
 )
 
 // Scenario is one failure drill.
@@ -58,3 +60,14 @@ type Recordable interface {
 
 // Renewable makes a fresh value of itself for the next round of a game day.
 type Renewable interface{ Renew() Scenario }
+
+// Targeted is a change drill that takes what it changes to (vault-upgrade: the Vault
+// image), from `drill run --to` or a drill file's change.to.
+type Targeted interface {
+	Target() string
+	SetTarget(to string) error
+}
+
+// ChangeReporter is a change drill: the report carries its account of the change
+// (versions, unavailability window, the evidence and what survived).
+type ChangeReporter interface{ ChangeResult() *report.Change }

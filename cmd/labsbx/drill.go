@@ -127,16 +127,27 @@ Exit status: 0 when every file is valid, 2 when one is not, 3 when the guard ref
 			type row struct {
 				Name     string `json:"name"`
 				Source   string `json:"source"`
-				Fault    string `json:"fault"`
+				Fault    string `json:"fault,omitempty"`
+				Change   string `json:"change,omitempty"`
 				Recovery string `json:"recovery"`
 			}
 			rows := []row{}
 			for _, d := range ds {
-				rows = append(rows, row{d.Metadata.Name, d.Source, d.Spec.Fault.String(), d.Spec.Recovery.Kind()})
+				r := row{Name: d.Metadata.Name, Source: d.Source, Recovery: d.Spec.RecoveryKind()}
+				if c := d.Spec.Change; c != nil {
+					r.Change = c.String()
+				} else {
+					r.Fault = d.Spec.Fault.String()
+				}
+				rows = append(rows, r)
 			}
 			return g.print(rows, func(w io.Writer) error {
 				for _, r := range rows {
-					fmt.Fprintf(w, "%s: drill %q is valid (fault %s, recovery %s)\n", r.Source, r.Name, r.Fault, r.Recovery)
+					what := "fault " + r.Fault
+					if r.Change != "" {
+						what = "change " + r.Change
+					}
+					fmt.Fprintf(w, "%s: drill %q is valid (%s, recovery %s)\n", r.Source, r.Name, what, r.Recovery)
 				}
 				return nil
 			})
@@ -149,7 +160,7 @@ Exit status: 0 when every file is valid, 2 when one is not, 3 when the guard ref
 func newDrillRunCmd(g *globals) *cobra.Command {
 	var (
 		all, manual, noRecover, shuffle bool
-		reportDir                       string
+		reportDir, to                   string
 		timeout                         time.Duration
 		files                           []string
 		repeat                          int
@@ -173,6 +184,12 @@ the full profile, LABSBX_UNSEAL_KEY_FILE in the shape of cluster-keys.json, and
 VAULT_TOKEN only when the file sets spec.env.vaultToken). A script is your own code:
 the guard refuses one that names production, but cannot sandbox what it does.
 
+vault-upgrade is a change, not a failure: it upgrades the sandbox's Vault to the
+image --to names (vault profile), proves the evidence it wrote before survived, and
+reports both versions and the unavailability window. --all never runs it. A failed
+upgrade is rolled back by 'labsbx drill recover' (the pre-change backup, restored onto
+the old image: Vault does not support downgrades).
+
 --repeat N runs the whole list N times (a game day), --shuffle in an order drawn
 from --seed, and the report gives each drill's pass count and min/median/max times.
 
@@ -182,7 +199,8 @@ refused.`,
   labsbx drill run --all --report-dir reports/
   labsbx drill run full-restart --manual
   labsbx drill run -f examples/drills/unseal-runbook.yaml
-  labsbx drill run seal lost-lease -f examples/drills/ --repeat 5 --shuffle --seed 42`,
+  labsbx drill run seal lost-lease -f examples/drills/ --repeat 5 --shuffle --seed 42
+  labsbx drill run vault-upgrade --to labsbx.local/vault:1.21.0`,
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			var names []string
 			for _, gr := range catalogue.Drills().Groups() {
@@ -214,7 +232,11 @@ refused.`,
 			// --all: the engine adds every scenario that applies to the sandbox
 			// (vm-node-loss only where there are VMs).
 			names := args
-			if _, err := catalogue.Drills().Lookup(names); err != nil {
+			named, err := catalogue.Drills().Lookup(names)
+			if err != nil {
+				return &usageError{err}
+			}
+			if err := scenarios.ApplyTarget(named, to); err != nil {
 				return &usageError{err}
 			}
 			ds, err := loadDrillFiles(files)
@@ -239,7 +261,7 @@ refused.`,
 			rep, runErr := scenarios.NewDrill(conf, catalogue.Drills(), scenarios.Options{
 				Name: g.name, Scenarios: names, All: all, Manual: manual, NoRecover: noRecover, Timeout: timeout, ConfigTimeout: configTimeout,
 				Prompt: g.stderr, Version: currentVersion().Version,
-				Files: filedrill.NewAll(ds), Repeat: repeat, Shuffle: shuffle, Seed: seed,
+				Files: filedrill.NewAll(ds), Repeat: repeat, Shuffle: shuffle, Seed: seed, To: to,
 			}).Run(cmd.Context())
 			if rep == nil {
 				return runErr
@@ -268,6 +290,7 @@ refused.`,
 	f.IntVar(&repeat, "repeat", 1, "run the whole list N times (a game day); the report summarises each drill over the rounds")
 	f.BoolVar(&shuffle, "shuffle", false, "run each round in a random order (printed, and kept in the report as its seed)")
 	f.Int64Var(&seed, "seed", 0, "the shuffled order's seed, to replay a game day (implies --shuffle)")
+	f.StringVar(&to, "to", "", "what a change drill changes to (vault-upgrade: the Vault image to upgrade to, e.g. labsbx.local/vault:1.21.0)")
 	addDrillFileFlag(cmd, &files)
 	_ = cmd.MarkFlagDirname("report-dir")
 	return cmd

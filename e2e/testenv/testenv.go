@@ -31,11 +31,15 @@ import (
 // Versions and images the toolchain builds. e2e/toolchain/toolchain.sh pins the
 // same values; TestToolchainVersions checks that they agree.
 const (
-	VaultVersion  = "1.21.0"
-	KubeVersion   = "1.34.2"
-	EtcdVersion   = "3.6.16"
-	VaultImage    = "labsbx.local/vault:" + VaultVersion
-	PostgresImage = "labsbx.local/postgres:15"
+	VaultVersion = "1.21.0"
+	KubeVersion  = "1.34.2"
+	EtcdVersion  = "3.6.16"
+	VaultImage   = "labsbx.local/vault:" + VaultVersion
+	// VaultFromVersion is the older Vault the vault-upgrade drill upgrades from
+	// (toolchain.sh vault-from).
+	VaultFromVersion = "1.20.4"
+	VaultFromImage   = "labsbx.local/vault:" + VaultFromVersion
+	PostgresImage    = "labsbx.local/postgres:15"
 )
 
 // Hints printed when a prerequisite is missing.

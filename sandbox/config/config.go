@@ -380,3 +380,11 @@ func DefaultSpec() Spec {
 	s.Apps = append([]string(nil), defaults.Apps...)
 	return s
 }
+
+// CheckImageRef says whether ref is an image reference, as spec.vault.image must be.
+func CheckImageRef(ref string) error {
+	if !imageRE.MatchString(ref) {
+		return fmt.Errorf("%q is not a valid image reference", ref)
+	}
+	return nil
+}

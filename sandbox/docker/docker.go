@@ -571,6 +571,27 @@ type Removed struct {
 	LeftAlone []string `json:"leftAlone,omitempty"`
 }
 
+// RemoveContainer removes a component's container (this sandbox's, by the guard's
+// removal rule) and keeps its volume: a container an interrupted step made but never
+// finished (its files not copied in) is made again on the same data.
+func (r *Runtime) RemoveContainer(ctx context.Context, component string) error {
+	name := r.ObjectName(component)
+	c, err := r.eng.ContainerInspect(ctx, name)
+	switch {
+	case isNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("inspect container %s: %w", name, err)
+	}
+	if err := guard.ApproveRemoval("container", name, labelsOf(c.Config), r.sandbox, r.uuid); err != nil {
+		return err
+	}
+	if err := r.eng.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("remove container %s: %w", name, err)
+	}
+	return nil
+}
+
 // RemoveComponent removes a component's container and volume, each only when the
 // guard lets this sandbox remove it.
 func (r *Runtime) RemoveComponent(ctx context.Context, component string) error {

@@ -23,11 +23,16 @@ func TestVMNodeLossApplies(t *testing.T) {
 	if has(Drills().ApplicableTo(without)) || !has(Drills().ApplicableTo(with)) {
 		t.Error("vm-node-loss must apply exactly to sandboxes with VMs")
 	}
-	if len(Drills().ApplicableTo(without)) != len(Drills().All())-1 {
+	// vm-node-loss and vault-upgrade (a change, never run by --all) aside.
+	if len(Drills().ApplicableTo(without)) != len(Drills().All())-2 {
 		t.Errorf("without VMs, every other scenario applies: %d of %d", len(Drills().ApplicableTo(without)), len(Drills().All()))
 	}
 	if s, _ := Drills().Lookup([]string{"seal"}); !Drills().Applies(s[0], without) {
 		t.Error("seal applies everywhere")
+	}
+	// vault-upgrade is a change: --all never runs it, on any sandbox.
+	if s, _ := Drills().Lookup([]string{"vault-upgrade"}); Drills().Applies(s[0], without) {
+		t.Error("drill run --all would upgrade the sandbox's Vault")
 	}
 	// full-restart applies to both profiles (containers, or the whole k3d cluster).
 	full := &state.State{Name: "demo", Profile: config.ProfileFull}
@@ -46,7 +51,7 @@ func names(list []scenarios.Scenario) string {
 
 // The catalogue's order is the order a person meets the drills in.
 func TestCatalogueOrderAndGroups(t *testing.T) {
-	if got := names(Drills().All()); got != "seal,lost-lease,broken-rotation/grant,broken-rotation/role,full-restart,wrong-key,backup-restore,policy-isolation,vm-node-loss" {
+	if got := names(Drills().All()); got != "seal,lost-lease,broken-rotation/grant,broken-rotation/role,full-restart,wrong-key,backup-restore,policy-isolation,vm-node-loss,vault-upgrade" {
 		t.Errorf("All = %s", got)
 	}
 	g := Drills().Groups()

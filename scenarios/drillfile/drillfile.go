@@ -64,10 +64,15 @@ type Spec struct {
 	Steady []Probe `yaml:"steady"`
 	// Fault: a built-in fault, or a command.
 	Fault Fault `yaml:"fault"`
+	// Change, instead of a fault: what a change drill changes (a built-in change, or a
+	// command), with the same steady-state, verify and rollback probes.
+	Change *Change `yaml:"change"`
 	// Symptom: probes polled until each shows what it expects while the fault is in
-	// place (a probe with expect: fail must fail).
+	// place (a probe with expect: fail must fail). A change may list none.
 	Symptom []Probe `yaml:"symptom"`
-	// Recovery: builtin, manual or run.
+	// Recovery: builtin, manual or run. A change may give none: a built-in change
+	// then recovers as built in (vault-upgrade: unseal), a command has nothing to
+	// recover.
 	Recovery Recovery `yaml:"recovery"`
 	// Verify: probes polled until all hold again, each within its timeout.
 	Verify []Probe `yaml:"verify"`
@@ -144,6 +149,55 @@ func (f Fault) String() string {
 		return "a command"
 	}
 	return strings.TrimSpace(f.Builtin + " " + f.Param())
+}
+
+// Built-in changes.
+const (
+	// ChangeVaultUpgrade upgrades the vault profile's Vault to the image to names.
+	ChangeVaultUpgrade = "vault-upgrade"
+)
+
+// Changes are the built-in changes' names.
+func Changes() []string { return []string{ChangeVaultUpgrade} }
+
+// Change is what a change drill changes: a built-in change with its target, or a
+// command (the lab's own change script, `labsbx ci exec <app> -- …`).
+type Change struct {
+	Builtin string `yaml:"builtin"`
+	// To is what a built-in change changes to (vault-upgrade: the Vault image).
+	To  string `yaml:"to"`
+	Run string `yaml:"run"`
+	// Timeout bounds run (default 2m).
+	Timeout config.Duration `yaml:"timeout"`
+}
+
+// String names the change ("vault-upgrade to labsbx.local/vault:1.21.0", "a command").
+func (c Change) String() string {
+	if c.Builtin == "" {
+		return "a command"
+	}
+	return c.Builtin + " to " + c.To
+}
+
+// What names what the drill does: its fault, or its change.
+func (s Spec) What() string {
+	if s.Change != nil {
+		return "change " + s.Change.String()
+	}
+	return s.Fault.String()
+}
+
+// RecoveryKind is "builtin", "manual" or "run", and for a change that gives none
+// "builtin" (a built-in change) or "none" (a command).
+func (s Spec) RecoveryKind() string {
+	r := s.Recovery
+	if s.Change != nil && !r.Builtin && r.Manual == "" && r.Run == "" {
+		if s.Change.Builtin != "" {
+			return "builtin"
+		}
+		return "none"
+	}
+	return r.Kind()
 }
 
 // Recovery is how the sandbox comes back: exactly one of the three.
@@ -404,6 +458,9 @@ func (d *Drill) commands() []namedText {
 		}
 	}
 	add("spec.fault.run", s.Fault.Run)
+	if s.Change != nil {
+		add("spec.change.run", s.Change.Run)
+	}
 	add("spec.recovery.run", s.Recovery.Run)
 	add("spec.recovery.manual", s.Recovery.Manual)
 	add("spec.rollback.run", s.Rollback.Run)
@@ -488,7 +545,13 @@ func (d *Drill) validate() []*config.FieldError {
 	s := &d.Spec
 
 	f := s.Fault
+	isChange := s.Change != nil
+	builtinChange := isChange && s.Change.Builtin != ""
+	if isChange {
+		validateChange(s, add)
+	}
 	switch {
+	case isChange:
 	case f.Builtin == "" && f.Run == "":
 		add("spec.fault", "name a built-in fault (builtin: one of %s) or give a command (run:)", strings.Join(Faults(), ", "))
 	case f.Builtin != "" && f.Run != "":
@@ -523,11 +586,14 @@ func (d *Drill) validate() []*config.FieldError {
 
 	r := s.Recovery
 	switch n := countTrue(r.Builtin, r.Manual != "", r.Run != ""); {
+	case n == 0 && isChange:
 	case n == 0:
 		add("spec.recovery", "say how the sandbox comes back: builtin: true, manual: <the step a person follows>, or run: <your runbook>")
 	case n > 1:
 		add("spec.recovery", "give one of builtin, manual and run")
-	case r.Builtin && f.Builtin == "":
+	case r.Builtin && isChange && !builtinChange:
+		add("spec.recovery.builtin", "only a built-in change has a built-in recovery; give run: or manual:, or leave recovery out")
+	case r.Builtin && !isChange && f.Builtin == "":
 		add("spec.recovery.builtin", "only a built-in fault has a built-in recovery; give run: or manual:")
 	}
 	if r.Timeout.Duration < 0 || r.Timeout.Duration > 0 && r.Run == "" {
@@ -538,16 +604,20 @@ func (d *Drill) validate() []*config.FieldError {
 	switch {
 	case rb.Builtin && rb.Run != "":
 		add("spec.rollback", "give one of builtin and run")
-	case rb.Builtin && f.Builtin == "":
+	case rb.Builtin && isChange && !builtinChange:
+		add("spec.rollback.builtin", "only a built-in change has a built-in rollback; give run:")
+	case rb.Builtin && !isChange && f.Builtin == "":
 		add("spec.rollback.builtin", "only a built-in fault has a built-in rollback; give run:")
-	case f.Run != "" && rb.Run == "":
+	case isChange && !builtinChange && rb.Run == "":
+		add("spec.rollback", "a change that is a command needs rollback.run, so that a failed or interrupted change can be undone (`labsbx drill recover`)")
+	case !isChange && f.Run != "" && rb.Run == "":
 		add("spec.rollback", "a fault that is a command needs rollback.run, so that an interrupted drill can be undone (`labsbx drill recover`)")
 	}
 
 	if len(s.Verify) == 0 {
 		add("spec.verify", "list at least one probe that must hold once the sandbox is back")
 	}
-	if len(s.Symptom) == 0 {
+	if len(s.Symptom) == 0 && !isChange {
 		add("spec.symptom", "list at least one probe that shows the fault is in place")
 	}
 	for _, ps := range []struct {
@@ -560,6 +630,40 @@ func (d *Drill) validate() []*config.FieldError {
 		}
 	}
 	return errs
+}
+
+// validateChange checks spec.change, and that the file has no fault beside it.
+func validateChange(s *Spec, add func(path, format string, args ...any)) {
+	c, f := s.Change, s.Fault
+	if f != (Fault{}) {
+		add("spec.change", "a drill has a fault or a change, not both; remove spec.fault")
+	}
+	switch {
+	case c.Builtin == "" && c.Run == "":
+		add("spec.change", "name a built-in change (builtin: %s, with to:) or give a command (run:)", strings.Join(Changes(), ", "))
+	case c.Builtin != "" && c.Run != "":
+		add("spec.change", "has both builtin and run; give one")
+	case c.Builtin != "":
+		if !slices.Contains(Changes(), c.Builtin) {
+			add("spec.change.builtin", "unknown change %q%s; built-in changes: %s", c.Builtin, config.Suggest(c.Builtin, Changes()), strings.Join(Changes(), ", "))
+			break
+		}
+		if c.To == "" {
+			add("spec.change.to", "change %s needs to: the Vault image to upgrade to (e.g. labsbx.local/vault:1.21.0)", c.Builtin)
+		} else if err := config.CheckImageRef(c.To); err != nil {
+			add("spec.change.to", "%v", err)
+		}
+		if c.Timeout.Duration != 0 {
+			add("spec.change.timeout", "bounds change.run only")
+		}
+	default:
+		if c.To != "" {
+			add("spec.change.to", "belongs to a built-in change, not to a command")
+		}
+		if c.Timeout.Duration < 0 {
+			add("spec.change.timeout", "must be positive")
+		}
+	}
 }
 
 func validateProbe(path string, p Probe, timeoutOK bool, add func(path, format string, args ...any)) {

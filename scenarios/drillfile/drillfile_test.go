@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,7 +21,7 @@ func TestExamplesValidate(t *testing.T) {
 	for _, d := range ds {
 		names = append(names, d.Metadata.Name)
 	}
-	if got := strings.Join(names, ","); got != "broken-grant-sql,lost-lease-reread,unseal-runbook,vm-power-cut-ansible" {
+	if got := strings.Join(names, ","); got != "broken-grant-sql,ci-config-change,lost-lease-reread,unseal-runbook,vault-upgrade-file,vm-power-cut-ansible" {
 		t.Errorf("examples: %s", got)
 	}
 }
@@ -63,6 +64,24 @@ func TestParseErrors(t *testing.T) {
 			[]string{"spec.steady[0].timeout: only verify's probes have a timeout"}},
 		{"bad regexp", head + "  fault:\n    builtin: seal\n  symptom:\n    - sql:\n        query: select 1\n        output: '('\n  recovery:\n    builtin: true\n  verify:\n    - vault: unsealed\n",
 			[]string{"spec.symptom[0].sql.output: is not a regular expression"}},
+		{"change and fault", head + "  fault:\n    builtin: seal\n  change:\n    builtin: vault-upgrade\n    to: labsbx.local/vault:1.21.0\n  verify:\n    - vault: unsealed\n",
+			[]string{"line 9: spec.change: a drill has a fault or a change, not both"}},
+		{"unknown change", head + "  change:\n    builtin: vault-upgrad\n  verify:\n    - vault: unsealed\n",
+			[]string{`line 7: spec.change.builtin: unknown change "vault-upgrad" (did you mean "vault-upgrade"?)`}},
+		{"upgrade without to", head + "  change:\n    builtin: vault-upgrade\n  verify:\n    - vault: unsealed\n",
+			[]string{"spec.change.to: change vault-upgrade needs to: the Vault image"}},
+		{"upgrade to a bad image", head + "  change:\n    builtin: vault-upgrade\n    to: Not An Image\n  verify:\n    - vault: unsealed\n",
+			[]string{`line 8: spec.change.to: "Not An Image" is not a valid image reference`}},
+		{"empty change", head + "  change: {}\n  verify:\n    - vault: unsealed\n",
+			[]string{"spec.change: name a built-in change (builtin: vault-upgrade, with to:) or give a command (run:)"}},
+		{"change with both", head + "  change:\n    builtin: vault-upgrade\n    to: labsbx.local/vault:1.21.0\n    run: x\n  verify:\n    - vault: unsealed\n",
+			[]string{"spec.change: has both builtin and run"}},
+		{"command change without rollback", head + "  change:\n    run: ./change.sh\n    to: x\n  verify:\n    - vault: unsealed\n",
+			[]string{"spec.rollback: a change that is a command needs rollback.run", "spec.change.to: belongs to a built-in change"}},
+		{"builtin recovery of a command change", head + "  change:\n    run: ./change.sh\n  recovery:\n    builtin: true\n  rollback:\n    builtin: true\n  verify:\n    - vault: unsealed\n",
+			[]string{"spec.recovery.builtin: only a built-in change has a built-in recovery", "spec.rollback.builtin: only a built-in change has a built-in rollback"}},
+		{"misspelt change field", head + "  change:\n    builtin: vault-upgrade\n    too: labsbx.local/vault:1.21.0\n  verify:\n    - vault: unsealed\n",
+			[]string{`spec.change.too: unknown field (did you mean "to"?)`}},
 		{"version", strings.Replace(good, "v1alpha1", "v2", 1), []string{`apiVersion: must be "labsbx.dev/v1alpha1"`}},
 		{"empty", "", []string{"is empty; start with apiVersion: labsbx.dev/v1alpha1 and kind: Drill"}},
 	} {
@@ -175,5 +194,37 @@ func TestREADMEDrillFileParses(t *testing.T) {
 		if !kinds[k] {
 			t.Errorf("README's drill file shows no %s probe", k)
 		}
+	}
+}
+
+// A change replaces the fault: no symptom or recovery needed, and its shape is
+// reported as what the drill does.
+func TestParseChange(t *testing.T) {
+	d, err := Parse("d.yaml", []byte(head+"  change:\n    builtin: vault-upgrade\n    to: labsbx.local/vault:1.21.0\n  verify:\n    - vault: unsealed\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Spec.What(); got != "change vault-upgrade to labsbx.local/vault:1.21.0" {
+		t.Errorf("What = %q", got)
+	}
+	if got := d.Spec.RecoveryKind(); got != "builtin" {
+		t.Errorf("RecoveryKind = %q", got)
+	}
+	d, err = Parse("d.yaml", []byte(head+"  change:\n    run: ./change.sh apply\n    timeout: 30s\n  rollback:\n    run: ./change.sh rollback\n  verify:\n    - vault: unsealed\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Spec.RecoveryKind(); got != "none" {
+		t.Errorf("RecoveryKind of a command change = %q", got)
+	}
+	var fields []string
+	for _, c := range d.commands() {
+		fields = append(fields, c.field)
+	}
+	if !slices.Contains(fields, "spec.change.run") {
+		t.Errorf("the change's command is not judged by the guard: %v", fields)
+	}
+	if _, err := Parse("d.yaml", []byte(head+"  change:\n    run: cat ~/.arcodange/cluster-keys.json\n  rollback:\n    run: ./undo.sh\n  verify:\n    - vault: unsealed\n")); !errors.Is(err, guard.ErrRefused) {
+		t.Errorf("a change that reads production's key file: %v, want a refusal", err)
 	}
 }

@@ -38,6 +38,9 @@ func (f *fileDrill) consumer(e *scenarios.Env, app string) *scenarios.Consumer {
 
 // builtinScenario is the built-in drill whose runbook step a built-in fault shares.
 func (f *fileDrill) builtinScenario() scenarios.Scenario {
+	if f.change != nil {
+		return f.change
+	}
 	switch f.d.Spec.Fault.Builtin {
 	case drillfile.FaultSeal, drillfile.FaultRestart, drillfile.FaultStop:
 		return builtin.NewSeal()

@@ -22,6 +22,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/scenarios"
+	"github.com/arcodange/labsbx/scenarios/builtin"
 	"github.com/arcodange/labsbx/scenarios/drillfile"
 	"github.com/arcodange/labsbx/scenarios/report"
 )
@@ -37,6 +38,9 @@ const FaultKind = "drill-file"
 // the undo.
 type fileDrill struct {
 	d *drillfile.Drill
+	// change is the built-in change drill a file's change names (vault-upgrade): its
+	// phases run beside the file's probes.
+	change scenarios.Scenario
 
 	// What one run carries from phase to phase.
 	mu          sync.Mutex
@@ -47,7 +51,13 @@ type fileDrill struct {
 }
 
 // New makes a scenario of a loaded drill file.
-func New(d *drillfile.Drill) scenarios.Scenario { return &fileDrill{d: d} }
+func New(d *drillfile.Drill) scenarios.Scenario {
+	f := &fileDrill{d: d}
+	if c := d.Spec.Change; c != nil && c.Builtin == drillfile.ChangeVaultUpgrade {
+		f.change = builtin.NewVaultUpgradeTo(c.To)
+	}
+	return f
+}
 
 // NewAll makes a scenario of each drill file, in order.
 func NewAll(ds []*drillfile.Drill) []scenarios.Scenario {
@@ -63,6 +73,9 @@ func (f *fileDrill) Name() string { return f.d.Metadata.Name }
 func (f *fileDrill) Description() string {
 	if f.d.Metadata.Description != "" {
 		return f.d.Metadata.Description
+	}
+	if f.d.Spec.Change != nil {
+		return fmt.Sprintf("drill file %s: %s", filepath.Base(f.d.Source), f.d.Spec.What())
 	}
 	return fmt.Sprintf("drill file %s: fault %s, recovery %s", filepath.Base(f.d.Source), f.d.Spec.Fault, f.d.Spec.Recovery.Kind())
 }
@@ -172,12 +185,28 @@ func (f *fileDrill) Steady(ctx context.Context, e *scenarios.Env) error {
 	if err := f.prepare(ctx, e); err != nil {
 		return err
 	}
-	return f.probeAll(ctx, e, scenarios.PhaseSteady, f.d.Spec.Steady, false)
+	if err := f.probeAll(ctx, e, scenarios.PhaseSteady, f.d.Spec.Steady, false); err != nil {
+		return err
+	}
+	if f.change != nil {
+		return f.change.Steady(ctx, e)
+	}
+	return nil
 }
 
 func (f *fileDrill) Inject(ctx context.Context, e *scenarios.Env) error {
 	if err := f.prepare(ctx, e); err != nil {
 		return err
+	}
+	if c := f.d.Spec.Change; c != nil {
+		if f.change != nil {
+			return f.change.Inject(ctx, e)
+		}
+		timeout := c.Timeout.Duration
+		if timeout == 0 {
+			timeout = drillfile.DefaultRecoveryTimeout
+		}
+		return f.run(ctx, e, scenarios.PhaseInject, "spec.change.run", c.Run, timeout)
 	}
 	fl := f.d.Spec.Fault
 	if fl.Run != "" {
@@ -187,6 +216,12 @@ func (f *fileDrill) Inject(ctx context.Context, e *scenarios.Env) error {
 }
 
 func (f *fileDrill) Observe(ctx context.Context, e *scenarios.Env) error {
+	if f.change != nil {
+		// First: it opens the session to the new Vault that the probes then use.
+		if err := f.change.Observe(ctx, e); err != nil {
+			return err
+		}
+	}
 	return f.probeAll(ctx, e, scenarios.PhaseObserve, f.d.Spec.Symptom, true)
 }
 
@@ -199,8 +234,14 @@ func (f *fileDrill) Recover(ctx context.Context, e *scenarios.Env) error {
 			timeout = commandTimeout(e)
 		}
 		return f.run(ctx, e, scenarios.PhaseRecover, "spec.recovery.run", r.Run, timeout)
+	case r.Builtin && f.change != nil:
+		return f.change.Recover(ctx, e)
 	case r.Builtin:
 		return f.recoverBuiltin(ctx, e)
+	case r.Manual == "" && f.change != nil:
+		return f.change.Recover(ctx, e)
+	case r.Manual == "" && f.d.Spec.Change != nil:
+		return nil // a change that is a command has nothing to recover
 	}
 	return errors.New("recovery.manual is a person's step: run it with labsbx drill run --manual")
 }
@@ -212,8 +253,19 @@ func (f *fileDrill) Verify(ctx context.Context, e *scenarios.Env) error {
 	}
 	start := f.verifyStart
 	f.mu.Unlock()
+	cv, _ := f.change.(builtin.ChangeVerifier)
+	if cv != nil {
+		// The built-in change's checks first (what was lost fails at once), then the
+		// file's probes; the change stands once both held.
+		if err := cv.VerifyChange(ctx, e); err != nil {
+			return err
+		}
+	}
 	err := f.probeAll(ctx, e, scenarios.PhaseVerify, f.d.Spec.Verify, true)
 	if err == nil {
+		if cv != nil {
+			cv.Commit(ctx, e)
+		}
 		return nil
 	}
 	// A probe past its own timeout fails verify now.
@@ -241,10 +293,21 @@ func (f *fileDrill) Undo(ctx context.Context, e *scenarios.Env) (string, error) 
 		}
 		return "ran the drill file's rollback", nil
 	}
-	if f.d.Spec.Fault.Builtin == "" {
+	if f.change != nil {
+		return f.change.Undo(ctx, e)
+	}
+	if f.d.Spec.Change != nil || f.d.Spec.Fault.Builtin == "" {
 		return "the drill file has no rollback", nil
 	}
 	return f.undoBuiltin(ctx, e)
+}
+
+// ChangeResult is the built-in change's account, for the report.
+func (f *fileDrill) ChangeResult() *report.Change {
+	if cr, ok := f.change.(scenarios.ChangeReporter); ok {
+		return cr.ChangeResult()
+	}
+	return nil
 }
 
 // probeAll runs every probe once and records each outcome; polled phases call it

@@ -83,6 +83,50 @@ type ScenarioResult struct {
 	Probes []ProbeResult `json:"probes,omitempty"`
 	// Output is what a drill file's commands printed, redacted.
 	Output []CommandOutput `json:"output,omitempty"`
+	// Change is what a change drill (vault-upgrade) changed, how long Vault was
+	// unavailable, and which evidence came through it; other drills leave it out.
+	Change *Change `json:"change,omitempty"`
+}
+
+// Change is a change drill's account: the versions before and after, the window in
+// which Vault served no request, and the evidence written before the change, each
+// said to have survived or not.
+type Change struct {
+	// Kind is what changed: "vault-upgrade".
+	Kind        string `json:"kind"`
+	FromImage   string `json:"fromImage"`
+	ToImage     string `json:"toImage"`
+	FromVersion string `json:"fromVersion"`
+	ToVersion   string `json:"toVersion,omitempty"`
+	// LastGoodBefore is the last request Vault served before the change,
+	// FirstGoodAfter the first it served after; UnavailableMs the time between (0 and
+	// no FirstGoodAfter: Vault never served again in the drill).
+	LastGoodBefore time.Time `json:"lastGoodBefore,omitzero"`
+	FirstGoodAfter time.Time `json:"firstGoodAfter,omitzero"`
+	UnavailableMs  int64     `json:"unavailableMs"`
+	// Evidence is what was written before the change, and whether it came through.
+	Evidence []Evidence `json:"evidence"`
+	// Rollback says how the change is undone.
+	Rollback string `json:"rollback"`
+}
+
+// Evidence is one thing written (or issued) before a change and checked after it.
+type Evidence struct {
+	Name     string `json:"name"`
+	Survived bool   `json:"survived"`
+	// Detail says what was checked, or why it did not survive (never a secret).
+	Detail string `json:"detail,omitempty"`
+}
+
+// Lost are the evidence that did not survive.
+func (c *Change) Lost() []Evidence {
+	var out []Evidence
+	for _, e := range c.Evidence {
+		if !e.Survived {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // ProbeResult is one probe of a drill file, at its phase's last try.
@@ -349,6 +393,12 @@ func (r *Report) JUnit() ([]byte, error) {
 		for _, o := range s.Output {
 			fmt.Fprintf(&out, "--- %s (%s), exit %d:\n%s\n", o.Field, o.Phase, o.ExitCode, strings.TrimRight(o.Output, "\n"))
 		}
+		if ch := s.Change; ch != nil {
+			fmt.Fprintf(&out, "change %s: %s (%s) -> %s (%s), unavailable %d ms\n", ch.Kind, ch.FromImage, ch.FromVersion, ch.ToImage, ch.ToVersion, ch.UnavailableMs)
+			for _, e := range ch.Evidence {
+				fmt.Fprintf(&out, "%-4s evidence %s %s\n", passWord(e.Survived), e.Name, e.Detail)
+			}
+		}
 		c.SystemOut = out.String()
 		switch s.Result {
 		case ResultPassed:
@@ -430,8 +480,34 @@ func (r *Report) Markdown() string {
 		}
 		markdownChecks(&b, s.Checks)
 		markdownProbes(&b, s.Probes, s.Output)
+		markdownChange(&b, s.Change)
 	}
 	return b.String()
+}
+
+// markdownChange renders a change drill's versions, window and evidence.
+func markdownChange(b *strings.Builder, c *Change) {
+	if c == nil {
+		return
+	}
+	to := c.ToVersion
+	if to == "" {
+		to = "(did not answer)"
+	}
+	fmt.Fprintf(b, "\n### Change: %s\n\n| | image | Vault |\n|---|---|---|\n| from | `%s` | %s |\n| to | `%s` | %s |\n\n",
+		c.Kind, c.FromImage, c.FromVersion, c.ToImage, to)
+	if c.FirstGoodAfter.IsZero() {
+		b.WriteString("Unavailable from the last good request before the change; no good request after it in the drill.\n")
+	} else {
+		fmt.Fprintf(b, "Unavailable for **%d ms**: last good request before the change at %s, first good request after at %s.\n",
+			c.UnavailableMs, c.LastGoodBefore.UTC().Format("15:04:05.000"), c.FirstGoodAfter.UTC().Format("15:04:05.000"))
+	}
+	lost := c.Lost()
+	fmt.Fprintf(b, "\n%d of %d pieces of evidence survived.\n\n| evidence | survived | detail |\n|---|---|---|\n", len(c.Evidence)-len(lost), len(c.Evidence))
+	for _, e := range c.Evidence {
+		fmt.Fprintf(b, "| %s | %s | %s |\n", mdEscape(e.Name), passWord(e.Survived), mdEscape(e.Detail))
+	}
+	fmt.Fprintf(b, "\nRollback: %s\n", mdEscape(c.Rollback))
 }
 
 // runName is the scenario's name, with its round under --repeat.
