@@ -515,8 +515,9 @@ func (*vaultUpgrade) Revive(ctx context.Context, cfg *sandbox.Configuration, con
 	}
 	// The built-in drill's fault, or a drill file's change (whose fault carries the
 	// file's name): either left its change record.
-	_, err := os.Stat(changeRecordPath(st))
-	if !slices.ContainsFunc(st.Faults, func(f state.Fault) bool { return f.Scenario == VaultUpgradeName }) && err != nil {
+	_, statErr := os.Stat(changeRecordPath(st))
+	recorded := statErr == nil
+	if !recorded && !slices.ContainsFunc(st.Faults, func(f state.Fault) bool { return f.Scenario == VaultUpgradeName }) {
 		return nil, nil
 	}
 	rt, err := conn.Docker(ctx)
