@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -86,7 +87,7 @@ func (r *fenced) runRelayed(req relayRequest, files []*os.File) {
 	defer r.wg.Done()
 	defer closeAll(files...)
 	cmd := exec.CommandContext(r.ctx, r.self, req.Args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Dir, cmd.Env = files[0], files[1], files[2], req.Dir, req.Env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Dir, cmd.Env = files[0], files[1], files[2], req.Dir, outsideHome(req.Env)
 	code := int32(0)
 	err := cmd.Run()
 	var exit *exec.ExitError
@@ -98,4 +99,24 @@ func (r *fenced) runRelayed(req relayRequest, files []*os.File) {
 		code = 1
 	}
 	_ = binary.Write(files[3], binary.BigEndian, code)
+}
+
+// outsideHome is env with HOME and DOCKER_CONFIG as they are outside the fence: the
+// relayed labsbx runs as the labsbx outside does (its state root, its own fence for a
+// command it runs, whose HOME must not be the caller's), not with the fenced
+// command's HOME of the sandbox.
+func outsideHome(env []string) []string {
+	out := make([]string, 0, len(env)+2)
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if k != "HOME" && k != "DOCKER_CONFIG" {
+			out = append(out, kv)
+		}
+	}
+	for _, k := range []string{"HOME", "DOCKER_CONFIG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
 }
