@@ -101,10 +101,17 @@ func (c *cli) environ() []string {
 // run runs labsbx and returns its output and exit status.
 func (c *cli) run(args ...string) result {
 	c.t.Helper()
+	return c.runIn("", args...)
+}
+
+// runIn is run in the working directory dir ("": the test's), as a job step in a
+// directory of its checkout.
+func (c *cli) runIn(dir string, args ...string) result {
+	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.binary(), args...)
-	cmd.Env = c.environ()
+	cmd.Env, cmd.Dir = c.environ(), dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -115,6 +122,9 @@ func (c *cli) run(args ...string) result {
 		r.code = ee.ExitCode()
 	case err != nil:
 		c.t.Fatalf("labsbx %v: %v", args, err)
+	}
+	if dir != "" {
+		fmt.Fprintf(&c.transcript, "(cd %s) ", dir)
 	}
 	fmt.Fprintf(&c.transcript, "$ labsbx %s\n%s%s", strings.Join(args, " "), r.stdout, r.stderr)
 	return r

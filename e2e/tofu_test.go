@@ -1,19 +1,14 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/arcodange/labsbx/e2e/testenv"
 )
@@ -154,29 +149,6 @@ func readConfigAs(t *testing.T, c *cli, name, identity, app string) map[string]s
 		t.Fatalf("exec --as %s: read kvv2/%s/config: exit %d\n%s", identity, app, r.code, r.stderr)
 	}
 	return resp.Data.Data
-}
-
-// runIn is run in the working directory dir, as a job step in a directory of its
-// checkout.
-func (c *cli) runIn(dir string, args ...string) result {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.binary(), args...)
-	cmd.Env, cmd.Dir = c.environ(), dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		c.t.Fatalf("labsbx %v: %v", args, err)
-	}
-	fmt.Fprintf(&c.transcript, "$ (cd %s) labsbx %s\n%s%s", dir, strings.Join(args, " "), r.stdout, r.stderr)
-	return r
 }
 
 // copyExample copies the example's files (what git holds of it: no links, no tofu
