@@ -95,26 +95,7 @@ func (b *backupRestore) Steady(ctx context.Context, e *scenarios.Env) error {
 
 func (b *backupRestore) Inject(ctx context.Context, e *scenarios.Env) error {
 	// The backup, cold: Vault stopped, its data directory copied, the key beside it.
-	if err := e.Docker.Stop(ctx, connect.ComponentVault, 10*time.Second); err != nil {
-		return err
-	}
-	failpoint.Hit("backup-vault-stopped")
-	rc, err := e.Docker.Archive(ctx, connect.ComponentVault, sandbox.VaultDataDir)
-	if err != nil {
-		return err
-	}
-	storage, err := io.ReadAll(io.LimitReader(rc, maxBackupSize+1))
-	_ = rc.Close()
-	if err != nil {
-		return fmt.Errorf("back up Vault's storage: %w", err)
-	}
-	if len(storage) > maxBackupSize {
-		return scenarios.Permanent(fmt.Errorf("Vault's storage is larger than %d MiB: too large for this drill", maxBackupSize>>20))
-	}
-	if err := os.MkdirAll(filepath.Dir(backupStoragePath(e.State)), 0o700); err != nil {
-		return err
-	}
-	if err := fsutil.WriteFileAtomic(backupStoragePath(e.State), storage, 0o600); err != nil {
+	if err := coldBackup(ctx, e, backupStoragePath(e.State), "backup-vault-stopped"); err != nil {
 		return err
 	}
 	kp, err := e.State.SecretPath(backupKeysFile)
@@ -391,4 +372,32 @@ func (*backupRestore) Revive(ctx context.Context, cfg *sandbox.Configuration, co
 		said = true
 		return []string{did}, nil
 	}, nil
+}
+
+// coldBackup stops Vault and keeps a copy of its storage at path (in the state dir,
+// 0600), as the lab backs Vault up; stopped, when not "", is the failpoint hit once
+// Vault is down. Vault stays stopped: the caller brings it back.
+func coldBackup(ctx context.Context, e *scenarios.Env, path, stopped string) error {
+	if err := e.Docker.Stop(ctx, connect.ComponentVault, 10*time.Second); err != nil {
+		return err
+	}
+	if stopped != "" {
+		failpoint.Hit(stopped)
+	}
+	rc, err := e.Docker.Archive(ctx, connect.ComponentVault, sandbox.VaultDataDir)
+	if err != nil {
+		return err
+	}
+	storage, err := io.ReadAll(io.LimitReader(rc, maxBackupSize+1))
+	_ = rc.Close()
+	if err != nil {
+		return fmt.Errorf("back up Vault's storage: %w", err)
+	}
+	if len(storage) > maxBackupSize {
+		return scenarios.Permanent(fmt.Errorf("Vault's storage is larger than %d MiB: too large for this drill", maxBackupSize>>20))
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(path, storage, 0o600)
 }

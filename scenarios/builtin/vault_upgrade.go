@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -206,25 +205,7 @@ func (v *vaultUpgrade) Inject(ctx context.Context, e *scenarios.Env) error {
 // backup takes the pre-change backup cold, as the lab backs up Vault (stopped, its
 // data directory copied), brings Vault back into service, and records the change.
 func (v *vaultUpgrade) backup(ctx context.Context, e *scenarios.Env) error {
-	if err := e.Docker.Stop(ctx, connect.ComponentVault, 10*time.Second); err != nil {
-		return err
-	}
-	rc, err := e.Docker.Archive(ctx, connect.ComponentVault, sandbox.VaultDataDir)
-	if err != nil {
-		return err
-	}
-	storage, err := io.ReadAll(io.LimitReader(rc, maxBackupSize+1))
-	_ = rc.Close()
-	if err != nil {
-		return fmt.Errorf("copy Vault's storage: %w", err)
-	}
-	if len(storage) > maxBackupSize {
-		return scenarios.Permanent(fmt.Errorf("Vault's storage is larger than %d MiB: too large for this drill", maxBackupSize>>20))
-	}
-	if err := os.MkdirAll(filepath.Dir(upgradeStoragePath(e.State)), 0o700); err != nil {
-		return err
-	}
-	if err := fsutil.WriteFileAtomic(upgradeStoragePath(e.State), storage, 0o600); err != nil {
+	if err := coldBackup(ctx, e, upgradeStoragePath(e.State), ""); err != nil {
 		return err
 	}
 	rec, err := json.Marshal(changeRecord{FromImage: v.fromImage, FromVersion: v.fromVersion, ToImage: v.to, BackupAt: e.Now()})
