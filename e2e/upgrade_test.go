@@ -13,7 +13,7 @@ import (
 	"github.com/arcodange/labsbx/scenarios/report"
 )
 
-// TestE2EVaultUpgrade rehearses a Vault upgrade, 1.20.4 to 1.21.0, on vault-profile
+// TestE2EVaultUpgrade rehearses a Vault upgrade, 1.21.0 to 1.21.4, on vault-profile
 // sandboxes: the built-in change drill (every piece of evidence survives; the report
 // has both versions and the unavailability window), the example drill files (the
 // upgrade as a file, and a config change made through labsbx ci exec), and an
@@ -25,7 +25,11 @@ func TestE2EVaultUpgrade(t *testing.T) {
 		}
 	}
 	c := newLocalImagesCLI(t)
-	from, fromVersion := upgradeFrom(t)
+	from, fromVersion := testenv.VaultImage, testenv.VaultVersion
+	to, toVersion := testenv.VaultToImage, testenv.VaultToVersion
+	if err := exec.Command("docker", "image", "inspect", to).Run(); err != nil {
+		testenv.Require(t, "Docker image "+to+" (the Vault the upgrade goes to)", "go tool task upgradeimage")
+	}
 	c.env["LABSBX_VAULT_IMAGE"] = from
 
 	t.Run("builtin", func(t *testing.T) {
@@ -37,7 +41,7 @@ func TestE2EVaultUpgrade(t *testing.T) {
 
 		reports := filepath.Join(t.TempDir(), "upgrade")
 		var rep report.Report
-		c.json(&rep, "drill", "run", "vault-upgrade", "--to", testenv.VaultImage, "--name", name, "--report-dir", reports)
+		c.json(&rep, "drill", "run", "vault-upgrade", "--to", to, "--name", name, "--report-dir", reports)
 		checkReports(t, reports, 1, 0)
 		if len(rep.Scenarios) != 1 || rep.Scenarios[0].Change == nil {
 			t.Fatalf("report: %+v", rep)
@@ -46,8 +50,8 @@ func TestE2EVaultUpgrade(t *testing.T) {
 		ch := s.Change
 		t.Logf("vault-upgrade %s -> %s: unavailable %d ms, time to recover %d ms, total %d ms",
 			ch.FromVersion, ch.ToVersion, ch.UnavailableMs, s.TimeToRecoverMs, s.TotalMs)
-		if ch.FromVersion != fromVersion || ch.ToVersion != testenv.VaultVersion ||
-			ch.FromImage != from || ch.ToImage != testenv.VaultImage {
+		if ch.FromVersion != fromVersion || ch.ToVersion != toVersion ||
+			ch.FromImage != from || ch.ToImage != to {
 			t.Errorf("versions: %+v", ch)
 		}
 		if ch.UnavailableMs <= 0 || ch.LastGoodBefore.IsZero() || !ch.FirstGoodAfter.After(ch.LastGoodBefore) || s.TimeToRecoverMs <= 0 {
@@ -73,17 +77,17 @@ func TestE2EVaultUpgrade(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"### Change: vault-upgrade", "Unavailable for **", "| to | `" + testenv.VaultImage + "` | " + testenv.VaultVersion + " |"} {
+		for _, want := range []string{"### Change: vault-upgrade", "Unavailable for **", "| to | `" + to + "` | " + toVersion + " |"} {
 			if !strings.Contains(string(md), want) {
 				t.Errorf("report.md lacks %q", want)
 			}
 		}
 		// The sandbox now runs the new Vault, and its state says so.
 		st := loadState(t, c, name)
-		if st.Spec.Vault.Image != testenv.VaultImage || st.Vault.Version != testenv.VaultVersion || len(st.Faults) != 0 {
+		if st.Spec.Vault.Image != to || st.Vault.Version != toVersion || len(st.Faults) != 0 {
 			t.Errorf("state after the upgrade: image %s, version %s, faults %v", st.Spec.Vault.Image, st.Vault.Version, st.Faults)
 		}
-		vaultVersion(t, c, name, testenv.VaultVersion)
+		vaultVersion(t, c, name, toVersion)
 
 		// A config change made through labsbx ci exec, on the upgraded Vault.
 		files := filepath.Join(t.TempDir(), "ci-change")
@@ -106,7 +110,7 @@ func TestE2EVaultUpgrade(t *testing.T) {
 
 		// Killed in the middle of the change (once its backup is taken): drill
 		// recover brings the old Vault back, unsealed, and nothing is left pending.
-		killDuringChange(t, c, name, from)
+		killDuringChange(t, c, name, from, to)
 		vaultVersion(t, c, name, fromVersion)
 
 		// Left unfinished: Vault is on the new image, sealed; drill recover restores
@@ -114,7 +118,7 @@ func TestE2EVaultUpgrade(t *testing.T) {
 		if r := c.run("drill", "run", "-f", example("vault-upgrade.yaml"), "--no-recover", "--name", name); r.code != 4 {
 			t.Fatalf("--no-recover: exit %d\n%s", r.code, r.stderr)
 		}
-		if st := loadState(t, c, name); st.Spec.Vault.Image != testenv.VaultImage || len(st.Faults) != 1 {
+		if st := loadState(t, c, name); st.Spec.Vault.Image != to || len(st.Faults) != 1 {
 			t.Fatalf("after an unfinished upgrade: image %s, faults %v", st.Spec.Vault.Image, st.Faults)
 		}
 		if r := c.ok("drill", "recover", "--name", name); !strings.Contains(r.stdout, "restored the pre-change backup") {
@@ -132,11 +136,11 @@ func TestE2EVaultUpgrade(t *testing.T) {
 		c.json(&rep, "drill", "run", "-f", example("vault-upgrade.yaml"), "--name", name, "--report-dir", reports)
 		checkReports(t, reports, 1, 0)
 		ch := rep.Scenarios[0].Change
-		if ch == nil || ch.ToVersion != testenv.VaultVersion || ch.UnavailableMs <= 0 || len(ch.Evidence) == 0 {
+		if ch == nil || ch.ToVersion != toVersion || ch.UnavailableMs <= 0 || len(ch.Evidence) == 0 {
 			t.Fatalf("drill file's change: %+v", ch)
 		}
 		t.Logf("vault-upgrade.yaml %s -> %s: unavailable %d ms, time to recover %d ms", ch.FromVersion, ch.ToVersion, ch.UnavailableMs, rep.Scenarios[0].TimeToRecoverMs)
-		vaultVersion(t, c, name, testenv.VaultVersion)
+		vaultVersion(t, c, name, toVersion)
 		noSecretsIn(t, c, secrets, reports)
 	})
 }
@@ -169,9 +173,9 @@ func noSecretsIn(t *testing.T, c *cli, secrets map[string]string, dirs ...string
 // killDuringChange starts vault-upgrade, kills labsbx with SIGKILL as soon as the
 // pre-change backup is recorded (the change is then under way: Vault stopped,
 // removed, made again on the new image), and checks that drill recover converges.
-func killDuringChange(t *testing.T, c *cli, name, from string) {
+func killDuringChange(t *testing.T, c *cli, name, from, to string) {
 	t.Helper()
-	cmd := c.command("drill", "run", "vault-upgrade", "--to", testenv.VaultImage, "--name", name)
+	cmd := c.command("drill", "run", "vault-upgrade", "--to", to, "--name", name)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -199,26 +203,4 @@ func killDuringChange(t *testing.T, c *cli, name, from string) {
 	if st := loadState(t, c, name); st.Spec.Vault.Image != from {
 		t.Errorf("after a killed upgrade and drill recover, Vault runs %s", st.Spec.Vault.Image)
 	}
-}
-
-// upgradeFrom is the image the upgrade starts from: labsbx.local/vault:1.20.4 when the
-// toolchain has built it (toolchain.sh vault-from), else — as long as Vault 1.20.4
-// does not build from the Go module proxy (e2e/toolchain/README.md) — a second image of
-// the same Vault as the target, made here from it: the change, the evidence, the
-// window and the rollback are the same, without a version change.
-func upgradeFrom(t *testing.T) (image, version string) {
-	t.Helper()
-	if err := exec.Command("docker", "image", "inspect", testenv.VaultFromImage).Run(); err == nil {
-		return testenv.VaultFromImage, testenv.VaultFromVersion
-	}
-	const image2 = "labsbx.local/vault-e2e-from:" + testenv.VaultVersion
-	build := exec.Command("docker", "build", "-q", "-t", image2, "-")
-	build.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
-	build.Stdin = strings.NewReader("FROM " + testenv.VaultImage + "\nLABEL dev.labsbx.e2e=vault-upgrade-from\n")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("make a second image of %s: %v\n%s", testenv.VaultImage, err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("docker", "rmi", image2).Run() })
-	t.Logf("%s is not built (toolchain.sh vault-from): upgrading from %s, a second image of Vault %s", testenv.VaultFromImage, image2, testenv.VaultVersion)
-	return image2, testenv.VaultVersion
 }

@@ -35,11 +35,11 @@ const (
 	KubeVersion  = "1.34.2"
 	EtcdVersion  = "3.6.16"
 	VaultImage   = "labsbx.local/vault:" + VaultVersion
-	// VaultFromVersion is the older Vault the vault-upgrade drill upgrades from
-	// (toolchain.sh vault-from).
-	VaultFromVersion = "1.20.4"
-	VaultFromImage   = "labsbx.local/vault:" + VaultFromVersion
-	PostgresImage    = "labsbx.local/postgres:15"
+	// VaultToVersion is the newer Vault the vault-upgrade drill's end-to-end test
+	// upgrades to from VaultVersion (toolchain.sh vault-to).
+	VaultToVersion = "1.21.4"
+	VaultToImage   = "labsbx.local/vault:" + VaultToVersion
+	PostgresImage  = "labsbx.local/postgres:15"
 )
 
 // Hints printed when a prerequisite is missing.

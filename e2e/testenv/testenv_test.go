@@ -16,10 +16,10 @@ func TestToolchainVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{
-		"VAULT_VERSION":      VaultVersion,
-		"VAULT_FROM_VERSION": VaultFromVersion,
-		"KUBE_VERSION":       KubeVersion,
-		"ETCD_VERSION":       EtcdVersion,
+		"VAULT_VERSION":    VaultVersion,
+		"VAULT_TO_VERSION": VaultToVersion,
+		"KUBE_VERSION":     KubeVersion,
+		"ETCD_VERSION":     EtcdVersion,
 	} {
 		m := regexp.MustCompile(`(?m)^` + name + `=(\S+)$`).FindSubmatch(script)
 		if m == nil || string(m[1]) != want {
@@ -40,10 +40,10 @@ func TestToolchainVersions(t *testing.T) {
 		}
 	}
 	for file, line := range map[string]string{
-		"../toolchain/vault/go.mod":                          "github.com/hashicorp/vault v" + VaultVersion,
-		"../toolchain/vault-" + VaultFromVersion + "/go.mod": "github.com/hashicorp/vault v" + VaultFromVersion,
-		"../toolchain/kube/go.mod":                           "k8s.io/kubernetes v" + KubeVersion,
-		"../toolchain/etcd/go.mod":                           "go.etcd.io/etcd/server/v3 v" + EtcdVersion,
+		"../toolchain/vault/go.mod":                        "github.com/hashicorp/vault v" + VaultVersion,
+		"../toolchain/vault-" + VaultToVersion + "/go.mod": "github.com/hashicorp/vault v" + VaultToVersion,
+		"../toolchain/kube/go.mod":                         "k8s.io/kubernetes v" + KubeVersion,
+		"../toolchain/etcd/go.mod":                         "go.etcd.io/etcd/server/v3 v" + EtcdVersion,
 	} {
 		b, err := os.ReadFile(file)
 		if err != nil {

@@ -5,11 +5,10 @@
 #   ${LABSBX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/labsbx}/toolchain
 # so a warm run only checks that the files and images exist.
 #
-# Usage: toolchain.sh vault|kube|images|vault-from|all|tofu|path|image-refs
+# Usage: toolchain.sh vault|kube|images|vault-to|all|tofu|path|image-refs
 #   vault   bin/vault-<v>                       (static HashiCorp Vault server)
-#   vault-from  bin/vault-<from>, labsbx.local/vault:<from>: the older Vault the
-#           vault-upgrade drill's end-to-end test upgrades from (a ~25 min cold build;
-#           1.20.4 does not build yet, see README.md)
+#   vault-to  bin/vault-<to>, labsbx.local/vault:<to>: the newer Vault the
+#           vault-upgrade drill's end-to-end test upgrades to (a ~25 min cold build)
 #   kube    bin/kube-apiserver-<v>, bin/etcd-<v> (envtest-style control plane)
 #   images  labsbx.local/vault:<v>, labsbx.local/postgres:15 (docker import)
 #   all     vault, kube and images
@@ -23,10 +22,10 @@
 set -euo pipefail
 
 VAULT_VERSION=1.21.0
-# The Vault the vault-upgrade drill's end-to-end test starts from, before it upgrades to
-# VAULT_VERSION. Each Vault version has a builder module of its own: vault/ for
-# VAULT_VERSION, vault-<version>/ for this one (a pinned dependency graph each).
-VAULT_FROM_VERSION=1.20.4
+# The Vault the vault-upgrade drill's end-to-end test upgrades to from VAULT_VERSION.
+# Each Vault version has a builder module of its own: vault/ for VAULT_VERSION,
+# vault-<version>/ for this one (a pinned dependency graph each).
+VAULT_TO_VERSION=1.21.4
 KUBE_VERSION=1.34.2
 ETCD_VERSION=3.6.16
 PG_MAJOR=15
@@ -76,44 +75,25 @@ go_build() {
 	log "$name $version: built in $(($(now) - t0))s ($(du -h "$out" | cut -f1)) -> $out"
 }
 
-# vault_module VERSION: the builder module of that Vault version. A module with an
-# sdkpatch/ dir is built from a copy of itself whose sdk is a copy of the sdk version
-# it names with sdkpatch/'s *.go.in files added (see vault-1.20.4/go.mod for why).
+# vault_module VERSION: the builder module of that Vault version.
 vault_module() {
 	local dir=vault
 	[[ $1 == "$VAULT_VERSION_MAIN" ]] || dir=vault-$1
 	[[ -f $HERE/$dir/go.mod ]] || die "no builder module $dir/ for Vault $1"
-	if [[ ! -d $HERE/$dir/sdkpatch ]]; then
-		printf '%s\n' "$dir"
-		return 0
-	fi
-	local sdkv src
-	sdkv=$(sed -n 's#^replace github.com/hashicorp/vault/sdk => github.com/hashicorp/vault/sdk \(v[^ ]*\)$#\1#p' "$HERE/$dir/go.mod")
-	[[ -n $sdkv ]] || die "$dir/go.mod names no sdk version to patch"
-	src=$TC/src/vault-$1-build
-	rm -rf -- "$src" && mkdir -p "$src"
-	mod_src github.com/hashicorp/vault/sdk "$sdkv" "$TC/src/vault-sdk-$sdkv"
-	cp -a "$TC/src/vault-sdk-$sdkv" "$src/sdk"
-	local f
-	for f in "$HERE/$dir/sdkpatch/"*.go.in; do # .in: not a package of the builder module
-		cp "$f" "$src/sdk/helper/keysutil/$(basename "${f%.in}")"
-	done
-	cp "$HERE/$dir/go.mod" "$HERE/$dir/go.sum" "$HERE/$dir/tools.go" "$src/"
-	(cd "$src" && GOWORK=off go mod edit -replace github.com/hashicorp/vault/sdk=./sdk)
-	printf '%s\n' "$src"
+	printf '%s\n' "$dir"
 }
 
 build_vault() {
 	go_build vault "$VAULT_VERSION" "$(vault_module "$VAULT_VERSION")" github.com/hashicorp/vault '-s -w'
 }
 
-# build_vault_from: the binary and image of VAULT_FROM_VERSION, made by the same
+# build_vault_to: the binary and image of VAULT_TO_VERSION, made by the same
 # functions (and so the same recipe) as VAULT_VERSION's, cached by version likewise.
-build_vault_from() {
+build_vault_to() {
 	need_docker
 	(
-		VAULT_VERSION=$VAULT_FROM_VERSION
-		VAULT_IMAGE=labsbx.local/vault:$VAULT_FROM_VERSION
+		VAULT_VERSION=$VAULT_TO_VERSION
+		VAULT_IMAGE=labsbx.local/vault:$VAULT_TO_VERSION
 		build_vault_image
 	)
 }
@@ -303,7 +283,7 @@ main() {
 	kube) build_kube ;;
 	images) build_images ;;
 	tofu) bash "$HERE/tofu.sh" all ;;
-	vault-from) build_vault_from ;;
+	vault-to) build_vault_to ;;
 	all)
 		build_vault
 		build_kube

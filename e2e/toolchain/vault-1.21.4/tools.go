@@ -1,6 +1,6 @@
 //go:build tools
 
-// Package tools pins github.com/hashicorp/vault (v1.20.4) in this module's go.mod so that
+// Package tools pins github.com/hashicorp/vault in this module's go.mod so that
 // `go build github.com/hashicorp/vault` builds the server at the required version.
 package tools
 
