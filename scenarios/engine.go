@@ -276,6 +276,9 @@ func (d *Drill) RunScenario(ctx context.Context, e *Env, s Scenario) (res report
 		if cr, ok := s.(ChangeReporter); ok {
 			res.Change = cr.ChangeResult()
 		}
+		if c, ok := s.(Changer); ok && c.IsChange() {
+			nameAsChange(&res)
+		}
 		if c, ok := s.(Cleaner); ok {
 			c.Cleanup()
 		}

@@ -412,3 +412,39 @@ func TestEngineSteadyStateObeysTheTimeout(t *testing.T) {
 		t.Error("the fault was injected after a steady state that did not hold")
 	}
 }
+
+// fakeChange is a change drill at the engine's boundary.
+type fakeChange struct{ fakeScenario }
+
+func (*fakeChange) IsChange() bool { return true }
+
+// A change drill's report calls its inject phase "change", and so its marks; when the
+// change fails, the failed phase is "change" too.
+func TestEngineNamesAChangeAsOne(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t"})
+	res := d.RunScenario(context.Background(), e, &fakeChange{fakeScenario{name: "upgrade"}})
+	var names, marks []string
+	for _, p := range res.Phases {
+		names = append(names, p.Name)
+	}
+	for _, m := range res.Milestones {
+		marks = append(marks, m.Name)
+	}
+	if got := strings.Join(names, ","); got != "steady-state,change,observe,recover,verify" {
+		t.Errorf("phases %s", got)
+	}
+	if got := strings.Join(marks, ","); !strings.Contains(got, "making the change,change made") || strings.Contains(got, "fault") {
+		t.Errorf("milestones %s", got)
+	}
+
+	res = d.RunScenario(context.Background(), e, &failingChange{})
+	if res.FailedPhase != PhaseChange {
+		t.Errorf("a failed change: failed phase %q, want %q", res.FailedPhase, PhaseChange)
+	}
+}
+
+// failingChange is a change that fails to be made.
+type failingChange struct{ fakeChange }
+
+func (*failingChange) Name() string                       { return "broken-upgrade" }
+func (*failingChange) Inject(context.Context, *Env) error { return errors.New("image missing") }

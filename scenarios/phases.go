@@ -15,6 +15,17 @@ const (
 	PhaseObserve = "observe"
 	PhaseRecover = "recover"
 	PhaseVerify  = "verify"
+	// PhaseChange is what a change drill's report calls its inject phase: a change
+	// (an upgrade, the lab's own edit) is made, not a fault injected.
+	PhaseChange = "change"
+)
+
+// Marks of the inject phase, and what a change drill's report calls them.
+const (
+	markInjecting  = "injecting the fault"
+	markFaultIn    = "fault in place"
+	markChanging   = "making the change"
+	markChangeMade = "change made"
 )
 
 // phases is what a drill is: its five phases in the order they run, with the rules of
@@ -37,10 +48,10 @@ var phases = []phase{{
 }, {
 	name:         PhaseInject,
 	recordsFault: true,
-	startMark:    "injecting the fault",
+	startMark:    markInjecting,
 	step:         Scenario.Inject,
 	wait:         once,
-	passMark:     "fault in place",
+	passMark:     markFaultIn,
 	startsOnPass: timeToDetect,
 }, {
 	name:        PhaseObserve,
@@ -210,5 +221,39 @@ func (r *scenarioRun) stop(t timer) {
 		r.res.TimeToDetectMs = ms(r.d.now().Sub(r.since[t]))
 	case timeToRecover:
 		r.res.TimeToRecoverMs = ms(r.d.now().Sub(r.since[t]))
+	}
+}
+
+// Changer is a change drill (vault-upgrade, a drill file with a change phase): its
+// report names the inject phase "change" and its marks as a change's.
+type Changer interface{ IsChange() bool }
+
+// nameAsChange renames, in a change drill's result, the inject phase and its marks.
+func nameAsChange(res *report.ScenarioResult) {
+	if res.FailedPhase == PhaseInject {
+		res.FailedPhase = PhaseChange
+	}
+	for i := range res.Phases {
+		if res.Phases[i].Name == PhaseInject {
+			res.Phases[i].Name = PhaseChange
+		}
+	}
+	for i := range res.Probes {
+		if res.Probes[i].Phase == PhaseInject {
+			res.Probes[i].Phase = PhaseChange
+		}
+	}
+	for i := range res.Output {
+		if res.Output[i].Phase == PhaseInject {
+			res.Output[i].Phase = PhaseChange
+		}
+	}
+	for i, m := range res.Milestones {
+		switch m.Name {
+		case markInjecting:
+			res.Milestones[i].Name = markChanging
+		case markFaultIn:
+			res.Milestones[i].Name = markChangeMade
+		}
 	}
 }

@@ -70,6 +70,9 @@ func NewAll(ds []*drillfile.Drill) []scenarios.Scenario {
 
 func (f *fileDrill) Name() string { return f.d.Metadata.Name }
 
+// IsChange: a file with a change phase rehearses a change (scenarios.Changer).
+func (f *fileDrill) IsChange() bool { return f.d.Spec.Change != nil }
+
 func (f *fileDrill) Description() string {
 	if f.d.Metadata.Description != "" {
 		return f.d.Metadata.Description
