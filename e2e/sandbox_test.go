@@ -145,6 +145,8 @@ func runSandboxLifecycle(t *testing.T, c *cli, profile string, upArgs ...string)
 			t.Fatalf("the sandbox's Vault image from its state: %v", err)
 		}
 		checkVaultRolls(t, c, secrets, name, st.Spec.Vault.Image, upArgs)
+		// A Vault upgrade as a change, rolled back, then run to the end.
+		checkVaultUpgradesFull(t, c, name, secrets)
 	}
 
 	// Nothing secret reached an output other than env and ci token.

@@ -169,9 +169,22 @@ func (c *Configuration) RestoreVault(ctx context.Context, st *state.State, stora
 	return bringup.RestoreVault(ctx, c.bringup(), st, storage)
 }
 
-// ChangeVaultImage puts the vault profile's Vault on image: the state records it, and
-// the container is made again on the same data volume. The new Vault starts sealed.
-// The caller holds the sandbox lock and passes the state it holds.
+// ChangeVaultImage puts the sandbox's Vault on image: the state records it, and the
+// container is made again on the same data volume (vault profile) or the Vault release
+// is upgraded and its pod rolled on the same claim (full profile). The new Vault
+// starts sealed. The caller holds the sandbox lock and passes the state it holds.
 func (c *Configuration) ChangeVaultImage(ctx context.Context, st *state.State, image string) ([]string, error) {
 	return bringup.ChangeVaultImage(ctx, c.bringup(), st, image)
+}
+
+// ArchiveFullVaultStorage writes a tar of the full profile's Vault storage, from its
+// pod, to w. The caller seals Vault first.
+func (c *Configuration) ArchiveFullVaultStorage(ctx context.Context, st *state.State, w io.Writer) error {
+	return bringup.ArchiveFullVaultStorage(ctx, c.bringup(), st, w)
+}
+
+// RestoreFullVaultStorage replaces the full profile's Vault storage with the tar
+// storage, in its pod. The caller seals Vault first.
+func (c *Configuration) RestoreFullVaultStorage(ctx context.Context, st *state.State, storage io.Reader) error {
+	return bringup.RestoreFullVaultStorage(ctx, c.bringup(), st, storage)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,17 +31,17 @@ const VaultUpgradeName = "vault-upgrade"
 // vaultUpgrade is a change drill: Vault is upgraded to another image, as an operator
 // upgrades the lab's Vault. Before the change it writes evidence (KV v2 versions, a
 // KV v1 entry, a transit ciphertext, a dynamic Postgres user and its lease, a CI
-// login and an app token, the policies) and takes a cold backup of Vault's storage;
-// the change makes Vault's container again on the new image and the same data volume
-// (the symptom: Vault answers sealed, at the new version); recovery unseals with the
-// sandbox's key; verify requires every piece of evidence back. The report gives both
-// versions, the unavailability window (last good request before, first good after)
-// and what survived. Rollback — on a failed recovery at once, otherwise through
-// `labsbx drill recover` — restores the pre-change backup onto the old image: Vault
-// does not support downgrades, so the older Vault never opens the newer one's storage.
-//
-// The vault profile only: on the full profile the upgrade is a `helm upgrade` of the
-// Vault chart, which this drill does not do yet (it refuses, saying so).
+// login and an app token, the policies) and takes a backup of Vault's storage with
+// nothing writing to it; the change makes Vault's container again on the new image
+// and the same data volume (vault profile), or upgrades the Vault release with the
+// new image so that its StatefulSet rolls the pod on the same claim (full profile).
+// The symptom: Vault answers sealed, at the new version; recovery unseals with the
+// sandbox's key; verify requires every piece of evidence back (on the full profile a
+// Kubernetes login too). The report gives both versions, the unavailability window
+// (last good request before, first good after) and what survived. Rollback — on a
+// failed recovery at once, otherwise through `labsbx drill recover` — restores the
+// pre-change backup onto the old image: Vault does not support downgrades, so the
+// older Vault never opens the newer one's storage.
 type vaultUpgrade struct {
 	// to is the image to upgrade to (drill run --to, a drill file's change.to).
 	to string
@@ -60,6 +61,9 @@ func NewVaultUpgrade() scenarios.Scenario { return &vaultUpgrade{} }
 func NewVaultUpgradeTo(image string) scenarios.Scenario { return &vaultUpgrade{to: image} }
 
 func (*vaultUpgrade) Name() string { return VaultUpgradeName }
+
+// IsChange: an upgrade is a change, not a fault (scenarios.Changer).
+func (*vaultUpgrade) IsChange() bool { return true }
 
 func (*vaultUpgrade) Description() string {
 	return "a change: Vault is upgraded to another image (--to) on the same storage; it comes back sealed, is unsealed with the sandbox's key, and every piece of evidence written before (KV v2 versions, KV v1, a transit ciphertext, a dynamic Postgres user and its lease, a CI login, an app token, the policies) must survive; reports both versions and the unavailability window"
@@ -133,9 +137,10 @@ func loadChangeRecord(st *state.State) (*changeRecord, error) {
 // Milestones.
 const (
 	msEvidenceWritten = "evidence written"
-	msChangeBackup    = "pre-change backup taken: Vault's storage copied cold"
+	msChangeBackup    = "pre-change backup taken: Vault's storage copied with nothing writing to it"
 	msLastGood        = "last good request before the change"
 	msRecreated       = "Vault's container made again on the new image, same data volume"
+	msRolled          = "Vault's release upgraded with the new image; its pod rolled, same claim"
 	msSealedNew       = "the new Vault answers, sealed"
 	msUnsealedNew     = "unsealed with the sandbox's key, same cluster_id"
 	msFirstGood       = "first good request after the change"
@@ -144,10 +149,10 @@ const (
 // rollbackNote is what the report says of the way back.
 const rollbackNote = "restore the pre-change backup onto the old image (`labsbx drill recover` after a failed upgrade): Vault does not support downgrades, so the older Vault is never started on storage the newer one has opened; whatever was written after the backup is lost"
 
-// checkProfile refuses the full profile, where the upgrade would be a helm upgrade.
+// checkProfile refuses a profile whose Vault this drill cannot change.
 func checkProfile(st *state.State) error {
-	if st.Profile != config.ProfileVault {
-		return scenarios.Permanent(fmt.Errorf("vault-upgrade runs on the vault profile (a new Vault container on the same data volume); on the %s profile the upgrade is a `helm upgrade` of the Vault chart, which labsbx does not rehearse yet", st.Profile))
+	if st.Profile != config.ProfileVault && st.Profile != config.ProfileFull {
+		return scenarios.Permanent(fmt.Errorf("vault-upgrade runs on the vault and full profiles; sandbox %q has the %s profile", st.Name, st.Profile))
 	}
 	return nil
 }
@@ -198,14 +203,25 @@ func (v *vaultUpgrade) Inject(ctx context.Context, e *scenarios.Env) error {
 	if _, err := e.Config().ChangeVaultImage(ctx, e.State, v.to); err != nil {
 		return err
 	}
-	e.Mark(msRecreated)
+	if e.State.Profile == config.ProfileFull {
+		e.Mark(msRolled)
+	} else {
+		e.Mark(msRecreated)
+	}
 	return nil
 }
 
-// backup takes the pre-change backup cold, as the lab backs up Vault (stopped, its
-// data directory copied), brings Vault back into service, and records the change.
+// backup takes the pre-change backup with nothing writing to Vault's storage, brings
+// Vault back into service, and records the change. On the vault profile it is cold,
+// as the lab backs up Vault (stopped, its data directory copied); on the full profile
+// Vault is sealed (a sealed Vault neither reads nor writes its storage) while its pod
+// archives the data directory.
 func (v *vaultUpgrade) backup(ctx context.Context, e *scenarios.Env) error {
-	if err := coldBackup(ctx, e, upgradeStoragePath(e.State), ""); err != nil {
+	if e.State.Profile == config.ProfileFull {
+		if err := sealedBackup(ctx, e, upgradeStoragePath(e.State)); err != nil {
+			return err
+		}
+	} else if err := coldBackup(ctx, e, upgradeStoragePath(e.State), ""); err != nil {
 		return err
 	}
 	rec, err := json.Marshal(changeRecord{FromImage: v.fromImage, FromVersion: v.fromVersion, ToImage: v.to, BackupAt: e.Now()})
@@ -216,10 +232,42 @@ func (v *vaultUpgrade) backup(ctx context.Context, e *scenarios.Env) error {
 		return err
 	}
 	e.Mark(msChangeBackup)
-	if _, err := StartStopped(ctx, e.State, e.Docker, e.PGAdmin, nil); err != nil {
-		return err
+	if e.State.Profile != config.ProfileFull {
+		if _, err := StartStopped(ctx, e.State, e.Docker, e.PGAdmin, nil); err != nil {
+			return err
+		}
 	}
 	return reopenUnsealed(ctx, e)
+}
+
+// sealedBackup seals the full profile's Vault and writes a tar of its storage, taken
+// in its pod, to path (0600). The caller unseals it again.
+func sealedBackup(ctx context.Context, e *scenarios.Env, path string) error {
+	if err := e.Vault.Root().Sys().SealWithContext(ctx); err != nil {
+		return fmt.Errorf("seal Vault for the backup: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := e.Config().ArchiveFullVaultStorage(ctx, e.State, &limitWriter{w: &buf, n: maxBackupSize}); err != nil {
+		return fmt.Errorf("back up Vault's storage: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(path, buf.Bytes(), 0o600)
+}
+
+// limitWriter fails once more than n bytes are written to it.
+type limitWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitWriter) Write(b []byte) (int, error) {
+	if len(b) > l.n {
+		return 0, scenarios.Permanent(fmt.Errorf("Vault's storage is larger than %d MiB: too large for this drill", maxBackupSize>>20))
+	}
+	l.n -= len(b)
+	return l.w.Write(b)
 }
 
 // reopenUnsealed opens a new session to the sandbox's Vault (its container may be a
@@ -421,15 +469,24 @@ func (v *vaultUpgrade) Undo(ctx context.Context, e *scenarios.Env) (string, erro
 	if err != nil {
 		return "", err
 	}
-	_, container, err := e.Docker.Inspect(ctx, connect.ComponentVault)
-	if err != nil {
-		return "", err
+	container := true // the full profile's StatefulSet always makes its pod again
+	if e.State.Profile != config.ProfileFull {
+		if _, container, err = e.Docker.Inspect(ctx, connect.ComponentVault); err != nil {
+			return "", err
+		}
 	}
 	var did []string
 	switch planUndo(rec, e.State.Spec.Vault.Image, container) {
 	case undoNothingChanged:
 		did = append(did, "no change was made (no pre-change backup recorded)")
 	case undoNotApplied:
+		if e.State.Profile == config.ProfileFull {
+			// The release may still name the new image (a rollback stopped between
+			// recording the old one and upgrading the release): converge on the state.
+			if _, err := e.Config().ChangeVaultImage(ctx, e.State, rec.FromImage); err != nil {
+				return "", err
+			}
+		}
 		did = append(did, "Vault still runs "+rec.FromImage)
 	case undoRestore:
 		msg, err := rollbackUpgrade(ctx, e, rec)
@@ -439,11 +496,13 @@ func (v *vaultUpgrade) Undo(ctx context.Context, e *scenarios.Env) (string, erro
 		v.rolledBack = msg
 		did = append(did, msg)
 	}
-	started, err := StartStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
-	if err != nil {
-		return "", err
+	if e.State.Profile != config.ProfileFull {
+		started, err := StartStopped(ctx, e.State, e.Docker, e.PGAdmin, nil)
+		if err != nil {
+			return "", err
+		}
+		did = append(did, started...)
 	}
-	did = append(did, started...)
 	if err := reopenUnsealed(ctx, e); err != nil {
 		return "", err
 	}
@@ -462,26 +521,64 @@ func (v *vaultUpgrade) Undo(ctx context.Context, e *scenarios.Env) (string, erro
 	return strings.Join(did, "; "), nil
 }
 
-// rollbackUpgrade removes the upgraded Vault (container and volume: its storage may
-// be one the older Vault cannot read) and restores the pre-change backup onto the old
-// image.
+// rollbackUpgrade puts the pre-change backup back under the old image. On the vault
+// profile the upgraded Vault (container and volume: its storage may be one the older
+// Vault cannot read) is removed and the backup restored onto the old image in new
+// ones. On the full profile the claim stays: with Vault sealed, the pod's data
+// directory is replaced by the backup, then the release goes back to the old image
+// and the pod rolls; the older Vault first unseals on the restored storage. Each
+// step may run again after an interruption (the state records the old image only
+// once the storage is back).
 func rollbackUpgrade(ctx context.Context, e *scenarios.Env, rec *changeRecord) (string, error) {
 	storage, err := fsutil.ReadRegular(upgradeStoragePath(e.State), maxBackupSize)
 	if err != nil {
 		return "", fmt.Errorf("read the pre-change backup of Vault's storage: %w", err)
 	}
-	if err := e.Docker.RemoveComponent(ctx, connect.ComponentVault); err != nil {
-		return "", err
-	}
-	e.State.Spec.Vault.Image = rec.FromImage
-	if err := e.SaveState(); err != nil {
-		return "", err
-	}
-	if _, err := e.Config().RestoreVault(ctx, e.State, bytes.NewReader(storage)); err != nil {
-		return "", err
+	if e.State.Profile == config.ProfileFull {
+		if err := sealIfUnsealed(ctx, e); err != nil {
+			return "", err
+		}
+		if err := e.Config().RestoreFullVaultStorage(ctx, e.State, bytes.NewReader(storage)); err != nil {
+			return "", fmt.Errorf("restore the pre-change backup into Vault's pod: %w", err)
+		}
+		if _, err := e.Config().ChangeVaultImage(ctx, e.State, rec.FromImage); err != nil {
+			return "", err
+		}
+	} else {
+		if err := e.Docker.RemoveComponent(ctx, connect.ComponentVault); err != nil {
+			return "", err
+		}
+		e.State.Spec.Vault.Image = rec.FromImage
+		if err := e.SaveState(); err != nil {
+			return "", err
+		}
+		if _, err := e.Config().RestoreVault(ctx, e.State, bytes.NewReader(storage)); err != nil {
+			return "", err
+		}
 	}
 	return fmt.Sprintf("restored the pre-change backup (taken %s) onto %s (Vault %s); Vault does not support downgrades, so the upgraded storage was discarded",
 		rec.BackupAt.UTC().Format(time.RFC3339), rec.FromImage, rec.FromVersion), nil
+}
+
+// sealIfUnsealed seals the sandbox's Vault unless it already is (an upgraded Vault
+// that was never unsealed, or one sealed by an interrupted rollback).
+func sealIfUnsealed(ctx context.Context, e *scenarios.Env) error {
+	sess, err := e.Conn().Vault(ctx)
+	if err != nil {
+		return err
+	}
+	e.Vault = sess
+	st, err := sess.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Sealed {
+		return nil
+	}
+	if err := sess.Root().Sys().SealWithContext(ctx); err != nil {
+		return fmt.Errorf("seal Vault before the restore: %w", err)
+	}
+	return nil
 }
 
 // Revive: `drill recover` opens the sandbox's Vault first, which cannot answer when an

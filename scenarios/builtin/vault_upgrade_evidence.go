@@ -14,7 +14,10 @@ import (
 	"strings"
 
 	"github.com/hashicorp/vault/api"
+	authv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/postgres"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/scenarios"
@@ -196,6 +199,45 @@ func ciLogin(ctx context.Context, e *scenarios.Env, app string) (string, error) 
 	return s.Auth.ClientToken, nil
 }
 
+// kubeLogin logs in at kubernetes/ role <app> as the app's pods do (through VSO):
+// with a short-lived token of ServiceAccount <app>/<app>, requested from the sandbox's
+// cluster (the guard's approved connection), which Vault reviews against the cluster.
+// The Vault token it gets must read the app's config; it is revoked after.
+func kubeLogin(ctx context.Context, e *scenarios.Env, app string) error {
+	_, cs, err := e.Conn().Kube(ctx)
+	if err != nil {
+		return err
+	}
+	ttl := int64(600)
+	tr, err := cs.CoreV1().ServiceAccounts(app).CreateToken(ctx, app, &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &ttl}}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("a token of ServiceAccount %s/%s: %w", app, app, err)
+	}
+	e.AddSecret(tr.Status.Token)
+	anon, err := e.Vault.NewClient("")
+	if err != nil {
+		return err
+	}
+	s, err := anon.Logical().WriteWithContext(ctx, "auth/"+vault.AuthK8s+"/login", map[string]any{"role": app, "jwt": tr.Status.Token})
+	if err != nil {
+		return err
+	}
+	if s == nil || s.Auth == nil || s.Auth.ClientToken == "" {
+		return errors.New("Vault issued no token")
+	}
+	e.AddSecret(s.Auth.ClientToken)
+	c, err := e.Vault.NewClient(s.Auth.ClientToken)
+	if err != nil {
+		return err
+	}
+	defer revokeSelf(ctx, c)
+	got, err := c.Logical().ReadWithContext(ctx, vault.ConfigPath(app))
+	if err == nil && got == nil {
+		err = fmt.Errorf("%s: no data", vault.ConfigPath(app))
+	}
+	return err
+}
+
 // connectAs connects to Postgres as creds and checks they carry <app>_role.
 func connectAs(ctx context.Context, e *scenarios.Env, creds vault.Credentials, app string) error {
 	ep := e.PGAdmin
@@ -286,10 +328,8 @@ func (ev *upgradeEvidence) check(ctx context.Context, e *scenarios.Env) []report
 		}
 	}
 	add("CI login (JWT)", "a new login works, and its token reads "+evidenceKVv2(app), err)
-	if e.Apps != nil {
-		// Unreachable today (the drill refuses the full profile): there, pods log in at
-		// kubernetes/ role <app>, which VSO's own check covers.
-		add("Kubernetes login", "checked by the apps' side", nil)
+	if e.State.Profile == config.ProfileFull {
+		add("Kubernetes login (kubernetes/ role "+app+")", "a new login with a token of ServiceAccount "+app+"/"+app+" works, and its token reads "+vault.ConfigPath(app), kubeLogin(ctx, e, app))
 	}
 	add(fmt.Sprintf("policies (%d)", len(ev.policies)), "every policy unchanged", ev.checkPolicies(ctx, root))
 	return out
