@@ -517,9 +517,12 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
-// Vault 1.21.4 replaces its sdk with ./sdk (its release branch's); the published sdk
-// its go.mod requires stands in for it.
-replace github.com/hashicorp/vault/sdk => github.com/hashicorp/vault/sdk v0.21.0
+// Vault 1.21.4 replaces its sdk with ./sdk (its release branch's), which no published
+// sdk matches exactly. v0.21.0, the one its go.mod requires, changed
+// framework.Backend.ActivationFunc to three arguments, which 1.21.4 calls with two;
+// v0.20.0 (what 1.21.0 builds with) has the two-argument form. (`go mod tidy -e`: a
+// test of Vault's imports an sdk package v0.20.0 lacks; nothing the server needs.)
+replace github.com/hashicorp/vault/sdk => github.com/hashicorp/vault/sdk v0.20.0
 
 // Vault's own go.mod carries these two replaces; a dependent module must repeat them.
 replace github.com/99designs/keyring => github.com/Jeffail/keyring v1.2.3

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/arcodange/labsbx/charts"
+	"github.com/arcodange/labsbx/internal/fsutil"
 	"github.com/arcodange/labsbx/internal/netx"
 	"github.com/arcodange/labsbx/internal/wait"
 	"github.com/arcodange/labsbx/sandbox/bundle"
@@ -31,6 +33,7 @@ import (
 	"github.com/arcodange/labsbx/sandbox/state"
 	"github.com/arcodange/labsbx/sandbox/vault"
 	"github.com/arcodange/labsbx/sandbox/vso"
+	"github.com/arcodange/labsbx/vmimages"
 )
 
 // Waiting limits of the full profile's bring-up, for pods to start.
@@ -302,13 +305,13 @@ func (p *Context) apply(ctx context.Context, r FullRelease) error {
 }
 
 // chart loads a chart: ours from the binary; an upstream one from the bundle, or from
-// labsbx's chart cache, pulling it there first.
+// labsbx's chart cache, pulling it there first. A chart enters the cache through the
+// write guard, once, under its name and version.
 func (p *Context) chart(ref charts.Ref) (*chart.Chart, error) {
 	if ref.Embedded {
 		return charts.Load(ref.Name)
 	}
-	dir, cacheErr := chartCache()
-	path := filepath.Join(dir, ref.Name+"-"+ref.Version+".tgz")
+	cached, cacheErr := p.chartCacheFile(ref)
 	if p.bundle != nil {
 		from, err := p.bundle.ChartFile(ref.Name, ref.Version)
 		if err != nil {
@@ -318,15 +321,19 @@ func (p *Context) chart(ref charts.Ref) (*chart.Chart, error) {
 		if err == nil && cacheErr == nil {
 			// Kept in the chart cache too, so that a later up without the bundle (a
 			// new Vault image, say) finds it with no network. Best effort.
-			keepChart(from, path)
+			if err := keepChart(from, cached); err != nil {
+				p.cfg.log().Info("chart cache", "chart", ref.Name, "version", ref.Version, "not kept", err)
+			}
 		}
 		return ch, err
 	}
 	if cacheErr != nil {
 		return nil, cacheErr
 	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		tmp, err := os.MkdirTemp(dir, ".pull-")
+	if ok, err := cached.Exists(); err != nil {
+		return nil, err
+	} else if !ok {
+		tmp, err := os.MkdirTemp("", "labsbx-chart-")
 		if err != nil {
 			return nil, err
 		}
@@ -335,36 +342,46 @@ func (p *Context) chart(ref charts.Ref) (*chart.Chart, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w; without network, use an offline bundle: labsbx up --bundle DIR", err)
 		}
-		if err := os.Rename(got, path); err != nil {
+		if err := keepChart(got, cached); err != nil {
 			return nil, err
 		}
 	}
-	return loader.Load(path)
+	f, err := cached.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return loader.LoadArchive(f)
 }
 
-// chartCache is where pulled upstream charts are kept, by version.
-// keepChart copies a bundle's chart archive into the chart cache unless it is there.
-func keepChart(from, path string) {
-	if _, err := os.Stat(path); err == nil {
-		return
-	}
-	b, err := os.ReadFile(from)
+// chartFileFormat is the write guard's format of a cached chart archive: written once
+// under its name and version, then kept.
+var chartFileFormat = guard.Format{Name: "Helm chart archive", KeepExisting: true}
+
+// chartCacheFile is the write guard's approval of ref's archive in labsbx's chart
+// cache (<cache>/charts/<name>-<version>.tgz).
+func (p *Context) chartCacheFile(ref charts.Ref) (guard.FileApproval, error) {
+	root, err := vmimages.CacheRoot(p.cfg.Getenv)
 	if err != nil {
-		return
+		return guard.FileApproval{}, fmt.Errorf("no cache directory (%w); use an offline bundle: labsbx up --bundle DIR", err)
 	}
-	tmp := path + ".tmp"
-	if os.WriteFile(tmp, b, 0o644) != nil || os.Rename(tmp, path) != nil {
-		_ = os.Remove(tmp)
-	}
+	return guard.ApproveWrite(filepath.Join(root, "charts", ref.Name+"-"+ref.Version+".tgz"), chartFileFormat, p.cfg.WriteScope)
 }
 
-func chartCache() (string, error) {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache directory (%w); use an offline bundle: labsbx up --bundle DIR", err)
+// keepChart copies the chart archive at from into the chart cache unless it is there.
+func keepChart(from string, to guard.FileApproval) error {
+	if ok, err := to.Exists(); err != nil || ok {
+		return err
 	}
-	dir := filepath.Join(base, "labsbx", "charts")
-	return dir, os.MkdirAll(dir, 0o755)
+	src, err := fsutil.OpenRegular(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return to.WriteFrom(0o644, func(w io.Writer) error {
+		_, err := io.Copy(w, src)
+		return err
+	})
 }
 
 // waitPostgres waits for the StatefulSet and the roles Job, then for Postgres from the

@@ -33,6 +33,34 @@ import (
 // RestoreVault or RestoreFullVaultStorage). The caller holds the sandbox lock and
 // passes the state it holds.
 func ChangeVaultImage(ctx context.Context, cfg *Config, st *state.State, image string) ([]string, error) {
+	return operation(ctx, cfg, st, func(p *Context) error {
+		// Only a local image: a change must not wait on (or be steered by) a registry.
+		if _, ok, err := p.rt.ImageID(ctx, image); err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("image %s is not on this machine; build or load it first", image)
+			}
+			return err
+		}
+		if st.Spec.Vault.Image != image {
+			st.Spec.Vault.Image = image
+			if err := cfg.Store.Save(st, cfg.now()); err != nil {
+				return err
+			}
+		}
+		switch st.Profile {
+		case config.ProfileVault:
+			return vaultStep(ctx, p)
+		case config.ProfileFull:
+			return upgradeVaultRelease(ctx, p)
+		}
+		return fmt.Errorf("sandbox %q has profile %q, whose Vault labsbx cannot change", st.Name, st.Profile)
+	})
+}
+
+// operation runs do on a Context opened for the sandbox st outside an up (a drill's
+// change or restore): the profile's Docker engine checked first, the connections
+// closed after, the state saved once do succeeded. It returns what was changed.
+func operation(ctx context.Context, cfg *Config, st *state.State, do func(*Context) error) ([]string, error) {
 	res := &Result{}
 	p, err := New(cfg, st, nil, res)
 	if err != nil {
@@ -46,28 +74,7 @@ func ChangeVaultImage(ctx context.Context, cfg *Config, st *state.State, image s
 	if err := engine(ctx, p); err != nil {
 		return res.Changes, err
 	}
-	// Only a local image: a change must not wait on (or be steered by) a registry.
-	if _, ok, err := p.rt.ImageID(ctx, image); err != nil || !ok {
-		if err == nil {
-			err = fmt.Errorf("image %s is not on this machine; build or load it first", image)
-		}
-		return res.Changes, err
-	}
-	if st.Spec.Vault.Image != image {
-		st.Spec.Vault.Image = image
-		if err := cfg.Store.Save(st, cfg.now()); err != nil {
-			return res.Changes, err
-		}
-	}
-	switch st.Profile {
-	case config.ProfileVault:
-		err = vaultStep(ctx, p)
-	case config.ProfileFull:
-		err = upgradeVaultRelease(ctx, p)
-	default:
-		err = fmt.Errorf("sandbox %q has profile %q, whose Vault labsbx cannot change", st.Name, st.Profile)
-	}
-	if err != nil {
+	if err := do(p); err != nil {
 		return res.Changes, err
 	}
 	return res.Changes, cfg.Store.Save(st, cfg.now())

@@ -390,24 +390,17 @@ func RestoreVault(ctx context.Context, cfg *Config, st *state.State, storage io.
 	if st.Profile != config.ProfileVault {
 		return nil, fmt.Errorf("restoring Vault's storage from a backup is built for the vault profile; sandbox %q has the %s profile", st.Name, st.Profile)
 	}
-	res := &Result{}
-	p, err := New(cfg, st, nil, res)
-	if err != nil {
-		return nil, err
-	}
-	defer p.conn.Close()
-	if err := dockerEngine(ctx, p); err != nil {
-		return res.Changes, err
-	}
-	if info, ok, err := p.rt.Inspect(ctx, ComponentVault); err != nil || ok {
-		return res.Changes, errors.Join(err, fmt.Errorf("container %s exists (running: %v): restore only replaces a Vault that is gone", p.rt.ObjectName(ComponentVault), info.Running))
-	}
-	p.restoreVault = &docker.Archive{Dir: filepath.Dir(VaultDataDir), Tar: storage}
-	if err := vaultStep(ctx, p); err != nil {
-		return res.Changes, err
-	}
-	failpoint.Hit("vault-restored") // restored and started, the new container not yet recorded
-	return res.Changes, cfg.Store.Save(st, cfg.now())
+	return operation(ctx, cfg, st, func(p *Context) error {
+		if info, ok, err := p.rt.Inspect(ctx, ComponentVault); err != nil || ok {
+			return errors.Join(err, fmt.Errorf("container %s exists (running: %v): restore only replaces a Vault that is gone", p.rt.ObjectName(ComponentVault), info.Running))
+		}
+		p.restoreVault = &docker.Archive{Dir: filepath.Dir(VaultDataDir), Tar: storage}
+		if err := vaultStep(ctx, p); err != nil {
+			return err
+		}
+		failpoint.Hit("vault-restored") // restored and started, the new container not yet recorded
+		return nil
+	})
 }
 
 // resetVault removes the Vault container and its volume (the guard's removal rule:
