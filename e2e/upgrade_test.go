@@ -13,7 +13,7 @@ import (
 	"github.com/arcodange/labsbx/scenarios/report"
 )
 
-// TestE2EVaultUpgrade rehearses a Vault upgrade, 1.21.0 to 1.21.4, on vault-profile
+// TestE2EVaultUpgrade rehearses a Vault upgrade, 1.21.0 to 1.21.1, on vault-profile
 // sandboxes: the built-in change drill (every piece of evidence survives; the report
 // has both versions and the unavailability window), the example drill files (the
 // upgrade as a file, and a config change made through labsbx ci exec), and an

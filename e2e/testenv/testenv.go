@@ -37,7 +37,7 @@ const (
 	VaultImage   = "labsbx.local/vault:" + VaultVersion
 	// VaultToVersion is the newer Vault the vault-upgrade drill's end-to-end test
 	// upgrades to from VaultVersion (toolchain.sh vault-to).
-	VaultToVersion = "1.21.4"
+	VaultToVersion = "1.21.1"
 	VaultToImage   = "labsbx.local/vault:" + VaultToVersion
 	PostgresImage  = "labsbx.local/postgres:15"
 )

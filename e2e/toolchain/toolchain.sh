@@ -25,7 +25,7 @@ VAULT_VERSION=1.21.0
 # The Vault the vault-upgrade drill's end-to-end test upgrades to from VAULT_VERSION.
 # Each Vault version has a builder module of its own: vault/ for VAULT_VERSION,
 # vault-<version>/ for this one (a pinned dependency graph each).
-VAULT_TO_VERSION=1.21.4
+VAULT_TO_VERSION=1.21.1
 KUBE_VERSION=1.34.2
 ETCD_VERSION=3.6.16
 PG_MAJOR=15

@@ -21,13 +21,13 @@ func TestVaultUpgradeTarget(t *testing.T) {
 	if err := tg.SetTarget("Not An Image"); err == nil {
 		t.Error("an invalid image reference was taken")
 	}
-	if err := scenarios.ApplyTarget([]scenarios.Scenario{s}, "labsbx.local/vault:1.21.4"); err != nil {
+	if err := scenarios.ApplyTarget([]scenarios.Scenario{s}, "labsbx.local/vault:1.21.1"); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.(scenarios.Renewable).Renew().(scenarios.Targeted).Target(); got != "labsbx.local/vault:1.21.4" {
+	if got := s.(scenarios.Renewable).Renew().(scenarios.Targeted).Target(); got != "labsbx.local/vault:1.21.1" {
 		t.Errorf("renewed target %q", got)
 	}
-	if err := scenarios.ApplyTarget([]scenarios.Scenario{NewSeal()}, "labsbx.local/vault:1.21.4"); err == nil {
+	if err := scenarios.ApplyTarget([]scenarios.Scenario{NewSeal()}, "labsbx.local/vault:1.21.1"); err == nil {
 		t.Error("--to with no change drill named was taken")
 	}
 	if _, ok := s.(scenarios.Recordable); !ok {
@@ -53,7 +53,7 @@ func TestUnavailableMs(t *testing.T) {
 }
 
 func TestPlanUndo(t *testing.T) {
-	rec := &changeRecord{FromImage: "labsbx.local/vault:1.21.0", ToImage: "labsbx.local/vault:1.21.4"}
+	rec := &changeRecord{FromImage: "labsbx.local/vault:1.21.0", ToImage: "labsbx.local/vault:1.21.1"}
 	for _, c := range []struct {
 		name      string
 		rec       *changeRecord
@@ -63,8 +63,8 @@ func TestPlanUndo(t *testing.T) {
 	}{
 		{"interrupted before the backup", nil, "labsbx.local/vault:1.21.0", true, undoNothingChanged},
 		{"backup taken, image unchanged", rec, "labsbx.local/vault:1.21.0", true, undoNotApplied},
-		{"upgraded, not verified", rec, "labsbx.local/vault:1.21.4", true, undoRestore},
-		{"upgrade interrupted with no container", rec, "labsbx.local/vault:1.21.4", false, undoRestore},
+		{"upgraded, not verified", rec, "labsbx.local/vault:1.21.1", true, undoRestore},
+		{"upgrade interrupted with no container", rec, "labsbx.local/vault:1.21.1", false, undoRestore},
 		{"rollback interrupted before the restore", rec, "labsbx.local/vault:1.21.0", false, undoRestore},
 	} {
 		if got := planUndo(c.rec, c.image, c.container); got != c.want {
@@ -75,15 +75,15 @@ func TestPlanUndo(t *testing.T) {
 
 func TestVaultUpgradeChangeResult(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC)
-	v := &vaultUpgrade{to: "labsbx.local/vault:1.21.4"}
+	v := &vaultUpgrade{to: "labsbx.local/vault:1.21.1"}
 	if v.ChangeResult() != nil {
 		t.Error("a drill refused before it began reports a change")
 	}
-	v.fromImage, v.fromVersion, v.toVersion = "labsbx.local/vault:1.21.0", "1.21.0", "1.21.4"
+	v.fromImage, v.fromVersion, v.toVersion = "labsbx.local/vault:1.21.0", "1.21.0", "1.21.1"
 	v.lastGood, v.firstGood = t0, t0.Add(2500*time.Millisecond)
 	v.evidence = []report.Evidence{{Name: "a", Survived: true}, {Name: "b", Detail: "the lease is lost"}}
 	c := v.ChangeResult()
-	if c.UnavailableMs != 2500 || c.FromVersion != "1.21.0" || c.ToVersion != "1.21.4" || !strings.Contains(c.Rollback, "downgrades") {
+	if c.UnavailableMs != 2500 || c.FromVersion != "1.21.0" || c.ToVersion != "1.21.1" || !strings.Contains(c.Rollback, "downgrades") {
 		t.Errorf("change %+v", c)
 	}
 	if lost := c.Lost(); len(lost) != 1 || lost[0].Name != "b" {

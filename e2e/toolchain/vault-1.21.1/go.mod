@@ -1,12 +1,12 @@
-// Module vault-1.21.4 builds HashiCorp Vault 1.21.4 from the Go module proxy: the
+// Module vault-1.21.1 builds HashiCorp Vault 1.21.1 from the Go module proxy: the
 // version the vault-upgrade drill's end-to-end test upgrades to from the toolchain's
 // main Vault (the vault/ module). A module of its own, like vault/, so that each
 // version's dependency graph is pinned on its own and neither reaches the root module.
-module github.com/arcodange/labsbx/e2e/toolchain/vault-1.21.4
+module github.com/arcodange/labsbx/e2e/toolchain/vault-1.21.1
 
 go 1.25.3
 
-require github.com/hashicorp/vault v1.21.4
+require github.com/hashicorp/vault v1.21.1
 
 require (
 	cel.dev/expr v0.24.0 // indirect
@@ -65,7 +65,7 @@ require (
 	github.com/ProtonMail/go-crypto v1.3.0 // indirect
 	github.com/ProtonMail/gopenpgp/v3 v3.2.1 // indirect
 	github.com/SAP/go-hdb v1.10.1 // indirect
-	github.com/aerospike/aerospike-client-go/v8 v8.5.0 // indirect
+	github.com/aerospike/aerospike-client-go/v5 v5.6.0 // indirect
 	github.com/agext/levenshtein v1.2.3 // indirect
 	github.com/aliyun/alibaba-cloud-sdk-go v1.63.107 // indirect
 	github.com/aliyun/aliyun-oss-go-sdk v0.0.0-20190307165228-86c17b95fcd5 // indirect
@@ -194,7 +194,7 @@ require (
 	github.com/google/flatbuffers v25.2.10+incompatible // indirect
 	github.com/google/gnostic-models v0.7.0 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
-	github.com/google/go-github/v83 v83.0.0 // indirect
+	github.com/google/go-github v17.0.0+incompatible // indirect
 	github.com/google/go-metrics-stackdriver v0.2.0 // indirect
 	github.com/google/go-querystring v1.2.0 // indirect
 	github.com/google/s2a-go v0.1.9 // indirect
@@ -393,6 +393,8 @@ require (
 	github.com/oklog/run v1.1.0 // indirect
 	github.com/oklog/ulid v1.3.1 // indirect
 	github.com/okta/okta-sdk-golang/v5 v5.0.2 // indirect
+	github.com/onsi/ginkgo/v2 v2.27.2 // indirect
+	github.com/onsi/gomega v1.38.2 // indirect
 	github.com/opencontainers/go-digest v1.0.0 // indirect
 	github.com/opencontainers/image-spec v1.1.1 // indirect
 	github.com/opentracing/opentracing-go v1.2.1-0.20220228012449-10b1cf09e00b // indirect
@@ -445,7 +447,6 @@ require (
 	github.com/tklauser/numcpus v0.6.1 // indirect
 	github.com/tv42/httpunix v0.0.0-20191220191345-2ba4b9c3382c // indirect
 	github.com/vmware/govmomi v0.18.0 // indirect
-	github.com/wadey/gocovmerge v0.0.0-20160331181800-b5bfa59ec0ad // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	github.com/xdg-go/pbkdf2 v1.0.0 // indirect
 	github.com/xdg-go/scram v1.1.2 // indirect
@@ -517,11 +518,11 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
-// Vault 1.21.4 replaces its sdk with ./sdk (its release branch's), which no published
-// sdk matches exactly. v0.21.0, the one its go.mod requires, changed
-// framework.Backend.ActivationFunc to three arguments, which 1.21.4 calls with two;
-// v0.20.0 (what 1.21.0 builds with) has the two-argument form. (`go mod tidy -e`: a
-// test of Vault's imports an sdk package v0.20.0 lacks; nothing the server needs.)
+// Vault 1.21.1 replaces its sdk with ./sdk (its release branch's); the published sdk
+// its go.mod requires (v0.20.0, as 1.21.0's) stands in for it. Later 1.21 releases do
+// not build from the proxy: 1.21.2 uses observation helpers (TryRecordObservation…)
+// that sdk v0.20.0 lacks, and 1.21.3 and 1.21.4 require sdk v0.21.0, whose
+// framework.Backend.ActivationFunc takes three arguments where they pass two.
 replace github.com/hashicorp/vault/sdk => github.com/hashicorp/vault/sdk v0.20.0
 
 // Vault's own go.mod carries these two replaces; a dependent module must repeat them.
