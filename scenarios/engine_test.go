@@ -437,9 +437,16 @@ func TestEngineNamesAChangeAsOne(t *testing.T) {
 		t.Errorf("milestones %s", got)
 	}
 
-	res = d.RunScenario(context.Background(), e, &failingChange{})
-	if res.FailedPhase != PhaseChange {
-		t.Errorf("a failed change: failed phase %q, want %q", res.FailedPhase, PhaseChange)
+	failed := d.RunScenario(context.Background(), e, &failingChange{})
+	if failed.FailedPhase != PhaseChange {
+		t.Errorf("a failed change: failed phase %q, want %q", failed.FailedPhase, PhaseChange)
+	}
+	// Both reports match report.json's schema.
+	rep := &report.Report{SchemaVersion: report.SchemaVersion, Sandbox: "t", Profile: "vault", LabsbxVersion: "dev", VaultVersion: "1.21.0",
+		StartedAt: time.Now(), FinishedAt: time.Now(), Result: report.ResultFailed, Scenarios: []report.ScenarioResult{res, failed}}
+	j, _ := rep.JSON()
+	if err := report.Validate(j); err != nil {
+		t.Errorf("a change's report.json does not match its schema: %v", err)
 	}
 }
 
