@@ -372,6 +372,9 @@ func (r *scenarioRun) run(ctx context.Context, p phase) bool {
 	r.stop(p.stopsOnPass)
 	r.start(p.startsOnPass)
 	if p.clearsFault {
+		if c, ok := r.s.(Committer); ok {
+			c.Commit(ctx, e)
+		}
 		if err := d.clearFault(e.State, r.s); err != nil {
 			r.fail(p.name, err.Error())
 		}

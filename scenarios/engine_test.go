@@ -455,3 +455,38 @@ type failingChange struct{ fakeChange }
 
 func (*failingChange) Name() string                       { return "broken-upgrade" }
 func (*failingChange) Inject(context.Context, *Env) error { return errors.New("image missing") }
+
+// committingChange passes verify on its second try, and loses its evidence once
+// committed: Commit must come after the whole verify phase, once.
+type committingChange struct {
+	fakeChange
+	tries, commits int
+}
+
+func (c *committingChange) Verify(context.Context, *Env) error {
+	c.tries++
+	switch {
+	case c.commits > 0:
+		return errors.New("evidence gone: committed before verify was over")
+	case c.tries < 2:
+		return errors.New("not yet")
+	}
+	return nil
+}
+
+func (c *committingChange) Commit(context.Context, *Env) { c.commits++ }
+
+func TestEngineCommitsAfterVerify(t *testing.T) {
+	d, e := newTestDrill(t, Options{Name: "t"})
+	c := &committingChange{fakeChange: fakeChange{fakeScenario{name: "upgrade"}}}
+	res := d.RunScenario(context.Background(), e, c)
+	if res.Result != report.ResultPassed || c.commits != 1 || c.tries != 2 {
+		t.Errorf("result %s (%s), %d tries, %d commits; want passed, 2 tries, 1 commit", res.Result, res.Error, c.tries, c.commits)
+	}
+	d.opts.NoRecover = true
+	c = &committingChange{fakeChange: fakeChange{fakeScenario{name: "upgrade"}}}
+	c.tries = -100 // verify never passes
+	if res := d.RunScenario(context.Background(), e, c); res.Result != report.ResultFailed || c.commits != 0 {
+		t.Errorf("a failed verify: result %s, %d commits; want failed, none", res.Result, c.commits)
+	}
+}

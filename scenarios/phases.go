@@ -257,3 +257,10 @@ func nameAsChange(res *report.ScenarioResult) {
 		}
 	}
 }
+
+// Committer is a change whose verify may run several times (a polled phase: the full
+// profile's apps may still be coming back): Commit makes the change stand once the
+// whole verify phase passed, and only then — say, removing the evidence it checks.
+type Committer interface {
+	Commit(ctx context.Context, e *Env)
+}

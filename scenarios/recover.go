@@ -113,11 +113,14 @@ func recoverFaults(ctx context.Context, cfg *sandbox.Configuration, cat *Catalog
 			return out, fmt.Errorf("the state records a fault of unknown scenario %q; run `labsbx down` and `labsbx up`", f.Scenario)
 		}
 		var msg string
-		err := poll(ctx, 2*time.Minute, func(ctx context.Context) error {
+		err := pollTries(ctx, 5*time.Minute, undoTryTimeout, func(ctx context.Context) error {
 			var err error
 			msg, err = s.Undo(ctx, env)
 			if err != nil && !wait.NotAnsweringYet(err) && !vault.IsSealedErr(err) {
 				return permanent{err}
+			}
+			if err != nil {
+				cfg.Logger().Debug("undo not done yet; trying again", "scenario", f.Scenario, "err", err)
 			}
 			return err
 		})

@@ -50,6 +50,10 @@ func tryTimeout(s Scenario) time.Duration {
 const (
 	defaultTryTimeout = 5 * time.Second
 	commandTryTimeout = time.Minute
+	// undoTryTimeout bounds one try of a scenario's Undo in drill recover: a rollback
+	// restores a backup and may roll a pod, and a try cut short would leave it half
+	// done for the next try to judge.
+	undoTryTimeout = 3 * time.Minute
 )
 
 // verifyTimeout: with --no-recover nothing will come back, so do not wait long for it.

@@ -353,12 +353,10 @@ func (v *vaultUpgrade) firstGoodRequest(ctx context.Context, e *scenarios.Env) e
 
 // Verify: the new Vault unsealed at the target, serving, and every piece of evidence
 // back. Anything lost fails the drill (exit 4); the report lists what survived.
+// The engine commits once the whole verify phase passed (scenarios.Committer): verify
+// is polled, and a later try must still find the evidence.
 func (v *vaultUpgrade) Verify(ctx context.Context, e *scenarios.Env) error {
-	if err := v.VerifyChange(ctx, e); err != nil {
-		return err
-	}
-	v.Commit(ctx, e)
-	return nil
+	return v.VerifyChange(ctx, e)
 }
 
 // ChangeVerifier is a built-in change whose verify a drill file splits in two, so
@@ -487,7 +485,13 @@ func (v *vaultUpgrade) Undo(ctx context.Context, e *scenarios.Env) (string, erro
 				return "", err
 			}
 		}
-		did = append(did, "Vault still runs "+rec.FromImage)
+		if v.rolledBack != "" {
+			// An earlier try of this Undo restored the backup and got this far before
+			// failing (recover polls Undo): say what it did.
+			did = append(did, v.rolledBack)
+		} else {
+			did = append(did, "Vault still runs "+rec.FromImage)
+		}
 	case undoRestore:
 		msg, err := rollbackUpgrade(ctx, e, rec)
 		if err != nil {

@@ -249,6 +249,14 @@ func (f *fileDrill) Recover(ctx context.Context, e *scenarios.Env) error {
 	return errors.New("recovery.manual is a person's step: run it with labsbx drill run --manual")
 }
 
+// Commit makes a built-in change stand once the verify phase passed
+// (scenarios.Committer).
+func (f *fileDrill) Commit(ctx context.Context, e *scenarios.Env) {
+	if cv, ok := f.change.(builtin.ChangeVerifier); ok {
+		cv.Commit(ctx, e)
+	}
+}
+
 func (f *fileDrill) Verify(ctx context.Context, e *scenarios.Env) error {
 	f.mu.Lock()
 	if f.verifyStart.IsZero() {
@@ -259,16 +267,13 @@ func (f *fileDrill) Verify(ctx context.Context, e *scenarios.Env) error {
 	cv, _ := f.change.(builtin.ChangeVerifier)
 	if cv != nil {
 		// The built-in change's checks first (what was lost fails at once), then the
-		// file's probes; the change stands once both held.
+		// file's probes; the change stands once the verify phase passed (Commit).
 		if err := cv.VerifyChange(ctx, e); err != nil {
 			return err
 		}
 	}
 	err := f.probeAll(ctx, e, scenarios.PhaseVerify, f.d.Spec.Verify, true)
 	if err == nil {
-		if cv != nil {
-			cv.Commit(ctx, e)
-		}
 		return nil
 	}
 	// A probe past its own timeout fails verify now.
