@@ -374,5 +374,11 @@ func checkVaultUpgradesFull(t *testing.T, c *cli, name string, secrets map[strin
 		t.Errorf("no Kubernetes login in the evidence: %+v", ch.Evidence)
 	}
 	vaultVersion(t, c, name, testenv.VaultToVersion)
-	noSecretsIn(t, c, secrets, reports)
+	// No secret in the reports (the lifecycle checks every command's output at its end).
+	for label, s := range secrets {
+		if strings.HasPrefix(label, "VAULT_ADDR") || label == "PGHOST" || label == "PGPORT" || label == "PGUSER" || label == "PGDATABASE" || label == "KUBECONFIG" || len(s) < 8 {
+			continue
+		}
+		scanDir(t, reports, label, s)
+	}
 }
