@@ -177,6 +177,12 @@ func (c *Configuration) ChangeVaultImage(ctx context.Context, st *state.State, i
 	return bringup.ChangeVaultImage(ctx, c.bringup(), st, image)
 }
 
+// ImportVaultImage copies image into the full profile's nodes ahead of a change to
+// it; nothing on the vault profile. The caller holds the sandbox lock.
+func (c *Configuration) ImportVaultImage(ctx context.Context, st *state.State, image string) ([]string, error) {
+	return bringup.ImportVaultImage(ctx, c.bringup(), st, image)
+}
+
 // ArchiveFullVaultStorage writes a tar of the full profile's Vault storage, from its
 // pod, to w. The caller seals Vault first.
 func (c *Configuration) ArchiveFullVaultStorage(ctx context.Context, st *state.State, w io.Writer) error {

@@ -189,6 +189,11 @@ func (v *vaultUpgrade) Steady(ctx context.Context, e *scenarios.Env) error {
 }
 
 func (v *vaultUpgrade) Inject(ctx context.Context, e *scenarios.Env) error {
+	// The full profile's nodes get the image first: Vault serves meanwhile, so the
+	// import is not part of the unavailability window.
+	if _, err := e.Config().ImportVaultImage(ctx, e.State, v.to); err != nil {
+		return fmt.Errorf("import %s into the cluster: %w", v.to, err)
+	}
 	if err := v.backup(ctx, e); err != nil {
 		return fmt.Errorf("pre-change backup: %w", err)
 	}

@@ -57,6 +57,37 @@ func ChangeVaultImage(ctx context.Context, cfg *Config, st *state.State, image s
 	})
 }
 
+// ImportVaultImage copies image into the full profile's nodes ahead of a change (they
+// pull nothing), so that the change itself is only the release's upgrade and the
+// pod's roll: Vault keeps serving meanwhile. The state records the import, which the
+// change then skips. Nothing to do on the vault profile.
+func ImportVaultImage(ctx context.Context, cfg *Config, st *state.State, image string) ([]string, error) {
+	if st.Profile != config.ProfileFull {
+		return nil, nil
+	}
+	return operation(ctx, cfg, st, func(p *Context) error {
+		id, ok, err := p.rt.ImageID(ctx, image)
+		if err != nil || !ok {
+			return errors.Join(err, fmt.Errorf("image %s is not on this machine; build or load it first", image))
+		}
+		if err := clusterStep(ctx, p); err != nil {
+			return err
+		}
+		if p.st.Cluster.Imported[image] == id {
+			return nil
+		}
+		if err := p.clusters.ImportImages(ctx, []string{image}); err != nil {
+			return err
+		}
+		if p.st.Cluster.Imported == nil {
+			p.st.Cluster.Imported = map[string]string{}
+		}
+		p.st.Cluster.Imported[image] = id
+		p.change("imported image " + image + " into the cluster")
+		return nil
+	})
+}
+
 // operation runs do on a Context opened for the sandbox st outside an up (a drill's
 // change or restore): the profile's Docker engine checked first, the connections
 // closed after, the state saved once do succeeded. It returns what was changed.
