@@ -185,8 +185,9 @@ VAULT_TOKEN only when the file sets spec.env.vaultToken). A script is your own c
 the guard refuses one that names production, but cannot sandbox what it does.
 
 vault-upgrade is a change, not a failure: it upgrades the sandbox's Vault to the
-image --to names (vault profile), proves the evidence it wrote before survived, and
-reports both versions and the unavailability window. --all never runs it. A failed
+image --to names (a new container on the same volume; on the full profile a helm
+upgrade that rolls Vault's pod on the same claim), proves the evidence it wrote
+before survived, and reports both versions and the unavailability window. --all never runs it. A failed
 upgrade is rolled back by 'labsbx drill recover' (the pre-change backup, restored onto
 the old image: Vault does not support downgrades).
 
@@ -200,7 +201,7 @@ refused.`,
   labsbx drill run full-restart --manual
   labsbx drill run -f examples/drills/unseal-runbook.yaml
   labsbx drill run seal lost-lease -f examples/drills/ --repeat 5 --shuffle --seed 42
-  labsbx drill run vault-upgrade --to labsbx.local/vault:1.21.0`,
+  labsbx drill run vault-upgrade --to labsbx.local/vault:1.21.1`,
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			var names []string
 			for _, gr := range catalogue.Drills().Groups() {
