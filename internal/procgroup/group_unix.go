@@ -23,6 +23,12 @@ func run(cmd *exec.Cmd, o Options) error {
 	// On cancel (a timeout, SIGINT or SIGTERM to labsbx) the whole group goes, not only
 	// its leader: a runbook's `sleep 300 &` would otherwise outlive the drill.
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	if o.Reaper != "" {
+		// The reaper kills the command's whole tree, what left the group included,
+		// then the group; SIGKILL would leave that to init. The group is killed below
+		// in any case.
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	}
 	err := runLocked(cmd)
 	if cmd.Process != nil {
 		// What the command left running in the background ends with it.

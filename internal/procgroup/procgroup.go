@@ -9,7 +9,8 @@
 // group, and so does the command's end, for whatever it left running. On Linux the
 // group is led by a reaper, labsbx's own binary (ServeReaper), which the kernel signals
 // when labsbx dies, even of SIGKILL (the parent-death signal), and which then kills the
-// group.
+// group. The reaper is a child subreaper too, so that what leaves the group (setsid, a
+// daemon's double fork) stays in its tree, which it kills whole as well.
 package procgroup
 
 import (

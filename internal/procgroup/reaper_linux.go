@@ -7,6 +7,8 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // ReaperPath is this binary, to serve as a reaper ("" when it cannot tell).
@@ -53,8 +55,16 @@ func ServeReaper(args []string) (code int, served bool) {
 // reap runs path with argv in this process's group, which it leads, and passes its
 // exit status on. When labsbx dies (the parent-death signal, SIGTERM) or someone asks
 // it to stop (SIGTERM, SIGHUP, SIGINT), it kills its whole group, itself included.
+//
+// A process group does not hold a command that leaves it (setsid, a daemon's double
+// fork), so the reaper is also a child subreaper: whatever the command starts stays
+// in its tree, orphans included, and ends with the command (killTree).
 func reap(path string, argv []string) int {
 	runtime.LockOSThread() // the child's parent-death signal follows this thread
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "labsbx: reaper: %v\n", err)
+		return 127
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT)
 	// Only a group this process leads is killed: run by hand from a shell, it would
@@ -73,14 +83,15 @@ func reap(path string, argv []string) int {
 	}()
 	select {
 	case <-sigs:
+		killTree()
+		<-done
 		if leader {
 			_ = syscall.Kill(0, syscall.SIGKILL)
 		}
-		_ = child.Process.Kill()
-		<-done
 		return 128 + int(syscall.SIGKILL)
 	case <-done:
 	}
+	killTree() // what the command left running, in its group or out of it
 	ws, _ := child.ProcessState.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
 		return 128 + int(ws.Signal()) // as a shell reports it
