@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -595,6 +596,34 @@ func (r *Runtime) RemoveContainer(ctx context.Context, component string) error {
 // RemoveComponent removes a component's container and volume, each only when the
 // guard lets this sandbox remove it.
 func (r *Runtime) RemoveComponent(ctx context.Context, component string) error {
+	return whileInUse(ctx, func() error { return r.removeComponent(ctx, component) })
+}
+
+// inUseWait bounds how long a removal waits for a volume or network held by a
+// container that the engine is still creating.
+var inUseWait = 15 * time.Second
+
+// whileInUse runs remove again while it fails on an object in use, within inUseWait.
+// A container create that a cancelled labsbx left in flight (Ctrl-C during up) goes
+// on in the engine after the client gave up: its container holds the volume before
+// its name resolves, so that the removal that follows finds no container and a
+// volume in use. Once the create ends, the container is found, and removed.
+func whileInUse(ctx context.Context, remove func() error) error {
+	deadline := time.Now().Add(inUseWait)
+	for {
+		err := remove()
+		if err == nil || !cerrdefs.IsConflict(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (r *Runtime) removeComponent(ctx context.Context, component string) error {
 	name := r.ObjectName(component)
 	c, err := r.eng.ContainerInspect(ctx, name)
 	switch {
@@ -636,10 +665,17 @@ type object struct {
 // lists the rest of what carries its name. Running it again finds nothing and succeeds.
 func (r *Runtime) RemoveAll(ctx context.Context) (Removed, error) {
 	var out Removed
+	err := whileInUse(ctx, func() error { return r.removeAll(ctx, &out) })
+	return out, err
+}
+
+// removeAll is one pass of RemoveAll. Names add to out once, whatever the pass.
+func (r *Runtime) removeAll(ctx context.Context, out *Removed) error {
 	objs, err := r.Judge(ctx)
 	if err != nil {
-		return out, err
+		return err
 	}
+	out.LeftAlone = nil // this pass's judgement
 	// Containers, then volumes, then networks (a volume or network in use cannot go);
 	// the objects of one kind go side by side.
 	for _, kind := range []string{"container", "volume", "network"} {
@@ -661,7 +697,9 @@ func (r *Runtime) RemoveAll(ctx context.Context) (Removed, error) {
 			case "network":
 				names = &out.Networks
 			}
-			*names = append(*names, o.Name)
+			if !slices.Contains(*names, o.Name) {
+				*names = append(*names, o.Name)
+			}
 			g.Go(func() error {
 				var err error
 				switch o.Kind {
@@ -679,10 +717,10 @@ func (r *Runtime) RemoveAll(ctx context.Context) (Removed, error) {
 			})
 		}
 		if err := g.Wait(); err != nil {
-			return out, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // Judged is one Docker object of the sandbox's name, as the guard judged it: removed

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
@@ -142,5 +143,66 @@ func TestRemoveAllOnlyRemovesItsUUID(t *testing.T) {
 	}
 	if strings.Join(f.removed, ",") != "volume labsbx-demo-postgres" || len(res.LeftAlone) != 4 {
 		t.Errorf("without state: removed %v, left %v", f.removed, res.LeftAlone)
+	}
+}
+
+// creatingEngine holds a container that a cancelled up left being created: the engine
+// answers for its name only after `rounds` inspections, and until it is removed its
+// volume is in use.
+type creatingEngine struct {
+	fakeEngine
+	labels  map[string]string
+	rounds  int
+	present bool
+}
+
+func (f *creatingEngine) ContainerInspect(_ context.Context, name string) (container.InspectResponse, error) {
+	if !f.present {
+		return container.InspectResponse{}, errNotFound
+	}
+	if f.rounds > 0 {
+		f.rounds--
+		return container.InspectResponse{}, errNotFound
+	}
+	return container.InspectResponse{
+		ContainerJSONBase: &container.ContainerJSONBase{ID: "c1", Name: "/" + name},
+		Config:            &container.Config{Labels: f.labels},
+	}, nil
+}
+
+func (f *creatingEngine) ContainerRemove(ctx context.Context, id string, o container.RemoveOptions) error {
+	f.present = false
+	return f.fakeEngine.ContainerRemove(ctx, id, o)
+}
+
+func (f *creatingEngine) VolumeInspect(_ context.Context, name string) (volume.Volume, error) {
+	return volume.Volume{Name: name, Labels: f.labels}, nil
+}
+
+func (f *creatingEngine) VolumeRemove(ctx context.Context, id string, force bool) error {
+	if f.present {
+		return errdefs.Conflict(errors.New("remove " + id + ": volume is in use - [c1]"))
+	}
+	return f.fakeEngine.VolumeRemove(ctx, id, force)
+}
+
+// A removal after a cancelled up waits for the container the engine was still
+// creating, removes it, then the volume; a volume in use for good is still an error.
+func TestRemoveComponentWaitsForAContainerBeingCreated(t *testing.T) {
+	ours := map[string]string{guard.LabelSandbox: "demo", guard.LabelUUID: "u-1"}
+	f := &creatingEngine{labels: ours, rounds: 2, present: true}
+	if err := NewWithEngine(f, "demo", "u-1").RemoveComponent(context.Background(), "postgres"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.removed, ","); got != "container c1,volume labsbx-demo-postgres" {
+		t.Errorf("removed %s", got)
+	}
+
+	defer func(d time.Duration) { inUseWait = d }(inUseWait)
+	inUseWait = 300 * time.Millisecond
+	stuck := &creatingEngine{labels: ours, rounds: 1 << 30, present: true}
+	err := NewWithEngine(stuck, "demo", "u-1").RemoveComponent(context.Background(), "postgres")
+	if err == nil || !strings.Contains(err.Error(), "volume is in use") {
+		t.Errorf("a volume in use for good: %v", err)
 	}
 }
