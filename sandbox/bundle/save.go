@@ -177,25 +177,29 @@ func saveChart(dir guard.DirApproval, r charts.Ref, mirror string) (Chart, error
 	rel := path.Join(chartsDir, r.Name+"-"+r.Version+".tgz")
 	c := Chart{Name: r.Name, Version: r.Version, Source: chartSource(r, mirror), File: rel}
 	var err error
-	c.SHA256, c.Size, err = writeOnce(dir, rel, func(f io.Writer) error {
-		tmp, err := os.MkdirTemp("", "labsbx-chart-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		p, err := FetchChart(r, mirror, tmp)
-		if err != nil {
-			return err
-		}
-		src, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-		_, err = io.Copy(f, src)
-		return err
-	})
+	c.SHA256, c.Size, err = writeOnce(dir, rel, func(f io.Writer) error { return CopyChart(r, mirror, f) })
 	return c, err
+}
+
+// CopyChart writes the chart archive of r to w, fetched as FetchChart does through a
+// temporary directory that it removes.
+func CopyChart(r charts.Ref, mirror string, w io.Writer) error {
+	tmp, err := os.MkdirTemp("", "labsbx-chart-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	p, err := FetchChart(r, mirror, tmp)
+	if err != nil {
+		return err
+	}
+	src, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	_, err = io.Copy(w, src)
+	return err
 }
 
 func chartSource(r charts.Ref, mirror string) string {

@@ -393,11 +393,21 @@ func coldBackup(ctx context.Context, e *scenarios.Env, path, stopped string) err
 	if err != nil {
 		return fmt.Errorf("back up Vault's storage: %w", err)
 	}
+	return writeBackup(path, storage)
+}
+
+// writeBackup keeps a copy of Vault's storage at path (in the state dir, 0600).
+func writeBackup(path string, storage []byte) error {
 	if len(storage) > maxBackupSize {
-		return scenarios.Permanent(fmt.Errorf("Vault's storage is larger than %d MiB: too large for this drill", maxBackupSize>>20))
+		return errBackupTooLarge()
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	return fsutil.WriteFileAtomic(path, storage, 0o600)
+}
+
+// errBackupTooLarge: this drill keeps Vault's storage in memory, up to maxBackupSize.
+func errBackupTooLarge() error {
+	return scenarios.Permanent(fmt.Errorf("Vault's storage is larger than %d MiB: too large for this drill", maxBackupSize>>20))
 }

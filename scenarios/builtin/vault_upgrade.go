@@ -248,17 +248,14 @@ func (v *vaultUpgrade) backup(ctx context.Context, e *scenarios.Env) error {
 // sealedBackup seals the full profile's Vault and writes a tar of its storage, taken
 // in its pod, to path (0600). The caller unseals it again.
 func sealedBackup(ctx context.Context, e *scenarios.Env, path string) error {
-	if err := e.Vault.Root().Sys().SealWithContext(ctx); err != nil {
+	if err := e.Vault.Seal(ctx); err != nil {
 		return fmt.Errorf("seal Vault for the backup: %w", err)
 	}
 	var buf bytes.Buffer
 	if err := e.Config().ArchiveFullVaultStorage(ctx, e.State, &limitWriter{w: &buf, n: maxBackupSize}); err != nil {
 		return fmt.Errorf("back up Vault's storage: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return fsutil.WriteFileAtomic(path, buf.Bytes(), 0o600)
+	return writeBackup(path, buf.Bytes())
 }
 
 // limitWriter fails once more than n bytes are written to it.
@@ -269,7 +266,7 @@ type limitWriter struct {
 
 func (l *limitWriter) Write(b []byte) (int, error) {
 	if len(b) > l.n {
-		return 0, scenarios.Permanent(fmt.Errorf("Vault's storage is larger than %d MiB: too large for this drill", maxBackupSize>>20))
+		return 0, errBackupTooLarge()
 	}
 	l.n -= len(b)
 	return l.w.Write(b)
@@ -577,14 +574,7 @@ func sealIfUnsealed(ctx context.Context, e *scenarios.Env) error {
 		return err
 	}
 	e.Vault = sess
-	st, err := sess.Status(ctx)
-	if err != nil {
-		return err
-	}
-	if st.Sealed {
-		return nil
-	}
-	if err := sess.Root().Sys().SealWithContext(ctx); err != nil {
+	if err := sess.Seal(ctx); err != nil {
 		return fmt.Errorf("seal Vault before the restore: %w", err)
 	}
 	return nil

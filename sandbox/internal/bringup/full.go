@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -193,17 +192,28 @@ func marker(ctx context.Context, p *Context) error {
 // importImages copies the workload images into the nodes, which cannot pull either;
 // an image already imported with the same ID is not copied again.
 func importImages(ctx context.Context, p *Context) error {
-	var refs []string
-	ids := map[string]string{}
 	spec := p.st.Spec
 	want := append([]string{spec.Postgres.Image, spec.Vault.Image, spec.VSO.Image, spec.VSO.KubeRbacProxyImage}, spec.Cluster.SystemImages...)
+	refs, err := importRefs(ctx, p, want, "run up again (it pulls or loads it first)")
+	if len(refs) > 0 {
+		p.change(fmt.Sprintf("imported %d images into the cluster", len(refs)))
+	}
+	return err
+}
+
+// importRefs imports into the cluster's nodes each image of want that the state does
+// not record as imported at its current ID, records them, and returns them. An image
+// missing from the Docker engine is an error that ends with hint.
+func importRefs(ctx context.Context, p *Context, want []string, hint string) ([]string, error) {
+	var refs []string
+	ids := map[string]string{}
 	for _, ref := range want {
 		id, ok, err := p.rt.ImageID(ctx, ref)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !ok {
-			return fmt.Errorf("image %s is not in the Docker engine; run up again (it pulls or loads it first)", ref)
+			return nil, fmt.Errorf("image %s is not in the Docker engine; %s", ref, hint)
 		}
 		ids[ref] = id
 		if p.st.Cluster.Imported[ref] != id {
@@ -211,17 +221,16 @@ func importImages(ctx context.Context, p *Context) error {
 		}
 	}
 	if len(refs) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := p.clusters.ImportImages(ctx, refs); err != nil {
-		return err
+		return nil, err
 	}
 	if p.st.Cluster.Imported == nil {
 		p.st.Cluster.Imported = map[string]string{}
 	}
 	maps.Copy(p.st.Cluster.Imported, ids)
-	p.change(fmt.Sprintf("imported %d images into the cluster", len(refs)))
-	return nil
+	return refs, nil
 }
 
 // postgresSecret creates the Secret the Postgres chart reads its passwords from, so
@@ -333,16 +342,15 @@ func (p *Context) chart(ref charts.Ref) (*chart.Chart, error) {
 	if ok, err := cached.Exists(); err != nil {
 		return nil, err
 	} else if !ok {
-		tmp, err := os.MkdirTemp("", "labsbx-chart-")
-		if err != nil {
-			return nil, err
+		var fetchErr error
+		err := cached.WriteFrom(0o644, func(w io.Writer) error {
+			fetchErr = bundle.CopyChart(ref, "", w)
+			return fetchErr
+		})
+		if fetchErr != nil {
+			return nil, fmt.Errorf("%w; without network, use an offline bundle: labsbx up --bundle DIR", fetchErr)
 		}
-		defer os.RemoveAll(tmp)
-		got, err := bundle.FetchChart(ref, "", tmp)
 		if err != nil {
-			return nil, fmt.Errorf("%w; without network, use an offline bundle: labsbx up --bundle DIR", err)
-		}
-		if err := keepChart(got, cached); err != nil {
 			return nil, err
 		}
 	}

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/arcodange/labsbx/charts"
+	"github.com/arcodange/labsbx/internal/execx"
 	"github.com/arcodange/labsbx/sandbox/config"
 	"github.com/arcodange/labsbx/sandbox/state"
 )
@@ -66,25 +66,14 @@ func ImportVaultImage(ctx context.Context, cfg *Config, st *state.State, image s
 		return nil, nil
 	}
 	return operation(ctx, cfg, st, func(p *Context) error {
-		id, ok, err := p.rt.ImageID(ctx, image)
-		if err != nil || !ok {
-			return errors.Join(err, fmt.Errorf("image %s is not on this machine; build or load it first", image))
-		}
 		if err := clusterStep(ctx, p); err != nil {
 			return err
 		}
-		if p.st.Cluster.Imported[image] == id {
-			return nil
+		refs, err := importRefs(ctx, p, []string{image}, "build or load it first")
+		if len(refs) > 0 {
+			p.change("imported image " + image + " into the cluster")
 		}
-		if err := p.clusters.ImportImages(ctx, []string{image}); err != nil {
-			return err
-		}
-		if p.st.Cluster.Imported == nil {
-			p.st.Cluster.Imported = map[string]string{}
-		}
-		p.st.Cluster.Imported[image] = id
-		p.change("imported image " + image + " into the cluster")
-		return nil
+		return err
 	})
 }
 
@@ -182,29 +171,11 @@ func execInVault(ctx context.Context, cfg *Config, st *state.State, cmd []string
 		return err
 	}
 	var stderr bytes.Buffer
-	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: &limited{w: &stderr, n: 4096}})
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: &stderr})
 	if err != nil {
-		return fmt.Errorf("%s in pod %s/%s: %w: %s", cmd[0], NamespaceVault, vaultPod, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("%s in pod %s/%s: %w: %s", cmd[0], NamespaceVault, vaultPod, err, execx.Tail(stderr.String(), 30))
 	}
 	return nil
-}
-
-// limited keeps at most n bytes of what is written to it (a command's stderr, for an
-// error message) and swallows the rest.
-type limited struct {
-	w io.Writer
-	n int
-}
-
-func (l *limited) Write(b []byte) (int, error) {
-	keep := min(len(b), l.n)
-	if keep > 0 {
-		if _, err := l.w.Write(b[:keep]); err != nil {
-			return 0, err
-		}
-		l.n -= keep
-	}
-	return len(b), nil
 }
 
 // VaultConfigFile is the vault profile's Vault configuration inside its container,
